@@ -1,0 +1,496 @@
+"""Font discovery, per-character font choice, shaping and bidi for badge text.
+
+Why this exists: delegates' names come in a dozen scripts. A PDF font only draws the
+glyphs it has, and a missing glyph prints as an empty box (.notdef) on a badge that the
+delegate wears for three days. So for every run of text we pick a font whose cmap covers
+every code point *before* drawing, and only embed TrueType (glyf) fonts, subset by
+ReportLab, so the PDF prints the same on any machine.
+
+Complex scripts (Arabic/Persian, Hebrew, Devanagari, Thai, combining marks) are shaped
+with HarfBuzz (uharfbuzz) and placed glyph by glyph; right-to-left runs are reordered by
+a small bidi pass (names are short: one paragraph, no embeddings). Everything else goes
+through ReportLab's plain TrueType text path, which is much faster.
+
+With no usable system fonts at all, Latin text falls back to the PDF base font Helvetica
+and other scripts are dropped with a warning on the ``badges`` logger; nothing crashes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+log = logging.getLogger("badges")
+
+#: Environment variable: ``os.pathsep``-separated font directories. When set, it REPLACES
+#: the standard search directories (so tests and containers can control exactly which
+#: fonts exist; an empty directory means "no fonts").
+FONT_DIRS_ENV = "BADGE_FONT_DIRS"
+
+STANDARD_DIRS = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "~/.local/share/fonts",
+    "~/.fonts",
+)
+
+#: Debian packages providing the fonts below; used for the install hint and test skips.
+DEBIAN_PACKAGES = ("fonts-wqy-zenhei", "fonts-noto-core")
+
+
+@dataclass(frozen=True)
+class FontSpec:
+    """A font file we know how to use; ``package`` is the Debian package shipping it."""
+
+    file: str
+    package: str
+    subfont: int = 0
+
+
+# Order matters: for each character the first font (in the chain) covering it wins, and
+# a run stays in its current font while that font covers the next character (so a
+# combining mark is never split from its base). Latin first, then scripts, then CJK.
+REGULAR_CHAIN = (
+    FontSpec("NotoSans-Regular.ttf", "fonts-noto-core"),
+    FontSpec("DejaVuSans.ttf", "fonts-dejavu-core"),
+    FontSpec("LiberationSans-Regular.ttf", "fonts-liberation"),
+    FontSpec("NotoSansArabic-Regular.ttf", "fonts-noto-core"),
+    FontSpec("NotoSansHebrew-Regular.ttf", "fonts-noto-core"),
+    FontSpec("NotoSansDevanagari-Regular.ttf", "fonts-noto-core"),
+    FontSpec("NotoSansThai-Regular.ttf", "fonts-noto-core"),
+    FontSpec("wqy-zenhei.ttc", "fonts-wqy-zenhei", 0),
+    FontSpec("wqy-microhei.ttc", "fonts-wqy-microhei", 0),
+    FontSpec("DroidSansFallbackFull.ttf", "fonts-droid-fallback"),
+)
+BOLD_CHAIN = (
+    FontSpec("NotoSans-Bold.ttf", "fonts-noto-core"),
+    FontSpec("DejaVuSans-Bold.ttf", "fonts-dejavu-core"),
+    FontSpec("LiberationSans-Bold.ttf", "fonts-liberation"),
+    FontSpec("NotoSansArabic-Bold.ttf", "fonts-noto-core"),
+    FontSpec("NotoSansHebrew-Bold.ttf", "fonts-noto-core"),
+    FontSpec("NotoSansDevanagari-Bold.ttf", "fonts-noto-core"),
+    FontSpec("NotoSansThai-Bold.ttf", "fonts-noto-core"),
+    *REGULAR_CHAIN,
+)
+
+# Characters that need HarfBuzz: joining, reordering, mark positioning.
+_COMPLEX_RANGES = (
+    (0x0300, 0x036F),  # combining diacritics left after NFC
+    (0x0590, 0x05FF),  # Hebrew
+    (0x0600, 0x08FF),  # Arabic, Syriac, Thaana, Arabic Ext
+    (0x0900, 0x0DFF),  # Indic
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x0F00, 0x0FFF),  # Tibetan
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0xFB1D, 0xFDFF),  # Hebrew/Arabic presentation forms
+    (0xFE70, 0xFEFF),
+)
+
+
+def _is_complex(ch: str) -> bool:
+    o = ord(ch)
+    return any(lo <= o <= hi for lo, hi in _COMPLEX_RANGES) or unicodedata.combining(ch) != 0
+
+
+class Font:
+    """A usable font: a registered ReportLab font plus its coverage and metrics."""
+
+    def __init__(self, name: str, ttf: TTFont | None, path: str | None, subfont: int = 0):
+        self.name = name
+        self.ttf = ttf
+        self.path = path
+        self.subfont = subfont
+        if ttf is not None:
+            self.cmap: dict[int, int] | None = ttf.face.charToGlyph
+            self.ascent = ttf.face.ascent / 1000
+            self.descent = ttf.face.descent / 1000
+        else:
+            self.cmap = None
+            self.ascent, self.descent = 0.718, -0.207  # Helvetica
+        self._hb_font = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.ttf is not None
+
+    def covers(self, ch: str) -> bool:
+        if self.cmap is not None:
+            return ord(ch) in self.cmap
+        try:  # base-14 Helvetica: WinAnsi repertoire only
+            ch.encode("cp1252")
+        except UnicodeEncodeError:
+            return False
+        return ch.isprintable()
+
+    def hb_font(self):  # noqa: ANN201 - uharfbuzz.Font, imported lazily
+        if self._hb_font is None:
+            import uharfbuzz as hb
+
+            blob = hb.Blob.from_file_path(self.path)
+            self._hb_font = hb.Font(hb.Face(blob, self.subfont))
+        return self._hb_font
+
+    def __repr__(self) -> str:
+        return f"Font({self.name!r}, {self.path!r})"
+
+
+_HELVETICA = Font("Helvetica", None, None)
+_HELVETICA_BOLD = Font("Helvetica-Bold", None, None)
+
+
+def search_dirs() -> list[Path]:
+    """Directories searched for fonts (``BADGE_FONT_DIRS`` replaces the defaults)."""
+    env = os.environ.get(FONT_DIRS_ENV)
+    dirs = env.split(os.pathsep) if env is not None else list(STANDARD_DIRS)
+    return [Path(d).expanduser() for d in dirs if d]
+
+
+@lru_cache(maxsize=8)
+def _index(dirs: tuple[Path, ...]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        for root, _subdirs, files in os.walk(d):
+            for f in files:
+                found.setdefault(f, os.path.join(root, f))
+    return found
+
+
+_loaded: dict[tuple[str, int], Font | None] = {}
+
+
+def _load(spec: FontSpec, index: dict[str, str]) -> Font | None:
+    path = index.get(spec.file)
+    if path is None:
+        return None
+    key = (path, spec.subfont)
+    if key not in _loaded:
+        name = f"badge-{Path(path).stem}-{spec.subfont}"
+        try:
+            ttf = TTFont(name, path, subfontIndex=spec.subfont)
+            pdfmetrics.registerFont(ttf)
+            _loaded[key] = Font(name, ttf, path, spec.subfont)
+        except (TTFError, OSError) as exc:  # e.g. a CFF-flavoured .otf renamed .ttf
+            log.warning("cannot use font %s: %s", path, exc)
+            _loaded[key] = None
+    return _loaded[key]
+
+
+class FontChain:
+    """The ordered fonts available for one weight; fonts are loaded on first need."""
+
+    def __init__(self, specs: tuple[FontSpec, ...], fallback: Font, dirs: tuple[Path, ...]):
+        self.specs = specs
+        self.fallback = fallback
+        self.index = _index(dirs)
+        self._fonts: list[Font] | None = None
+        self._first: dict[str, Font | None] = {}
+
+    def _iter_fonts(self) -> Iterator[Font]:
+        for spec in self.specs:
+            f = _load(spec, self.index)
+            if f is not None:
+                yield f
+        yield self.fallback
+
+    def first_covering(self, ch: str) -> Font | None:
+        """First font in the chain whose cmap has ``ch`` (``None``: nothing has it)."""
+        try:
+            return self._first[ch]
+        except KeyError:
+            pass
+        found = None
+        for f in self._iter_fonts():
+            if f.covers(ch):
+                found = f
+                break
+        self._first[ch] = found
+        return found
+
+    @property
+    def primary(self) -> Font:
+        for f in self._iter_fonts():
+            return f
+        return self.fallback
+
+
+@lru_cache(maxsize=8)
+def _chains(dirs: tuple[Path, ...]) -> tuple[FontChain, FontChain]:
+    return (
+        FontChain(REGULAR_CHAIN, _HELVETICA, dirs),
+        FontChain(BOLD_CHAIN, _HELVETICA_BOLD, dirs),
+    )
+
+
+def chain(bold: bool = False) -> FontChain:
+    """The font chain for the current search directories."""
+    regular, bold_chain = _chains(tuple(search_dirs()))
+    return bold_chain if bold else regular
+
+
+def missing_fonts_hint() -> str | None:
+    """The command installing the badge fonts, or ``None`` when all are present.
+
+    The app prints this at startup so an operator sees why Chinese names are missing
+    instead of discovering it on printed badges.
+    """
+    index = _index(tuple(search_dirs()))
+    needed = ("NotoSans-Regular.ttf", "NotoSansArabic-Regular.ttf",
+              "NotoSansDevanagari-Regular.ttf", "NotoSansHebrew-Regular.ttf",
+              "NotoSansThai-Regular.ttf", "wqy-zenhei.ttc")
+    if all(f in index for f in needed):
+        return None
+    return "apt-get install " + " ".join(DEBIAN_PACKAGES)
+
+
+def font_for_script_sample(text: str, bold: bool = False) -> list[Font | None]:
+    """The font chosen for each character of ``text`` (diagnostics and tests)."""
+    return [chain(bold).first_covering(ch) for ch in text]
+
+
+# --------------------------------------------------------------------------- runs
+
+@dataclass(frozen=True)
+class Glyph:
+    """One positioned glyph, in 1/1000 em: ``code`` is the char that selects it in the
+    ReportLab subset (a real cmap char, or a private-use alias for unmapped glyphs)."""
+
+    code: str
+    advance: float
+    x_offset: float
+    y_offset: float
+    width: float  # the advance ReportLab writes into /Widths for ``code``
+
+
+@dataclass(frozen=True)
+class Run:
+    """A piece of one line drawn with one font and one direction, in visual order."""
+
+    text: str  # logical text (for ActualText and measuring)
+    font: Font
+    rtl: bool
+    glyphs: tuple[Glyph, ...] | None  # None: plain (unshaped) text
+    width: float  # 1/1000 em
+
+    @property
+    def needs_actual_text(self) -> bool:
+        # Glyphs without a cmap entry map to private-use code points in ToUnicode, so
+        # copy/paste would give garbage; /ActualText restores the real text. Only for LTR
+        # runs: pdfium applies its own bidi reordering to ActualText, reversing RTL text,
+        # while RTL glyphs here all have cmap entries (presentation forms) that pdfium
+        # normalises and reorders correctly.
+        return (
+            self.glyphs is not None
+            and not self.rtl
+            and any(0xE000 <= ord(g.code) <= 0xF8FF for g in self.glyphs)
+        )
+
+
+def _bidi_class(ch: str) -> str:
+    c = unicodedata.bidirectional(ch)
+    if c in ("R", "AL"):
+        return "R"
+    if c == "L":
+        return "L"
+    if c in ("EN", "AN"):
+        return "L"  # digits in a name: keep them left-to-right
+    return "N"
+
+
+def _directions(text: str) -> list[bool]:
+    """Resolved direction per char (True = RTL); neutrals take their neighbours'."""
+    classes = [_bidi_class(c) for c in text]
+    base = next((c for c in classes if c != "N"), "L")
+    out = [c == "R" for c in classes]
+    i = 0
+    n = len(classes)
+    while i < n:
+        if classes[i] != "N":
+            i += 1
+            continue
+        j = i
+        while j < n and classes[j] == "N":
+            j += 1
+        prev = classes[i - 1] if i > 0 else base
+        nxt = classes[j] if j < n else base
+        rtl = (prev if prev == nxt else base) == "R"
+        for k in range(i, j):
+            out[k] = rtl
+        i = j
+    return out
+
+
+def base_rtl(text: str) -> bool:
+    """Paragraph direction: that of the first strong character."""
+    for c in text:
+        k = _bidi_class(c)
+        if k != "N":
+            return k == "R"
+    return False
+
+
+_pua_next: dict[str, int] = {}
+
+
+def _glyph_code(font: Font, gid: int, advance_units: int) -> str:
+    face = font.ttf.face
+    chars = face.glyphToChar.get(gid)
+    if chars:
+        return chr(chars[0])
+    code = _pua_next.get(font.name, 0xE000)
+    while code in face.charToGlyph:
+        code += 1
+    if code > 0xF8FF:
+        raise ValueError(f"private-use area exhausted for {font.name}")
+    _pua_next[font.name] = code + 1
+    face.charToGlyph[code] = gid
+    face.glyphToChar.setdefault(gid, []).append(code)
+    face.charWidths[code] = face._pdfScale(advance_units)
+    return chr(code)
+
+
+@lru_cache(maxsize=20000)
+def _shape(text: str, font: Font, rtl: bool) -> tuple[tuple[Glyph, ...], float]:
+    import uharfbuzz as hb
+
+    hbf = font.hb_font()
+    buf = hb.Buffer()
+    buf.add_str(text)
+    buf.guess_segment_properties()
+    buf.direction = "rtl" if rtl else "ltr"
+    hb.shape(hbf, buf, {"kern": True, "liga": True})
+    face = font.ttf.face
+    scale = face._pdfScale
+    glyphs = []
+    total = 0.0
+    for info, pos in zip(buf.glyph_infos, buf.glyph_positions, strict=True):
+        code = _glyph_code(font, info.codepoint, pos.x_advance)
+        adv = scale(pos.x_advance)
+        glyphs.append(
+            Glyph(code, adv, scale(pos.x_offset), scale(pos.y_offset),
+                  face.charWidths.get(ord(code), adv))
+        )
+        total += adv
+    return tuple(glyphs), total
+
+
+@lru_cache(maxsize=50000)
+def _plain_width(text: str, font_name: str) -> float:
+    return pdfmetrics.stringWidth(text, font_name, 1000)
+
+
+def _make_run(text: str, font: Font, rtl: bool) -> Run:
+    if font.embedded and (rtl or any(_is_complex(c) for c in text)):
+        glyphs, width = _shape(text, font, rtl)
+        return Run(text, font, rtl, glyphs, width)
+    return Run(text, font, False, None, _plain_width(text, font.name))
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+LineLayout = tuple[tuple[Run, ...], float, float, float]
+
+
+def layout_line(text: str, bold: bool = False) -> LineLayout:
+    """Split one line into font/direction runs in visual order.
+
+    Returns ``(runs, width, ascent, descent)`` with width in 1/1000 em and ascent/descent
+    as fractions of the font size (maxima over the fonts used). Characters no available
+    font covers are dropped with a warning rather than printed as .notdef boxes.
+    """
+    return _layout_line(text, bold, os.environ.get(FONT_DIRS_ENV))
+
+
+@lru_cache(maxsize=50000)
+def _layout_line(text: str, bold: bool, _dirs_key: str | None) -> LineLayout:
+    fc = chain(bold)
+    text = unicodedata.normalize("NFC", text)
+    pieces: list[tuple[str, Font]] = []
+    cur: Font | None = None
+    buf: list[str] = []
+    dropped: list[str] = []
+    for ch in text:
+        if cur is not None and cur.covers(ch):
+            buf.append(ch)
+            continue
+        f = fc.first_covering(ch)
+        if f is None:
+            if unicodedata.category(ch)[0] != "C":
+                dropped.append(ch)
+            continue
+        if buf:
+            pieces.append(("".join(buf), cur))
+        cur, buf = f, [ch]
+    if buf:
+        pieces.append(("".join(buf), cur))
+    if dropped:
+        key = (text, "bold" if bold else "regular")
+        if key not in _warned:
+            _warned.add(key)
+            hint = missing_fonts_hint()
+            log.warning(
+                "no installed font covers %r in %r; those characters are left out%s",
+                "".join(dict.fromkeys(dropped)), text,
+                f" (install fonts: {hint})" if hint else "",
+            )
+    # split by resolved direction, then reorder runs visually
+    logical: list[tuple[str, Font, bool]] = []
+    joined = "".join(p for p, _ in pieces)
+    dirs = _directions(joined)
+    pos = 0
+    for piece, font in pieces:
+        start = 0
+        for k in range(1, len(piece) + 1):
+            if k == len(piece) or dirs[pos + k] != dirs[pos + start]:
+                logical.append((piece[start:k], font, dirs[pos + start]))
+                start = k
+        pos += len(piece)
+    # merge same-direction neighbours sharing a font (already contiguous by construction)
+    if base_rtl(joined):
+        visual = _reorder_rtl(logical)
+    else:
+        visual = _reorder_ltr(logical)
+    runs = tuple(_make_run(t, f, rtl) for t, f, rtl in visual if t)
+    width = sum(r.width for r in runs)
+    fonts = {r.font for r in runs} or {fc.primary}
+    ascent = max(f.ascent for f in fonts)
+    descent = min(f.descent for f in fonts)
+    return runs, width, ascent, descent
+
+
+def _reorder_ltr(logical: list[tuple[str, Font, bool]]) -> list[tuple[str, Font, bool]]:
+    # LTR paragraph: maximal sequences of RTL runs are displayed right-to-left.
+    out: list[tuple[str, Font, bool]] = []
+    i = 0
+    while i < len(logical):
+        if not logical[i][2]:
+            out.append(logical[i])
+            i += 1
+            continue
+        j = i
+        while j < len(logical) and logical[j][2]:
+            j += 1
+        out.extend(reversed(logical[i:j]))
+        i = j
+    return out
+
+
+def _reorder_rtl(logical: list[tuple[str, Font, bool]]) -> list[tuple[str, Font, bool]]:
+    # RTL paragraph: runs go right-to-left; each LTR run keeps its internal order.
+    return list(reversed(logical))
+
+
+def line_width(text: str, size: float, bold: bool = False) -> float:
+    """Width in points of ``text`` at ``size``."""
+    return layout_line(text, bold)[1] * size / 1000

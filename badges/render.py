@@ -1,0 +1,283 @@
+"""Draw badges onto PDF pages. Input is plain data, output is PDF bytes or a stream.
+
+No web framework or database here: the app maps its models to :class:`BadgeData` and
+decides the order; this module only draws. Bulk rendering never keeps more than one
+badge's decoded photo alive (photos are handed to ReportLab as compressed bytes and
+drawn immediately), and see :func:`render_badges` for the memory bound of the PDF.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from reportlab.lib.colors import HexColor
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen.canvas import Canvas
+
+from . import qr
+from .layouts import (
+    CATEGORIES,
+    LAYOUTS,
+    MM,
+    UNKNOWN_CATEGORY,
+    BadgeLayout,
+    Box,
+    Category,
+    Design,
+    TextSlot,
+)
+from .text import draw_fitted, fit
+
+log = logging.getLogger("badges")
+
+PAGE_COMPRESSION = 1  # zlib content streams: ~4x smaller files for ~10% more time
+
+
+@dataclass(frozen=True)
+class BadgeData:
+    """Everything printed on one badge, already resolved to display strings."""
+
+    badge_name: str
+    honorific: str
+    native_name: str
+    organisation: str
+    country: str  # display name, e.g. "China"
+    category: str  # government | expert | scholar | ngo
+    category_label: str  # written on the band, e.g. "GOVERNMENT OFFICIAL"
+    qr_payload: str
+    reference: str  # e.g. GPS-7K3Q-9XWD
+    photo: bytes | None = None  # JPEG/PNG, already cropped
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """The event header printed on every badge."""
+
+    name: str
+    dates: str
+
+
+def get_layout(layout: str | BadgeLayout) -> BadgeLayout:
+    """Resolve a layout key (``a6``, ``cr80``, ``a4-4up``) or pass a layout through."""
+    if isinstance(layout, BadgeLayout):
+        return layout
+    try:
+        return LAYOUTS[layout]
+    except KeyError:
+        raise ValueError(f"unknown badge layout {layout!r}; known: {sorted(LAYOUTS)}") from None
+
+
+_colors: dict[str, HexColor] = {}
+
+
+def _color(hex_: str) -> HexColor:
+    col = _colors.get(hex_)
+    if col is None:
+        col = _colors[hex_] = HexColor(hex_)
+    return col
+
+
+def _rect(box: Box) -> tuple[float, float, float, float]:
+    return box.x * MM, box.y * MM, box.w * MM, box.h * MM
+
+
+def _text(c: Canvas, text: str, slot: TextSlot) -> None:
+    if not text or not text.strip():
+        return
+    c.setFillColor(_color(slot.color))
+    draw_fitted(c, fit(text, slot))
+
+
+def _draw_pattern(c: Canvas, box: Box, cat: Category) -> None:
+    if cat.pattern == "solid":
+        return
+    x, y, w, h = _rect(box)
+    c.saveState()
+    p = c.beginPath()
+    p.rect(x, y, w, h)
+    c.clipPath(p, stroke=0, fill=0)
+    c.setStrokeColor(_color(cat.text_color))
+    c.setFillColor(_color(cat.text_color))
+    c.setStrokeAlpha(0.18)
+    c.setFillAlpha(0.18)
+    c.setLineWidth(1.2)
+    step = 3 * MM
+    if cat.pattern == "diagonal":
+        k = -h
+        while k < w:
+            c.line(x + k, y, x + k + h, y + h)
+            k += step
+    elif cat.pattern == "horizontal":
+        k = step / 2
+        while k < h:
+            c.line(x, y + k, x + w, y + k)
+            k += step
+    elif cat.pattern == "dots":
+        yy = y + step / 2
+        while yy < y + h:
+            xx = x + step / 2
+            while xx < x + w:
+                c.circle(xx, yy, 0.45 * MM, stroke=0, fill=1)
+                xx += step
+            yy += step
+    c.restoreState()
+
+
+def _draw_band(c: Canvas, d: Design, badge: BadgeData) -> None:
+    cat = CATEGORIES.get(badge.category)
+    if cat is None:
+        log.warning("unknown badge category %r; printing a grey band", badge.category)
+        cat = UNKNOWN_CATEGORY
+    x, y, w, h = _rect(d.band)
+    c.setFillColor(_color(cat.color))
+    c.rect(x, y, w, h, stroke=0, fill=1)
+    _draw_pattern(c, d.band, cat)
+    # the category letter in a white tile: readable on any printer, even monochrome
+    tile = min(h * 0.7, d.band_text.box.x * MM - x - 2 * MM)
+    if tile > 4:
+        tx, ty = x + (d.band_text.box.x * MM - x - tile) / 2, y + (h - tile) / 2
+        c.setFillColor(_color("#ffffff"))
+        c.rect(tx, ty, tile, tile, stroke=0, fill=1)
+        letter_slot = TextSlot(Box(tx / MM, ty / MM, tile / MM, tile / MM), tile * 0.8,
+                               4, bold=True, color="#000000")
+        _text(c, cat.letter, letter_slot)
+    slot = d.band_text
+    _text(c, badge.category_label, TextSlot(slot.box, slot.size, slot.min_size, slot.bold,
+                                            slot.max_lines, slot.align, cat.text_color))
+
+
+def _draw_qr(c: Canvas, d: Design, payload: str) -> None:
+    modules = qr.matrix(payload)
+    n = len(modules)
+    x, y, w, _h = _rect(d.qr)
+    unit = w / (n + 2 * qr.QUIET_ZONE)
+    c.saveState()
+    c.setFillColor(_color("#000000"))
+    c.translate(x + qr.QUIET_ZONE * unit, y + qr.QUIET_ZONE * unit)
+    c.scale(unit, unit)
+    c.addLiteral(qr.path_ops(modules))
+    c.restoreState()
+
+
+def _draw_photo(c: Canvas, d: Design, photo: bytes | None) -> None:
+    if d.photo is None:
+        return
+    x, y, w, h = _rect(d.photo)
+    if photo:
+        try:
+            c.drawImage(ImageReader(io.BytesIO(photo)), x, y, w, h,
+                        preserveAspectRatio=True, anchor="c")
+            return
+        except Exception as exc:  # a corrupt upload must not stop a 5,000-badge run
+            log.warning("cannot draw photo (%s); printing the placeholder", exc)
+    c.setFillColor(_color("#eeeeee"))
+    c.setStrokeColor(_color("#bbbbbb"))
+    c.setLineWidth(0.5)
+    c.rect(x, y, w, h, stroke=1, fill=1)
+    c.setFillColor(_color("#cccccc"))
+    r = min(w, h) * 0.2
+    c.circle(x + w / 2, y + h * 0.62, r, stroke=0, fill=1)
+    c.wedge(x + w / 2 - 1.7 * r, y + h * 0.05, x + w / 2 + 1.7 * r, y + h * 0.05 + 3 * r,
+            0, 180, stroke=0, fill=1)
+
+
+def _draw_badge(c: Canvas, lay: BadgeLayout, cell: int, badge: BadgeData,
+                event: EventInfo) -> None:
+    d = lay.design
+    cx, cy = lay.cells[cell]
+    c.saveState()
+    c.translate(cx * MM, cy * MM)
+    if lay.scale != 1:
+        c.scale(lay.scale, lay.scale)
+    _text(c, event.name, d.event_name)
+    _text(c, event.dates, d.event_dates)
+    rule_y = (d.event_dates.box.y - 0.8) * MM
+    c.setStrokeColor(_color(d.accent))
+    c.setLineWidth(0.8)
+    c.line(d.event_name.box.x * MM, rule_y,
+           (d.event_name.box.x + d.event_name.box.w) * MM, rule_y)
+    name = " ".join(p for p in (badge.honorific.strip(), badge.badge_name.strip()) if p)
+    _text(c, name, d.name)
+    _text(c, badge.native_name, d.native_name)
+    _text(c, badge.organisation, d.organisation)
+    _text(c, badge.country, d.country)
+    _draw_photo(c, d, badge.photo)
+    _draw_qr(c, d, badge.qr_payload)
+    _text(c, badge.reference, d.reference)
+    _draw_band(c, d, badge)
+    c.restoreState()
+
+
+def _draw_crop_marks(c: Canvas, lay: BadgeLayout) -> None:
+    c.setStrokeColor(_color("#000000"))
+    c.setLineWidth(0.25)
+    off, ln = lay.crop_mark_offset * MM, lay.crop_mark_length * MM
+    for cell in range(lay.per_page):
+        x0, y0, x1, y1 = lay.cell_rect_pt(cell)
+        for x, sx in ((x0, -1), (x1, 1)):
+            for y, sy in ((y0, -1), (y1, 1)):
+                c.line(x + sx * off, y, x + sx * (off + ln), y)
+                c.line(x, y + sy * off, x, y + sy * (off + ln))
+
+
+def _new_canvas(out: BinaryIO | io.BytesIO, lay: BadgeLayout, title: str) -> Canvas:
+    c = Canvas(out, pagesize=(lay.page_width * MM, lay.page_height * MM),
+               pageCompression=PAGE_COMPRESSION, invariant=True)
+    c.setTitle(title)
+    c.setCreator("badges")
+    return c
+
+
+def render_badge(badge: BadgeData, event: EventInfo, layout: str = "a6") -> bytes:
+    """One badge as a PDF (for the ``a4-4up`` sheet: in the first cell)."""
+    lay = get_layout(layout)
+    buf = io.BytesIO()
+    c = _new_canvas(buf, lay, f"{event.name} badge {badge.reference}")
+    if lay.crop_marks:
+        _draw_crop_marks(c, lay)
+    _draw_badge(c, lay, 0, badge, event)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def draw_pages(c: Canvas, badges: Iterable[BadgeData], event: EventInfo, lay: BadgeLayout,
+               progress: Callable[[int], None] | None = None) -> int:
+    """Draw ``badges`` in order onto ``c``, ``lay.per_page`` per page; returns the count."""
+    count = 0
+    cell = 0
+    for badge in badges:
+        if cell == 0 and lay.crop_marks:
+            _draw_crop_marks(c, lay)
+        _draw_badge(c, lay, cell, badge, event)
+        count += 1
+        cell += 1
+        if cell == lay.per_page:
+            c.showPage()
+            cell = 0
+        if progress is not None:
+            progress(count)
+    if cell:
+        c.showPage()
+    return count
+
+
+def render_badges(badges: Iterable[BadgeData], event: EventInfo, layout: str,
+                  out: BinaryIO, progress: Callable[[int], None] | None = None) -> int:
+    """Render many badges, in the caller's order, as one PDF written to ``out``.
+
+    ``badges`` may be a generator (e.g. a database cursor): it is consumed lazily, so
+    only one badge (and its photo) is held at a time. ``progress(n)`` is called after
+    each badge. Returns the number of badges drawn.
+    """
+    lay = get_layout(layout)
+    c = _new_canvas(out, lay, f"{event.name} badges")
+    n = draw_pages(c, badges, event, lay, progress)
+    if n == 0:
+        c.showPage()  # a valid, empty one-page PDF rather than a broken file
+    c.save()
+    return n

@@ -1,0 +1,254 @@
+"""Fitting text into a box and emitting it as PDF text operators.
+
+Fitting order (from the issue): shrink from the slot's size down to its minimum, then wrap
+onto up to ``max_lines`` lines (choosing the split that allows the largest size), then cut
+with an ellipsis at the minimum size. The result never leaves its box: the height check
+uses the real ascent/descent of the fonts chosen for the line.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from reportlab.lib.rl_accel import fp_str
+from reportlab.pdfgen.canvas import Canvas
+
+from .fonts import FONT_DIRS_ENV, Run, layout_line
+from .layouts import MM, TextSlot
+
+ELLIPSIS = "\u2026"
+
+
+@dataclass(frozen=True)
+class FittedText:
+    """Lines (as laid-out runs) with their size and baselines, in design points."""
+
+    lines: tuple[tuple[tuple[Run, ...], float, float], ...]  # (runs, x, baseline)
+    size: float
+
+
+def _metrics(lines: list[str], bold: bool) -> tuple[float, float, float]:
+    widths, asc, desc = [], 0.0, 0.0
+    for t in lines:
+        _runs, w, a, d = layout_line(t, bold)
+        widths.append(w)
+        asc, desc = max(asc, a), min(desc, d)
+    return max(widths, default=0.0), asc, desc
+
+
+def _block_height(n: int, asc: float, desc: float, leading: float) -> float:
+    """Height of ``n`` lines at size 1."""
+    lh = asc - desc
+    return lh + (n - 1) * lh * leading
+
+
+def _size_for(lines: list[str], slot: TextSlot) -> float:
+    w_pt, h_pt = slot.box.w * MM, slot.box.h * MM
+    width, asc, desc = _metrics(lines, slot.bold)
+    s = slot.size
+    if width > 0:
+        s = min(s, w_pt * 1000 / width)
+    return min(s, h_pt / _block_height(len(lines), asc, desc, slot.leading))
+
+
+def _break_points(text: str) -> list[int]:
+    spaces = [i for i, c in enumerate(text) if c == " "]
+    if spaces:
+        return spaces
+    # no spaces (CJK, Thai): any boundary not followed by a combining mark
+    return [i for i in range(1, len(text)) if not _is_mark(text[i])]
+
+
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Mn", "Mc", "Me")
+
+
+def _fits(text: str, slot: TextSlot, size: float) -> bool:
+    return layout_line(text, slot.bold)[1] * size / 1000 <= slot.box.w * MM + 1e-6
+
+
+def _truncate(text: str, slot: TextSlot, size: float) -> str:
+    """Longest prefix of ``text`` that fits with an ellipsis appended."""
+    if _fits(text, slot, size):
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # largest k with prefix(k)+… fitting
+        mid = (lo + hi + 1) // 2
+        if _fits(text[:mid].rstrip() + ELLIPSIS, slot, size):
+            lo = mid
+        else:
+            hi = mid - 1
+    k = lo
+    while 0 < k < len(text) and _is_mark(text[k]):  # never split a cluster
+        k -= 1
+    return text[:k].rstrip() + ELLIPSIS if k else ELLIPSIS
+
+
+def _first_line(text: str, slot: TextSlot, size: float) -> tuple[str, str]:
+    """Greedy: the longest first line that fits, breaking at spaces when possible."""
+    best = None
+    for i in _break_points(text):
+        head = text[:i].rstrip()
+        if head and _fits(head, slot, size):
+            best = i
+        elif best is not None:
+            break
+    if best is None:  # one very long word: break inside it
+        lo, hi = 1, len(text)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if _fits(text[:mid], slot, size):
+                lo = mid
+            else:
+                hi = mid - 1
+        best = lo
+        while 0 < best < len(text) and _is_mark(text[best]):
+            best -= 1
+        best = max(best, 1)
+    return text[:best].rstrip(), text[best:].lstrip()
+
+
+def choose_lines(text: str, slot: TextSlot) -> tuple[tuple[str, ...], float]:
+    """The lines and font size for ``text`` in ``slot`` (cached per font setup)."""
+    return _choose_lines(text, slot, os.environ.get(FONT_DIRS_ENV))
+
+
+@lru_cache(maxsize=4096)
+def _choose_lines(text: str, slot: TextSlot, _dirs_key: str | None
+                  ) -> tuple[tuple[str, ...], float]:
+    text = " ".join(text.split())
+    if not text:
+        return (), slot.size
+    size = _size_for([text], slot)
+    if size >= slot.min_size:
+        return (text,), size
+    if slot.max_lines >= 2:
+        best: tuple[float, list[str]] | None = None
+        for i in _break_points(text):
+            parts = [text[:i].rstrip(), text[i:].lstrip()]
+            if not parts[0] or not parts[1]:
+                continue
+            s = _size_for(parts, slot)
+            if best is None or s > best[0]:
+                best = (s, parts)
+        if best is not None and best[0] >= slot.min_size:
+            return tuple(best[1]), best[0]
+    # last resort: minimum size, fill lines greedily, ellipsis on the last one
+    n = max(1, slot.max_lines)
+    _w, asc, desc = _metrics([text], slot.bold)
+    size = min(slot.min_size, slot.box.h * MM / _block_height(n, asc, desc, slot.leading))
+    lines: list[str] = []
+    rest = text
+    while rest and len(lines) < n - 1:
+        if _fits(rest, slot, size):
+            break
+        head, rest = _first_line(rest, slot, size)
+        lines.append(head)
+    if rest:
+        lines.append(_truncate(rest, slot, size))
+    # the ellipsis may have introduced a taller font: recheck height
+    _w, asc, desc = _metrics(lines, slot.bold)
+    size = min(size, slot.box.h * MM / _block_height(len(lines), asc, desc, slot.leading))
+    return tuple(lines), size
+
+
+def fit(text: str, slot: TextSlot) -> FittedText:
+    """Lay ``text`` out in ``slot``: positions are in design points, bottom-left origin."""
+    lines, size = choose_lines(text, slot)
+    if not lines:
+        return FittedText((), size)
+    laid = [layout_line(t, slot.bold) for t in lines]
+    asc = max(ll[2] for ll in laid)
+    desc = min(ll[3] for ll in laid)
+    lh = (asc - desc) * size
+    block = lh + (len(lines) - 1) * lh * slot.leading
+    bx, by, bw, bh = slot.box.x * MM, slot.box.y * MM, slot.box.w * MM, slot.box.h * MM
+    top = by + bh - (bh - block) / 2
+    baseline = top - asc * size
+    out = []
+    for runs, width, _a, _d in laid:
+        w = width * size / 1000
+        if slot.align == "left":
+            x = bx
+        elif slot.align == "right":
+            x = bx + bw - w
+        else:
+            x = bx + (bw - w) / 2
+        out.append((runs, x, baseline))
+        baseline -= lh * slot.leading
+    return FittedText(tuple(out), size)
+
+
+def _actual_text(s: str) -> str:
+    return "<FEFF" + s.encode("utf-16-be").hex().upper() + ">"
+
+
+def draw_runs(c: Canvas, runs: tuple[Run, ...], x: float, y: float, size: float) -> None:
+    """Draw one laid-out line with its left edge at ``x`` and baseline ``y``.
+
+    Embedded fonts are written as raw text operators (one BT/ET per run) because the
+    general canvas text path re-measures and re-encodes every string; base-14 fallback
+    fonts go through the canvas API.
+    """
+    doc = c._doc
+    sz = fp_str(size)
+    for run in runs:
+        w = run.width * size / 1000
+        if not run.font.embedded:
+            c.setFont(run.font.name, size)
+            c.drawString(x, y, run.text)
+            x += w
+            continue
+        ttf = run.font.ttf
+        ops = [f"BT 1 0 0 1 {fp_str(x)} {fp_str(y)} Tm"]
+        if run.glyphs is None:
+            for subset, chunk in ttf.splitString(run.text, doc):
+                ops.append(f"{ttf.getSubsetInternalName(subset, doc)} {sz} Tf")
+                ops.append(f"({c._escape(chunk)}) Tj")
+        else:
+            codes = "".join(g.code for g in run.glyphs)
+            gi = 0
+            for subset, chunk in ttf.splitString(codes, doc):
+                ops.append(f"{ttf.getSubsetInternalName(subset, doc)} {sz} Tf")
+                items: list[str] = []
+                for k in range(len(chunk)):
+                    g = run.glyphs[gi]
+                    gi += 1
+                    byte = c._escape(chunk[k : k + 1])
+                    if g.y_offset:
+                        if items:
+                            ops.append(f"[{' '.join(items)}] TJ")
+                            items = []
+                        ops.append(f"{fp_str(g.y_offset * size / 1000)} Ts")
+                        ops.append(_tj(byte, g))
+                        ops.append("0 Ts")
+                        continue
+                    if g.x_offset:
+                        items.append(fp_str(-g.x_offset))
+                    items.append(f"({byte})")
+                    adj = g.width - g.advance + g.x_offset
+                    if adj:
+                        items.append(fp_str(adj))
+                if items:
+                    ops.append(f"[{' '.join(items)}] TJ")
+        ops.append("ET")
+        body = "\n".join(ops)
+        if run.needs_actual_text:
+            body = f"/Span <</ActualText {_actual_text(run.text)}>> BDC\n{body}\nEMC"
+        c.addLiteral(body)
+        x += w
+
+
+def _tj(byte: str, g) -> str:  # noqa: ANN001 - fonts.Glyph
+    pre = fp_str(-g.x_offset) + " " if g.x_offset else ""
+    post = g.width - g.advance + g.x_offset
+    return f"[{pre}({byte}) {fp_str(post)}] TJ"
+
+
+def draw_fitted(c: Canvas, fitted: FittedText) -> None:
+    """Draw every line of a :class:`FittedText`."""
+    for runs, x, y in fitted.lines:
+        draw_runs(c, runs, x, y, fitted.size)

@@ -1,0 +1,52 @@
+# Two commands for a fresh clone: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+FLASK  := $(BIN)/flask --app wsgi
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint install migrate sample-badges bench-register bench-badges clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: $(VENV)/.installed
+	$(FLASK) db upgrade
+
+## make run: virtualenv, pinned install, migrate, serve on http://$(HOST):$(PORT)
+run: migrate
+	@$(FLASK) welcome --url "http://$(HOST):$(PORT)"
+	$(FLASK) run --host "$(HOST)" --port "$(PORT)"
+
+## make test: test dependencies, ruff, the whole suite (TEST_DATABASE_URL picks PostgreSQL)
+test: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+
+sample-badges: $(VENV)/.installed
+	$(BIN)/python -m badges sample --csv ../shared/samples/delegates.csv -o samples-out
+	@echo "Sample badges written to samples-out/"
+
+bench-register: $(VENV)/.dev-installed
+	$(BIN)/python bench/register.py
+
+bench-badges: $(VENV)/.dev-installed
+	$(BIN)/python bench/badges.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

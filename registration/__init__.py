@@ -1,0 +1,88 @@
+"""The registration and accreditation service: the Flask app factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+
+from .config import load_config
+from .extensions import babel, csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def select_locale() -> str:
+    """The language chosen on the page (remembered in the session), else the browser's."""
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or "en"
+
+
+def _blueprints() -> list:
+    """One blueprint per audience. Each package's __init__ defines `bp`; importing the
+    package's view modules attaches their routes to it."""
+    import importlib
+
+    from . import api, checkin, manage, staff
+    from .public.views import bp as public_bp
+
+    for package, modules in (
+        (staff, ("views", "printing", "exchange", "photos")),
+        (checkin, ("views",)),
+        (api, ("views",)),
+        (manage, ("views",)),
+    ):
+        for module in modules:
+            try:
+                importlib.import_module(f"{package.__name__}.{module}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{package.__name__}.{module}":
+                    raise
+    return [public_bp, staff.bp, checkin.bp, api.bp, manage.bp]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. `config` overrides what the environment says (tests use it)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    settings = load_config()
+    if config:
+        settings.update(config)
+    app.config.update(settings)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(ROOT / "translations"),
+    )
+
+    from . import auth, models  # noqa: F401  (user loader; tables on the metadata)
+    from .web import register_web_helpers
+
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
+    register_web_helpers(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    return app

@@ -1,0 +1,79 @@
+"""`flask --app wsgi …` commands. Each area keeps its commands beside its code (a module
+with a `commands` list); this file collects them and adds the general ones."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy.engine import make_url
+
+# Modules that contribute command groups (staff, delegates, badges, devices, mail).
+COMMAND_MODULES = (
+    "registration.staff.cli",
+    "registration.staff.cli_delegates",
+    "registration.checkin.cli",
+    "registration.manage.cli",
+)
+
+
+def redact_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.command("config")
+@with_appcontext
+def show_config() -> None:
+    """Show the effective settings (secrets hidden)."""
+    for key in ("APP_ENV", "SQLALCHEMY_DATABASE_URI", "INSTANCE_DIR", "EVENT_NAME", "EVENT_DATES",
+                "EVENT_TIMEZONE", "REGISTRATION_CLOSES_AT", "CATEGORY_CAPACITIES"):
+        value = current_app.config.get(key)
+        if key == "SQLALCHEMY_DATABASE_URI":
+            value = redact_url(str(value))
+        click.echo(f"{key} = {value}")
+
+
+@click.command("welcome")
+@click.option("--url", default="http://127.0.0.1:5000", help="Where the service will listen.")
+@with_appcontext
+def welcome(url: str) -> None:
+    """What `make run` prints before serving: where to go and how staff sign in."""
+    from .services.staff_accounts import ensure_first_admin
+
+    click.echo("")
+    click.echo(f"  Registration form:  {url}/register")
+    click.echo(f"  Staff desk:         {url}/staff/login")
+    created = ensure_first_admin()
+    if created:
+        email, password = created
+        click.echo(f"  First admin created: {email} / {password}")
+        click.echo("  (shown once: sign in and change it, or create your own account with")
+        click.echo("   flask --app wsgi staff create YOU@EXAMPLE.ORG --role admin)")
+    else:
+        click.echo("  Staff accounts: flask --app wsgi staff list  "
+                   "(new one: flask --app wsgi staff create EMAIL --role admin|desk|scanner)")
+    try:
+        from badges.fonts import missing_fonts_hint
+
+        hint = missing_fonts_hint()
+    except ImportError:
+        hint = None
+    if hint:
+        click.echo(f"  Badge fonts missing for some scripts; add them with: {hint}")
+    click.echo("")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(show_config)
+    app.cli.add_command(welcome)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        for command in module.commands:
+            app.cli.add_command(command)

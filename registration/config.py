@@ -1,0 +1,127 @@
+"""Settings read from the environment, with defaults that are safe for a laptop.
+
+Every setting has one name, used both as the environment variable and as the Flask config key,
+so `DATABASE_URL=… flask --app wsgi …`, `make run` and gunicorn all see the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .fields import CATEGORY_KEYS
+
+INSTANCE_DIR = Path(
+    os.environ.get("INSTANCE_PATH", Path(__file__).resolve().parent.parent / "instance")
+)
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the service must not start with."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, value: str | None, default: int | None) -> int | None:
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from exc
+
+
+def _datetime(name: str, value: str | None, tz: ZoneInfo) -> datetime | None:
+    """Parse an ISO date-time; a value without a zone is read in the forum's time zone."""
+    if value is None or value.strip() == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ConfigError(
+            f"{name} must be an ISO date-time such as 2026-12-01T18:00+08:00"
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+def _capacities(env: dict[str, str]) -> dict[str, int]:
+    """CAPACITY_GOVERNMENT=1500 etc.; an unset category has no limit."""
+    caps = {}
+    for key in CATEGORY_KEYS:
+        name = f"CAPACITY_{key.upper()}"
+        value = _int(name, env.get(name), None)
+        if value is not None:
+            caps[key] = value
+    return caps
+
+
+def _secret_key(env: dict[str, str], production: bool, instance_dir: Path) -> str:
+    if env.get("SECRET_KEY"):
+        return env["SECRET_KEY"]
+    if production:
+        raise ConfigError(
+            "SECRET_KEY is not set. In production (APP_ENV=production) the service refuses to "
+            "start without one; generate it with: "
+            "python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    # Development: keep one generated key across restarts so sessions survive `make run` again.
+    path = instance_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from environment variables."""
+    env = dict(os.environ if env is None else env)
+    app_env = env.get("APP_ENV", "development").strip().lower()
+    if app_env not in {"development", "production", "testing"}:
+        raise ConfigError("APP_ENV must be development, production or testing")
+    production = app_env == "production"
+    instance_dir = Path(env.get("INSTANCE_PATH") or INSTANCE_DIR)
+    tz = ZoneInfo(env.get("EVENT_TIMEZONE", "Asia/Shanghai"))
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'registration.sqlite3'}"
+    if database_url.startswith("postgres://"):  # the scheme Heroku-style providers hand out
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    return {
+        "APP_ENV": app_env,
+        "TESTING": app_env == "testing",
+        "INSTANCE_DIR": str(instance_dir),
+        "SECRET_KEY": _secret_key(env, production, instance_dir),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
+        "WTF_CSRF_ENABLED": _bool(env.get("WTF_CSRF_ENABLED"), True),
+        "WTF_CSRF_TIME_LIMIT": None,  # a form left open at the desk all morning must still submit
+        "MAX_CONTENT_LENGTH": _int(
+            "MAX_CONTENT_LENGTH", env.get("MAX_CONTENT_LENGTH"), 16 * 1024 * 1024
+        ),
+        "EVENT_NAME": env.get("EVENT_NAME", "Global Public Safety Cooperation Forum"),
+        "EVENT_DATES": env.get("EVENT_DATES", "8–10 December 2026 · Lianyungang"),
+        "EVENT_TIMEZONE": tz.key,
+        "REFERENCE_PREFIX": env.get("REFERENCE_PREFIX", "GPS"),
+        "REGISTRATION_CLOSES_AT": _datetime(
+            "REGISTRATION_CLOSES_AT", env.get("REGISTRATION_CLOSES_AT"), tz
+        ),
+        "CATEGORY_CAPACITIES": _capacities(env),
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": tz.key,
+        "LANGUAGES": ["en", "zh"],
+    }

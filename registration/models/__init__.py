@@ -1,0 +1,25 @@
+"""All models, importable from one place (`from registration.models import Delegate`)."""
+
+from .audit import AuditEntry
+from .checkin import CheckIn, Checkpoint, Device, Scan
+from .delegate import Delegate, DelegatePhoto
+from .outbox import OutboxMessage
+from .staff import Role, StaffUser
+from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status
+
+__all__ = [
+    "ACCREDITED",
+    "STATUS_LABELS",
+    "AuditEntry",
+    "CheckIn",
+    "Checkpoint",
+    "Delegate",
+    "DelegatePhoto",
+    "Device",
+    "InvalidTransition",
+    "OutboxMessage",
+    "Role",
+    "Scan",
+    "StaffUser",
+    "Status",
+]

@@ -1,0 +1,72 @@
+"""Doors and scans: checkpoints (zones), scanner devices, every scan, and check-ins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class Checkpoint(db.Model):
+    __tablename__ = "checkpoint"
+
+    # Short stable id used by scanners and the API, e.g. "main", "vip".
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Category keys admitted; NULL admits every accredited delegate.
+    allowed_categories: Mapped[list[str] | None] = mapped_column(JSON)
+    # Heads of delegation are admitted whatever their category (e.g. the VIP lounge).
+    admit_heads_of_delegation: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Device(db.Model):
+    """A scanner device with its own bearer token (only the token's hash is kept)."""
+
+    __tablename__ = "device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Scan(db.Model):
+    """Every scan, admitted or not, kept for the audit.
+
+    The client-made nonce is unique: a scan re-sent after a timeout is recorded once."""
+
+    __tablename__ = "scan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    checkpoint_id: Mapped[str] = mapped_column(ForeignKey("checkpoint.id"), index=True)
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("delegate.id"), index=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    badge_serial: Mapped[int | None] = mapped_column(Integer)
+    # checked_in, already_checked_in, invalid, revoked, not_accredited, zone_denied
+    result: Mapped[str] = mapped_column(String(24), index=True)
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CheckIn(db.Model):
+    """A delegate's admission at a checkpoint; the unique pair makes double check-in impossible."""
+
+    __tablename__ = "check_in"
+    __table_args__ = (UniqueConstraint("delegate_id", "checkpoint_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("delegate.id"))
+    checkpoint_id: Mapped[str] = mapped_column(ForeignKey("checkpoint.id"), index=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scan.id"))
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

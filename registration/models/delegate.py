@@ -1,0 +1,115 @@
+"""The Delegate aggregate: one person registered for the forum, and their badge photo."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..text import search_key
+from .status import ACCREDITED, STATUS_LABELS, Status, check_transition
+from .types import UTCDateTime, utcnow
+
+
+class Delegate(db.Model):
+    __tablename__ = "delegate"
+
+    # The integer key never leaves the server; URLs and QR codes use `public_id`.
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    category: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default=Status.SUBMITTED.value)
+    # How the record came in: "self", "walk_in" or "import".
+    source: Mapped[str] = mapped_column(String(16), default="self")
+
+    honorific: Mapped[str] = mapped_column(String(16), default="")
+    given_name: Mapped[str] = mapped_column(String(120), default="")
+    family_name: Mapped[str] = mapped_column(String(120), default="")
+    native_name: Mapped[str] = mapped_column(String(120), default="")
+    badge_name: Mapped[str] = mapped_column(String(120), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    position: Mapped[str] = mapped_column(String(200), default="")
+    country: Mapped[str] = mapped_column(String(2), index=True, default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    # Case-folded email: one registration per address. NULL once personal data is erased.
+    email_key: Mapped[str | None] = mapped_column(String(254), unique=True)
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    dietary_needs: Mapped[str] = mapped_column(String(500), default="")
+    accessibility_needs: Mapped[str] = mapped_column(String(500), default="")
+    # Category-specific answers (see fields.CATEGORY_FIELDS): new fields need no migration.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    # Names and organisation folded for accent- and case-insensitive search ("muller" → Müller).
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+    # Badge: the serial in the QR token; a reprint increments it and revokes older badges.
+    badge_serial: Mapped[int] = mapped_column(Integer, default=1)
+    printed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    print_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Something printed on the badge changed after printing: the desk should reprint.
+    needs_reprint: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    photo: Mapped[DelegatePhoto | None] = relationship(
+        back_populates="delegate", uselist=False, lazy="select", cascade="all, delete-orphan"
+    )
+
+    # Fields printed on the badge: changing one after printing flags a reprint.
+    BADGE_FIELDS = ("honorific", "badge_name", "native_name", "organisation", "country",
+                    "category")
+
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUS_LABELS[self.status_enum])
+
+    @property
+    def is_accredited(self) -> bool:
+        return self.status_enum in ACCREDITED
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.given_name, self.family_name) if p)
+
+    def move_to(self, new: Status) -> Status:
+        """Change status through the lifecycle; raises InvalidTransition. Returns the old one."""
+        old = self.status_enum
+        check_transition(old, new)
+        self.status = new.value
+        return old
+
+    def refresh_search_text(self) -> None:
+        self.search_text = search_key(
+            " ".join(
+                [self.given_name, self.family_name, self.native_name, self.badge_name,
+                 self.organisation, self.email, self.reference or ""]
+            )
+        )
+
+    def __repr__(self) -> str:
+        return f"<Delegate {self.reference} {self.category} {self.status}>"
+
+
+class DelegatePhoto(db.Model):
+    """The badge photo, re-encoded JPEG, kept apart so listing delegates never loads it."""
+
+    __tablename__ = "delegate_photo"
+
+    delegate_id: Mapped[int] = mapped_column(
+        ForeignKey("delegate.id", ondelete="CASCADE"), primary_key=True
+    )
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    delegate: Mapped[Delegate] = relationship(back_populates="photo")

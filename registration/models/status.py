@@ -1,0 +1,71 @@
+"""The one status machine every delegate status change goes through.
+
+    submitted ──► approved ──► badge_printed ──► checked_in
+        │   ▲         │              │  ▲ (reprint)  │ (reprint)
+        ▼   │         ▼              ▼               ▼
+      rejected     cancelled ◄───────┴───────────────┘
+
+A delegate can also be checked in on the e-ticket sent at approval, before a badge is
+printed. `cancelled` is final: a delegate who changes their mind registers again.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask_babel import lazy_gettext as _l
+
+
+class Status(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    BADGE_PRINTED = "badge_printed"
+    CHECKED_IN = "checked_in"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+STATUS_LABELS = {
+    Status.SUBMITTED: _l("submitted — pending accreditation"),
+    Status.APPROVED: _l("accredited"),
+    Status.BADGE_PRINTED: _l("accredited — badge printed"),
+    Status.CHECKED_IN: _l("checked in"),
+    Status.REJECTED: _l("not accredited"),
+    Status.CANCELLED: _l("cancelled"),
+}
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.SUBMITTED: frozenset({Status.APPROVED, Status.REJECTED, Status.CANCELLED}),
+    Status.APPROVED: frozenset(
+        {Status.BADGE_PRINTED, Status.CHECKED_IN, Status.REJECTED, Status.CANCELLED}
+    ),
+    # badge_printed → badge_printed is a reprint.
+    Status.BADGE_PRINTED: frozenset({Status.BADGE_PRINTED, Status.CHECKED_IN, Status.CANCELLED}),
+    # A checked-in delegate who loses the badge gets a reprint but stays checked in.
+    Status.CHECKED_IN: frozenset({Status.CHECKED_IN, Status.CANCELLED}),
+    Status.REJECTED: frozenset({Status.APPROVED, Status.CANCELLED}),
+    Status.CANCELLED: frozenset(),
+}
+
+# Statuses whose badge admits the holder (check-in answers "not accredited" otherwise).
+ACCREDITED = frozenset({Status.APPROVED, Status.BADGE_PRINTED, Status.CHECKED_IN})
+# Statuses that hold a place in a category's capacity.
+HOLDS_PLACE = frozenset(set(Status) - {Status.REJECTED, Status.CANCELLED})
+
+
+class InvalidTransition(ValueError):
+    """A status change the lifecycle does not allow."""
+
+    def __init__(self, current: Status, new: Status) -> None:
+        super().__init__(f"cannot go from {current.value} to {new.value}")
+        self.current = current
+        self.new = new
+
+
+def can_transition(current: Status | str, new: Status | str) -> bool:
+    return Status(new) in TRANSITIONS[Status(current)]
+
+
+def check_transition(current: Status | str, new: Status | str) -> None:
+    if not can_transition(current, new):
+        raise InvalidTransition(Status(current), Status(new))

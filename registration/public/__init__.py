@@ -1,0 +1,1 @@
+"""What delegates see: the registration form, the confirmation, the privacy notice."""

@@ -1,0 +1,104 @@
+"""The self-registration form. Field names are the stable names of fields.py.
+
+WTForms renders the fields and checks the CSRF token; the rules themselves live in
+validation.clean_record so that walk-ins and imports apply exactly the same ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..countries import country_choices
+from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFICS, THEMES
+from ..validation import clean_record
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class DelegateForm(FlaskForm):
+    category = RadioField(
+        _l("I am attending as"),
+        choices=[SelectChoice(k, v) for k, v in CATEGORIES.items()],
+        validate_choice=False,
+    )
+    honorific = SelectField(_l("Honorific"), validate_choice=False)
+    given_name = StringField(
+        _l("Given name(s)"), description=_l("If you have only one name, enter it here.")
+    )
+    family_name = StringField(_l("Family name"))
+    native_name = StringField(
+        _l("Name in your own script (optional)"),
+        description=_l("For example 王小明, Мария Иванова, محمد علي"),
+    )
+    badge_name = StringField(
+        _l("Name as it should appear on your badge"),
+        description=_l("Leave empty to use your given and family names."),
+    )
+    organisation = StringField(_l("Organisation"))
+    position = StringField(_l("Position / job title"))
+    country = SelectField(_l("Country or region"), validate_choice=False)
+    email = StringField(_l("Email"))
+    phone = StringField(
+        _l("Mobile phone"), description=_l("International format, e.g. +86 138 0013 8000")
+    )
+    dietary_needs = TextAreaField(_l("Dietary needs (optional)"))
+    accessibility_needs = TextAreaField(_l("Accessibility needs (optional)"))
+    consent = BooleanField(
+        _l("I consent to the processing of my personal data for accreditation to the forum.")
+    )
+    # Category fields (names from fields.CATEGORY_FIELDS).
+    ministry = StringField(_l("Ministry / agency"))
+    delegation = SelectField(_l("Delegation (country or region)"), validate_choice=False)
+    head_of_delegation = BooleanField(_l("I am the head of my delegation"))
+    expertise = MultiCheckboxField(
+        _l("Areas of expertise"),
+        choices=[SelectChoice(k, v) for k, v in THEMES.items()],
+        validate_choice=False,
+    )
+    expertise_other = StringField(_l("Other area of expertise"))
+    institution = StringField(_l("Institution"))
+    department = StringField(_l("Department"))
+    academic_title = StringField(_l("Academic title"))
+    website = StringField(_l("Organisation website"))
+    focus = TextAreaField(_l("What your organisation works on"))
+
+    def __init__(self, *args: Any, lang: str = "en", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        countries = country_choices(lang)
+        countries = [SelectChoice(code, name) for code, name in countries]
+        self.country.choices = [SelectChoice("", _l("Choose…")), *countries]
+        self.delegation.choices = [SelectChoice("", _l("Same as my country")), *countries]
+        self.honorific.choices = [SelectChoice(h, h or _l("none")) for h in HONORIFICS]
+        self.cleaned: dict[str, Any] = {}
+
+    def category_sections(self) -> list[tuple[str, object, list]]:
+        """(category key, label, [bound fields]) for the template's per-category fieldsets."""
+        return [
+            (key, label, [self[f.name] for f in CATEGORY_FIELDS[key]])
+            for key, label in CATEGORIES.items()
+        ]
+
+    def validate(self, extra_validators=None) -> bool:
+        """CSRF through WTForms, then the shared rules; errors land next to their field."""
+        ok = super().validate(extra_validators)
+        data = {name: field.data for name, field in self._fields.items()}
+        self.cleaned, errors = clean_record(data)
+        for name, message in errors.items():
+            self[name].errors = [*self[name].errors, str(message)]
+        return ok and not errors

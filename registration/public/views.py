@@ -1,0 +1,111 @@
+"""Public pages: landing, registration form, confirmation, privacy notice, language switch."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from ..extensions import db
+from ..fields import CATEGORIES
+from ..models import Delegate
+from ..services.registration import (
+    RegistrationRefused,
+    full_categories,
+    register_delegate,
+    registration_closed,
+)
+from .forms import DelegateForm
+
+bp = Blueprint("public", __name__)
+
+
+def _lang() -> str:
+    return str(get_locale() or "en")
+
+
+REFUSAL_MESSAGES = {
+    "duplicate_email": lambda: _(
+        "This email address is already registered for the forum. If it is yours, use the "
+        "link in your confirmation email to see or change your registration."
+    ),
+    "full": lambda: _("Registration for this category is full."),
+    "closed": lambda: _("Registration is closed."),
+}
+
+
+@bp.get("/")
+def index():
+    return render_template("public/index.html", categories=CATEGORIES,
+                           closed=registration_closed())
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    closed = registration_closed()
+    full = full_categories()
+    form = DelegateForm(lang=_lang())
+    if request.method == "GET" and request.args.get("category") in CATEGORIES:
+        form.category.data = request.args["category"]
+    if closed:
+        return render_template("public/register.html", form=form, closed=True, full=full), (
+            403 if request.method == "POST" else 200)
+    if request.method == "POST" and form.validate():
+        clean = form.cleaned
+        if clean["category"] in full:
+            form.category.errors = [str(REFUSAL_MESSAGES["full"]())]
+        else:
+            try:
+                delegate = register_delegate(clean, source="self", locale=_lang())
+            except RegistrationRefused as refused:
+                target = {"duplicate_email": form.email, "full": form.category}.get(refused.reason)
+                if target is None:  # closed while the form was being filled in
+                    return render_template("public/register.html", form=form, closed=True,
+                                           full=full), 403
+                target.errors = [str(REFUSAL_MESSAGES[refused.reason]())]
+            else:
+                session["registered"] = str(delegate.public_id)
+                return redirect(url_for("public.confirmation"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("public/register.html", form=form, closed=False, full=full), status
+
+
+@bp.get("/register/confirmation")
+def confirmation():
+    public_id = session.get("registered")
+    if not public_id:
+        return redirect(url_for("public.register"))
+    delegate = db.session.query(Delegate).filter_by(public_id=uuid.UUID(public_id)).one_or_none()
+    if delegate is None:
+        abort(404)
+    return render_template("public/confirmation.html", delegate=delegate)
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("public/privacy.html")
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    session["lang"] = code
+    target = request.args.get("next", "/")
+    # Only same-site paths: never an open redirect.
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        target = "/"
+    return redirect(target)

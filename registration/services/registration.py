@@ -1,0 +1,135 @@
+"""Creating delegates: open/closed, capacity, one registration per email, reference codes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..models import Delegate, StaffUser, Status
+from ..models.status import HOLDS_PLACE
+from ..text import new_reference
+from ..validation import email_key
+from . import audit
+
+
+class RegistrationRefused(Exception):
+    """Registration cannot be accepted: `reason` is "closed", "full" or "duplicate_email"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def registration_closed(now: datetime | None = None) -> bool:
+    closes_at = current_app.config.get("REGISTRATION_CLOSES_AT")
+    return closes_at is not None and (now or datetime.now(UTC)) >= closes_at
+
+
+def places_taken(category: str) -> int:
+    return db.session.scalar(
+        select(func.count(Delegate.id)).where(
+            Delegate.category == category, Delegate.status.in_([s.value for s in HOLDS_PLACE])
+        )
+    ) or 0
+
+
+def category_full(category: str) -> bool:
+    capacity = current_app.config["CATEGORY_CAPACITIES"].get(category)
+    return capacity is not None and places_taken(category) >= capacity
+
+
+def full_categories() -> set[str]:
+    caps = current_app.config["CATEGORY_CAPACITIES"]
+    return {c for c in caps if category_full(c)}
+
+
+def email_registered(email: str) -> bool:
+    return db.session.scalar(
+        select(Delegate.id).where(Delegate.email_key == email_key(email))
+    ) is not None
+
+
+def _unused_reference() -> str:
+    prefix = current_app.config["REFERENCE_PREFIX"]
+    while True:
+        reference = new_reference(prefix)
+        if db.session.scalar(select(Delegate.id).where(Delegate.reference == reference)) is None:
+            return reference
+
+
+def _lock_category(category: str) -> None:
+    """Serialise capacity checks per category on PostgreSQL (SQLite serialises writers)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                           {"k": f"capacity:{category}"})
+
+
+def build_delegate(clean: dict[str, Any], *, source: str, locale: str = "en") -> Delegate:
+    """A new, unsaved Delegate from values cleaned by validation.clean_record."""
+    delegate = Delegate(
+        category=clean["category"],
+        status=Status.SUBMITTED.value,
+        source=source,
+        honorific=clean["honorific"],
+        given_name=clean["given_name"],
+        family_name=clean["family_name"],
+        native_name=clean["native_name"],
+        badge_name=clean["badge_name"],
+        organisation=clean["organisation"],
+        position=clean["position"],
+        country=clean["country"],
+        email=clean["email"],
+        email_key=email_key(clean["email"]),
+        phone=clean["phone"],
+        dietary_needs=clean["dietary_needs"],
+        accessibility_needs=clean["accessibility_needs"],
+        details=clean["details"],
+        locale=locale,
+        badge_serial=1,
+        print_count=0,
+        needs_reprint=False,
+    )
+    delegate.refresh_search_text()
+    return delegate
+
+
+def register_delegate(clean: dict[str, Any], *, source: str = "self", locale: str = "en",
+                      staff: StaffUser | None = None, consent: bool = True,
+                      enforce_limits: bool = True) -> Delegate:
+    """Store a new delegate and commit. Raises RegistrationRefused.
+
+    `enforce_limits` is off for the desk (walk-ins): the closing date and capacities are for
+    self-registration; the desk decides on the spot.
+    """
+    category = clean["category"]
+    if enforce_limits and registration_closed():
+        raise RegistrationRefused("closed")
+    if email_registered(clean["email"]):
+        raise RegistrationRefused("duplicate_email")
+    if enforce_limits and current_app.config["CATEGORY_CAPACITIES"].get(category) is not None:
+        _lock_category(category)
+        if category_full(category):
+            db.session.rollback()
+            raise RegistrationRefused("full")
+
+    delegate = build_delegate(clean, source=source, locale=locale)
+    if consent:
+        delegate.consent_at = datetime.now(UTC)
+    delegate.reference = _unused_reference()
+    delegate.refresh_search_text()
+    db.session.add(delegate)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Two submissions with one address raced each other; the other one won.
+        db.session.rollback()
+        raise RegistrationRefused("duplicate_email") from None
+    audit.record(delegate, "registered", actor="delegate" if staff is None else "staff",
+                 staff=staff, source=source)
+    db.session.commit()
+    return delegate

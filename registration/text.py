@@ -1,0 +1,54 @@
+"""Text rules for names in every script: cleaning what people type and folding it for search."""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+
+# Bidi embedding/override/isolate controls: legitimate text never needs them in a name, and
+# they can make a badge or a list show something other than what is stored.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Letters that do not decompose into base + accent but that people type without the stroke.
+_FOLD_EXTRA = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae",
+                             "œ": "oe", "þ": "th", "ð": "d"})
+
+
+class InvalidText(ValueError):
+    """Text a person typed that cannot be stored as it is."""
+
+
+def clean_text(value: str | None, *, multiline: bool = False) -> str:
+    """NFC-normalise and trim; refuse control characters.
+
+    Format characters such as ZWNJ (U+200C, needed in Persian) and ZWJ stay: they are part
+    of correct spelling. Only bidi overrides among them are refused.
+    """
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFC", value).strip()
+    for ch in text:
+        if multiline and ch in "\n\t":
+            continue
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cs", "Co", "Cn") or ch in _BIDI_CONTROLS:
+            raise InvalidText(f"U+{ord(ch):04X}")
+    if multiline:
+        text = text.replace("\r\n", "\n")
+    return text
+
+
+def search_key(value: str) -> str:
+    """Fold text for searching: case-insensitive, accent-insensitive, any script."""
+    decomposed = unicodedata.normalize("NFKD", value.casefold().translate(_FOLD_EXTRA))
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return " ".join(unicodedata.normalize("NFC", stripped).split())
+
+
+# Crockford-style alphabet without 0/O, 1/I/L and U: readable over the phone and on paper.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_reference(prefix: str = "GPS") -> str:
+    """A random reference such as GPS-7K3Q-9XWD (30^8 ≈ 6.6e11 possibilities, not a sequence)."""
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"{prefix}-{chars[:4]}-{chars[4:]}"

@@ -1,0 +1,60 @@
+"""What every page shares: template globals, error pages (HTML or JSON), security headers."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .countries import country_name
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def register_web_helpers(app: Flask) -> None:
+    @app.context_processor
+    def inject_globals() -> dict:
+        lang = str(get_locale() or "en")
+        return {
+            "event_name": app.config["EVENT_NAME"],
+            "event_dates": app.config["EVENT_DATES"],
+            "current_lang": lang,
+            "country_name": lambda code: country_name(code, lang),
+        }
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+            "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        )
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        if _wants_json():
+            return jsonify(error="csrf_failed", message=exc.description), 400
+        return render_template(
+            "error.html", code=400, title=_("This form has expired"),
+            message=_("The page was open too long or was sent from another site. Go back, "
+                      "reload the page and submit it again."),
+        ), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = exc.code or 500
+        if _wants_json():
+            return jsonify(error=exc.name.lower().replace(" ", "_"),
+                           message=exc.description), code
+        return render_template("error.html", code=code, title=exc.name,
+                               message=exc.description), code

@@ -1,0 +1,148 @@
+"""Foundation: the status machine, migrations = models, configuration rules."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+
+from registration import create_app
+from registration.config import ConfigError, load_config
+from registration.extensions import db
+from registration.models import Checkpoint, Delegate, InvalidTransition, Status
+from registration.models.status import TRANSITIONS, can_transition
+from registration.text import REFERENCE_ALPHABET, new_reference, search_key
+
+
+def test_migrations_produce_exactly_the_models_schema(app):
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, db.metadata)
+    assert diff == []
+
+
+def test_main_checkpoint_exists_from_the_first_migration(app):
+    main = db.session.get(Checkpoint, "main")
+    assert main is not None
+    assert main.name == "Main entrance"
+    assert main.allowed_categories is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "allowed"),
+    [
+        (Status.SUBMITTED, Status.APPROVED, True),
+        (Status.SUBMITTED, Status.REJECTED, True),
+        (Status.SUBMITTED, Status.BADGE_PRINTED, False),
+        (Status.SUBMITTED, Status.CHECKED_IN, False),
+        (Status.APPROVED, Status.BADGE_PRINTED, True),
+        (Status.APPROVED, Status.CHECKED_IN, True),
+        (Status.BADGE_PRINTED, Status.BADGE_PRINTED, True),  # reprint
+        (Status.BADGE_PRINTED, Status.CHECKED_IN, True),
+        (Status.BADGE_PRINTED, Status.SUBMITTED, False),
+        (Status.CHECKED_IN, Status.APPROVED, False),
+        (Status.REJECTED, Status.APPROVED, True),
+        (Status.REJECTED, Status.BADGE_PRINTED, False),
+        (Status.CANCELLED, Status.APPROVED, False),
+    ],
+)
+def test_status_machine(old, new, allowed):
+    assert can_transition(old, new) is allowed
+    delegate = Delegate(status=old.value)
+    if allowed:
+        assert delegate.move_to(new) is old
+        assert delegate.status == new.value
+    else:
+        with pytest.raises(InvalidTransition):
+            delegate.move_to(new)
+        assert delegate.status == old.value
+
+
+def test_every_status_has_a_transition_entry():
+    assert set(TRANSITIONS) == set(Status)
+    assert TRANSITIONS[Status.CANCELLED] == frozenset()
+
+
+def test_reference_codes_use_unambiguous_characters():
+    refs = {new_reference() for _ in range(500)}
+    assert len(refs) == 500
+    for ref in refs:
+        prefix, a, b = ref.split("-")
+        assert prefix == "GPS" and len(a) == len(b) == 4
+        assert set(a + b) <= set(REFERENCE_ALPHABET)
+        assert not set(a + b) & set("01OIL")
+
+
+def test_search_key_folds_case_accents_and_keeps_other_scripts():
+    assert search_key("Müller") == "muller"
+    assert search_key("Lars ØSTERGÅRD") == "lars ostergard"
+    assert search_key("王小明") == "王小明"
+    assert search_key("Мария") == "мария"
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+    config = load_config({"APP_ENV": "production", "SECRET_KEY": "s" * 64,
+                          "INSTANCE_PATH": str(tmp_path)})
+    assert config["SECRET_KEY"] == "s" * 64
+    assert config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_development_generates_and_keeps_a_secret_key(tmp_path):
+    first = load_config({"INSTANCE_PATH": str(tmp_path)})["SECRET_KEY"]
+    second = load_config({"INSTANCE_PATH": str(tmp_path)})["SECRET_KEY"]
+    assert first == second and len(first) == 64
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_database_url_defaults_to_sqlite_under_instance_and_normalises_postgres(tmp_path):
+    config = load_config({"INSTANCE_PATH": str(tmp_path)})
+    assert config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'registration.sqlite3'}"
+    config = load_config({"INSTANCE_PATH": str(tmp_path),
+                          "DATABASE_URL": "postgres://u@db.example/forum"})
+    assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/forum"
+
+
+def test_bad_settings_are_reported_clearly(tmp_path):
+    with pytest.raises(ConfigError, match="CAPACITY_EXPERT"):
+        load_config({"INSTANCE_PATH": str(tmp_path), "CAPACITY_EXPERT": "many"})
+    with pytest.raises(ConfigError, match="REGISTRATION_CLOSES_AT"):
+        load_config({"INSTANCE_PATH": str(tmp_path), "REGISTRATION_CLOSES_AT": "tomorrow"})
+    config = load_config({"INSTANCE_PATH": str(tmp_path), "CAPACITY_EXPERT": "300",
+                          "REGISTRATION_CLOSES_AT": "2026-12-01T18:00"})
+    assert config["CATEGORY_CAPACITIES"] == {"expert": 300}
+    assert config["REGISTRATION_CLOSES_AT"].utcoffset().total_seconds() == 8 * 3600
+
+
+def test_config_cli_shows_settings_and_hides_the_database_password(runner, app):
+    from registration.cli import redact_url
+
+    assert redact_url("postgresql+psycopg://u:hunter2@db.example/forum") == (
+        "postgresql+psycopg://u:***@db.example/forum")
+    result = runner.invoke(args=["config"])
+    assert result.exit_code == 0, result.output
+    assert "EVENT_NAME = Global Public Safety Cooperation Forum" in result.output
+    assert redact_url(app.config["SQLALCHEMY_DATABASE_URI"]) in result.output
+
+
+def test_security_headers_are_set(client):
+    response = client.get("/register")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_unknown_page_is_a_clear_404(client):
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert "Not Found" in response.get_data(as_text=True)
+
+
+def test_no_delegates_at_start(app):
+    assert db.session.execute(select(Delegate)).first() is None
+
+
+def test_create_app_accepts_overrides(base_config):
+    app = create_app({**base_config, "EVENT_NAME": "Test Forum"})
+    assert app.config["EVENT_NAME"] == "Test Forum"

@@ -1,0 +1,332 @@
+"""Self-registration end to end, through the test client with real CSRF tokens."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from registration.extensions import db
+from registration.models import AuditEntry, Delegate
+
+REFERENCE_RE = re.compile(
+    r"GPS-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}"
+)
+
+CATEGORY_DATA = {
+    "government": {
+        "ministry": "Ministry of Public Security",
+        "delegation": "CN",
+        "head_of_delegation": "y",
+    },
+    "expert": {"expertise": ["cybersecurity", "counter_terrorism"]},
+    "scholar": {
+        "institution": "Peking University",
+        "department": "Law School",
+        "academic_title": "Professor",
+    },
+    "ngo": {"website": "redcross.example.org", "focus": "Disaster relief"},
+}
+
+
+def form_data(csrf: str, category: str = "government", **overrides) -> dict:
+    data = {
+        "csrf_token": csrf,
+        "category": category,
+        "honorific": "Dr.",
+        "given_name": "Xiaoming",
+        "family_name": "Wang",
+        "native_name": "王小明",
+        "badge_name": "",
+        "organisation": "Ministry of Public Security",
+        "position": "Deputy Director-General",
+        "country": "CN",
+        "email": "wang.xiaoming@example.cn",
+        "phone": "+86 138 0013 8000",
+        "dietary_needs": "Halal",
+        "accessibility_needs": "",
+        "consent": "y",
+        **CATEGORY_DATA.get(category, {}),
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def count() -> int:
+    return db.session.scalar(select(func.count(Delegate.id)))
+
+
+def only_delegate() -> Delegate:
+    db.session.expire_all()
+    return db.session.execute(select(Delegate)).scalar_one()
+
+
+@pytest.mark.parametrize("category", ["government", "expert", "scholar", "ngo"])
+def test_each_category_registers_end_to_end(client, get_csrf, category):
+    page = client.get(f"/register?category={category}")
+    assert page.status_code == 200
+    # The category from the link is preselected.
+    assert re.search(rf'<input checked[^>]*value="{category}"', page.get_data(as_text=True))
+
+    response = client.post("/register", data=form_data(get_csrf(), category))
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/register/confirmation")
+
+    confirmation = client.get("/register/confirmation").get_data(as_text=True)
+    reference = REFERENCE_RE.search(confirmation).group(0)
+    assert "submitted — pending accreditation" in confirmation
+
+    delegate = only_delegate()
+    assert delegate.reference == reference
+    assert delegate.category == category
+    assert delegate.status == "submitted"
+    assert delegate.badge_name == "Xiaoming Wang"
+    assert delegate.phone == "+8613800138000"
+    assert delegate.consent_at is not None
+    assert delegate.created_at.tzinfo is not None
+    if category == "government":
+        assert delegate.details == {
+            "ministry": "Ministry of Public Security",
+            "delegation": "CN",
+            "head_of_delegation": True,
+        }
+    elif category == "expert":
+        assert delegate.details["expertise"] == ["cybersecurity", "counter_terrorism"]
+    elif category == "scholar":
+        assert delegate.details["institution"] == "Peking University"
+    else:
+        assert delegate.details["website"] == "https://redcross.example.org"
+    # Other categories' answers are not stored.
+    assert set(delegate.details) <= {f for f in CATEGORY_DATA[category]} | {"expertise_other"}
+    audit = db.session.execute(select(AuditEntry)).scalar_one()
+    assert (audit.action, audit.delegate_id, audit.actor) == ("registered", delegate.id, "delegate")
+
+
+def test_public_id_and_reference_are_random(client, get_csrf):
+    for i in range(3):
+        client.post("/register", data=form_data(get_csrf(), email=f"p{i}@example.org"))
+    delegates = db.session.execute(select(Delegate)).scalars().all()
+    assert len({d.reference for d in delegates}) == 3
+    assert len({d.public_id.version for d in delegates}) == 1
+    assert all(d.public_id.version == 4 for d in delegates)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "not-an-email", "Enter a valid email address"),
+        ("email", "", "Enter your email address"),
+        ("phone", "call me", "Enter the number in international format"),
+        ("phone", "12345", "not a valid phone number"),
+        ("phone", "+86 123", "not a valid phone number"),
+        ("country", "XX", "Choose a country or region from the list"),
+        ("category", "astronaut", "Choose your category"),
+        ("consent", None, "with your consent"),
+        ("organisation", "", "Enter your organisation"),
+        ("position", "", "Enter your position"),
+        ("honorific", "Lord", "Choose an honorific"),
+        ("given_name", "Wang\x07", "control character"),
+        ("family_name", "Wang\u202eevil", "control character"),
+        ("native_name", "x" * 121, "at most 120 characters"),
+        ("ministry", "", "This field is required"),
+    ],
+)
+def test_validation_errors_are_shown_next_to_the_field(client, get_csrf, field, value, message):
+    data = form_data(get_csrf(), **{"given_name": "Kept Value", field: value})
+    response = client.post("/register", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert count() == 0
+    # The message sits in the field's own error element.
+    match = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', page)
+    assert match, f"no error next to {field}"
+    assert message in html.unescape(match.group(1))
+    if field != "given_name":
+        assert 'value="Kept Value"' in page  # what the delegate typed is kept
+
+
+@pytest.mark.parametrize(
+    ("category", "field", "overrides"),
+    [
+        ("expert", "expertise", {"expertise": None}),
+        ("expert", "expertise_other", {"expertise": ["other"], "expertise_other": ""}),
+        ("scholar", "institution", {"institution": ""}),
+        ("ngo", "focus", {"focus": ""}),
+        ("ngo", "website", {"website": "not a url"}),
+    ],
+)
+def test_category_field_errors(client, get_csrf, category, field, overrides):
+    response = client.post("/register", data=form_data(get_csrf(), category, **overrides))
+    assert response.status_code == 422
+    assert f'id="{field}-error"' in response.get_data(as_text=True)
+    assert count() == 0
+
+
+def test_post_without_csrf_token_is_refused(client):
+    data = form_data("")
+    data.pop("csrf_token")
+    response = client.post("/register", data=data)
+    assert response.status_code == 400
+    assert "This form has expired" in response.get_data(as_text=True)
+    assert count() == 0
+
+
+def test_duplicate_email_is_refused_without_revealing_data(client, get_csrf):
+    assert client.post("/register", data=form_data(get_csrf())).status_code == 303
+    second = client.post(
+        "/register",
+        data=form_data(
+            get_csrf(),
+            given_name="Other",
+            family_name="Person",
+            native_name="",
+            organisation="Other Org",
+            position="Analyst",
+            ministry="Other Ministry",
+            phone="+44 7911 123456",
+            country="GB",
+            email="Wang.Xiaoming@EXAMPLE.cn",
+        ),
+    )
+    page = second.get_data(as_text=True)
+    assert second.status_code == 422
+    assert "already registered" in page
+    # Nothing about the first person: not their organisation, position, phone or reference.
+    for private in (
+        "Ministry of Public Security",
+        "Deputy Director-General",
+        "8613800138000",
+        "GPS-",
+    ):
+        assert private not in page
+    assert count() == 1
+
+
+def test_single_name_registers(client, get_csrf):
+    response = client.post(
+        "/register",
+        data=form_data(get_csrf(), given_name="Sukarno", family_name="", native_name=""),
+    )
+    assert response.status_code == 303
+    assert only_delegate().badge_name == "Sukarno"
+
+
+def test_no_name_at_all_is_refused(client, get_csrf):
+    response = client.post("/register", data=form_data(get_csrf(), given_name="", family_name=""))
+    assert response.status_code == 422
+    assert 'id="given_name-error"' in response.get_data(as_text=True)
+
+
+def test_phone_without_country_code_is_read_in_the_delegates_country(client, get_csrf):
+    client.post("/register", data=form_data(get_csrf(), phone="138 0013 8000"))
+    assert only_delegate().phone == "+8613800138000"
+
+
+@pytest.mark.parametrize(
+    ("given", "family", "native"),
+    [
+        ("小明", "王", "王小明"),
+        ("محمد", "الراشد", "محمد الراشد"),
+        ("Мария", "Иванова", "Мария Иванова"),
+        ("فاطمه", "کریمی", "فاطمه\u200cکریمی"),  # ZWNJ is part of Persian spelling
+        ("A" * 50, "B" * 50, "Ł" * 100),
+    ],
+)
+def test_names_in_any_script_round_trip_exactly(client, get_csrf, given, family, native):
+    response = client.post(
+        "/register",
+        data=form_data(
+            get_csrf(), given_name=f"  {given} ", family_name=family, native_name=native
+        ),
+    )
+    assert response.status_code == 303
+    delegate = only_delegate()
+    assert (delegate.given_name, delegate.family_name, delegate.native_name) == (
+        given,
+        family,
+        native,
+    )
+    page = client.get("/register/confirmation").get_data(as_text=True)
+    assert native in page
+
+
+def test_names_are_nfc_normalised(client, get_csrf):
+    decomposed = "Nu\u0301n\u0303ez"  # Núñez typed with combining accents
+    client.post("/register", data=form_data(get_csrf(), family_name=decomposed))
+    family = only_delegate().family_name
+    assert family == unicodedata.normalize("NFC", decomposed) == "Núñez"
+
+
+def test_html_in_a_name_is_stored_as_text_and_shown_escaped(client, get_csrf):
+    evil = '<script>alert("x")</script>'
+    client.post("/register", data=form_data(get_csrf(), given_name=evil, native_name=""))
+    assert only_delegate().given_name == evil
+    page = client.get("/register/confirmation").get_data(as_text=True)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+def test_closed_registration_says_so_and_accepts_nothing(make_app):
+    app = make_app(REGISTRATION_CLOSES_AT=datetime.now(UTC) - timedelta(minutes=1))
+    client = app.test_client()
+    page = client.get("/register")
+    assert "Registration is closed" in page.get_data(as_text=True)
+    assert 'name="given_name"' not in page.get_data(as_text=True)
+    response = client.post("/register", data=form_data("whatever"))
+    assert response.status_code in (400, 403)
+    with app.app_context():
+        assert count() == 0
+
+
+def test_registration_open_before_the_closing_time(make_app):
+    app = make_app(REGISTRATION_CLOSES_AT=datetime.now(UTC) + timedelta(days=1))
+    client = app.test_client()
+    assert 'name="given_name"' in client.get("/register").get_data(as_text=True)
+
+
+def test_full_category_is_refused_others_still_open(make_app):
+    app = make_app(CATEGORY_CAPACITIES={"government": 1})
+    client = app.test_client()
+
+    def post(**kw):
+        from tests.conftest import csrf_from
+
+        token = csrf_from(client.get("/register").get_data(as_text=True))
+        return client.post("/register", data=form_data(token, **kw))
+
+    assert post().status_code == 303
+    second = post(email="second@example.org")
+    assert second.status_code == 422
+    assert "full" in second.get_data(as_text=True)
+    page = client.get("/register").get_data(as_text=True)
+    assert "Government official — full" in page
+    assert post(category="scholar", email="third@example.org").status_code == 303
+    with app.app_context():
+        assert count() == 2
+
+
+def test_landing_page_links_to_the_form(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/register"' in page
+    assert 'href="/register?category=ngo"' in page
+
+
+def test_privacy_notice_is_linked_from_the_form(client):
+    page = client.get("/register").get_data(as_text=True)
+    assert 'href="/privacy"' in page
+    assert client.get("/privacy").status_code == 200
+
+
+def test_confirmation_without_registration_redirects(client):
+    assert client.get("/register/confirmation").status_code == 302
+
+
+def test_language_switch_does_not_redirect_off_site(client):
+    response = client.get("/lang/zh?next=//evil.example/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert client.get("/lang/xx").status_code == 404

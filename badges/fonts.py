@@ -66,6 +66,12 @@ REGULAR_CHAIN = (
     FontSpec("NotoSansHebrew-Regular.ttf", "fonts-noto-core"),
     FontSpec("NotoSansDevanagari-Regular.ttf", "fonts-noto-core"),
     FontSpec("NotoSansThai-Regular.ttf", "fonts-noto-core"),
+    *(
+        FontSpec(f"NotoSans{script}-Regular.ttf", "fonts-noto-core")
+        for script in ("Bengali", "Tamil", "Telugu", "Gujarati", "Gurmukhi", "Kannada",
+                       "Malayalam", "Sinhala", "Khmer", "Lao", "Myanmar", "Georgian",
+                       "Armenian", "Ethiopic")
+    ),
     FontSpec("wqy-zenhei.ttc", "fonts-wqy-zenhei", 0),
     FontSpec("wqy-microhei.ttc", "fonts-wqy-microhei", 0),
     FontSpec("DroidSansFallbackFull.ttf", "fonts-droid-fallback"),
@@ -435,7 +441,7 @@ def _layout_line(text: str, bold: bool, _dirs_key: str | None) -> LineLayout:
     if buf:
         pieces.append(("".join(buf), cur))
     if dropped:
-        key = (text, "bold" if bold else "regular")
+        key = (text, "bold" if bold else "regular", _dirs_key or "")
         if key not in _warned:
             _warned.add(key)
             hint = missing_fonts_hint()

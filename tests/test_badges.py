@@ -1,0 +1,345 @@
+"""Badge engine tests: everything is checked on the rendered PDF (text extraction, fonts
+embedded, raster ink, QR decoded by a real decoder), not on internal calls."""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import logging
+import unicodedata
+import uuid
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+import pytest
+import qrcode
+import zxingcpp
+
+from badges import LAYOUTS, BadgeData, EventInfo, render_badge, render_badges
+from badges import fonts as badge_fonts
+from badges import qr as badge_qr
+from badges.layouts import MM
+from badges.text import ELLIPSIS, choose_lines
+from registration import tickets
+
+EVENT = EventInfo("Global Public Safety Cooperation Forum",
+                  "8\u201310 December 2026 \u00b7 Lianyungang")
+
+# script -> (sample name, Debian package providing its font)
+SCRIPTS = {
+    "latin-diacritics": ("Ñuño Øster Łukasz Đorđević", "fonts-noto-core"),
+    "chinese-simplified": ("王小明", "fonts-wqy-zenhei"),
+    "chinese-traditional": ("陳美玲", "fonts-wqy-zenhei"),
+    "japanese": ("佐藤 健二 さとう", "fonts-wqy-zenhei"),
+    "korean": ("박지우", "fonts-wqy-zenhei"),
+    "cyrillic": ("Мария Иванова", "fonts-noto-core"),
+    "greek": ("Γιώργος Παπαδόπουλος", "fonts-noto-core"),
+    "arabic": ("محمد الراشد", "fonts-noto-core"),
+    "persian": ("فاطمه کریمی", "fonts-noto-core"),
+    "hebrew": ("דוד כהן", "fonts-noto-core"),
+    "devanagari": ("राहुल शर्मा", "fonts-noto-core"),
+    "thai": ("สมชาย ใจดี", "fonts-noto-core"),
+}
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def badge_log():
+    """Warnings of the "badges" logger, captured directly on it (not via propagation to
+    root, which other test modules' logging configuration may change or disable)."""
+    logger = logging.getLogger("badges")
+    handler = _ListHandler()
+    was_disabled = logger.disabled
+    logger.disabled = False
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.disabled = was_disabled
+
+
+@pytest.fixture(scope="module")
+def key():
+    return tickets.generate_private_key()
+
+
+def make_badge(key, **kw) -> tuple[BadgeData, uuid.UUID]:
+    badge_id = uuid.uuid4()
+    data = dict(
+        badge_name="Xiaoming Wang", honorific="H.E.", native_name="",
+        organisation="Ministry of Public Security", country="China",
+        category="government", category_label="GOVERNMENT OFFICIAL",
+        qr_payload=tickets.issue(key, badge_id, 2), reference="GPS-7K3Q-9XWD",
+    )
+    data.update(kw)
+    return BadgeData(**data), badge_id
+
+
+def pdf_text(pdf: bytes, page: int = 0) -> str:
+    return pdfium.PdfDocument(pdf)[page].get_textpage().get_text_range()
+
+
+def rasterise(pdf: bytes, dpi: int, page: int = 0):
+    return pdfium.PdfDocument(pdf)[page].render(scale=dpi / 72).to_pil().convert("L")
+
+
+def ink_in(img, rect_pt, dpi: int, page_h_pt: float, threshold: int = 128) -> int:
+    """Dark pixels inside a PDF-coordinate rectangle (x0, y0, x1, y1) in points."""
+    x0, y0, x1, y1 = rect_pt
+    k = dpi / 72
+    box = (int(x0 * k), int((page_h_pt - y1) * k), int(x1 * k), int((page_h_pt - y0) * k))
+    return sum(1 for v in img.crop(box).tobytes() if v < threshold)
+
+
+def embedded_fonts(pdf: bytes) -> list[tuple[str, bool]]:
+    """(base font name, embedded?) of the font of every text object in the PDF."""
+    out = []
+    doc = pdfium.PdfDocument(pdf)
+    for page in doc:
+        for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT]):
+            font = pdfium_c.FPDFTextObj_GetFont(obj.raw)
+            n = pdfium_c.FPDFFont_GetBaseFontName(font, None, 0)
+            buf = ctypes.create_string_buffer(n)
+            pdfium_c.FPDFFont_GetBaseFontName(font, buf, n)
+            out.append((buf.value.decode("latin-1"), bool(pdfium_c.FPDFFont_GetIsEmbedded(font))))
+    return out
+
+
+def decode_qr(img) -> str:
+    results = zxingcpp.read_barcodes(img)
+    codes = [r.text for r in results if r.format == zxingcpp.BarcodeFormat.QRCode]
+    assert len(codes) == 1, f"expected one QR code, got {results!r}"
+    return codes[0]
+
+
+def require_fonts(text: str, package: str, bold: bool = False) -> None:
+    """Skip (loudly) when no embedded font covers ``text``: names the Debian package."""
+    for ch in text:
+        if ch == " ":
+            continue
+        f = badge_fonts.chain(bold).first_covering(ch)
+        if f is None or not f.embedded:
+            pytest.skip(f"no installed font covers {ch!r} (U+{ord(ch):04X}); "
+                        f"install the Debian package {package}")
+
+
+# ------------------------------------------------------------------ QR round trip
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_qr_round_trip_300_and_150_dpi(key, layout):
+    badge, badge_id = make_badge(key)
+    pdf = render_badge(badge, EVENT, layout)
+    for dpi in (300, 150):
+        code = decode_qr(rasterise(pdf, dpi))
+        t = tickets.verify(code, [key.public_key()], lambda b: 2 if b == badge_id else None)
+        assert (t.badge_id, t.serial) == (badge_id, 2), (layout, dpi)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_qr_geometry_at_least_22mm_with_quiet_zone(layout):
+    lay = LAYOUTS[layout]
+    d = lay.design
+    payload = "GP1" + "A" * 133
+    n = len(badge_qr.matrix(payload))
+    symbol_mm = d.qr.w * lay.scale * n / (n + 2 * badge_qr.QUIET_ZONE)
+    assert symbol_mm >= 22, (layout, symbol_mm)
+
+
+def test_fast_qr_matrix_identical_to_qrcode_library(key):
+    payloads = [tickets.issue(key, uuid.uuid4(), s) for s in (1, 2, 65535)]
+    payloads += ["HELLO WORLD", "A", "0123456789 $%*+-./:"]
+    for p in payloads:
+        for mask in (0, 5):
+            q = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0,
+                              mask_pattern=mask)
+            q.add_data(p)
+            q.make(fit=True)
+            ref = tuple(tuple(bool(v) for v in row) for row in q.modules)
+            assert badge_qr.matrix(p, mask=mask) == ref, (p, mask)
+
+
+def test_qr_is_one_path_of_runs():
+    ops = badge_qr.path_ops(badge_qr.matrix("GP1" + "7" * 133))
+    assert ops.endswith("\nf") and ops.count("f") == 1
+    assert ops.count(" re") > 50
+
+
+# ------------------------------------------------------------------ scripts
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_script_renders_embedded_extractable_and_inked(key, script):
+    name, package = SCRIPTS[script]
+    require_fonts(name, package)
+    # coverage: every code point is drawn by a font that has it in its cmap
+    runs = badge_fonts.layout_line(name)[0]
+    for run in runs:
+        assert run.font.embedded
+        for ch in unicodedata.normalize("NFC", run.text):
+            assert run.font.covers(ch), (script, ch, run.font)
+    drawn = "".join(sorted("".join(r.text for r in runs)))
+    assert drawn == "".join(sorted(unicodedata.normalize("NFC", name)))
+
+    badge, _ = make_badge(key, native_name=name)
+    pdf = render_badge(badge, EVENT, "a6")
+    text = pdf_text(pdf)
+    assert unicodedata.normalize("NFC", name) in unicodedata.normalize("NFC", text), text
+
+    fonts = embedded_fonts(pdf)
+    assert fonts and all(emb for _, emb in fonts), fonts
+
+    lay = LAYOUTS["a6"]
+    img = rasterise(pdf, 150)
+    rect = lay.slot_rect_pt(lay.design.native_name.box)
+    assert ink_in(img, rect, 150, lay.page_height * MM) > 30
+
+
+def test_arabic_extraction_is_exact_logical_order(key):
+    name = SCRIPTS["arabic"][0]
+    require_fonts(name, "fonts-noto-core")
+    badge, _ = make_badge(key, native_name=name, badge_name="Mohammed Al-Rashid")
+    lines = pdf_text(render_badge(badge, EVENT, "a6")).splitlines()
+    assert name in lines
+
+
+def test_uncovered_code_point_is_dropped_with_warning(key, badge_log):
+    require_fonts("王", "fonts-wqy-zenhei")
+    name = "王小明 \U00013000"  # EGYPTIAN HIEROGLYPH A001: in none of our fonts
+    assert badge_fonts.chain().first_covering("\U00013000") is None
+    badge, _ = make_badge(key, native_name=name)
+    pdf = render_badge(badge, EVENT, "a6")
+    assert "\U00013000" not in pdf_text(pdf)
+    assert "王小明" in pdf_text(pdf)
+    assert any("no installed font covers" in r.getMessage() for r in badge_log)
+
+
+# ------------------------------------------------------------------ fitting
+
+LONG_120 = ("Maximiliano Alejandro Bartholomew Konstantinopoulos-Vanderbilt de la Santísima "
+            "Trinidad y Montenegro-Fitzgerald Ouattara")[:120]
+TWELVE_WORDS = "Anna Maria Luisa Josefa Carlota Teresa Isabel Francisca Antonia Juana Rosa Lopez"
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("name", [LONG_120, TWELVE_WORDS], ids=["120chars", "12words"])
+def test_long_names_stay_inside_their_box(key, layout, name):
+    assert len(LONG_120) == 120 and len(TWELVE_WORDS.split()) == 12
+    require_fonts(name, "fonts-noto-core", bold=True)
+    badge, _ = make_badge(key, badge_name=name, honorific="Prof. Dr.", native_name="",
+                          organisation="", country="", reference="", category_label="")
+    pdf = render_badge(badge, EventInfo("", ""), layout)
+    lay = LAYOUTS[layout]
+    x0, y0, x1, y1 = lay.slot_rect_pt(lay.design.name.box)
+    bx0, by0, bx1, by1 = lay.slot_rect_pt(lay.design.band)
+    tp = pdfium.PdfDocument(pdf)[0].get_textpage()
+    inside = 0
+    for i in range(tp.count_chars()):
+        left, bottom, right, top = tp.get_charbox(i)
+        if right <= left:  # generated line breaks / spaces have no box
+            continue
+        cx, cy = (left + right) / 2, (bottom + top) / 2
+        if bx0 <= cx <= bx1 and by0 <= cy <= by1:
+            continue  # the category letter tile
+        tol = 0.5
+        assert x0 - tol <= left and right <= x1 + tol, (i, left, right, x0, x1)
+        assert y0 - tol <= bottom and top <= y1 + tol, (i, bottom, top, y0, y1)
+        inside += 1
+    assert inside >= 20
+    text = tp.get_text_range()
+    assert text.startswith("Prof. Dr. ")
+
+
+def test_fitting_shrinks_then_wraps_then_ellipsis():
+    slot = LAYOUTS["a6"].design.name
+    lines, size = choose_lines("Dr. Ana Li", slot)
+    assert lines == ("Dr. Ana Li",) and size == slot.size
+    lines, size = choose_lines(TWELVE_WORDS, slot)
+    assert len(lines) == 2 and size >= slot.min_size
+    lines, size = choose_lines(LONG_120 + " " + LONG_120, slot)
+    assert len(lines) == 2 and lines[-1].endswith(ELLIPSIS) and size <= slot.min_size
+
+
+# ------------------------------------------------------------------ bulk / sheets
+
+def test_a4_4up_fills_in_order_with_crop_marks(key):
+    badges = [make_badge(key, badge_name=f"Delegate Number{i}", native_name="")[0]
+              for i in range(1, 6)]
+    buf = io.BytesIO()
+    seen: list[int] = []
+    n = render_badges(iter(badges), EVENT, "a4-4up", buf, progress=seen.append)
+    pdf = buf.getvalue()
+    assert n == 5 and seen == [1, 2, 3, 4, 5]
+    doc = pdfium.PdfDocument(pdf)
+    assert len(doc) == 2
+    lay = LAYOUTS["a4-4up"]
+    for page, expected in ((0, ["1", "2", "3", "4"]), (1, ["5", None, None, None])):
+        tp = doc[page].get_textpage()
+        for cell, num in enumerate(expected):
+            got = tp.get_text_bounded(*lay.cell_rect_pt(cell))
+            if num is None:
+                assert "Delegate" not in got
+            else:
+                assert f"Delegate Number{num}" in got, (page, cell, got)
+    # crop marks: ink outside every badge cell
+    img = rasterise(pdf, 100, page=1)
+    page_h = lay.page_height * MM
+    total = ink_in(img, (0, 0, lay.page_width * MM, page_h), 100, page_h)
+    in_cells = sum(ink_in(img, lay.cell_rect_pt(c), 100, page_h) for c in range(4))
+    assert total - in_cells > 20
+
+
+def test_render_badges_empty_input_gives_valid_pdf():
+    buf = io.BytesIO()
+    assert render_badges([], EVENT, "a6", buf) == 0
+    assert len(pdfium.PdfDocument(buf.getvalue())) == 1
+
+
+def test_photo_is_drawn(key):
+    from PIL import Image
+
+    jpg = io.BytesIO()
+    Image.new("RGB", (300, 400), (20, 20, 20)).save(jpg, "JPEG")
+    badge, _ = make_badge(key, photo=jpg.getvalue())
+    pdf = render_badge(badge, EVENT, "a6")
+    lay = LAYOUTS["a6"]
+    img = rasterise(pdf, 72)
+    box = lay.slot_rect_pt(lay.design.photo)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    assert ink_in(img, box, 72, lay.page_height * MM) > 0.5 * area
+
+
+def test_unknown_layout_rejected(key):
+    with pytest.raises(ValueError, match="unknown badge layout"):
+        render_badge(make_badge(key)[0], EVENT, "letter")
+
+
+# ------------------------------------------------------------------ no fonts at all
+
+def test_no_system_fonts_falls_back_without_crashing(key, tmp_path, monkeypatch, badge_log):
+    monkeypatch.setenv(badge_fonts.FONT_DIRS_ENV, str(tmp_path))
+    assert badge_fonts.missing_fonts_hint() == (
+        "apt-get install fonts-wqy-zenhei fonts-noto-core"
+    )
+    badge, badge_id = make_badge(key, native_name="王小明")
+    pdf = render_badge(badge, EVENT, "a6")
+    assert any("王小明" in r.getMessage() for r in badge_log)
+    text = pdf_text(pdf)
+    assert "Xiaoming Wang" in text and "王" not in text
+    assert {name for name, _ in embedded_fonts(pdf)} <= {"Helvetica", "Helvetica-Bold"}
+    code = decode_qr(rasterise(pdf, 150))
+    assert tickets.verify(code, [key.public_key()]).badge_id == badge_id
+
+
+def test_missing_fonts_hint_none_when_installed():
+    hint = badge_fonts.missing_fonts_hint()
+    if hint is not None:
+        pytest.skip(f"badge fonts not installed: {hint}")
+    assert hint is None

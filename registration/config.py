@@ -117,6 +117,8 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "EVENT_DATES": env.get("EVENT_DATES", "8–10 December 2026 · Lianyungang"),
         "EVENT_TIMEZONE": tz.key,
         "REFERENCE_PREFIX": env.get("REFERENCE_PREFIX", "GPS"),
+        "BADGE_SIGNING_KEY": env.get("BADGE_SIGNING_KEY") or None,
+        "BADGE_PREVIOUS_PUBLIC_KEYS": env.get("BADGE_PREVIOUS_PUBLIC_KEYS", ""),
         "REGISTRATION_CLOSES_AT": _datetime(
             "REGISTRATION_CLOSES_AT", env.get("REGISTRATION_CLOSES_AT"), tz
         ),

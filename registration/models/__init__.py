@@ -4,7 +4,7 @@ from .audit import AuditEntry
 from .checkin import CheckIn, Checkpoint, Device, Scan
 from .delegate import Delegate, DelegatePhoto
 from .outbox import OutboxMessage
-from .staff import Role, StaffUser
+from .staff import LoginThrottle, Role, StaffUser
 from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "DelegatePhoto",
     "Device",
     "InvalidTransition",
+    "LoginThrottle",
     "OutboxMessage",
     "Role",
     "Scan",

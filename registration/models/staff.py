@@ -51,3 +51,17 @@ class StaffUser(db.Model):
 
     def has_role(self, *roles: Role | str) -> bool:
         return self.role == Role.ADMIN or self.role in {str(r) for r in roles}
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-in counter per key ("ip:203.0.113.9" or "email:desk@forum.org").
+
+    Kept in the database, not in process memory, so every gunicorn worker sees the same count.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

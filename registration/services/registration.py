@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Delegate, StaffUser, Status
 from ..models.status import HOLDS_PLACE
+from ..signals import delegate_registered
 from ..text import new_reference
 from ..validation import email_key
 from . import audit
@@ -131,5 +132,6 @@ def register_delegate(clean: dict[str, Any], *, source: str = "self", locale: st
         raise RegistrationRefused("duplicate_email") from None
     audit.record(delegate, "registered", actor="delegate" if staff is None else "staff",
                  staff=staff, source=source)
+    delegate_registered.send(current_app._get_current_object(), delegate=delegate)
     db.session.commit()
     return delegate

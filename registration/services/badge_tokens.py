@@ -1,0 +1,66 @@
+"""The app's side of badge tokens: which key signs, which keys verify, a delegate's token.
+
+Keys: BADGE_SIGNING_KEY from the environment wins; otherwise `instance/badge_signing_key.pem`
+is created on first use. BADGE_PREVIOUS_PUBLIC_KEYS (comma-separated base64url raw keys)
+keeps badges signed before a rotation valid (see registration/tickets.py for the procedure).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from .. import tickets
+from ..extensions import db
+from ..models import Delegate
+
+_EXT = "badge_keys"
+
+
+def _keys(app: Flask) -> tuple[Ed25519PrivateKey, list[Ed25519PublicKey]]:
+    # Cached per app (not per process): tests build apps with different instance folders.
+    cached = app.extensions.get(_EXT)
+    if cached is None:
+        private = tickets.load_or_create_private_key(
+            Path(app.config["INSTANCE_DIR"]) / "badge_signing_key.pem",
+            app.config.get("BADGE_SIGNING_KEY"),
+        )
+        previous = [
+            Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(k + "=" * (-len(k) % 4)))
+            for k in (app.config.get("BADGE_PREVIOUS_PUBLIC_KEYS") or "").split(",")
+            if k.strip()
+        ]
+        cached = app.extensions[_EXT] = (private, [private.public_key(), *previous])
+    return cached
+
+
+def signing_key() -> Ed25519PrivateKey:
+    return _keys(current_app._get_current_object())[0]  # type: ignore[attr-defined]
+
+
+def public_keys() -> list[Ed25519PublicKey]:
+    """Current key first, then keys from before a rotation."""
+    return _keys(current_app._get_current_object())[1]  # type: ignore[attr-defined]
+
+
+def public_keys_b64() -> list[str]:
+    return [tickets.public_key_b64(k) for k in public_keys()]
+
+
+def token_for(delegate: Delegate) -> str:
+    """The QR payload for the delegate's current badge serial."""
+    return tickets.issue(signing_key(), delegate.public_id, delegate.badge_serial)
+
+
+def current_serial(badge_id: uuid.UUID) -> int | None:
+    return db.session.scalar(select(Delegate.badge_serial).where(Delegate.public_id == badge_id))
+
+
+def verify_code(code: str) -> tickets.Ticket:
+    """Verify a scanned code against the database's current serials; raises TicketError."""
+    return tickets.verify(code, public_keys(), current_serial)

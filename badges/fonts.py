@@ -60,8 +60,6 @@ class FontSpec:
 # combining mark is never split from its base). Latin first, then scripts, then CJK.
 REGULAR_CHAIN = (
     FontSpec("NotoSans-Regular.ttf", "fonts-noto-core"),
-    FontSpec("DejaVuSans.ttf", "fonts-dejavu-core"),
-    FontSpec("LiberationSans-Regular.ttf", "fonts-liberation"),
     FontSpec("NotoSansArabic-Regular.ttf", "fonts-noto-core"),
     FontSpec("NotoSansHebrew-Regular.ttf", "fonts-noto-core"),
     FontSpec("NotoSansDevanagari-Regular.ttf", "fonts-noto-core"),
@@ -72,18 +70,22 @@ REGULAR_CHAIN = (
                        "Malayalam", "Sinhala", "Khmer", "Lao", "Myanmar", "Georgian",
                        "Armenian", "Ethiopic")
     ),
+    # general fallbacks after the script fonts: DejaVu also has Arabic/Hebrew glyphs,
+    # but the Noto script fonts are the better design for those
+    FontSpec("DejaVuSans.ttf", "fonts-dejavu-core"),
+    FontSpec("LiberationSans-Regular.ttf", "fonts-liberation"),
     FontSpec("wqy-zenhei.ttc", "fonts-wqy-zenhei", 0),
     FontSpec("wqy-microhei.ttc", "fonts-wqy-microhei", 0),
     FontSpec("DroidSansFallbackFull.ttf", "fonts-droid-fallback"),
 )
 BOLD_CHAIN = (
     FontSpec("NotoSans-Bold.ttf", "fonts-noto-core"),
-    FontSpec("DejaVuSans-Bold.ttf", "fonts-dejavu-core"),
-    FontSpec("LiberationSans-Bold.ttf", "fonts-liberation"),
     FontSpec("NotoSansArabic-Bold.ttf", "fonts-noto-core"),
     FontSpec("NotoSansHebrew-Bold.ttf", "fonts-noto-core"),
     FontSpec("NotoSansDevanagari-Bold.ttf", "fonts-noto-core"),
     FontSpec("NotoSansThai-Bold.ttf", "fonts-noto-core"),
+    FontSpec("DejaVuSans-Bold.ttf", "fonts-dejavu-core"),
+    FontSpec("LiberationSans-Bold.ttf", "fonts-liberation"),
     *REGULAR_CHAIN,
 )
 
@@ -103,6 +105,8 @@ _COMPLEX_RANGES = (
 
 
 def _is_complex(ch: str) -> bool:
+    if ch < "\u0300":
+        return False
     o = ord(ch)
     return any(lo <= o <= hi for lo, hi in _COMPLEX_RANGES) or unicodedata.combining(ch) != 0
 
@@ -238,9 +242,14 @@ def _chains(dirs: tuple[Path, ...]) -> tuple[FontChain, FontChain]:
     )
 
 
+@lru_cache(maxsize=8)
+def _chains_for(env: str | None) -> tuple[FontChain, FontChain]:
+    return _chains(tuple(search_dirs()))
+
+
 def chain(bold: bool = False) -> FontChain:
     """The font chain for the current search directories."""
-    regular, bold_chain = _chains(tuple(search_dirs()))
+    regular, bold_chain = _chains_for(os.environ.get(FONT_DIRS_ENV))
     return bold_chain if bold else regular
 
 
@@ -390,13 +399,13 @@ def _shape(text: str, font: Font, rtl: bool) -> tuple[tuple[Glyph, ...], float]:
     return tuple(glyphs), total
 
 
-@lru_cache(maxsize=50000)
+@lru_cache(maxsize=8192)
 def _plain_width(text: str, font_name: str) -> float:
     return pdfmetrics.stringWidth(text, font_name, 1000)
 
 
 def _make_run(text: str, font: Font, rtl: bool) -> Run:
-    if font.embedded and (rtl or any(_is_complex(c) for c in text)):
+    if font.embedded and (rtl or (max(text) >= "\u0300" and any(map(_is_complex, text)))):
         glyphs, width = _shape(text, font, rtl)
         return Run(text, font, rtl, glyphs, width)
     return Run(text, font, False, None, _plain_width(text, font.name))
@@ -418,7 +427,7 @@ def layout_line(text: str, bold: bool = False) -> LineLayout:
     return _layout_line(text, bold, os.environ.get(FONT_DIRS_ENV))
 
 
-@lru_cache(maxsize=50000)
+@lru_cache(maxsize=8192)
 def _layout_line(text: str, bold: bool, _dirs_key: str | None) -> LineLayout:
     fc = chain(bold)
     text = unicodedata.normalize("NFC", text)

@@ -21,7 +21,9 @@ the tests.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from operator import itemgetter
 
 import qrcode
 from qrcode import base as qrbase
@@ -31,6 +33,8 @@ from qrcode.constants import ERROR_CORRECT_M
 QUIET_ZONE = 4  # modules, as required by ISO/IEC 18004
 DEFAULT_MASK = 0
 
+_DARK_RUN = re.compile(b"\x01+")
+_BIT_BYTES = bytes.maketrans(b"01", b"\x00\x01")
 _EXP = qrbase.EXP_TABLE
 _LOG = qrbase.LOG_TABLE
 
@@ -61,45 +65,67 @@ class _Layout(qrcode.QRCode):
 
 
 @lru_cache(maxsize=64)
-def _template(version: int, ecc: int, mask: int) -> tuple[tuple[tuple[bool, ...], ...],
-                                                            tuple[tuple[int, int, bool], ...]]:
+def _template(version: int, ecc: int, mask: int
+              ) -> tuple[int, itemgetter, bytes, int, int]:
+    """Per (version, ecc, mask): the symbol size, a gather that builds the row-major grid
+    (stride n + 1: a zero after each row so dark runs never wrap) from
+    ``data bits + function-pattern cells``, those function cells, and the mask bits over
+    the data positions as one int (first placed module = most significant bit), and the
+    number of data positions."""
     q = _Layout(version=version, error_correction=ecc, border=0)
     q.data_cache = []  # skip data encoding: we only want the layout
     q.makeImpl(False, mask)
-    fn = q.mask_func if hasattr(q, "mask_func") else qrutil.mask_func(mask)
-    base = tuple(tuple(bool(v) for v in row) for row in q.modules)
-    placed = tuple((r, c, bool(fn(r, c))) for r, c in q.positions)
-    return base, placed
+    fn = qrutil.mask_func(mask)
+    n = q.modules_count
+    stride = n + 1
+    fixed = bytearray(stride * n)
+    for r, row in enumerate(q.modules):
+        for c, v in enumerate(row):
+            fixed[r * stride + c] = 1 if v else 0
+    total = len(q.positions)
+    source_index = [total + i for i in range(stride * n)]  # default: the fixed cell
+    mask_bits = 0
+    for k, (r, c) in enumerate(q.positions):
+        source_index[r * stride + c] = k
+        mask_bits = (mask_bits << 1) | (1 if fn(r, c) else 0)
+    return n, itemgetter(*source_index), bytes(fixed), mask_bits, total
 
 
 @lru_cache(maxsize=64)
-def _generator(ec_count: int) -> tuple[int, ...]:
+def _rs_table(ec_count: int) -> tuple[int, ...]:
+    """For each feedback byte f: the generator polynomial times f, packed as an int of
+    ``ec_count`` bytes (so one LFSR step is a shift and an XOR on Python ints)."""
     poly = [1]
     for i in range(ec_count):
         nxt = [0] * (len(poly) + 1)
-        a = _EXP[i]
         for j, p in enumerate(poly):
             nxt[j] ^= p
             if p:
-                nxt[j + 1] ^= _EXP[(_LOG[p] + _LOG[a]) % 255]
+                nxt[j + 1] ^= _EXP[(_LOG[p] + i) % 255]
         poly = nxt
-    return tuple(_LOG[c] for c in poly[1:])  # as logs; leading coefficient is 1
+    gen = poly[1:]  # monic: leading 1 dropped
+    table = [0]
+    for f in range(1, 256):
+        lf = _LOG[f]
+        v = 0
+        for g in gen:
+            v = (v << 8) | (_EXP[(_LOG[g] + lf) % 255] if g else 0)
+        table.append(v)
+    return tuple(table)
 
 
 def _rs_ec(data: list[int], ec_count: int) -> list[int]:
-    gen = _generator(ec_count)
-    rem = [0] * ec_count
+    table = _rs_table(ec_count)
+    shift = 8 * (ec_count - 1)
+    mask = (1 << (8 * ec_count)) - 1
+    rem = 0
     for d in data:
-        factor = d ^ rem[0]
-        rem = rem[1:] + [0]
-        if factor:
-            lf = _LOG[factor]
-            for i, g in enumerate(gen):
-                rem[i] ^= _EXP[(g + lf) % 255]
-    return rem
+        rem = ((rem << 8) & mask) ^ table[d ^ (rem >> shift)]
+    return list(rem.to_bytes(ec_count, "big"))
 
 
 _ALNUM = {c: i for i, c in enumerate(qrutil.ALPHA_NUM.decode("ascii"))}
+_ALNUM_RE = re.compile("[" + re.escape(qrutil.ALPHA_NUM.decode("ascii")) + "]+")
 
 
 @lru_cache(maxsize=128)
@@ -148,31 +174,54 @@ def _alnum_codewords(text: str, version: int, ecc: int) -> list[int]:
     return out
 
 
-_BYTE_BITS = tuple(f"{i:08b}" for i in range(256))
-
-
 def _fits_alnum(text: str) -> bool:
-    return bool(text) and all(c in _ALNUM for c in text)
+    return _ALNUM_RE.fullmatch(text) is not None
 
 
-@lru_cache(maxsize=4096)
+def grid(payload: str, ecc: int = ERROR_CORRECT_M, mask: int = DEFAULT_MASK
+         ) -> tuple[int, bytes]:
+    """(n, row-major 0/1 module bytes with stride n + 1, the last byte of each row 0).
+
+    The fast internal form used for drawing; :func:`matrix` is the readable one.
+    """
+    if not _fits_alnum(payload):
+        q = qrcode.QRCode(error_correction=ecc, border=0)
+        q.add_data(payload)
+        q.make(fit=True)
+        rows = (bytes(1 if v else 0 for v in row) + b"\0" for row in q.modules)
+        return q.modules_count, b"".join(rows)
+    version = _alnum_version(len(payload), ecc)
+    codewords = _alnum_codewords(payload, version, ecc)
+    n, gather, fixed, mask_bits, total = _template(version, ecc, mask)
+    data = int.from_bytes(bytes(codewords), "big") << (total - 8 * len(codewords))
+    bits = format(data ^ mask_bits, f"0{total}b").encode("ascii").translate(_BIT_BYTES)
+    return n, bytes(gather(bits + fixed))
+
+
 def matrix(payload: str, ecc: int = ERROR_CORRECT_M, mask: int = DEFAULT_MASK
            ) -> tuple[tuple[bool, ...], ...]:
     """The QR module matrix (True = dark) for ``payload``, without quiet zone."""
-    if _fits_alnum(payload):
-        version = _alnum_version(len(payload), ecc)
-        codewords = _alnum_codewords(payload, version, ecc)
-        base, placed = _template(version, ecc, mask)
-        rows = [list(r) for r in base]
-        bits = "".join(_BYTE_BITS[b] for b in codewords)
-        bits += "0" * (len(placed) - len(bits))  # remainder bits
-        for (r, c, m), bit in zip(placed, bits, strict=True):
-            rows[r][c] = (bit == "1") is not m
-        return tuple(tuple(r) for r in rows)
-    q = qrcode.QRCode(error_correction=ecc, border=0)
-    q.add_data(payload)
-    q.make(fit=True)
-    return tuple(tuple(bool(v) for v in row) for row in q.modules)
+    n, cells = grid(payload, ecc, mask)
+    return tuple(tuple(bool(v) for v in cells[r * (n + 1):r * (n + 1) + n]) for r in range(n))
+
+
+_run_ops: dict[tuple[int, int, int], str] = {}
+
+
+def grid_path_ops(n: int, cells: bytes) -> str:
+    """PDF path operators for the dark modules of a :func:`grid` (see :func:`path_ops`)."""
+    stride = n + 1
+    parts = []
+    append = parts.append
+    for m in _DARK_RUN.finditer(cells):
+        a, b = m.span()
+        op = _run_ops.get((n, a, b))
+        if op is None:
+            r, c = divmod(a, stride)
+            op = _run_ops[(n, a, b)] = f"{c} {n - 1 - r} {b - a} 1 re"
+        append(op)
+    append("f")
+    return "\n".join(parts)
 
 
 def path_ops(modules: tuple[tuple[bool, ...], ...]) -> str:
@@ -183,17 +232,5 @@ def path_ops(modules: tuple[tuple[bool, ...], ...]) -> str:
     than many rectangles) avoids hairline seams between modules in some RIPs.
     """
     n = len(modules)
-    parts = []
-    for r, row in enumerate(modules):
-        y = n - 1 - r
-        c = 0
-        while c < n:
-            if row[c]:
-                start = c
-                while c < n and row[c]:
-                    c += 1
-                parts.append(f"{start} {y} {c - start} 1 re")
-            else:
-                c += 1
-    parts.append("f")
-    return "\n".join(parts)
+    return grid_path_ops(n, b"".join(bytes(1 if v else 0 for v in row) + b"\0"
+                                     for row in modules))

@@ -8,6 +8,7 @@ drawn immediately), and see :func:`render_badges` for the memory bound of the PD
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 from collections.abc import Callable, Iterable
@@ -151,15 +152,14 @@ def _draw_band(c: Canvas, d: Design, badge: BadgeData) -> None:
 
 
 def _draw_qr(c: Canvas, d: Design, payload: str) -> None:
-    modules = qr.matrix(payload)
-    n = len(modules)
+    n, cells = qr.grid(payload)
     x, y, w, _h = _rect(d.qr)
     unit = w / (n + 2 * qr.QUIET_ZONE)
     c.saveState()
     c.setFillColor(_color("#000000"))
     c.translate(x + qr.QUIET_ZONE * unit, y + qr.QUIET_ZONE * unit)
     c.scale(unit, unit)
-    c.addLiteral(qr.path_ops(modules))
+    c.addLiteral(qr.grid_path_ops(n, cells))
     c.restoreState()
 
 
@@ -185,6 +185,33 @@ def _draw_photo(c: Canvas, d: Design, photo: bytes | None) -> None:
             0, 180, stroke=0, fill=1)
 
 
+def _draw_header(c: Canvas, d: Design, event: EventInfo) -> None:
+    _text(c, event.name, d.event_name)
+    _text(c, event.dates, d.event_dates)
+    rule_y = (d.event_dates.box.y - 0.8) * MM
+    c.setStrokeColor(_color(d.accent))
+    c.setLineWidth(0.8)
+    c.line(d.event_name.box.x * MM, rule_y,
+           (d.event_name.box.x + d.event_name.box.w) * MM, rule_y)
+
+
+_form_names: dict[tuple[int, tuple], str] = {}
+
+
+def _use_form(c: Canvas, d: Design, key: tuple, draw: Callable[[], None]) -> None:
+    """Draw shared artwork (header, band, photo placeholder) once per PDF as a Form
+    XObject and reference it from every badge: smaller files, much less work per badge."""
+    name = _form_names.get((id(d), key))
+    if name is None:
+        digest = hashlib.blake2s(repr((d, key)).encode(), digest_size=8).hexdigest()
+        name = _form_names[(id(d), key)] = "bf" + digest
+    if not c.hasForm(name):
+        c.beginForm(name, 0, 0, d.width * MM, d.height * MM)
+        draw()
+        c.endForm()
+    c.doForm(name)
+
+
 def _draw_badge(c: Canvas, lay: BadgeLayout, cell: int, badge: BadgeData,
                 event: EventInfo) -> None:
     d = lay.design
@@ -193,22 +220,20 @@ def _draw_badge(c: Canvas, lay: BadgeLayout, cell: int, badge: BadgeData,
     c.translate(cx * MM, cy * MM)
     if lay.scale != 1:
         c.scale(lay.scale, lay.scale)
-    _text(c, event.name, d.event_name)
-    _text(c, event.dates, d.event_dates)
-    rule_y = (d.event_dates.box.y - 0.8) * MM
-    c.setStrokeColor(_color(d.accent))
-    c.setLineWidth(0.8)
-    c.line(d.event_name.box.x * MM, rule_y,
-           (d.event_name.box.x + d.event_name.box.w) * MM, rule_y)
+    _use_form(c, d, ("header", event.name, event.dates), lambda: _draw_header(c, d, event))
     name = " ".join(p for p in (badge.honorific.strip(), badge.badge_name.strip()) if p)
     _text(c, name, d.name)
     _text(c, badge.native_name, d.native_name)
     _text(c, badge.organisation, d.organisation)
     _text(c, badge.country, d.country)
-    _draw_photo(c, d, badge.photo)
+    if badge.photo:
+        _draw_photo(c, d, badge.photo)
+    else:
+        _use_form(c, d, ("photo",), lambda: _draw_photo(c, d, None))
     _draw_qr(c, d, badge.qr_payload)
     _text(c, badge.reference, d.reference)
-    _draw_band(c, d, badge)
+    _use_form(c, d, ("band", badge.category, badge.category_label),
+              lambda: _draw_band(c, d, badge))
     c.restoreState()
 
 

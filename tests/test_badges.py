@@ -8,6 +8,7 @@ import io
 import logging
 import unicodedata
 import uuid
+from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
@@ -25,20 +26,20 @@ from registration import tickets
 EVENT = EventInfo("Global Public Safety Cooperation Forum",
                   "8\u201310 December 2026 \u00b7 Lianyungang")
 
-# script -> (sample name, Debian package providing its font)
+# script -> (sample name, Debian package providing its font, preferred font file)
 SCRIPTS = {
-    "latin-diacritics": ("Ñuño Øster Łukasz Đorđević", "fonts-noto-core"),
-    "chinese-simplified": ("王小明", "fonts-wqy-zenhei"),
-    "chinese-traditional": ("陳美玲", "fonts-wqy-zenhei"),
-    "japanese": ("佐藤 健二 さとう", "fonts-wqy-zenhei"),
-    "korean": ("박지우", "fonts-wqy-zenhei"),
-    "cyrillic": ("Мария Иванова", "fonts-noto-core"),
-    "greek": ("Γιώργος Παπαδόπουλος", "fonts-noto-core"),
-    "arabic": ("محمد الراشد", "fonts-noto-core"),
-    "persian": ("فاطمه کریمی", "fonts-noto-core"),
-    "hebrew": ("דוד כהן", "fonts-noto-core"),
-    "devanagari": ("राहुल शर्मा", "fonts-noto-core"),
-    "thai": ("สมชาย ใจดี", "fonts-noto-core"),
+    "latin-diacritics": ("Ñuño Øster Łukasz Đorđević", "fonts-noto-core", "NotoSans-Regular.ttf"),
+    "chinese-simplified": ("王小明", "fonts-wqy-zenhei", "wqy-zenhei.ttc"),
+    "chinese-traditional": ("陳美玲", "fonts-wqy-zenhei", "wqy-zenhei.ttc"),
+    "japanese": ("佐藤 健二 さとう", "fonts-wqy-zenhei", "wqy-zenhei.ttc"),
+    "korean": ("박지우", "fonts-wqy-zenhei", "wqy-zenhei.ttc"),
+    "cyrillic": ("Мария Иванова", "fonts-noto-core", "NotoSans-Regular.ttf"),
+    "greek": ("Γιώργος Παπαδόπουλος", "fonts-noto-core", "NotoSans-Regular.ttf"),
+    "arabic": ("محمد الراشد", "fonts-noto-core", "NotoSansArabic-Regular.ttf"),
+    "persian": ("فاطمه کریمی", "fonts-noto-core", "NotoSansArabic-Regular.ttf"),
+    "hebrew": ("דוד כהן", "fonts-noto-core", "NotoSansHebrew-Regular.ttf"),
+    "devanagari": ("राहुल शर्मा", "fonts-noto-core", "NotoSansDevanagari-Regular.ttf"),
+    "thai": ("สมชาย ใจดี", "fonts-noto-core", "NotoSansThai-Regular.ttf"),
 }
 
 
@@ -177,7 +178,7 @@ def test_qr_is_one_path_of_runs():
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_script_renders_embedded_extractable_and_inked(key, script):
-    name, package = SCRIPTS[script]
+    name, package, preferred = SCRIPTS[script]
     require_fonts(name, package)
     # coverage: every code point is drawn by a font that has it in its cmap
     runs = badge_fonts.layout_line(name)[0]
@@ -186,6 +187,8 @@ def test_script_renders_embedded_extractable_and_inked(key, script):
         for ch in unicodedata.normalize("NFC", run.text):
             assert run.font.covers(ch), (script, ch, run.font)
     drawn = "".join(sorted("".join(r.text for r in runs)))
+    if preferred in badge_fonts._index(tuple(badge_fonts.search_dirs())):
+        assert {Path(r.font.path).name for r in runs if r.text.strip()} == {preferred}
     assert drawn == "".join(sorted(unicodedata.normalize("NFC", name)))
 
     badge, _ = make_badge(key, native_name=name)

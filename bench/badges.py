@@ -1,0 +1,140 @@
+"""Badge engine benchmark: ``python bench/badges.py [--profile]`` from the repo root.
+
+Prints single-badge latency (p50/p99), a 1,000-badge A4 4-up mixed-script run (wall
+time, badges/s, output size) and peak memory of a 5,000-badge run measured in a fresh
+child process as ``ru_maxrss`` (resident set, whole process, includes the interpreter and
+fonts) next to the same process's baseline before rendering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from badges import BadgeData, EventInfo, render_badge, render_badges  # noqa: E402
+from registration import tickets  # noqa: E402
+
+EVENT = EventInfo("Global Public Safety Cooperation Forum",
+                  "8\u201310 December 2026 \u00b7 Lianyungang")
+NATIVE = ["王小明", "佐藤 健二", "Мария Иванова", "محمد الراشد", "박지우", "", "陳美玲",
+          "राहुल शर्मा", "", "فاطمه کریمی", "דוד כהן", "สมชาย ใจดี", "Γιώργος Παπαδόπουλος"]
+LATIN = ["Xiaoming Wang", "Kenji Sato", "Maria Ivanova", "Mohammed Al-Rashid", "Ji-woo Park",
+         "Lars Østergård", "Mei-Ling Chen", "Rahul Sharma", "José Núñez García",
+         "Fatemeh Karimi", "David Cohen", "Somchai Jaidee", "Giorgos Papadopoulos"]
+ORGS = ["Ministry of Public Security", "Fire and Disaster Management Agency",
+        "Korea Internet & Security Agency", "Universidad Nacional Autónoma de México",
+        "Médecins pour la Sécurité Publique", "Red Crescent Society"]
+CATS = [("government", "GOVERNMENT OFFICIAL"), ("expert", "EXPERT"),
+        ("scholar", "SCHOLAR"), ("ngo", "NGO REPRESENTATIVE")]
+COUNTRIES = ["China", "Japan", "Russia", "Saudi Arabia", "South Korea", "Denmark", "Taiwan",
+             "India", "Mexico", "Iran", "Israel", "Thailand", "Greece"]
+
+
+def _photo(i: int) -> bytes:
+    from PIL import Image
+
+    img = Image.new("RGB", (236, 300), ((i * 37) % 256, (i * 91) % 256, 160))
+    img.putpixel((i % 236, (i // 236) % 300), (255, 255, 255))  # every photo distinct
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def delegates(n: int, photos: bool = False) -> Iterator[BadgeData]:
+    """Mixed-script delegates with unique names and real tokens, generated lazily."""
+    key = tickets.generate_private_key()
+    for i in range(n):
+        k = i % len(LATIN)
+        cat, label = CATS[i % 4]
+        yield BadgeData(
+            badge_name=f"{LATIN[k]} {i}", honorific=("Dr.", "Mr.", "Ms.", "Prof.")[i % 4],
+            native_name=f"{NATIVE[k]}{i}" if NATIVE[k] else "",
+            organisation=ORGS[i % len(ORGS)], country=COUNTRIES[k],
+            category=cat, category_label=label,
+            qr_payload=tickets.issue(key, uuid.uuid4(), 1 + i % 3),
+            reference=f"GPS-{i:04d}-{(i * 7919) % 10000:04d}",
+            photo=_photo(i) if photos and i % 2 == 0 else None,
+        )
+
+
+def bench_single(samples: int = 300) -> None:
+    items = list(delegates(samples))
+    for b in items[:20]:  # warm-up: font loading, first shaping
+        render_badge(b, EVENT, "a6")
+    times = []
+    for b in items:
+        t = time.perf_counter()
+        render_badge(b, EVENT, "a6")
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    print(f"single badge (a6, {samples} samples): p50 {statistics.median(times):.2f} ms, "
+          f"p99 {p99:.2f} ms")
+
+
+def bench_bulk(n: int, layout: str, photos: bool) -> None:
+    items = list(delegates(n, photos))  # input built up front: time only the rendering
+    render_badge(items[0], EVENT, layout)  # warm-up
+    out = io.BytesIO()
+    t = time.perf_counter()
+    count = render_badges(items, EVENT, layout, out)
+    wall = time.perf_counter() - t
+    label = "with photos on half" if photos else "no photos"
+    print(f"{count} badges {layout} mixed scripts, {label}: wall {wall:.3f} s, "
+          f"{count / wall:.0f} badges/s, output {len(out.getvalue()) / 1e6:.2f} MB")
+
+
+def child_5000(photos: bool) -> None:
+    render_badge(next(delegates(1)), EVENT, "a4-4up")  # load fonts etc.
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with open(os.devnull, "wb") as sink:
+        t = time.perf_counter()
+        n = render_badges(delegates(5000, photos), EVENT, "a4-4up", sink)
+        wall = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    label = "with photos on half" if photos else "no photos"
+    print(f"{n} badges a4-4up, {label}, streamed from a generator: wall {wall:.2f} s "
+          f"(incl. token signing/photo generation), peak RSS (ru_maxrss) {peak / 1024:.0f} MB, "
+          f"baseline before rendering {base / 1024:.0f} MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--profile", action="store_true", help="cProfile the 1,000-badge run")
+    ap.add_argument("--child-5000", choices=["photos", "nophotos"], help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_5000:
+        child_5000(args.child_5000 == "photos")
+        return
+    if args.profile:
+        items = list(delegates(1000))
+        render_badge(items[0], EVENT, "a4-4up")
+        prof = cProfile.Profile()
+        prof.enable()
+        render_badges(items, EVENT, "a4-4up", io.BytesIO())
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        return
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    bench_single()
+    bench_bulk(1000, "a4-4up", photos=False)
+    bench_bulk(1000, "a4-4up", photos=True)
+    for mode in ("nophotos", "photos"):
+        subprocess.run([sys.executable, __file__, "--child-5000", mode], check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -55,11 +55,23 @@ def email_registered(email: str) -> bool:
     ) is not None
 
 
-def _unused_reference() -> str:
+def _check_email_and_pick_reference(email: str) -> str:
+    """Refuse a registered email and return an unused reference, in one round trip.
+
+    References are random (30^8 space), so a clash is rare; when one happens, draw again.
+    """
     prefix = current_app.config["REFERENCE_PREFIX"]
+    key = email_key(email)
     while True:
         reference = new_reference(prefix)
-        if db.session.scalar(select(Delegate.id).where(Delegate.reference == reference)) is None:
+        clashes = db.session.execute(
+            select(Delegate.email_key, Delegate.reference).where(
+                (Delegate.email_key == key) | (Delegate.reference == reference)
+            )
+        ).all()
+        if any(row.email_key == key for row in clashes):
+            raise RegistrationRefused("duplicate_email")
+        if not clashes:
             return reference
 
 
@@ -110,8 +122,7 @@ def register_delegate(clean: dict[str, Any], *, source: str = "self", locale: st
     category = clean["category"]
     if enforce_limits and registration_closed():
         raise RegistrationRefused("closed")
-    if email_registered(clean["email"]):
-        raise RegistrationRefused("duplicate_email")
+    reference = _check_email_and_pick_reference(clean["email"])
     if enforce_limits and current_app.config["CATEGORY_CAPACITIES"].get(category) is not None:
         _lock_category(category)
         if category_full(category):
@@ -121,7 +132,7 @@ def register_delegate(clean: dict[str, Any], *, source: str = "self", locale: st
     delegate = build_delegate(clean, source=source, locale=locale)
     if consent:
         delegate.consent_at = datetime.now(UTC)
-    delegate.reference = _unused_reference()
+    delegate.reference = reference
     delegate.refresh_search_text()
     db.session.add(delegate)
     try:

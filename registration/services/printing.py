@@ -1,0 +1,363 @@
+"""Badges for delegates: the app's data → badges.BadgeData, single prints, reprints, batches.
+
+Printing is a state change: the first print moves approved → badge_printed and every print
+is audited. A reprint bumps the badge serial, which revokes every QR code printed before
+(tickets.verify answers "revoked" for an older serial).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, Protocol
+
+from flask import current_app, has_request_context
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy.orm import selectinload
+
+import badges
+
+from ..countries import country_name
+from ..extensions import db
+from ..fields import CATEGORIES
+from ..models import ACCREDITED, AuditEntry, Delegate, StaffUser, Status
+from ..signals import badge_reprinted
+from ..tickets import MAX_SERIAL
+from . import audit, badge_tokens
+
+LAYOUT_KEYS: tuple[str, ...] = tuple(badges.LAYOUTS)
+BATCH_LAYOUTS: tuple[str, ...] = ("a4-4up", "cr80", "a6")
+SORTS: dict[str, object] = {
+    "category": _l("Category, then family name"),
+    "family_name": _l("Family name"),
+    "country": _l("Country, then family name"),
+}
+REPRINT_REASONS: dict[str, object] = {
+    "lost": _l("Lost"),
+    "damaged": _l("Damaged"),
+    "name_corrected": _l("Name or details corrected"),
+    "other": _l("Other (explain)"),
+}
+ACCREDITED_VALUES = tuple(s.value for s in ACCREDITED)
+CHUNK = 200  # delegates loaded (with photos) per query in batch runs
+
+
+def plain(text: object, lang: str = "en") -> str:
+    """A (lazy) translated string as text; outside a request (CLI, job threads) the app's
+    locale selector has no session to read, so `lang` is used."""
+    if has_request_context():
+        return str(text)
+    with force_locale(lang):
+        return str(text)
+
+
+class PrintRefused(Exception):
+    """A print or reprint that must not happen; the message is for the desk."""
+
+    def __init__(self, message: object) -> None:
+        self.message = plain(message)
+        super().__init__(self.message)
+
+
+class SelectionFilter(Protocol):
+    """What batch printing and exports need from the delegates-list filter."""
+
+    def query(self) -> Select: ...
+
+
+@dataclass
+class BatchFilter:
+    """A plain filter for the CLI: several categories/statuses/countries at once."""
+
+    categories: Sequence[str] = ()
+    statuses: Sequence[str] = ()
+    countries: Sequence[str] = ()
+    unprinted: bool = False
+
+    def query(self) -> Select:
+        stmt = select(Delegate)
+        if self.categories:
+            stmt = stmt.where(Delegate.category.in_(list(self.categories)))
+        if self.statuses:
+            stmt = stmt.where(Delegate.status.in_(list(self.statuses)))
+        if self.countries:
+            stmt = stmt.where(Delegate.country.in_(list(self.countries)))
+        if self.unprinted:
+            stmt = stmt.where(Delegate.printed_at.is_(None))
+        return stmt
+
+
+def filter_from_args(args: Mapping[str, Any]) -> SelectionFilter:
+    """The delegates-list filter, read from a query string (the desk's DelegateFilter)."""
+    from .delegate_search import DelegateFilter
+
+    return DelegateFilter.from_args(args)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _actor(staff: StaffUser | None, actor: str) -> str:
+    return audit.actor_label(staff, actor)
+
+
+def check_layout(layout: str) -> str:
+    if layout not in badges.LAYOUTS:
+        raise PrintRefused(_l("Unknown badge layout “%(layout)s”; choose one of %(known)s.",
+                              layout=layout, known=", ".join(LAYOUT_KEYS)))
+    return layout
+
+
+def category_label(category: str, lang: str = "en") -> str:
+    label = CATEGORIES.get(category)
+    if label is None:
+        return category.upper()
+    with force_locale(lang):
+        return str(label).upper()
+
+
+def badge_data(delegate: Delegate, lang: str = "en", photo: bytes | None | bool = True
+               ) -> badges.BadgeData:
+    """What is printed on `delegate`'s badge, resolved to display strings.
+
+    `photo=True` loads the stored photo; pass bytes (or None) when already loaded."""
+    if photo is True:
+        photo = delegate.photo.jpeg if delegate.photo is not None else None
+    return badges.BadgeData(
+        badge_name=delegate.badge_name or delegate.full_name,
+        honorific=delegate.honorific or "",
+        native_name=delegate.native_name or "",
+        organisation=delegate.organisation or "",
+        country=country_name(delegate.country, lang) if delegate.country else "",
+        category=delegate.category,
+        category_label=category_label(delegate.category, lang),
+        qr_payload=badge_tokens.token_for(delegate),
+        reference=delegate.reference,
+        photo=photo or None,
+    )
+
+
+def event_info() -> badges.EventInfo:
+    return badges.EventInfo(name=current_app.config["EVENT_NAME"],
+                            dates=current_app.config["EVENT_DATES"])
+
+
+def check_printable(delegate: Delegate) -> None:
+    if not delegate.is_accredited:
+        raise PrintRefused(_l("Only accredited delegates get a badge; %(ref)s is “%(status)s”.",
+                              ref=delegate.reference, status=delegate.status_label))
+
+
+def preview_badge(delegate: Delegate, layout: str = "a6") -> bytes:
+    """The badge PDF as it would print now; nothing is recorded."""
+    check_layout(layout)
+    check_printable(delegate)
+    return badges.render_badge(badge_data(delegate), event_info(), layout)
+
+
+def _mark_printed(delegate: Delegate, staff: StaffUser | None, actor: str, layout: str,
+                  **details: Any) -> None:
+    old = delegate.status_enum
+    if old == Status.APPROVED:
+        delegate.move_to(Status.BADGE_PRINTED)
+    delegate.printed_at = _now()
+    delegate.print_count = (delegate.print_count or 0) + 1
+    delegate.needs_reprint = False
+    audit.record(delegate, "printed", actor=actor, staff=staff, layout=layout,
+                 serial=delegate.badge_serial, print_count=delegate.print_count,
+                 status_from=old.value, status_to=delegate.status, **details)
+
+
+def _lock(delegate: Delegate) -> None:
+    """Re-read the row under a lock so two desks cannot both bump the same serial."""
+    db.session.refresh(delegate, with_for_update=True)
+
+
+def print_badge(delegate: Delegate, staff: StaffUser | None, layout: str = "a6", *,
+                actor: str = "system") -> bytes:
+    """First print of a badge: renders it, marks it printed, commits. Returns the PDF."""
+    check_layout(layout)
+    _lock(delegate)
+    try:
+        check_printable(delegate)
+        if delegate.printed_at is not None:
+            raise PrintRefused(_l("This badge was already printed. To print it again, reprint "
+                                  "it with a reason: the old badge then stops working."))
+        pdf = badges.render_badge(badge_data(delegate), event_info(), layout)
+        _mark_printed(delegate, staff, _actor(staff, actor), layout)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return pdf
+
+
+def reprint_badge(delegate: Delegate, staff: StaffUser | None, reason: str,
+                  layout: str = "a6", *, reason_text: str = "", actor: str = "system") -> bytes:
+    """A replacement badge with a new serial: every older QR code is revoked."""
+    check_layout(layout)
+    reason = (reason or "").strip()
+    reason_text = " ".join((reason_text or "").split())[:200]
+    if reason not in REPRINT_REASONS:
+        raise PrintRefused(_l("Choose the reason for the reprint."))
+    if reason == "other" and not reason_text:
+        raise PrintRefused(_l("Explain the reason for the reprint."))
+    _lock(delegate)
+    try:
+        check_printable(delegate)
+        if delegate.printed_at is None:
+            raise PrintRefused(_l("This badge has not been printed yet: print it first."))
+        if delegate.badge_serial >= MAX_SERIAL:
+            raise PrintRefused(_l("This badge cannot be reprinted any more."))
+        old_serial = delegate.badge_serial
+        status = delegate.status_enum
+        # badge_printed → badge_printed and checked_in → checked_in are the reprint moves.
+        delegate.move_to(Status.BADGE_PRINTED if status == Status.APPROVED else status)
+        delegate.badge_serial = old_serial + 1
+        pdf = badges.render_badge(badge_data(delegate), event_info(), layout)
+        delegate.printed_at = _now()
+        delegate.print_count = (delegate.print_count or 0) + 1
+        delegate.needs_reprint = False
+        audit.record(delegate, "reprinted", actor=_actor(staff, actor), staff=staff,
+                     reason=reason, reason_text=reason_text, layout=layout,
+                     old_serial=old_serial, new_serial=delegate.badge_serial,
+                     print_count=delegate.print_count)
+        badge_reprinted.send(current_app._get_current_object(), delegate=delegate,
+                             reason=reason_text if reason == "other" else reason)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return pdf
+
+
+def _order(sort: str) -> list:
+    names = [func.lower(Delegate.family_name), func.lower(Delegate.given_name), Delegate.id]
+    if sort == "category":
+        return [Delegate.category, *names]
+    if sort == "country":
+        return [Delegate.country, *names]
+    if sort == "family_name":
+        return names
+    raise PrintRefused(_l("Unknown sort order “%(sort)s”.", sort=sort))
+
+
+def batch_ids(selection: SelectionFilter, *, sort: str = "category",
+              unprinted: bool = False) -> list[int]:
+    """Ids of the accredited delegates in `selection`, in handing-out order."""
+    order = _order(sort)
+    inner = selection.query().with_only_columns(Delegate.id).order_by(None).limit(None)
+    stmt = select(Delegate.id).where(Delegate.id.in_(inner),
+                                     Delegate.status.in_(ACCREDITED_VALUES))
+    if unprinted:
+        stmt = stmt.where(Delegate.printed_at.is_(None))
+    return list(db.session.scalars(stmt.order_by(*order)))
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str,
+                out: BinaryIO, progress: Callable[[int, int], None] | None = None, *,
+                sort: str = "category", unprinted: bool = False, actor: str = "system",
+                lang: str = "en") -> int:
+    """Render the accredited delegates of `selection` into one PDF written to `out`, then
+    mark every one printed (with an audit entry) and commit. Returns the badge count.
+
+    Memory stays bounded: delegates and photos are loaded CHUNK at a time and let go once
+    drawn; the PDF streams to `out`. If rendering fails nothing is marked.
+    """
+    check_layout(layout)
+    ids = batch_ids(selection, sort=sort, unprinted=unprinted)
+    total = len(ids)
+    event = event_info()
+
+    def badge_stream() -> Iterator[badges.BadgeData]:
+        for chunk in _chunks(ids, CHUNK):
+            rows = db.session.scalars(
+                select(Delegate).where(Delegate.id.in_(chunk))
+                .options(selectinload(Delegate.photo))
+            ).all()
+            by_id = {d.id: d for d in rows}
+            for delegate_id in chunk:
+                delegate = by_id.get(delegate_id)
+                if delegate is not None:
+                    yield badge_data(delegate, lang)
+            _forget(rows)
+
+    def tick(done: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    try:
+        if progress is not None:
+            progress(0, total)
+        count = badges.render_badges(badge_stream(), event, layout, out, tick)
+        _mark_batch(ids, staff, _actor(staff, actor), layout, total)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return count
+
+
+def _forget(rows: Sequence[Delegate]) -> None:
+    for delegate in rows:
+        if delegate.photo is not None:
+            db.session.expunge(delegate.photo)
+        db.session.expunge(delegate)
+
+
+def _mark_batch(ids: Sequence[int], staff: StaffUser | None, actor: str, layout: str,
+                total: int) -> None:
+    now = _now()
+    staff_id = staff.id if staff is not None else None
+    for chunk in _chunks(ids, 500):
+        rows = db.session.execute(
+            select(Delegate.id, Delegate.status, Delegate.badge_serial, Delegate.print_count)
+            .where(Delegate.id.in_(chunk), Delegate.status.in_(ACCREDITED_VALUES))
+            .with_for_update()
+        ).all()
+        if not rows:
+            continue
+        live = [r.id for r in rows]
+        db.session.execute(
+            update(Delegate).where(Delegate.id.in_(live))
+            .values(printed_at=now, print_count=Delegate.print_count + 1, needs_reprint=False,
+                    updated_at=now),
+            execution_options={"synchronize_session": False},
+        )
+        db.session.execute(
+            update(Delegate).where(Delegate.id.in_(live),
+                                   Delegate.status == Status.APPROVED.value)
+            .values(status=Status.BADGE_PRINTED.value),
+            execution_options={"synchronize_session": False},
+        )
+        db.session.execute(insert(AuditEntry), [
+            {
+                "delegate_id": r.id, "staff_id": staff_id, "actor": actor, "action": "printed",
+                "created_at": now,
+                "details": {
+                    "layout": layout, "serial": r.badge_serial, "batch": total,
+                    "print_count": (r.print_count or 0) + 1, "status_from": r.status,
+                    "status_to": (Status.BADGE_PRINTED.value
+                                  if r.status == Status.APPROVED.value else r.status),
+                },
+            }
+            for r in rows
+        ])
+
+
+def render_to_bytes(selection: SelectionFilter, staff: StaffUser | None, layout: str,
+                    **kwargs: Any) -> tuple[bytes, int]:
+    """print_batch into memory (small runs and tests)."""
+    buf = io.BytesIO()
+    count = print_batch(selection, staff, layout, buf, **kwargs)
+    return buf.getvalue(), count

@@ -1,0 +1,207 @@
+"""Desk routes for badges: preview, first print, reprint, batch print and job progress."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.routing import BuildError
+
+from ..auth import roles_required
+from ..extensions import db
+from ..fields import CATEGORIES
+from ..models import STATUS_LABELS, Delegate, Role, StaffUser
+from ..services import jobs, printing
+from ..services.printing import PrintRefused
+from . import bp
+
+
+@bp.context_processor
+def badge_panel_context() -> dict:
+    """What the print panel on the delegate page needs (see _print_panel.html), and the
+    desk layout my pages extend (base.html until the desk's staff/base.html exists)."""
+    layout = current_app.jinja_env.select_template(["staff/base.html", "base.html"])
+    return {"badge_reprint_reasons": printing.REPRINT_REASONS, "staff_layout": layout}
+
+
+LAYOUT_LABELS = {
+    "a4-4up": _l("A4 sheets, four badges each (crop marks)"),
+    "cr80": _l("CR80 cards (PVC card printer)"),
+    "a6": _l("A6, one badge per page"),
+}
+
+
+def get_delegate(public_id: uuid.UUID) -> Delegate:
+    return db.first_or_404(select(Delegate).where(Delegate.public_id == public_id))
+
+
+def delegate_url(delegate: Delegate) -> str:
+    """The desk's page for a delegate (the desk core's view), else the batch page."""
+    try:
+        return url_for("staff.delegate", public_id=delegate.public_id)
+    except BuildError:
+        return url_for("staff.print_batch")
+
+
+def pdf_response(pdf: bytes, filename: str) -> Response:
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _layout(default: str = "a6") -> str:
+    return (request.values.get("layout") or default).strip()
+
+
+@bp.get("/delegates/<uuid:public_id>/badge-preview.pdf")
+@roles_required(Role.DESK)
+def badge_preview(public_id: uuid.UUID):
+    """The badge as it would print now; does not mark it printed."""
+    delegate = get_delegate(public_id)
+    layout = _layout()
+    if layout not in printing.LAYOUT_KEYS:
+        abort(400, _("Unknown badge layout."))
+    try:
+        pdf = printing.preview_badge(delegate, layout)
+    except PrintRefused as exc:
+        abort(409, exc.message)
+    return pdf_response(pdf, f"badge-{delegate.reference}-preview.pdf")
+
+
+@bp.post("/delegates/<uuid:public_id>/badge.pdf")
+@roles_required(Role.DESK)
+def badge_print(public_id: uuid.UUID):
+    """First print: marks the badge printed and answers with the PDF (opened in a new tab)."""
+    delegate = get_delegate(public_id)
+    try:
+        pdf = printing.print_badge(delegate, current_user, _layout())
+    except PrintRefused as exc:
+        flash(exc.message, "error")
+        return redirect(delegate_url(delegate), 303)
+    return pdf_response(pdf, f"badge-{delegate.reference}.pdf")
+
+
+@bp.post("/delegates/<uuid:public_id>/reprint")
+@roles_required(Role.DESK)
+def badge_reprint(public_id: uuid.UUID):
+    """Replacement badge with a new serial; the previous QR code stops admitting."""
+    delegate = get_delegate(public_id)
+    old_serial = delegate.badge_serial
+    try:
+        pdf = printing.reprint_badge(delegate, current_user, request.form.get("reason", ""),
+                                     _layout(), reason_text=request.form.get("reason_text", ""))
+    except PrintRefused as exc:
+        flash(exc.message, "error")
+        return redirect(delegate_url(delegate), 303)
+    flash(_("Badge reprinted; the previous QR code (serial %(n)d) no longer admits.",
+            n=old_serial), "success")
+    return pdf_response(pdf, f"badge-{delegate.reference}-{delegate.badge_serial}.pdf")
+
+
+@bp.route("/print", methods=["GET", "POST"])
+@roles_required(Role.DESK)
+def print_batch():
+    """Batch print of the delegates-list selection, run as a job with a progress page."""
+    source = request.form if request.method == "POST" else request.args
+    selection = printing.filter_from_args(source)
+    layout = source.get("layout", "a4-4up")
+    order = source.get("order", "category")
+    # The "only not yet printed" box is ticked unless the form was sent without it.
+    unprinted = source.get("unprinted") == "1" or (request.method == "GET"
+                                                    and "layout" not in source)
+    errors = []
+    if layout not in printing.BATCH_LAYOUTS:
+        errors.append(_("Choose a layout from the list."))
+        layout = "a4-4up"
+    if order not in printing.SORTS:
+        errors.append(_("Choose an order from the list."))
+        order = "category"
+    total = len(printing.batch_ids(selection, sort=order, unprinted=unprinted))
+
+    if request.method == "POST" and not errors:
+        if total == 0:
+            errors.append(_("No accredited delegate matches this selection."))
+        else:
+            job = jobs.create("print", created_by=current_user.email, total=total)
+            staff_id = current_user.id
+            lang = str(request.accept_languages.best_match(["en", "zh"]) or "en")
+
+            def work(progress: jobs.Progress) -> dict:
+                staff = db.session.get(StaffUser, staff_id)
+                path = progress.output(".pdf")
+                tmp = path.with_suffix(".pdf.part")
+                with open(tmp, "wb") as out:
+                    count = printing.print_batch(selection, staff, layout, out,
+                                                 progress=lambda d, t: progress(d, t),
+                                                 sort=order, unprinted=unprinted,
+                                                 lang="zh" if lang == "zh" else "en")
+                tmp.replace(path)
+                return {"count": count, "layout": layout}
+
+            jobs.start(job, work)
+            return redirect(url_for("staff.job", job_id=job.id), 303)
+
+    return render_template(
+        "staff/print_batch.html", selection=selection, layout=layout, order=order,
+        unprinted=unprinted, total=total, errors=errors,
+        layouts=printing.BATCH_LAYOUTS, sorts=printing.SORTS, categories=CATEGORIES,
+        status_labels={s.value: label for s, label in STATUS_LABELS.items()},
+        layout_labels=LAYOUT_LABELS,
+    ), (400 if errors and request.method == "POST" else 200)
+
+
+def _job_or_404(job_id: str) -> jobs.Job:
+    job = jobs.load(job_id)
+    if job is None:
+        abort(404)
+    return job
+
+
+@bp.get("/jobs/<job_id>")
+@roles_required(Role.DESK)
+def job(job_id: str):
+    job = _job_or_404(job_id)
+    if job.kind == "import" and job.finished:
+        return render_template("staff/import.html", job=job, report=job.result)
+    return render_template("staff/job.html", job=job)
+
+
+@bp.get("/jobs/<job_id>.json")
+@roles_required(Role.DESK)
+def job_status(job_id: str):
+    job = _job_or_404(job_id)
+    data = job.public()
+    if job.state == "done" and job.output:
+        data["download_url"] = url_for("staff.job_output", job_id=job.id)
+    return jsonify(data)
+
+
+@bp.get("/jobs/<job_id>/output")
+@roles_required(Role.DESK)
+def job_output(job_id: str):
+    job = _job_or_404(job_id)
+    path = jobs.output_path(job, current_app._get_current_object())
+    if job.state != "done" or path is None or not path.exists():
+        abort(404)
+    name = f"badges-{job.created_at[:10]}-{job.id[:6]}{path.suffix}"
+    response = send_file(path, mimetype="application/pdf", as_attachment=False,
+                         download_name=name, max_age=0)
+    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

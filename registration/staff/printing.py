@@ -27,6 +27,7 @@ from ..extensions import db
 from ..fields import CATEGORIES
 from ..models import STATUS_LABELS, Delegate, Role, StaffUser
 from ..services import jobs, printing
+from ..services.photos import photo_aspect
 from ..services.printing import PrintRefused
 from . import bp
 
@@ -36,7 +37,8 @@ def badge_panel_context() -> dict:
     """What the print panel on the delegate page needs (see _print_panel.html), and the
     desk layout my pages extend (base.html until the desk's staff/base.html exists)."""
     layout = current_app.jinja_env.select_template(["staff/base.html", "base.html"])
-    return {"badge_reprint_reasons": printing.REPRINT_REASONS, "staff_layout": layout}
+    return {"badge_reprint_reasons": printing.REPRINT_REASONS, "staff_layout": layout,
+            "photo_aspect": photo_aspect()}
 
 
 LAYOUT_LABELS = {

@@ -1,20 +1,22 @@
 """Draw badges onto PDF pages. Input is plain data, output is PDF bytes or a stream.
 
 No web framework or database here: the app maps its models to :class:`BadgeData` and
-decides the order; this module only draws. Bulk rendering never keeps more than one
-badge's decoded photo alive (photos are handed to ReportLab as compressed bytes and
-drawn immediately), and see :func:`render_badges` for the memory bound of the PDF.
+decides the order; this module only draws. Bulk rendering is chunked so memory stays
+bounded however many badges and photos there are (see :func:`render_badges`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import itertools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from reportlab import rl_config
 from reportlab.lib.colors import HexColor
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
@@ -31,11 +33,14 @@ from .layouts import (
     Design,
     TextSlot,
 )
+from .pdfcat import PdfConcatenator
 from .text import draw_fitted, fit
 
 log = logging.getLogger("badges")
 
 PAGE_COMPRESSION = 1  # zlib content streams: ~4x smaller files for ~10% more time
+#: Badges per independently rendered chunk in bulk runs (bounds memory, see pdfcat).
+CHUNK_BADGES = 400
 
 
 @dataclass(frozen=True)
@@ -163,13 +168,25 @@ def _draw_qr(c: Canvas, d: Design, payload: str) -> None:
     c.restoreState()
 
 
+class _PhotoReader(ImageReader):
+    """JPEG photos are embedded as-is (DCTDecode) by ReportLab, but it decodes every image
+    anyway just to fingerprint it for de-duplication (~1.5 ms per photo). For JPEGs the
+    compressed bytes are an equally good fingerprint; other formats take the normal path."""
+
+    def getRGBData(self) -> bytes:  # noqa: N802 - ReportLab's name
+        if self.jpeg_fh() is None:
+            return super().getRGBData()
+        self._dataA = None
+        return self.fp.getvalue()
+
+
 def _draw_photo(c: Canvas, d: Design, photo: bytes | None) -> None:
     if d.photo is None:
         return
     x, y, w, h = _rect(d.photo)
     if photo:
         try:
-            c.drawImage(ImageReader(io.BytesIO(photo)), x, y, w, h,
+            c.drawImage(_PhotoReader(io.BytesIO(photo)), x, y, w, h,
                         preserveAspectRatio=True, anchor="c")
             return
         except Exception as exc:  # a corrupt upload must not stop a 5,000-badge run
@@ -257,16 +274,30 @@ def _new_canvas(out: BinaryIO | io.BytesIO, lay: BadgeLayout, title: str) -> Can
     return c
 
 
+@contextlib.contextmanager
+def _binary_streams() -> Iterator[None]:
+    """Write Flate streams without ReportLab's default ASCII85 wrapping (25% bigger and
+    slower to produce; binary PDFs are universal). Scoped, so other ReportLab users in
+    the process keep their setting."""
+    saved = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = saved
+
+
 def render_badge(badge: BadgeData, event: EventInfo, layout: str = "a6") -> bytes:
     """One badge as a PDF (for the ``a4-4up`` sheet: in the first cell)."""
     lay = get_layout(layout)
     buf = io.BytesIO()
-    c = _new_canvas(buf, lay, f"{event.name} badge {badge.reference}")
-    if lay.crop_marks:
-        _draw_crop_marks(c, lay)
-    _draw_badge(c, lay, 0, badge, event)
-    c.showPage()
-    c.save()
+    with _binary_streams():
+        c = _new_canvas(buf, lay, f"{event.name} badge {badge.reference}")
+        if lay.crop_marks:
+            _draw_crop_marks(c, lay)
+        _draw_badge(c, lay, 0, badge, event)
+        c.showPage()
+        c.save()
     return buf.getvalue()
 
 
@@ -292,17 +323,48 @@ def draw_pages(c: Canvas, badges: Iterable[BadgeData], event: EventInfo, lay: Ba
 
 
 def render_badges(badges: Iterable[BadgeData], event: EventInfo, layout: str,
-                  out: BinaryIO, progress: Callable[[int], None] | None = None) -> int:
+                  out: BinaryIO, progress: Callable[[int], None] | None = None,
+                  chunk_size: int = CHUNK_BADGES) -> int:
     """Render many badges, in the caller's order, as one PDF written to ``out``.
 
-    ``badges`` may be a generator (e.g. a database cursor): it is consumed lazily, so
-    only one badge (and its photo) is held at a time. ``progress(n)`` is called after
-    each badge. Returns the number of badges drawn.
+    ``badges`` may be a generator (e.g. a database cursor): it is consumed lazily. Pages
+    are rendered ``chunk_size`` badges at a time and each finished chunk is appended to
+    ``out`` (see :mod:`badges.pdfcat`), so memory is bounded by one chunk (its photos
+    included) however long the run. ``out`` only needs ``write``. ``progress(n)`` is
+    called after each badge. Returns the number of badges drawn.
     """
     lay = get_layout(layout)
-    c = _new_canvas(out, lay, f"{event.name} badges")
-    n = draw_pages(c, badges, event, lay, progress)
-    if n == 0:
-        c.showPage()  # a valid, empty one-page PDF rather than a broken file
-    c.save()
-    return n
+    per_page = lay.per_page
+    chunk_size = max(per_page, -(-chunk_size // per_page) * per_page)  # whole pages
+    title = f"{event.name} badges"
+    cat = PdfConcatenator(out, title=title)
+    it = iter(badges)
+    total = 0
+    while True:
+        try:
+            first = next(it)
+        except StopIteration:
+            break
+        buf = io.BytesIO()
+        with _binary_streams():
+            c = _new_canvas(buf, lay, title)
+            offset = total
+
+            def chunk_progress(n: int, offset: int = offset) -> None:
+                if progress is not None:
+                    progress(offset + n)
+
+            total += draw_pages(c, itertools.chain([first], itertools.islice(it, chunk_size - 1)),
+                                event, lay, chunk_progress)
+            c.save()
+        cat.add(buf.getvalue())
+        del buf, c
+    if total == 0:  # a valid one-page PDF rather than a broken file
+        buf = io.BytesIO()
+        with _binary_streams():
+            c = _new_canvas(buf, lay, title)
+            c.showPage()
+            c.save()
+        cat.add(buf.getvalue())
+    cat.close()
+    return total

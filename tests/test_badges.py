@@ -20,6 +20,7 @@ from badges import LAYOUTS, BadgeData, EventInfo, render_badge, render_badges
 from badges import fonts as badge_fonts
 from badges import qr as badge_qr
 from badges.layouts import MM
+from badges.pdfcat import PdfConcatenator
 from badges.text import ELLIPSIS, choose_lines
 from registration import tickets
 
@@ -299,24 +300,79 @@ def test_a4_4up_fills_in_order_with_crop_marks(key):
     assert total - in_cells > 20
 
 
+def assert_xref_exact(pdf: bytes) -> None:
+    """pdfium silently repairs broken cross-reference tables, so check ours directly."""
+    offsets, root, info = PdfConcatenator._objects(pdf)
+    assert root in offsets and info in offsets
+    for num, off in offsets.items():
+        assert pdf.startswith(b"%d 0 obj" % num, off), num
+
+
+def test_bulk_is_chunked_streamed_and_ordered(key):
+    pulled = []
+
+    def source():
+        for i in range(1, 10):
+            pulled.append(i)
+            yield make_badge(key, badge_name=f"Delegate Number{i}",
+                             native_name=SCRIPTS["arabic"][0] if i % 2 else "王小明")[0]
+
+    seen_pulled_at_progress = {}
+
+    def progress(n: int) -> None:
+        seen_pulled_at_progress[n] = len(pulled)
+
+    buf = io.BytesIO()
+    n = render_badges(source(), EVENT, "a4-4up", buf, progress=progress, chunk_size=4)
+    pdf = buf.getvalue()
+    assert n == 9
+    # lazily consumed: never more than one chunk (4) ahead of what has been drawn
+    assert all(p - k < 4 for k, p in seen_pulled_at_progress.items())
+    assert_xref_exact(pdf)
+    doc = pdfium.PdfDocument(pdf)
+    assert len(doc) == 3
+    lay = LAYOUTS["a4-4up"]
+    order = []
+    for page in doc:
+        tp = page.get_textpage()
+        for cell in range(4):
+            got = tp.get_text_bounded(*lay.cell_rect_pt(cell))
+            order += [i for i in range(1, 10) if f"Delegate Number{i}\r" in got + "\r"]
+    assert order == list(range(1, 10))
+    assert all(emb for _, emb in embedded_fonts(pdf))
+    code = decode_qr(rasterise(pdf, 200, page=2))
+    assert tickets.verify(code, [key.public_key()]).serial == 2
+
+
 def test_render_badges_empty_input_gives_valid_pdf():
     buf = io.BytesIO()
     assert render_badges([], EVENT, "a6", buf) == 0
     assert len(pdfium.PdfDocument(buf.getvalue())) == 1
+    assert_xref_exact(buf.getvalue())
 
 
-def test_photo_is_drawn(key):
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_photo_is_drawn(key, fmt):
     from PIL import Image
 
-    jpg = io.BytesIO()
-    Image.new("RGB", (300, 400), (20, 20, 20)).save(jpg, "JPEG")
-    badge, _ = make_badge(key, photo=jpg.getvalue())
-    pdf = render_badge(badge, EVENT, "a6")
+    photos = []
+    for shade in (20, 30):
+        buf = io.BytesIO()
+        Image.new("RGB", (300, 400), (shade, shade, shade)).save(buf, fmt)
+        photos.append(buf.getvalue())
+    badges = [make_badge(key, photo=p)[0] for p in photos]
+    out = io.BytesIO()
+    render_badges(badges, EVENT, "a6", out)
+    pdf = out.getvalue()
+    if fmt == "JPEG":  # passed through, not re-encoded; two different photos, two images
+        assert pdf.count(b"/DCTDecode") == 2
+        assert photos[0][-200:] in pdf
     lay = LAYOUTS["a6"]
-    img = rasterise(pdf, 72)
     box = lay.slot_rect_pt(lay.design.photo)
     area = (box[2] - box[0]) * (box[3] - box[1])
-    assert ink_in(img, box, 72, lay.page_height * MM) > 0.5 * area
+    for page in (0, 1):
+        img = rasterise(pdf, 72, page)
+        assert ink_in(img, box, 72, lay.page_height * MM) > 0.5 * area
 
 
 def test_unknown_layout_rejected(key):

@@ -81,6 +81,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
     register_web_helpers(app)
+    from .services import mail
+
+    mail.init_app(app)  # outbox receivers for the domain signals, delivery after requests
 
     from .cli import register_cli
 

@@ -126,4 +126,35 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": tz.key,
         "LANGUAGES": ["en", "zh"],
+        # Outgoing mail. Without MAIL_SERVER (development) each message is written as an .eml
+        # file into instance/mail/ and its path is logged.
+        "MAIL_SERVER": env.get("MAIL_SERVER", "").strip(),
+        "MAIL_PORT": _int("MAIL_PORT", env.get("MAIL_PORT"), 25),
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS"), False),  # STARTTLS
+        "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL"), False),  # implicit TLS (port 465)
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_DEFAULT_SENDER": env.get(
+            "MAIL_DEFAULT_SENDER", "Forum Accreditation <accreditation@localhost>"
+        ),
+        "MAIL_TIMEOUT_SECONDS": _int("MAIL_TIMEOUT_SECONDS", env.get("MAIL_TIMEOUT_SECONDS"), 15),
+        # Retries: the n-th failed attempt waits MAIL_RETRY_BASE_SECONDS * 2**(n-1) (at most
+        # six hours); after MAIL_MAX_ATTEMPTS the message is marked failed.
+        "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", env.get("MAIL_MAX_ATTEMPTS"), 8),
+        "MAIL_RETRY_BASE_SECONDS": _int(
+            "MAIL_RETRY_BASE_SECONDS", env.get("MAIL_RETRY_BASE_SECONDS"), 60
+        ),
+        # The web process also looks for due retries this often (0: only after requests).
+        "MAIL_POLL_SECONDS": _int(
+            "MAIL_POLL_SECONDS", env.get("MAIL_POLL_SECONDS"), 0 if app_env == "testing" else 60
+        ),
+        # Deliver in a background thread after each request that queued mail (off in tests,
+        # which deliver explicitly or turn it on).
+        "MAIL_BACKGROUND": _bool(env.get("MAIL_BACKGROUND"), app_env != "testing"),
+        # The address written into emailed links, e.g. https://register.forum.example. Set it in
+        # production: without it links use the address of the request that caused the mail.
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
+        "MANAGE_LINK_MAX_AGE_DAYS": _int(
+            "MANAGE_LINK_MAX_AGE_DAYS", env.get("MANAGE_LINK_MAX_AGE_DAYS"), 30
+        ),
     }

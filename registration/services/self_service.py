@@ -1,0 +1,383 @@
+"""What a delegate can do through their private manage link.
+
+- Edit their details with the same rules as the form (validation.clean_record). Until the
+  badge is printed every change applies at once. Once it is printed, changes to what the
+  badge shows (Delegate.BADGE_FIELDS) and to the delegate's names are *not* applied: they are
+  recorded as a "change_requested" audit entry with the requested values and the delegate is
+  flagged (needs_reprint) for the desk. Other fields (phone, needs, email, …) still apply.
+  The category is decided at accreditation and cannot be changed here.
+- Upload a badge photo (the desk's checks: services.photos.process_photo) until printing.
+- Download the e-ticket once accredited; cancel; export everything as JSON; erase.
+
+Erasure cancels the registration, blanks every personal field, deletes the photo and the
+stored emails, and rewrites the delegate's audit entries so that they keep what happened
+and when, but no personal values.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from ..countries import country_name
+from ..extensions import db
+from ..fields import CATEGORIES, CATEGORY_FIELDS, COMMON_FIELDS
+from ..models import AuditEntry, Delegate, DelegatePhoto, OutboxMessage, Status
+from ..signals import delegate_cancelled
+from ..validation import clean_record, email_key
+from . import audit, mail
+
+ACTOR = "delegate"
+# After printing, changes to these go to the desk instead of applying.
+DESK_REVIEWED_FIELDS: tuple[str, ...] = (*Delegate.BADGE_FIELDS, "given_name", "family_name")
+# Fields the delegate edits (category is fixed once registered).
+EDITABLE_FIELDS: tuple[str, ...] = tuple(f for f in COMMON_FIELDS if f != "category")
+ERASED = "[erased]"
+# Audit detail keys whose values are never personal data (kept on erasure).
+SAFE_AUDIT_KEYS = frozenset({
+    "source", "from", "to", "status", "old_status", "new_status", "fields",
+    "layout", "serial", "badge_serial", "print_count", "checkpoint", "checkpoint_id",
+    "result", "kind", "count", "category", "applied", "requested_fields", "by",
+})
+
+
+class SelfServiceRefused(Exception):
+    """An action the delegate cannot take now; `message` is shown to them."""
+
+    def __init__(self, message: object) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+def is_printed(delegate: Delegate) -> bool:
+    return delegate.printed_at is not None or delegate.print_count > 0
+
+
+def is_cancelled(delegate: Delegate) -> bool:
+    return delegate.status == Status.CANCELLED.value
+
+
+def can_edit(delegate: Delegate) -> bool:
+    return not is_cancelled(delegate)
+
+
+def can_upload_photo(delegate: Delegate) -> bool:
+    return not is_cancelled(delegate) and not is_printed(delegate)
+
+
+def can_download_eticket(delegate: Delegate) -> bool:
+    return delegate.is_accredited
+
+
+def pending_change_request(delegate: Delegate) -> dict[str, Any] | None:
+    """The latest change the delegate asked for after printing, while the desk has not yet
+    reprinted (needs_reprint still set)."""
+    if not delegate.needs_reprint:
+        return None
+    entry = db.session.scalar(
+        select(AuditEntry)
+        .where(AuditEntry.delegate_id == delegate.id, AuditEntry.action == "change_requested")
+        .order_by(AuditEntry.id.desc()).limit(1))
+    return entry.details.get("requested") if entry is not None else None
+
+
+# ---------------------------------------------------------------------------------------
+# E-ticket
+
+
+def badge_data(delegate: Delegate, lang: str | None = None) -> Any:
+    import badges
+
+    from .badge_tokens import token_for
+
+    lang = lang or (delegate.locale if delegate.locale in ("en", "zh") else "en")
+    with force_locale(lang):
+        label = str(CATEGORIES.get(delegate.category, delegate.category))
+    photo = delegate.photo.jpeg if delegate.photo is not None else None
+    return badges.BadgeData(
+        badge_name=delegate.badge_name or delegate.full_name,
+        honorific=delegate.honorific,
+        native_name=delegate.native_name,
+        organisation=delegate.organisation,
+        country=country_name(delegate.country, lang),
+        category=delegate.category,
+        category_label=label.upper(),
+        qr_payload=token_for(delegate),
+        reference=delegate.reference,
+        photo=photo,
+    )
+
+
+def eticket_pdf(delegate: Delegate, lang: str | None = None) -> bytes:
+    """The e-ticket: the badge design (A6) with the delegate's current QR code."""
+    import badges
+
+    if not can_download_eticket(delegate):
+        raise SelfServiceRefused(_l("Your e-ticket is available once you are accredited."))
+    event = badges.EventInfo(name=current_app.config["EVENT_NAME"],
+                             dates=current_app.config["EVENT_DATES"])
+    return badges.render_badge(badge_data(delegate, lang), event, "a6")
+
+
+def eticket_filename(delegate: Delegate) -> str:
+    return f"e-ticket-{delegate.reference}.pdf"
+
+
+# ---------------------------------------------------------------------------------------
+# Edits
+
+
+def current_values(delegate: Delegate) -> dict[str, Any]:
+    """The delegate's data keyed like the form (common fields and category details)."""
+    values: dict[str, Any] = {name: getattr(delegate, name) for name in COMMON_FIELDS}
+    values.update(delegate.details or {})
+    return values
+
+
+class EditResult:
+    """What an edit did: fields applied, values sent to the desk, whether the email changed."""
+
+    def __init__(self) -> None:
+        self.applied: list[str] = []
+        self.requested: dict[str, Any] = {}
+        self.email_changed = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.applied or self.requested)
+
+
+def _email_taken(address: str, delegate: Delegate) -> bool:
+    return db.session.scalar(
+        select(Delegate.id).where(Delegate.email_key == email_key(address),
+                                  Delegate.id != delegate.id)
+    ) is not None
+
+
+EMAIL_TAKEN = _l("This email address is already used by another registration.")
+
+
+def apply_edit(delegate: Delegate, data: dict[str, Any]
+               ) -> tuple[EditResult | None, dict[str, object]]:
+    """Validate and apply the delegate's own edit; commits. Returns (result, errors)."""
+    if not can_edit(delegate):
+        raise SelfServiceRefused(_l("This registration is cancelled and can no longer be "
+                                    "changed."))
+    data = {**data, "category": delegate.category}
+    clean, errors = clean_record(data, require_consent=False)
+    if "email" not in errors and email_key(clean["email"]) != delegate.email_key \
+            and _email_taken(clean["email"], delegate):
+        errors["email"] = EMAIL_TAKEN
+    if errors:
+        return None, errors
+
+    result = EditResult()
+    printed = is_printed(delegate)
+    changes = {name: clean[name] for name in EDITABLE_FIELDS
+               if clean[name] != getattr(delegate, name)}
+    for name, value in changes.items():
+        if printed and name in DESK_REVIEWED_FIELDS:
+            result.requested[name] = value
+            continue
+        setattr(delegate, name, value)
+        result.applied.append(name)
+    if clean["details"] != (delegate.details or {}):
+        delegate.details = clean["details"]
+        result.applied.append("details")
+    if "email" in result.applied:
+        delegate.email_key = email_key(delegate.email)
+        result.email_changed = True
+    if not result.changed:
+        return result, {}
+
+    delegate.refresh_search_text()
+    delegate.updated_at = datetime.now(UTC)
+    if result.applied:
+        # Field names only: the values are in the delegate's record (and erasable there).
+        audit.record(delegate, "edited", actor=ACTOR, by="self_service",
+                     fields=sorted(result.applied))
+    if result.requested:
+        delegate.needs_reprint = True
+        audit.record(delegate, "change_requested", actor=ACTOR, by="self_service",
+                     requested_fields=sorted(result.requested), requested=result.requested)
+    if result.email_changed:
+        # Links sent to the old address stop working; the new address gets a fresh one.
+        mail.queue("manage_link", delegate)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the address was taken by a registration a moment ago
+        db.session.rollback()
+        return None, {"email": EMAIL_TAKEN}
+    return result, {}
+
+
+# ---------------------------------------------------------------------------------------
+# Photo
+
+
+def upload_photo(delegate: Delegate, data: bytes) -> None:
+    """Store the delegate's badge photo after the desk's checks; commits.
+
+    Raises SelfServiceRefused (printed, cancelled) or photos.PhotoRejected (bad image)."""
+    from .photos import process_photo
+
+    if not can_upload_photo(delegate):
+        raise SelfServiceRefused(
+            _l("Your badge is already printed. To change the photo, please see the "
+               "accreditation desk.") if is_printed(delegate) else
+            _l("This registration is cancelled and can no longer be changed."))
+    jpeg = process_photo(data)
+    if delegate.photo is None:
+        delegate.photo = DelegatePhoto(jpeg=jpeg)
+    else:
+        delegate.photo.jpeg = jpeg
+        delegate.photo.updated_at = datetime.now(UTC)
+    audit.record(delegate, "photo", actor=ACTOR, by="self_service", bytes=len(jpeg))
+    db.session.commit()
+
+
+# ---------------------------------------------------------------------------------------
+# Cancel, export, erase
+
+
+def _cancel(delegate: Delegate) -> None:
+    old = delegate.move_to(Status.CANCELLED)
+    audit.record(delegate, "status", actor=ACTOR, by="self_service",
+                 **{"from": old.value, "to": Status.CANCELLED.value})
+    delegate_cancelled.send(current_app._get_current_object(), delegate=delegate)
+
+
+def cancel(delegate: Delegate) -> None:
+    """Cancel the registration (final); commits. The badge stops admitting its holder."""
+    if is_cancelled(delegate):
+        raise SelfServiceRefused(_l("This registration is already cancelled."))
+    _cancel(delegate)
+    db.session.commit()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_data(delegate: Delegate) -> dict[str, Any]:
+    """Everything stored about the delegate, as JSON-ready data."""
+    from ..models import CheckIn
+
+    history = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.delegate_id == delegate.id)
+        .order_by(AuditEntry.id)).all()
+    emails = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.delegate_id == delegate.id)
+        .order_by(OutboxMessage.id)).all()
+    check_ins = db.session.scalars(
+        select(CheckIn).where(CheckIn.delegate_id == delegate.id).order_by(CheckIn.id)).all()
+    return {
+        "exported_at": datetime.now(UTC).isoformat(),
+        "event": current_app.config["EVENT_NAME"],
+        "reference": delegate.reference,
+        "id": str(delegate.public_id),
+        "status": delegate.status,
+        "category": delegate.category,
+        "source": delegate.source,
+        **{name: getattr(delegate, name) for name in EDITABLE_FIELDS},
+        "details": delegate.details or {},
+        "details_fields": [f.name for f in CATEGORY_FIELDS.get(delegate.category, ())],
+        "language": delegate.locale,
+        "consent_at": _iso(delegate.consent_at),
+        "created_at": _iso(delegate.created_at),
+        "updated_at": _iso(delegate.updated_at),
+        "badge": {
+            "serial": delegate.badge_serial,
+            "printed_at": _iso(delegate.printed_at),
+            "print_count": delegate.print_count,
+            "needs_reprint": delegate.needs_reprint,
+        },
+        "photo_jpeg_base64": (base64.b64encode(delegate.photo.jpeg).decode("ascii")
+                              if delegate.photo is not None else None),
+        "history": [
+            {"action": e.action, "actor": e.actor, "at": _iso(e.created_at),
+             "details": e.details} for e in history
+        ],
+        "emails": [
+            {"kind": m.kind, "to": m.recipient, "subject": m.subject, "status": m.status,
+             "queued_at": _iso(m.created_at), "sent_at": _iso(m.sent_at)} for m in emails
+        ],
+        "check_ins": [
+            {"checkpoint": c.checkpoint_id, "at": _iso(c.checked_in_at)} for c in check_ins
+        ],
+    }
+
+
+def _scrub(value: Any, key: str | None = None) -> Any:
+    """Audit details without personal values: keys (field names) and safe values stay."""
+    if isinstance(value, dict):
+        return {k: _scrub(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, key) for v in value]
+    if isinstance(value, str):
+        return value if key in SAFE_AUDIT_KEYS else ERASED
+    return value
+
+
+PERSONAL_TEXT_FIELDS: tuple[str, ...] = (
+    "honorific", "given_name", "family_name", "native_name", "badge_name", "organisation",
+    "position", "email", "phone", "dietary_needs", "accessibility_needs", "search_text",
+)
+
+
+def erase(delegate: Delegate) -> None:
+    """Cancel (if needed) and erase personal data; commits. The manage link dies with it."""
+    if not is_cancelled(delegate):
+        _cancel(delegate)
+    for name in PERSONAL_TEXT_FIELDS:
+        setattr(delegate, name, "")
+    delegate.email_key = None
+    delegate.details = {}
+    if delegate.photo is not None:
+        db.session.delete(delegate.photo)
+        delegate.photo = None
+    db.session.flush()
+    # Stored emails hold names and addresses: queued ones are dropped, sent ones deleted.
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.delegate_id == delegate.id))
+    for entry in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.delegate_id == delegate.id)):
+        entry.details = _scrub(entry.details or {})
+    audit.record(delegate, "erased", actor=ACTOR, by="self_service")
+    db.session.commit()
+
+
+# ---------------------------------------------------------------------------------------
+# A new link by email
+
+
+LINK_RESEND_INTERVAL_SECONDS = 60
+
+
+def send_manage_link(address: str) -> bool:
+    """Queue a fresh manage link to `address` if it is registered; commits.
+
+    Returns whether a message was queued. The caller must answer the same either way: the
+    return value is for tests and logs, never for the person asking."""
+    key = email_key(address)
+    if not key:
+        return False
+    delegate = db.session.scalar(select(Delegate).where(Delegate.email_key == key))
+    if delegate is None:
+        return False
+    recent = db.session.scalar(
+        select(OutboxMessage.created_at)
+        .where(OutboxMessage.delegate_id == delegate.id, OutboxMessage.kind == "manage_link")
+        .order_by(OutboxMessage.id.desc()).limit(1))
+    if recent is not None and (datetime.now(UTC) - recent).total_seconds() \
+            < LINK_RESEND_INTERVAL_SECONDS:
+        return False  # one is on its way: no mail bombing through this form
+    row = mail.queue("manage_link", delegate)
+    db.session.commit()
+    return row is not None

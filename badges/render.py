@@ -8,6 +8,8 @@ bounded however many badges and photos there are (see :func:`render_badges`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import hashlib
 import io
 import itertools
@@ -18,6 +20,7 @@ from typing import BinaryIO
 
 from reportlab import rl_config
 from reportlab.lib.colors import HexColor
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
@@ -98,6 +101,45 @@ def _text(c: Canvas, text: str, slot: TextSlot) -> None:
     draw_fitted(c, fit(text, slot))
 
 
+@functools.lru_cache(maxsize=64)
+def _pattern_ops(box: Box, pattern: str) -> str:
+    """Path operators for a band pattern (computed once; the dot pattern alone is ~70
+    circles, which ReportLab would otherwise re-derive as Bezier arcs for every PDF)."""
+    x, y, w, h = _rect(box)
+    step = 3 * MM
+    ops = []
+    if pattern == "diagonal":
+        k = -h
+        while k < w:
+            ops.append(f"{fp_str(x + k)} {fp_str(y)} m {fp_str(x + k + h)} {fp_str(y + h)} l")
+            k += step
+        ops.append("S")
+    elif pattern == "horizontal":
+        k = step / 2
+        while k < h:
+            ops.append(f"{fp_str(x)} {fp_str(y + k)} m {fp_str(x + w)} {fp_str(y + k)} l")
+            k += step
+        ops.append("S")
+    elif pattern == "dots":
+        r = 0.45 * MM
+        kappa = 0.5523 * r  # cubic Bezier approximation of a quarter circle
+        yy = y + step / 2
+        while yy < y + h:
+            xx = x + step / 2
+            while xx < x + w:
+                ops.append(" ".join((
+                    f"{fp_str(xx + r)} {fp_str(yy)} m",
+                    f"{fp_str(xx + r, yy + kappa, xx + kappa, yy + r, xx, yy + r)} c",
+                    f"{fp_str(xx - kappa, yy + r, xx - r, yy + kappa, xx - r, yy)} c",
+                    f"{fp_str(xx - r, yy - kappa, xx - kappa, yy - r, xx, yy - r)} c",
+                    f"{fp_str(xx + kappa, yy - r, xx + r, yy - kappa, xx + r, yy)} c h",
+                )))
+                xx += step
+            yy += step
+        ops.append("f")
+    return "\n".join(ops)
+
+
 def _draw_pattern(c: Canvas, box: Box, cat: Category) -> None:
     if cat.pattern == "solid":
         return
@@ -111,25 +153,7 @@ def _draw_pattern(c: Canvas, box: Box, cat: Category) -> None:
     c.setStrokeAlpha(0.18)
     c.setFillAlpha(0.18)
     c.setLineWidth(1.2)
-    step = 3 * MM
-    if cat.pattern == "diagonal":
-        k = -h
-        while k < w:
-            c.line(x + k, y, x + k + h, y + h)
-            k += step
-    elif cat.pattern == "horizontal":
-        k = step / 2
-        while k < h:
-            c.line(x, y + k, x + w, y + k)
-            k += step
-    elif cat.pattern == "dots":
-        yy = y + step / 2
-        while yy < y + h:
-            xx = x + step / 2
-            while xx < x + w:
-                c.circle(xx, yy, 0.45 * MM, stroke=0, fill=1)
-                xx += step
-            yy += step
+    c.addLiteral(_pattern_ops(box, cat.pattern))
     c.restoreState()
 
 
@@ -151,9 +175,18 @@ def _draw_band(c: Canvas, d: Design, badge: BadgeData) -> None:
         letter_slot = TextSlot(Box(tx / MM, ty / MM, tile / MM, tile / MM), tile * 0.8,
                                4, bold=True, color="#000000")
         _text(c, cat.letter, letter_slot)
-    slot = d.band_text
-    _text(c, badge.category_label, TextSlot(slot.box, slot.size, slot.min_size, slot.bold,
-                                            slot.max_lines, slot.align, cat.text_color))
+    slot = dataclasses.replace(d.band_text, color=cat.text_color)
+    fitted = fit(badge.category_label, slot)
+    if fitted.lines and cat.pattern != "solid":
+        # a plain strip behind the label so the pattern never crosses the letters
+        pad = 2 * MM
+        x0 = min(lx for _runs, lx, _y in fitted.lines)
+        x1 = max(lx + sum(r.width for r in runs) * fitted.size / 1000
+                 for runs, lx, _y in fitted.lines)
+        c.setFillColor(_color(cat.color))
+        c.rect(x0 - pad, y, x1 - x0 + 2 * pad, h, stroke=0, fill=1)
+    c.setFillColor(_color(slot.color))
+    draw_fitted(c, fitted)
 
 
 def _draw_qr(c: Canvas, d: Design, payload: str) -> None:

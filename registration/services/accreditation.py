@@ -1,0 +1,217 @@
+"""Accreditation decisions by the desk: approve, reject (with a reason), one or many, and
+walk-in registration. Every change goes through the status machine, is audited, sends its
+domain signal inside the transaction and is committed here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import AuditEntry, Delegate, InvalidTransition, StaffUser, Status
+from ..models.status import can_transition
+from ..signals import delegate_approved, delegate_rejected
+from . import audit
+from .registration import register_delegate
+
+MAX_REASON_LENGTH = 500
+MAX_BULK = 1000
+
+
+class ReasonRequired(ValueError):
+    """A rejection needs a reason the delegate can be told."""
+
+
+def clean_reason(reason: str | None) -> str:
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ReasonRequired("Give a reason for the rejection.")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise ReasonRequired(f"Keep the reason under {MAX_REASON_LENGTH} characters.")
+    return reason
+
+
+def _lock(delegate: Delegate) -> None:
+    """Re-read the row (locked on PostgreSQL) so two desks cannot decide on stale data."""
+    db.session.refresh(delegate, with_for_update=True)
+
+
+def _approve(delegate: Delegate, staff: StaffUser | None) -> None:
+    old = delegate.move_to(Status.APPROVED)
+    audit.record(delegate, "status", staff=staff, **{"from": old.value, "to": delegate.status})
+    delegate_approved.send(current_app._get_current_object(), delegate=delegate)
+
+
+def _reject(delegate: Delegate, staff: StaffUser | None, reason: str) -> None:
+    old = delegate.move_to(Status.REJECTED)
+    audit.record(delegate, "status", staff=staff,
+                 **{"from": old.value, "to": delegate.status, "reason": reason})
+    delegate_rejected.send(current_app._get_current_object(), delegate=delegate, reason=reason)
+
+
+def approve(delegate: Delegate, staff: StaffUser | None) -> Delegate:
+    """Accredit one delegate. Raises InvalidTransition (nothing is changed then)."""
+    _lock(delegate)
+    try:
+        _approve(delegate, staff)
+    except InvalidTransition:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return delegate
+
+
+def reject(delegate: Delegate, staff: StaffUser | None, reason: str) -> Delegate:
+    """Refuse accreditation with a reason. Raises ReasonRequired or InvalidTransition."""
+    reason = clean_reason(reason)
+    _lock(delegate)
+    try:
+        _reject(delegate, staff, reason)
+    except InvalidTransition:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return delegate
+
+
+@dataclass
+class BulkResult:
+    done: list[Delegate] = field(default_factory=list)
+    # Delegates left as they were, with their status at the time.
+    skipped: list[Delegate] = field(default_factory=list)
+
+
+def _load_many(ids: Iterable[int]) -> list[Delegate]:
+    wanted = list(dict.fromkeys(int(i) for i in ids))[:MAX_BULK]
+    if not wanted:
+        return []
+    stmt = select(Delegate).where(Delegate.id.in_(wanted)).order_by(Delegate.id)
+    return list(db.session.scalars(stmt.with_for_update()))
+
+
+def approve_many(ids: Iterable[int], staff: StaffUser | None) -> BulkResult:
+    """Approve every delegate that may be approved; the others are skipped. One commit."""
+    result = BulkResult()
+    for delegate in _load_many(ids):
+        if can_transition(delegate.status, Status.APPROVED):
+            _approve(delegate, staff)
+            result.done.append(delegate)
+        else:
+            result.skipped.append(delegate)
+    db.session.commit()
+    return result
+
+
+def reject_many(ids: Iterable[int], staff: StaffUser | None, reason: str) -> BulkResult:
+    """Reject every delegate that may be rejected, with one reason. One commit."""
+    reason = clean_reason(reason)
+    result = BulkResult()
+    for delegate in _load_many(ids):
+        if can_transition(delegate.status, Status.REJECTED):
+            _reject(delegate, staff, reason)
+            result.done.append(delegate)
+        else:
+            result.skipped.append(delegate)
+    db.session.commit()
+    return result
+
+
+def ids_for_public_ids(public_ids: Iterable[str | uuid.UUID]) -> list[int]:
+    """Integer ids for the public ids the desk's pages send (malformed ones are ignored)."""
+    uuids: list[uuid.UUID] = []
+    for value in public_ids:
+        try:
+            uuids.append(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    if not uuids:
+        return []
+    return list(db.session.scalars(
+        select(Delegate.id).where(Delegate.public_id.in_(uuids[:MAX_BULK]))
+    ))
+
+
+def register_walk_in(clean: dict[str, Any], staff: StaffUser, locale: str = "en") -> Delegate:
+    """A delegate registered at the desk (consent confirmed there) and approved at once.
+
+    Raises registration.RegistrationRefused ("duplicate_email"); limits do not apply."""
+    delegate = register_delegate(clean, source="walk_in", locale=locale, staff=staff,
+                                 consent=True, enforce_limits=False)
+    return approve(delegate, staff)
+
+
+# --- reading the trail ----------------------------------------------------------------------
+
+def allowed_actions(delegate: Delegate) -> dict[str, bool]:
+    """Which accreditation buttons the record shows."""
+    return {
+        "approve": can_transition(delegate.status, Status.APPROVED),
+        "reject": can_transition(delegate.status, Status.REJECTED),
+    }
+
+
+@dataclass
+class TrailItem:
+    at: datetime
+    actor: str
+    action: str
+    lines: list[str]
+    details: dict[str, Any]
+
+
+def _show(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def describe(entry: AuditEntry) -> list[str]:
+    """Readable lines for one audit entry ("edited family_name from A to B")."""
+    d = dict(entry.details or {})
+    if entry.action == "status":
+        line = f"status {d.get('from', '?')} → {d.get('to', '?')}"
+        if d.get("reason"):
+            line += f" (reason: {d['reason']})"
+        return [line]
+    if entry.action == "edited":
+        changes = d.get("changes") or {}
+        lines = [f"edited {name} from {_show(old)} to {_show(new)}"
+                 for name, (old, new) in changes.items()]
+        if d.get("needs_reprint"):
+            lines.append("badge fields changed after printing: needs reprint")
+        return lines or ["edited"]
+    if entry.action == "registered":
+        return [f"registered ({d.get('source', 'self')})"]
+    extras = ", ".join(f"{k}: {_show(v)}" for k, v in d.items())
+    return [f"{entry.action.replace('_', ' ')}" + (f" ({extras})" if extras else "")]
+
+
+def audit_trail(delegate: Delegate) -> list[TrailItem]:
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.delegate_id == delegate.id)
+        .order_by(AuditEntry.created_at, AuditEntry.id)
+    )
+    return [TrailItem(at=e.created_at, actor=e.actor, action=e.action, lines=describe(e),
+                      details=dict(e.details or {})) for e in entries]
+
+
+def status_history(trail: list[TrailItem]) -> list[tuple[datetime, str, str, str]]:
+    """(when, status, who, reason) for every status the delegate has been in."""
+    history = []
+    for item in trail:
+        if item.action == "registered":
+            history.append((item.at, Status.SUBMITTED.value, item.actor, ""))
+        elif "to" in item.details and item.details.get("to") in {s.value for s in Status}:
+            history.append((item.at, item.details["to"], item.actor,
+                            str(item.details.get("reason") or "")))
+    return history

@@ -1,0 +1,97 @@
+"""The desk edits a delegate's details: audited field by field, reprint flagged when
+something printed on the badge changes after printing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..fields import CATEGORY_FIELDS, COMMON_FIELDS
+from ..models import Delegate, StaffUser
+from ..validation import email_key
+from . import audit
+
+
+class EditRefused(Exception):
+    """The edit cannot be saved: `reason` is "duplicate_email"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def form_data(delegate: Delegate) -> dict[str, Any]:
+    """The delegate as the DelegateForm's initial data (common fields and category answers)."""
+    data: dict[str, Any] = {name: getattr(delegate, name) for name in COMMON_FIELDS}
+    data.update(delegate.details or {})
+    return data
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, list):
+        return list(value)
+    return "" if value is None else value
+
+
+def diff(delegate: Delegate, clean: dict[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for every field `clean` would change (category answers by name)."""
+    changes: dict[str, list[Any]] = {}
+    for name in COMMON_FIELDS:
+        old, new = _comparable(getattr(delegate, name)), _comparable(clean[name])
+        if old != new:
+            changes[name] = [old, new]
+    old_details = dict(delegate.details or {})
+    new_details = dict(clean.get("details") or {})
+    known = [f.name for fs in CATEGORY_FIELDS.values() for f in fs]
+    for name in [*known, *sorted((set(old_details) | set(new_details)) - set(known))]:
+        if name not in old_details and name not in new_details:
+            continue
+        old, new = old_details.get(name), new_details.get(name)
+        # A category answer that was never given and is now empty is not a change.
+        if (old in (None, "", [], False)) and (new in (None, "", [], False)):
+            continue
+        if old != new:
+            changes[name] = [old, new]
+    return changes
+
+
+def email_taken(delegate: Delegate, email: str) -> bool:
+    return db.session.scalar(
+        select(Delegate.id).where(Delegate.email_key == email_key(email),
+                                  Delegate.id != delegate.id)
+    ) is not None
+
+
+def edit_delegate(delegate: Delegate, clean: dict[str, Any],
+                  staff: StaffUser | None) -> dict[str, list[Any]]:
+    """Apply values cleaned by validation.clean_record, audit the changes, commit.
+
+    Returns the changes ({} when nothing changed: nothing is written). Raises EditRefused."""
+    changes = diff(delegate, clean)
+    if not changes:
+        return {}
+    if "email" in changes and email_taken(delegate, clean["email"]):
+        raise EditRefused("duplicate_email")
+    for name in COMMON_FIELDS:
+        if name in changes:
+            setattr(delegate, name, clean[name])
+    if "email" in changes:
+        delegate.email_key = email_key(clean["email"])
+    delegate.details = dict(clean.get("details") or {})
+    reprint = delegate.printed_at is not None and any(
+        name in changes for name in Delegate.BADGE_FIELDS
+    )
+    if reprint:
+        delegate.needs_reprint = True
+    delegate.refresh_search_text()
+    audit.record(delegate, "edited", staff=staff, changes=changes,
+                 **({"needs_reprint": True} if reprint else {}))
+    try:
+        db.session.commit()
+    except IntegrityError:  # the address was taken between the check and the commit
+        db.session.rollback()
+        raise EditRefused("duplicate_email") from None
+    return changes

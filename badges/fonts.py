@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import uharfbuzz
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
@@ -126,7 +128,7 @@ class Font:
         else:
             self.cmap = None
             self.ascent, self.descent = 0.718, -0.207  # Helvetica
-        self._hb_font = None
+        self._hb_font: uharfbuzz.Font | None = None
 
     @property
     def embedded(self) -> bool:
@@ -141,12 +143,11 @@ class Font:
             return False
         return ch.isprintable()
 
-    def hb_font(self):  # noqa: ANN201 - uharfbuzz.Font, imported lazily
+    def hb_font(self) -> uharfbuzz.Font:
+        """The HarfBuzz font for shaping (loaded on first use)."""
         if self._hb_font is None:
-            import uharfbuzz as hb
-
-            blob = hb.Blob.from_file_path(self.path)
-            self._hb_font = hb.Font(hb.Face(blob, self.subfont))
+            blob = uharfbuzz.Blob.from_file_path(self.path)
+            self._hb_font = uharfbuzz.Font(uharfbuzz.Face(blob, self.subfont))
         return self._hb_font
 
     def __repr__(self) -> str:
@@ -374,16 +375,23 @@ def _glyph_code(font: Font, gid: int, advance_units: int) -> str:
     return chr(code)
 
 
-@lru_cache(maxsize=20000)
-def _shape(text: str, font: Font, rtl: bool) -> tuple[tuple[Glyph, ...], float]:
-    import uharfbuzz as hb
+# Shaping registers private-use aliases in the shared TTFont objects: one writer at a time.
+_shape_lock = threading.Lock()
 
+
+@lru_cache(maxsize=8192)
+def _shape(text: str, font: Font, rtl: bool) -> tuple[tuple[Glyph, ...], float]:
+    with _shape_lock:
+        return _shape_locked(text, font, rtl)
+
+
+def _shape_locked(text: str, font: Font, rtl: bool) -> tuple[tuple[Glyph, ...], float]:
     hbf = font.hb_font()
-    buf = hb.Buffer()
+    buf = uharfbuzz.Buffer()
     buf.add_str(text)
     buf.guess_segment_properties()
     buf.direction = "rtl" if rtl else "ltr"
-    hb.shape(hbf, buf, {"kern": True, "liga": True})
+    uharfbuzz.shape(hbf, buf, {"kern": True, "liga": True})
     face = font.ttf.face
     scale = face._pdfScale
     glyphs = []

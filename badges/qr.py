@@ -44,7 +44,7 @@ class _Layout(qrcode.QRCode):
 
     positions: list[tuple[int, int]]
 
-    def map_data(self, data, mask_pattern):  # noqa: ANN001 - qrcode's signature
+    def map_data(self, data: list[int], mask_pattern: int) -> None:
         positions = []
         n = self.modules_count
         inc = -1

@@ -206,7 +206,7 @@ class _PhotoReader(ImageReader):
     anyway just to fingerprint it for de-duplication (~1.5 ms per photo). For JPEGs the
     compressed bytes are an equally good fingerprint; other formats take the normal path."""
 
-    def getRGBData(self) -> bytes:  # noqa: N802 - ReportLab's name
+    def getRGBData(self) -> bytes:
         if self.jpeg_fh() is None:
             return super().getRGBData()
         self._dataA = None

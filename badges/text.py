@@ -16,7 +16,7 @@ from functools import lru_cache
 from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfgen.canvas import Canvas
 
-from .fonts import FONT_DIRS_ENV, Run, layout_line
+from .fonts import FONT_DIRS_ENV, Glyph, Run, layout_line
 from .layouts import MM, TextSlot
 
 ELLIPSIS = "\u2026"
@@ -242,7 +242,7 @@ def draw_runs(c: Canvas, runs: tuple[Run, ...], x: float, y: float, size: float)
         x += w
 
 
-def _tj(byte: str, g) -> str:  # noqa: ANN001 - fonts.Glyph
+def _tj(byte: str, g: Glyph) -> str:
     pre = fp_str(-g.x_offset) + " " if g.x_offset else ""
     post = g.width - g.advance + g.x_offset
     return f"[{pre}({byte}) {fp_str(post)}] TJ"

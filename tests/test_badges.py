@@ -339,7 +339,8 @@ def test_bulk_is_chunked_streamed_and_ordered(key):
             got = tp.get_text_bounded(*lay.cell_rect_pt(cell))
             order += [i for i in range(1, 10) if f"Delegate Number{i}\r" in got + "\r"]
     assert order == list(range(1, 10))
-    assert all(emb for _, emb in embedded_fonts(pdf))
+    if badge_fonts.missing_fonts_hint() is None:  # else Helvetica fallback (not embedded)
+        assert all(emb for _, emb in embedded_fonts(pdf))
     code = decode_qr(rasterise(pdf, 200, page=2))
     assert tickets.verify(code, [key.public_key()]).serial == 2
 

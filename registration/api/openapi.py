@@ -1,0 +1,285 @@
+"""The OpenAPI 3.1 document for /api/v1, as data. tests/test_api.py keeps it true: every
+route is documented (and nothing else), and real responses match these schemas."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any
+
+RESULTS = ["checked_in", "already_checked_in", "invalid", "revoked", "not_accredited",
+           "zone_denied"]
+
+
+def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": [kind, "null"], **extra}
+
+
+def _object(properties: dict[str, Any], *, required: list[str] | None = None,
+            description: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+    }
+    if description:
+        schema["description"] = description
+    return schema
+
+
+DATE_TIME = {"type": "string", "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _object({
+        "error": {"type": "string", "description": "Stable machine-readable code.",
+                  "examples": ["invalid_json", "missing_field", "invalid_nonce",
+                               "unknown_checkpoint", "unauthenticated", "invalid_token",
+                               "csrf_failed"]},
+        "message": {"type": "string"},
+    }),
+    "CheckinRequest": _object({
+        "code": {"type": "string", "maxLength": 512,
+                 "description": "The scanned QR text (GP1… token)."},
+        "checkpoint": {"type": "string", "description": "Checkpoint id, e.g. main."},
+        "nonce": {"type": "string", "minLength": 8, "maxLength": 64,
+                  "description": "Client-made, unique per scan: a re-sent scan is recorded "
+                                 "once and answered with the stored result."},
+        "scanned_at": {"type": "string", "format": "date-time",
+                       "description": "For offline syncs: when the scan was made (with a "
+                                      "zone). The earliest scan wins."},
+    }, required=["code", "checkpoint", "nonce"]),
+    "Delegate": _object({
+        "public_id": {"type": "string", "format": "uuid"},
+        "reference": {"type": "string"},
+        "name": {"type": "string"},
+        "honorific": {"type": "string"},
+        "given_name": {"type": "string"},
+        "family_name": {"type": "string"},
+        "native_name": {"type": "string"},
+        "organisation": {"type": "string"},
+        "category": {"type": "string", "enum": ["government", "expert", "scholar", "ngo"]},
+        "category_label": {"type": "string"},
+        "country": {"type": "string"},
+        "country_name": {"type": "string"},
+        "status": {"type": "string"},
+        "badge_serial": {"type": "integer"},
+        "head_of_delegation": {"type": "boolean"},
+        "photo_url": _nullable("string"),
+    }),
+    "CheckinResult": _object({
+        "status": {"type": "string", "enum": RESULTS},
+        "delegate": {"oneOf": [{"$ref": "#/components/schemas/Delegate"}, {"type": "null"}]},
+        "checked_in_at": _nullable("string", format="date-time",
+                                   description="checked_in: this admission; "
+                                               "already_checked_in: the first one here."),
+        "checkpoint": {"type": "string"},
+        "checkpoint_name": {"type": "string"},
+        "scanned_at": DATE_TIME,
+        "offline": {"type": "boolean"},
+        "reason": _nullable("string", description="For invalid: malformed, bad_signature "
+                                                  "or unknown_badge. Null otherwise."),
+        "superseded_at": _nullable("string", format="date-time",
+                                   description="An offline scan earlier than the recorded "
+                                               "check-in replaced it: the replaced time."),
+        "replayed": {"type": "boolean",
+                     "description": "The nonce was seen before; this is the stored answer."},
+    }),
+    "Checkpoint": _object({
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "allowed_categories": {"oneOf": [{"type": "array", "items": {"type": "string"}},
+                                         {"type": "null"}]},
+        "admit_heads_of_delegation": {"type": "boolean"},
+        "active": {"type": "boolean"},
+    }),
+    "SnapshotDelegate": _object({
+        "public_id": {"type": "string", "format": "uuid"},
+        "name": {"type": "string"},
+        "honorific": {"type": "string"},
+        "native_name": {"type": "string"},
+        "category": {"type": "string"},
+        "country": {"type": "string"},
+        "status": {"type": "string"},
+        "badge_serial": {"type": "integer"},
+        "head_of_delegation": {"type": "boolean"},
+    }),
+    "Snapshot": _object({
+        "generated_at": DATE_TIME,
+        "accredited_statuses": {"type": "array", "items": {"type": "string"}},
+        "public_keys": {"type": "array", "items": {"type": "string"}},
+        "checkpoints": {"type": "array", "items": {"$ref": "#/components/schemas/Checkpoint"}},
+        "delegates": {"type": "array",
+                      "items": {"$ref": "#/components/schemas/SnapshotDelegate"}},
+    }),
+    "PublicKeys": _object({
+        "algorithm": {"type": "string", "enum": ["Ed25519"]},
+        "encoding": {"type": "string", "enum": ["base64url-raw"]},
+        "current": {"type": "string"},
+        "previous": {"type": "array", "items": {"type": "string"}},
+        "keys": {"type": "array", "items": {"type": "string"},
+                 "description": "current first, then previous"},
+    }),
+    "OpenApiDocument": {"type": "object"},
+}
+
+EXAMPLE_DELEGATE = {
+    "public_id": "0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11", "reference": "GPS-7K3Q-9XWD",
+    "name": "Wang Xiaoming", "honorific": "Dr.", "given_name": "Xiaoming",
+    "family_name": "Wang", "native_name": "王小明", "organisation": "Ministry of Public Security",
+    "category": "government", "category_label": "Government official", "country": "CN",
+    "country_name": "China", "status": "checked_in", "badge_serial": 1,
+    "head_of_delegation": True,
+    "photo_url": "/checkin/photo/0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11.jpg",
+}
+
+EXAMPLES: dict[str, Any] = {
+    "checked_in": {
+        "status": "checked_in", "delegate": EXAMPLE_DELEGATE,
+        "checked_in_at": "2026-12-08T01:14:03.120Z", "checkpoint": "main",
+        "checkpoint_name": "Main entrance", "scanned_at": "2026-12-08T01:14:03.120Z",
+        "offline": False, "reason": None, "superseded_at": None, "replayed": False,
+    },
+    "already_checked_in": {
+        "status": "already_checked_in", "delegate": EXAMPLE_DELEGATE,
+        "checked_in_at": "2026-12-08T01:14:03.120Z", "checkpoint": "main",
+        "checkpoint_name": "Main entrance", "scanned_at": "2026-12-08T01:20:41.007Z",
+        "offline": False, "reason": None, "superseded_at": None, "replayed": False,
+    },
+    "invalid": {
+        "status": "invalid", "delegate": None, "checked_in_at": None, "checkpoint": "main",
+        "checkpoint_name": "Main entrance", "scanned_at": "2026-12-08T01:21:00.000Z",
+        "offline": False, "reason": "bad_signature", "superseded_at": None, "replayed": False,
+    },
+    "error": {"error": "unknown_checkpoint", "message": "No open checkpoint 'vip2'."},
+    "public_key": {"algorithm": "Ed25519", "encoding": "base64url-raw",
+                   "current": "O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik", "previous": [],
+                   "keys": ["O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik"]},
+    "snapshot": {
+        "generated_at": "2026-12-08T00:30:00.000Z",
+        "accredited_statuses": ["approved", "badge_printed", "checked_in"],
+        "public_keys": ["O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik"],
+        "checkpoints": [{"id": "main", "name": "Main entrance", "allowed_categories": None,
+                         "admit_heads_of_delegation": False, "active": True}],
+        "delegates": [{"public_id": "0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11",
+                       "name": "Wang Xiaoming", "honorific": "Dr.", "native_name": "王小明",
+                       "category": "government", "country": "CN", "status": "badge_printed",
+                       "badge_serial": 1, "head_of_delegation": True}],
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: str, example: Any | None = None, examples: dict[str, Any] | None = None
+          ) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": _ref(schema)}
+    if example is not None:
+        media["example"] = example
+    if examples is not None:
+        media["examples"] = {k: {"value": v} for k, v in examples.items()}
+    return {"content": {"application/json": media}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, **_json("Error", EXAMPLES["error"])}
+
+
+AUTH = [{"deviceToken": []}, {"staffSession": []}]
+
+PATHS: dict[str, Any] = {
+    "/api/v1/checkins": {
+        "post": {
+            "operationId": "postCheckin",
+            "summary": "Decide and record one scan",
+            "description": (
+                "Every decided scan answers HTTP 200 with its status, admitted or not, and is "
+                "recorded once per nonce. A delegate is checked in once per checkpoint; later "
+                "scans answer already_checked_in with the first time. Staff sessions must "
+                "send the CSRF token in X-CSRFToken; device tokens need none."),
+            "security": AUTH,
+            "parameters": [{"name": "X-CSRFToken", "in": "header", "required": False,
+                            "schema": {"type": "string"},
+                            "description": "Required with a staff session."}],
+            "requestBody": {"required": True, **_json("CheckinRequest", {
+                "code": "GP1AEAAAAAA…", "checkpoint": "main",
+                "nonce": "c0a8f3e2-91d4-4e0b-a7a4-3b1f2c6d7e8f"})},
+            "responses": {
+                "200": {"description": "The decision.",
+                        **_json("CheckinResult", examples={
+                            k: EXAMPLES[k] for k in ("checked_in", "already_checked_in",
+                                                     "invalid")})},
+                "400": _error("Body is not a JSON object (invalid_json) or the CSRF token "
+                              "is missing (csrf_failed)."),
+                "401": _error("No or bad credentials (unauthenticated, invalid_token, "
+                              "invalid_authorization); a revoked device token included."),
+                "403": _error("The staff account may not scan."),
+                "404": _error("Unknown or closed checkpoint (unknown_checkpoint)."),
+                "422": _error("A field is missing or has the wrong shape (missing_field, "
+                              "invalid_code, invalid_nonce, invalid_scanned_at, "
+                              "invalid_checkpoint)."),
+            },
+        }
+    },
+    "/api/v1/checkin-snapshot": {
+        "get": {
+            "operationId": "getCheckinSnapshot",
+            "summary": "Delegate list for offline provisional answers",
+            "security": AUTH,
+            "responses": {
+                "200": {"description": "The snapshot.", **_json("Snapshot", EXAMPLES["snapshot"])},
+                "401": _error("No or bad credentials."),
+                "403": _error("The staff account may not scan."),
+            },
+        }
+    },
+    "/api/v1/public-key": {
+        "get": {
+            "operationId": "getPublicKey",
+            "summary": "Ed25519 public keys that verify badge tokens (current first)",
+            "security": [],
+            "responses": {
+                "200": {"description": "The keys.",
+                        **_json("PublicKeys", EXAMPLES["public_key"])},
+            },
+        }
+    },
+    "/api/v1/openapi.json": {
+        "get": {
+            "operationId": "getOpenApi",
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1 document.",
+                                  **_json("OpenApiDocument")}},
+        }
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document (a fresh copy: callers may change it)."""
+    return deepcopy({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Forum check-in API",
+            "version": "1.0.0",
+            "description": (
+                "Check-in at the doors of the Global Public Safety Cooperation Forum. "
+                "Badge QR codes carry Ed25519-signed tokens: 'GP1' + base32(body 19 bytes + "
+                "signature 64 bytes), body = version 0x01 | badge UUID (16) | serial (2, "
+                "big-endian). Errors are JSON {error, message} with a stable code."),
+        },
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "deviceToken": {"type": "http", "scheme": "bearer",
+                                "description": "Per-device token from /staff/devices or "
+                                               "`flask devices issue NAME`."},
+                "staffSession": {"type": "apiKey", "in": "cookie", "name": "session",
+                                 "description": "Staff session (scanner, desk, admin); "
+                                                "POSTs also need X-CSRFToken."},
+            },
+        },
+    })

@@ -1,0 +1,82 @@
+"""`flask --app wsgi devices …` and `flask --app wsgi checkpoints …`."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from ..fields import CATEGORY_KEYS
+from ..services import checkin as checkin_service
+from ..services import devices as device_service
+
+devices_group = AppGroup("devices", help="Scanner devices and their API tokens.")
+checkpoints_group = AppGroup("checkpoints", help="Checkpoints (zones) at the doors.")
+
+
+@devices_group.command("issue")
+@click.argument("name")
+def issue_device(name: str) -> None:
+    """Create device NAME and print its token (shown this once only)."""
+    try:
+        device, token = device_service.issue(name)
+    except device_service.DeviceError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Device {device.name!r} issued. Its token (shown once, store it on the "
+               "device now):", err=True)
+    click.echo(token)
+
+
+@devices_group.command("revoke")
+@click.argument("name")
+def revoke_device(name: str) -> None:
+    """Revoke device NAME: its token is refused from now on."""
+    try:
+        device = device_service.revoke(name)
+    except device_service.DeviceError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Device {device.name!r} revoked.")
+
+
+@devices_group.command("list")
+def list_devices() -> None:
+    """Devices with their state and when they were last seen."""
+    rows = device_service.list_devices()
+    if not rows:
+        click.echo("No devices.")
+    for device in rows:
+        state = f"revoked {device.revoked_at:%Y-%m-%d %H:%M}Z" if device.revoked_at else "active"
+        seen = f"{device.last_seen_at:%Y-%m-%d %H:%M}Z" if device.last_seen_at else "never"
+        click.echo(f"{device.name}\t{state}\tlast seen {seen}")
+
+
+@checkpoints_group.command("add")
+@click.argument("checkpoint_id")
+@click.argument("name")
+@click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORY_KEYS),
+              help="A category admitted (repeat); none given: every accredited delegate.")
+@click.option("--heads/--no-heads", default=False, help="Also admit heads of delegation.")
+@click.option("--closed", is_flag=True, help="Create or set it closed.")
+def add_checkpoint(checkpoint_id: str, name: str, categories: tuple[str, ...], heads: bool,
+                   closed: bool) -> None:
+    """Add or update checkpoint CHECKPOINT_ID called NAME."""
+    try:
+        cp = checkin_service.save_checkpoint(checkpoint_id, name, categories or None, heads,
+                                             active=not closed)
+    except checkin_service.CheckinError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Checkpoint {cp.id!r} saved.")
+
+
+@checkpoints_group.command("list")
+def list_checkpoints() -> None:
+    """Checkpoints and who they admit."""
+    for cp in checkin_service.list_checkpoints():
+        who = "all accredited" if cp.allowed_categories is None else ", ".join(
+            cp.allowed_categories)
+        if cp.admit_heads_of_delegation:
+            who += " + heads of delegation"
+        state = "" if cp.active else " (closed)"
+        click.echo(f"{cp.id}\t{cp.name}\t{who}{state}")
+
+
+commands = [devices_group, checkpoints_group]

@@ -1,0 +1,554 @@
+"""Check-in at the doors: deciding a scan, zones (checkpoints), the offline snapshot and
+the dashboard figures.
+
+Rules, as implemented by :func:`check_in`:
+
+* **Idempotency.** Each scan carries a client-made nonce (unique column on `scan`). A nonce
+  seen before returns the result recorded for it; nothing is written again. Two requests
+  with the same nonce racing each other both try to INSERT; the loser's INSERT fails in a
+  SAVEPOINT and it answers with the winner's stored result.
+* **Exactly once per checkpoint.** Admission is an INSERT into `check_in`, whose
+  UNIQUE(delegate_id, checkpoint_id) decides: a failed INSERT (in a SAVEPOINT) means the
+  delegate is already checked in there. There is no read-then-write.
+* **Every scan is kept** as a `scan` row (time, checkpoint, device or staff, result), refused
+  ones too (`invalid`, `revoked`, `not_accredited`, `zone_denied`).
+* **Status.** The first successful check-in at *any* checkpoint moves an approved or
+  badge-printed delegate to `checked_in` (through `Delegate.move_to`), with an audit entry
+  "checked_in" naming the gate. Later admissions at other checkpoints add an audit entry too.
+* **Offline scans, earliest wins.** A scan synced from an offline scanner carries the time it
+  was made (`scanned_at`; a time in the future is clamped to the server's clock). If the
+  delegate is already checked in at that checkpoint *later* than this scan, the check-in is
+  moved to this earlier scan (`checked_in_at` and `scan_id` rewritten by one conditional
+  UPDATE, so concurrent syncs cannot move it backwards) and the answer is `checked_in` with
+  `superseded_at` = the replaced time; an audit entry "checkin_time_corrected" records it.
+  Otherwise the offline scan is a duplicate and answers `already_checked_in` with the first
+  check-in's time: the scanner page lists those after a sync. `scan.result` keeps what each
+  door was told at the time; `check_in` holds the truth (one row, earliest time).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app, has_request_context, url_for
+from flask_babel import force_locale
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import tickets
+from ..extensions import db
+from ..fields import CATEGORIES, CATEGORY_KEYS
+from ..models import (
+    ACCREDITED,
+    CheckIn,
+    Checkpoint,
+    Delegate,
+    DelegatePhoto,
+    Device,
+    Scan,
+    StaffUser,
+    Status,
+)
+from ..models.status import can_transition
+from ..models.types import utcnow
+from . import audit
+from .badge_tokens import public_keys
+
+RESULTS = ("checked_in", "already_checked_in", "invalid", "revoked", "not_accredited",
+           "zone_denied")
+ADMITTED = frozenset({"checked_in", "already_checked_in"})
+ACCREDITED_VALUES = tuple(s.value for s in ACCREDITED)
+MAX_NONCE_LENGTH = 64
+MAX_CODE_LENGTH = 512
+
+
+class CheckinError(ValueError):
+    """A request that cannot be decided (unknown checkpoint...); `code` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class ScanResult:
+    """The decision on one scan, as the scanner shows it."""
+
+    status: str
+    checkpoint: Checkpoint
+    scanned_at: datetime
+    delegate: Delegate | None = None
+    # checked_in: this admission; already_checked_in: the first one at this checkpoint.
+    checked_in_at: datetime | None = None
+    offline: bool = False
+    reason: str | None = None  # for "invalid": malformed, bad_signature or unknown_badge
+    superseded_at: datetime | None = None
+    replayed: bool = False  # the nonce was seen before: this is the stored answer
+    has_photo: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "delegate": delegate_json(self.delegate, self.has_photo) if self.delegate else None,
+            "checked_in_at": iso(self.checked_in_at),
+            "checkpoint": self.checkpoint.id,
+            "checkpoint_name": self.checkpoint.name,
+            "scanned_at": iso(self.scanned_at),
+            "offline": self.offline,
+            "reason": self.reason,
+            "superseded_at": iso(self.superseded_at),
+            "replayed": self.replayed,
+        }
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def is_head_of_delegation(details: dict[str, Any] | None) -> bool:
+    value = (details or {}).get("head_of_delegation")
+    if isinstance(value, str):
+        return value.strip().lower() in {"y", "yes", "true", "1", "on"}
+    return bool(value)
+
+
+def category_label(key: str) -> str:
+    """The category's name in the request's language (English outside a request)."""
+    label = CATEGORIES.get(key, key)
+    if has_request_context():
+        return str(label)
+    with force_locale("en"):
+        return str(label)
+
+
+def display_name(delegate: Delegate) -> str:
+    return delegate.badge_name or delegate.full_name
+
+
+def photo_url(delegate: Delegate) -> str:
+    if has_request_context():
+        return url_for("checkin.photo", public_id=delegate.public_id)
+    return f"/checkin/photo/{delegate.public_id}.jpg"
+
+
+def delegate_json(delegate: Delegate, has_photo: bool = False) -> dict[str, Any]:
+    """What a scanner shows about a delegate (no contact data)."""
+    from ..countries import country_name
+
+    return {
+        "public_id": str(delegate.public_id),
+        "reference": delegate.reference,
+        "name": display_name(delegate),
+        "honorific": delegate.honorific,
+        "given_name": delegate.given_name,
+        "family_name": delegate.family_name,
+        "native_name": delegate.native_name,
+        "organisation": delegate.organisation,
+        "category": delegate.category,
+        "category_label": category_label(delegate.category),
+        "country": delegate.country,
+        "country_name": country_name(delegate.country) if delegate.country else "",
+        "status": delegate.status,
+        "badge_serial": delegate.badge_serial,
+        "head_of_delegation": is_head_of_delegation(delegate.details),
+        "photo_url": photo_url(delegate) if has_photo else None,
+    }
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def get_checkpoint(checkpoint_id: str) -> Checkpoint:
+    checkpoint = db.session.get(Checkpoint, checkpoint_id) if checkpoint_id else None
+    if checkpoint is None or not checkpoint.active:
+        raise CheckinError("unknown_checkpoint", f"No open checkpoint {checkpoint_id!r}.")
+    return checkpoint
+
+
+def list_checkpoints(*, active_only: bool = False) -> list[Checkpoint]:
+    query = select(Checkpoint).order_by(Checkpoint.id != "main", Checkpoint.name)
+    if active_only:
+        query = query.where(Checkpoint.active.is_(True))
+    return list(db.session.scalars(query))
+
+
+def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "id": checkpoint.id,
+        "name": checkpoint.name,
+        "allowed_categories": checkpoint.allowed_categories,
+        "admit_heads_of_delegation": checkpoint.admit_heads_of_delegation,
+        "active": checkpoint.active,
+    }
+
+
+def save_checkpoint(checkpoint_id: str, name: str, allowed_categories: Iterable[str] | None,
+                    admit_heads_of_delegation: bool, *, active: bool = True,
+                    staff: StaffUser | None = None) -> Checkpoint:
+    """Create or update a checkpoint. `allowed_categories` None (or every category) admits
+    every accredited delegate."""
+    checkpoint_id = checkpoint_id.strip().lower()
+    if not checkpoint_id or len(checkpoint_id) > 32 or not all(
+        c.isascii() and (c.isalnum() or c in "-_") for c in checkpoint_id
+    ):
+        raise CheckinError("invalid_checkpoint_id",
+                           "Use 1 to 32 letters, digits, '-' or '_' for the checkpoint id.")
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise CheckinError("invalid_name", "A checkpoint name of 1 to 100 characters is needed.")
+    categories: list[str] | None = None
+    if allowed_categories is not None:
+        chosen = set(allowed_categories)
+        unknown = chosen - set(CATEGORY_KEYS)
+        if unknown:
+            raise CheckinError("unknown_category", f"Unknown categories: {sorted(unknown)}")
+        categories = None if chosen == set(CATEGORY_KEYS) else [
+            c for c in CATEGORY_KEYS if c in chosen]
+    if checkpoint_id == "main" and (categories is not None or not active):
+        raise CheckinError("main_is_open",
+                           "The main entrance admits every accredited delegate and stays open.")
+    checkpoint = db.session.get(Checkpoint, checkpoint_id)
+    created = checkpoint is None
+    if created:
+        checkpoint = Checkpoint(id=checkpoint_id)
+        db.session.add(checkpoint)
+    checkpoint.name = name
+    checkpoint.allowed_categories = categories
+    checkpoint.admit_heads_of_delegation = bool(admit_heads_of_delegation)
+    checkpoint.active = active
+    audit.record(None, "checkpoint_saved", staff=staff, checkpoint=checkpoint_id,
+                 created=created, allowed_categories=categories,
+                 admit_heads_of_delegation=bool(admit_heads_of_delegation), active=active)
+    db.session.commit()
+    return checkpoint
+
+
+def admits(checkpoint: Checkpoint, delegate: Delegate) -> bool:
+    """Whether the zone lets this (accredited) delegate in."""
+    if checkpoint.allowed_categories is None:
+        return True
+    if delegate.category in checkpoint.allowed_categories:
+        return True
+    return bool(checkpoint.admit_heads_of_delegation
+                and is_head_of_delegation(delegate.details))
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def parse_scanned_at(value: str | None) -> datetime | None:
+    """An ISO 8601 time with a zone (or None). Raises CheckinError for anything else."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise CheckinError("invalid_scanned_at", "scanned_at must be an ISO 8601 string.")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CheckinError("invalid_scanned_at",
+                           "scanned_at must be an ISO 8601 date-time.") from None
+    if parsed.tzinfo is None:
+        raise CheckinError("invalid_scanned_at", "scanned_at needs a time zone (e.g. Z).")
+    return parsed.astimezone(UTC)
+
+
+def _has_photo(delegate: Delegate) -> bool:
+    return db.session.scalar(
+        select(DelegatePhoto.delegate_id).where(DelegatePhoto.delegate_id == delegate.id)
+    ) is not None
+
+
+def _existing_check_in(delegate_id: int, checkpoint_id: str) -> CheckIn | None:
+    return db.session.scalar(
+        select(CheckIn).where(CheckIn.delegate_id == delegate_id,
+                              CheckIn.checkpoint_id == checkpoint_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _stored_result(scan: Scan) -> ScanResult:
+    """Rebuild the answer given for an already recorded scan (a replayed nonce)."""
+    checkpoint = db.session.get(Checkpoint, scan.checkpoint_id)
+    assert checkpoint is not None  # foreign key
+    delegate = db.session.get(Delegate, scan.delegate_id) if scan.delegate_id else None
+    result = ScanResult(status=scan.result, checkpoint=checkpoint, scanned_at=scan.scanned_at,
+                        delegate=delegate, offline=scan.offline, replayed=True)
+    if delegate is not None:
+        result.has_photo = _has_photo(delegate)
+        if scan.result in ADMITTED:
+            existing = _existing_check_in(delegate.id, checkpoint.id)
+            result.checked_in_at = existing.checked_in_at if existing else None
+    return result
+
+
+def _find_scan(nonce: str) -> Scan | None:
+    return db.session.scalar(select(Scan).where(Scan.nonce == nonce))
+
+
+def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Device | None = None,
+             staff: StaffUser | None = None, scanned_at: datetime | None = None) -> ScanResult:
+    """Decide one scan and record it (commits). See the module docstring for the rules.
+
+    Raises CheckinError for a request that cannot be decided (unknown checkpoint, bad nonce);
+    every decided scan, admitted or refused, returns a ScanResult and is stored once."""
+    if not isinstance(nonce, str) or not 8 <= len(nonce) <= MAX_NONCE_LENGTH:
+        raise CheckinError("invalid_nonce", "nonce must be a string of 8 to 64 characters.")
+    if not isinstance(code, str) or len(code) > MAX_CODE_LENGTH:
+        raise CheckinError("invalid_code", f"code must be a string of at most "
+                                           f"{MAX_CODE_LENGTH} characters.")
+    seen = _find_scan(nonce)
+    if seen is not None:
+        return _stored_result(seen)
+    checkpoint = get_checkpoint(checkpoint_id)
+
+    now = utcnow()
+    offline = scanned_at is not None
+    when = min(scanned_at, now) if scanned_at is not None else now
+    result = ScanResult(status="invalid", checkpoint=checkpoint, scanned_at=when,
+                        offline=offline)
+
+    # Verify the signature, then the serial against the delegate loaded once.
+    loaded: dict[str, Delegate | None] = {}
+
+    def current_serial(badge_id: uuid.UUID) -> int | None:
+        found = db.session.scalar(select(Delegate).where(Delegate.public_id == badge_id))
+        loaded["delegate"] = found
+        return found.badge_serial if found is not None else None
+
+    serial: int | None = None
+    try:
+        ticket = tickets.verify(code, public_keys(), current_serial)
+        serial = ticket.serial
+        delegate = loaded["delegate"]
+    except tickets.TicketError as exc:
+        delegate = loaded.get("delegate")
+        if exc.reason == "revoked":
+            result.status = "revoked"
+        else:
+            result.status, result.reason, delegate = "invalid", exc.reason, None
+
+    if delegate is not None:
+        result.delegate = delegate
+        if result.status != "revoked":
+            if delegate.status_enum not in ACCREDITED:
+                result.status = "not_accredited"
+            elif not admits(checkpoint, delegate):
+                result.status = "zone_denied"
+            else:
+                result.status = "checked_in"
+
+    scan = Scan(nonce=nonce, checkpoint_id=checkpoint.id,
+                delegate_id=delegate.id if delegate is not None else None,
+                device_id=device.id if device is not None else None,
+                staff_id=staff.id if staff is not None else None,
+                badge_serial=serial, result=result.status, scanned_at=when,
+                received_at=now, offline=offline)
+    try:
+        with db.session.begin_nested():
+            db.session.add(scan)
+    except IntegrityError:
+        # The same nonce arrived twice at once (a retry racing its original); the savepoint
+        # was rolled back, the transaction goes on.
+        seen = _find_scan(nonce)
+        if seen is None:
+            raise
+        return _stored_result(seen)
+
+    if result.status == "checked_in":
+        assert delegate is not None
+        _admit(result, scan, delegate, checkpoint, device=device, staff=staff)
+    if delegate is not None:
+        result.has_photo = _has_photo(delegate)
+    db.session.commit()
+    return result
+
+
+def _admit(result: ScanResult, scan: Scan, delegate: Delegate, checkpoint: Checkpoint, *,
+           device: Device | None, staff: StaffUser | None) -> None:
+    """The accredited delegate may enter: record the check-in once, or answer "already"."""
+    gate = {"gate": checkpoint.id, "gate_name": checkpoint.name,
+            "device": device.name if device is not None else None, "offline": scan.offline}
+    try:
+        with db.session.begin_nested():
+            db.session.add(CheckIn(delegate_id=delegate.id, checkpoint_id=checkpoint.id,
+                                   scan_id=scan.id, checked_in_at=scan.scanned_at))
+    except IntegrityError:
+        first = _existing_check_in(delegate.id, checkpoint.id)
+        if first is None:  # cannot happen: rows are never deleted while scanning
+            raise
+        if scan.offline and scan.scanned_at < first.checked_in_at:
+            # An offline scan made before the recorded check-in: the earliest wins. (Online
+            # scans racing each other never do: the INSERT that won is the check-in.)
+            moved = db.session.execute(
+                update(CheckIn)
+                .where(CheckIn.id == first.id, CheckIn.checked_in_at > scan.scanned_at)
+                .values(checked_in_at=scan.scanned_at, scan_id=scan.id)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if moved:
+                result.status = "checked_in"
+                result.superseded_at = first.checked_in_at
+                result.checked_in_at = scan.scanned_at
+                audit.record(delegate, "checkin_time_corrected", staff=staff,
+                             actor="scanner", earlier=iso(scan.scanned_at),
+                             replaced=iso(first.checked_in_at), **gate)
+                return
+            first = _existing_check_in(delegate.id, checkpoint.id)
+            assert first is not None
+        result.status = "already_checked_in"
+        result.checked_in_at = first.checked_in_at
+        scan.result = "already_checked_in"
+        return
+    result.checked_in_at = scan.scanned_at
+    old = delegate.status_enum
+    if old != Status.CHECKED_IN and can_transition(old, Status.CHECKED_IN):
+        delegate.move_to(Status.CHECKED_IN)
+    audit.record(delegate, "checked_in", staff=staff, actor="scanner",
+                 status_from=old.value, at=iso(scan.scanned_at), **gate)
+
+
+# --------------------------------------------------------------------------- snapshot
+
+
+def snapshot() -> dict[str, Any]:
+    """Everything an offline scanner needs to give a provisional answer: every delegate's
+    public id, names, category, country, status and current badge serial (no contact data),
+    the checkpoints, and the public keys."""
+    from .badge_tokens import public_keys_b64
+
+    rows = db.session.execute(
+        select(Delegate.public_id, Delegate.badge_name, Delegate.given_name,
+               Delegate.family_name, Delegate.native_name, Delegate.honorific,
+               Delegate.category, Delegate.country, Delegate.status, Delegate.badge_serial,
+               Delegate.details)
+        .where(Delegate.status.not_in((Status.SUBMITTED.value,)))
+        .order_by(Delegate.id)
+    )
+    delegates = [
+        {
+            "public_id": str(r.public_id),
+            "name": r.badge_name or " ".join(p for p in (r.given_name, r.family_name) if p),
+            "honorific": r.honorific,
+            "native_name": r.native_name,
+            "category": r.category,
+            "country": r.country,
+            "status": r.status,
+            "badge_serial": r.badge_serial,
+            "head_of_delegation": is_head_of_delegation(r.details),
+        }
+        for r in rows
+    ]
+    return {
+        "generated_at": iso(utcnow()),
+        "accredited_statuses": list(ACCREDITED_VALUES),
+        "public_keys": public_keys_b64(),
+        "checkpoints": [checkpoint_json(c) for c in list_checkpoints(active_only=True)],
+        "delegates": delegates,
+    }
+
+
+# --------------------------------------------------------------------------- dashboard
+
+BUCKET = timedelta(minutes=10)
+
+
+def _bucket_start(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    return value.replace(minute=value.minute - value.minute % 10, second=0, microsecond=0)
+
+
+def dashboard(*, now: datetime | None = None, hours: int = 4, last: int = 15) -> dict[str, Any]:
+    """Figures for the live dashboard: checked in vs accredited per category and per
+    checkpoint, arrivals (first check-in anywhere) per 10 minutes, the last scans."""
+    now = now or utcnow()
+    accredited = Counter(dict(db.session.execute(
+        select(Delegate.category, func.count(Delegate.id))
+        .where(Delegate.status.in_(ACCREDITED_VALUES))
+        .group_by(Delegate.category)
+    ).all()))
+    arrivals_q = (
+        select(CheckIn.delegate_id, func.min(CheckIn.checked_in_at).label("first"))
+        .group_by(CheckIn.delegate_id).subquery()
+    )
+    arrived = Counter(dict(db.session.execute(
+        select(Delegate.category, func.count(arrivals_q.c.delegate_id))
+        .join(arrivals_q, arrivals_q.c.delegate_id == Delegate.id)
+        .group_by(Delegate.category)
+    ).all()))
+    categories = [
+        {"key": key, "label": category_label(key), "checked_in": arrived.get(key, 0),
+         "accredited": accredited.get(key, 0)}
+        for key in CATEGORY_KEYS
+    ]
+
+    per_checkpoint = dict(db.session.execute(
+        select(CheckIn.checkpoint_id, func.count(CheckIn.id)).group_by(CheckIn.checkpoint_id)
+    ).all())
+    heads_by_category: Counter[str] | None = None
+    checkpoints = []
+    total_accredited = sum(accredited.values())
+    for cp in list_checkpoints():
+        if cp.allowed_categories is None:
+            eligible = total_accredited
+        else:
+            eligible = sum(accredited.get(c, 0) for c in cp.allowed_categories)
+            if cp.admit_heads_of_delegation:
+                if heads_by_category is None:
+                    heads_by_category = Counter(
+                        category for category, details in db.session.execute(
+                            select(Delegate.category, Delegate.details)
+                            .where(Delegate.status.in_(ACCREDITED_VALUES))
+                        ) if is_head_of_delegation(details)
+                    )
+                eligible += sum(n for c, n in heads_by_category.items()
+                                if c not in cp.allowed_categories)
+        checkpoints.append({"id": cp.id, "name": cp.name, "active": cp.active,
+                            "checked_in": per_checkpoint.get(cp.id, 0), "eligible": eligible})
+
+    end = _bucket_start(now) + BUCKET
+    start = end - timedelta(hours=hours)
+    firsts = db.session.scalars(
+        select(arrivals_q.c.first).where(arrivals_q.c.first >= start)
+    ).all()
+    counts: Counter[datetime] = Counter()
+    for first in firsts:
+        if first.tzinfo is None:  # SQLite returns aggregates without the column type
+            first = first.replace(tzinfo=UTC)
+        counts[_bucket_start(first)] += 1
+    buckets = []
+    cursor = start
+    while cursor < end:
+        buckets.append({"start": iso(cursor), "count": counts.get(cursor, 0)})
+        cursor += BUCKET
+
+    scans = db.session.execute(
+        select(Scan, Checkpoint.name, Delegate, Device.name)
+        .join(Checkpoint, Checkpoint.id == Scan.checkpoint_id)
+        .outerjoin(Delegate, Delegate.id == Scan.delegate_id)
+        .outerjoin(Device, Device.id == Scan.device_id)
+        .order_by(Scan.id.desc()).limit(last)
+    ).all()
+    last_scans = [
+        {"scanned_at": iso(scan.scanned_at), "checkpoint": scan.checkpoint_id,
+         "checkpoint_name": cp_name, "result": scan.result, "offline": scan.offline,
+         "name": display_name(d) if d is not None else None,
+         "category": d.category if d is not None else None,
+         "device": device_name}
+        for scan, cp_name, d, device_name in scans
+    ]
+    return {
+        "generated_at": iso(now),
+        "timezone": current_app.config.get("EVENT_TIMEZONE", "UTC"),
+        "totals": {"checked_in": sum(arrived.values()), "accredited": total_accredited},
+        "categories": categories,
+        "checkpoints": checkpoints,
+        "arrivals": {"bucket_minutes": 10, "buckets": buckets},
+        "last_scans": last_scans,
+    }

@@ -1,0 +1,103 @@
+"""Scanner devices: per-device bearer tokens for the check-in API.
+
+A token is `secrets.token_urlsafe(32)` shown once when issued; only its SHA-256 (hex) is
+stored, so a stolen database does not yield usable tokens. Revoking sets `revoked_at`, and
+`authenticate` checks it on every request (no cache), so a revoked token fails at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import Device, StaffUser
+from ..models.types import utcnow
+from . import audit
+
+# `last_seen_at` is written at most this often per device, not on every scan.
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+
+
+class DeviceError(ValueError):
+    """A device operation that cannot be done; `code` is stable for callers."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def list_devices() -> list[Device]:
+    return list(db.session.scalars(select(Device).order_by(Device.revoked_at.is_not(None),
+                                                           Device.name)))
+
+
+def issue(name: str, *, staff: StaffUser | None = None) -> tuple[Device, str]:
+    """Create a device and return it with its token (the only time the token exists).
+
+    A revoked device's name may be reused: the old row is renamed so its scans keep
+    pointing at it. An active device with the same name is an error."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise DeviceError("invalid_name", "A device name of 1 to 100 characters is required.")
+    existing = db.session.scalar(select(Device).where(Device.name == name))
+    if existing is not None:
+        if existing.revoked_at is None:
+            raise DeviceError("name_taken", f"A device named {name!r} already exists.")
+        suffix = existing.revoked_at.strftime("%Y%m%dT%H%M%S")
+        existing.name = f"{name[:80]} (revoked {suffix}#{existing.id})"
+        db.session.flush()
+    token = secrets.token_urlsafe(32)
+    device = Device(name=name, token_hash=hash_token(token))
+    db.session.add(device)
+    db.session.flush()
+    audit.record(None, "device_issued", staff=staff, device=name, device_id=device.id)
+    db.session.commit()
+    return device, token
+
+
+def revoke(name: str, *, staff: StaffUser | None = None) -> Device:
+    """Revoke the active device called `name`; its token stops working immediately."""
+    device = db.session.scalar(
+        select(Device).where(Device.name == name.strip(), Device.revoked_at.is_(None))
+    )
+    if device is None:
+        raise DeviceError("unknown_device", f"No active device named {name!r}.")
+    device.revoked_at = utcnow()
+    audit.record(None, "device_revoked", staff=staff, device=device.name, device_id=device.id)
+    db.session.commit()
+    return device
+
+
+def revoke_by_id(device_id: int, *, staff: StaffUser | None = None) -> Device:
+    device = db.session.get(Device, device_id)
+    if device is None or device.revoked_at is not None:
+        raise DeviceError("unknown_device", "No such active device.")
+    return revoke(device.name, staff=staff)
+
+
+def authenticate(token: str) -> Device | None:
+    """The active device holding `token`, or None (unknown or revoked)."""
+    if not token or len(token) > 200:
+        return None
+    device = db.session.scalar(select(Device).where(Device.token_hash == hash_token(token)))
+    if device is None or device.revoked_at is not None:
+        return None
+    now = utcnow()
+    if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_RESOLUTION:
+        # A conditional UPDATE (not an ORM change) so concurrent requests do not fight.
+        db.session.execute(
+            update(Device)
+            .where(Device.id == device.id)
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    return device

@@ -1,0 +1,111 @@
+"""`flask --app wsgi delegates import|export` and `flask --app wsgi badges print`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from ..fields import CATEGORY_KEYS
+from ..models import Status
+from ..services import exchange, printing
+
+delegates_group = AppGroup("delegates", help="Import and export delegates (CSV or XLSX).")
+badges_group = AppGroup("badges", help="Print badges in bulk.")
+
+CLI_ACTOR = "cli"
+category_option = click.option("--category", "categories", multiple=True,
+                               type=click.Choice(CATEGORY_KEYS),
+                               help="Only this category (repeatable).")
+status_option = click.option("--status", "statuses", multiple=True,
+                             type=click.Choice([s.value for s in Status]),
+                             help="Only this status (repeatable).")
+
+
+def _format(path: Path) -> str:
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("csv", "xlsx"):
+        raise click.BadParameter("the file name must end in .csv or .xlsx", param_hint="FILE")
+    return suffix
+
+
+@delegates_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--approve", is_flag=True, help="Accredit the imported delegates at once.")
+def import_command(file: Path, approve: bool) -> None:
+    """Import FILE (.csv or .xlsx): all rows or none. Exit status 1 if nothing was imported
+    because of errors."""
+    _format(file)
+    started = time.perf_counter()
+    report = exchange.import_file(file.read_bytes(), file.name, None, approve=approve,
+                                  actor=CLI_ACTOR)
+    for error in report.errors:
+        click.echo(f"row {error.row}: {error.field or '-'}: {error.message}", err=True)
+    for skipped in report.skipped:
+        click.echo(f"row {skipped['row']}: {skipped['email']}: already imported "
+                   f"({skipped['reference']}) — skipped")
+    summary = report.summary() + f" [{time.perf_counter() - started:.1f} s]"
+    if not report.ok:
+        click.echo(summary, err=True)
+        sys.exit(1)
+    click.echo(summary)
+
+
+@delegates_group.command("export")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="FILE.csv or FILE.xlsx")
+@category_option
+@status_option
+def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[str, ...]) -> None:
+    """Export delegates (optionally filtered) to a CSV or XLSX file."""
+    fmt = _format(output)
+    selection = printing.BatchFilter(categories=categories, statuses=statuses)
+    with open(output, "wb") as out:
+        count = exchange.export(selection, fmt, out)
+    exchange.record_export(None, fmt, count, {"category": list(categories),
+                                              "status": list(statuses)}, actor=CLI_ACTOR)
+    click.echo(f"{count} delegates written to {output}")
+
+
+@badges_group.command("print")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="FILE.pdf")
+@category_option
+@status_option
+@click.option("--unprinted", is_flag=True, help="Only badges not printed yet.")
+@click.option("--layout", type=click.Choice(printing.LAYOUT_KEYS), default="a4-4up",
+              show_default=True)
+@click.option("--sort", type=click.Choice(tuple(printing.SORTS)), default="category",
+              show_default=True, help="Handing-out order.")
+def print_command(output: Path, categories: tuple[str, ...], statuses: tuple[str, ...],
+                  unprinted: bool, layout: str, sort: str) -> None:
+    """Print the accredited delegates' badges into one PDF and mark them printed."""
+    selection = printing.BatchFilter(categories=categories, statuses=statuses)
+    total = len(printing.batch_ids(selection, sort=sort, unprinted=unprinted))
+    if total == 0:
+        click.echo("No accredited delegate matches; nothing printed.", err=True)
+        sys.exit(1)
+    started = time.perf_counter()
+    tmp = output.with_name(output.name + ".part")
+    try:
+        with open(tmp, "wb") as out, click.progressbar(length=total, label="Badges",
+                                                       file=sys.stderr) as bar:
+            last = [0]
+
+            def progress(done: int, _total: int) -> None:
+                bar.update(done - last[0])
+                last[0] = done
+
+            count = printing.print_batch(selection, None, layout, out, progress, sort=sort,
+                                         unprinted=unprinted, actor=CLI_ACTOR)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    click.echo(f"{count} badges written to {output} and marked printed "
+               f"({time.perf_counter() - started:.1f} s)")
+
+
+commands = [delegates_group, badges_group]

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import itertools
+import re
+import uuid
 from datetime import UTC, datetime
 
+import pytest
+from sqlalchemy import select
+
 from registration.extensions import db
-from registration.models import CheckIn, Delegate, Scan, Status
+from registration.fields import COMMON_FIELDS
+from registration.models import AuditEntry, CheckIn, Delegate, InvalidTransition, Scan, Status
+from registration.services import accreditation
+from registration.services.delegate_edit import edit_delegate
 from registration.services.delegate_search import DelegateFilter, counts, paginate
 from registration.services.registration import build_delegate
+from registration.signals import delegate_approved, delegate_rejected
 from registration.validation import clean_record
+from tests.conftest import csrf_from
 
 _seq = itertools.count(1)
 
@@ -132,3 +142,328 @@ def test_counts_per_category_and_status(app):
     c = counts(DelegateFilter(q="wang", category="expert"))
     assert c.total == 3 and c.by_category["government"] == 2
     assert Status.APPROVED.value in c.by_status
+
+
+# --- through the test client ----------------------------------------------------------------
+
+def record_url(delegate: Delegate) -> str:
+    return f"/staff/delegates/{delegate.public_id}"
+
+
+def audit_entries(delegate: Delegate, action: str | None = None) -> list[AuditEntry]:
+    stmt = select(AuditEntry).where(AuditEntry.delegate_id == delegate.id)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    return list(db.session.scalars(stmt.order_by(AuditEntry.id)))
+
+
+def reload(delegate: Delegate) -> Delegate:
+    db.session.expire_all()
+    return db.session.get(Delegate, delegate.id)
+
+
+def test_list_page_search_filters_counts_and_paging(client, login):
+    login("desk")
+    make_delegate(native_name="王小明")
+    make_delegate(given_name="Jürgen", family_name="Müller", country="DE")
+    for i in range(51):
+        make_delegate(given_name=f"Anon{i:02d}", family_name="Zed", category="scholar",
+                      institution="Uni", status="approved")
+    html = client.get("/staff/delegates?q=王").get_data(as_text=True)
+    assert "王小明" in html and "Müller" not in html and "1 delegate" in html
+    html = client.get("/staff/delegates?q=muller").get_data(as_text=True)
+    assert "Müller" in html and "王小明" not in html
+    # Counts per category and per status at the top, for the whole list.
+    html = client.get("/staff/delegates").get_data(as_text=True)
+    assert re.search(r'data-count-category="scholar">[^<]*<strong>51</strong>', html)
+    assert re.search(r'data-count-status="submitted">[^<]*<strong>2</strong>', html)
+    assert "53 delegates" in html and "page 1 of 2" in html
+    # The filter is kept in the pager links.
+    html = client.get("/staff/delegates?category=scholar&sort=name").get_data(as_text=True)
+    assert "category=scholar" in html and "page=2" in html
+    page2 = client.get("/staff/delegates?category=scholar&page=2").get_data(as_text=True)
+    assert "Anon50" in page2 and "Anon00" not in page2
+    # Bad values do not break the page.
+    for query in ("?page=abc", "?page=-3", "?status=nope&country=1234&sort=x%27",
+                  "?q=" + "x" * 5000, "?printed=maybe&checked_in=%00"):
+        assert client.get("/staff/delegates" + query).status_code == 200, query
+
+
+def test_list_shows_needs_reprint_and_checked_in(client, login):
+    login("desk")
+    d = make_delegate(status="badge_printed", printed=True)
+    d.needs_reprint = True
+    db.session.commit()
+    check_in(d)
+    html = client.get("/staff/delegates").get_data(as_text=True)
+    assert "needs reprint" in html
+    html = client.get("/staff/delegates?checked_in=yes").get_data(as_text=True)
+    assert d.reference in html
+    html = client.get("/staff/delegates?checked_in=no").get_data(as_text=True)
+    assert d.reference not in html
+
+
+def test_record_shows_everything_entered(client, login):
+    login("desk")
+    d = make_delegate(native_name="王小明", dietary_needs="Halal", accessibility_needs="Ramp",
+                      ministry="Ministry of Public Security", head_of_delegation="y")
+    html = client.get(record_url(d)).get_data(as_text=True)
+    for text in ("王小明", "Halal", "Ramp", "Ministry of Public Security", d.reference,
+                 d.email, "+8613800138000", "submitted — pending accreditation"):
+        assert text in html, text
+    assert "Approve" in html and "Reject" in html
+    assert client.get("/staff/delegates/" + str(uuid.uuid4())).status_code == 404
+    assert client.get("/staff/delegates/not-a-uuid").status_code == 404
+    assert client.get(f"/staff/delegates/{d.id}").status_code == 404
+
+
+def test_approve_and_reject_single_with_audit_and_signals(client, login, get_csrf):
+    staff = login("desk")
+    d = make_delegate()
+    approved, rejected = [], []
+    on_approve = lambda sender, delegate: approved.append(delegate.id)  # noqa: E731
+    on_reject = lambda sender, delegate, reason: rejected.append((delegate.id, reason))  # noqa: E731
+    delegate_approved.connect(on_approve)
+    delegate_rejected.connect(on_reject)
+    try:
+        token = get_csrf(record_url(d))
+        response = client.post(record_url(d) + "/approve", data={"csrf_token": token})
+        assert response.status_code == 303
+        assert reload(d).status == "approved" and approved == [d.id]
+        entry = audit_entries(d, "status")[-1]
+        assert entry.details == {"from": "submitted", "to": "approved"}
+        assert entry.staff_id == staff.id and entry.actor == "staff:desk@forum.test"
+
+        # Reject needs a reason.
+        response = client.post(record_url(d) + "/reject", data={"csrf_token": token,
+                                                                 "reason": "  "})
+        assert response.status_code == 422 and reload(d).status == "approved"
+        assert "Give a reason" in response.get_data(as_text=True)
+        response = client.post(record_url(d) + "/reject",
+                               data={"csrf_token": token, "reason": "Not an invited official"})
+        assert response.status_code == 303
+        assert reload(d).status == "rejected"
+        assert rejected == [(d.id, "Not an invited official")]
+        entry = audit_entries(d, "status")[-1]
+        assert entry.details == {"from": "approved", "to": "rejected",
+                                 "reason": "Not an invited official"}
+    finally:
+        delegate_approved.disconnect(on_approve)
+        delegate_rejected.disconnect(on_reject)
+    html = client.get(record_url(d)).get_data(as_text=True)
+    assert "status approved → rejected (reason: Not an invited official)" in html
+    assert "staff:desk@forum.test" in html
+
+
+def test_invalid_transitions_refused(client, login, get_csrf):
+    login("desk")
+    d = make_delegate(status="cancelled")
+    html = client.get(record_url(d)).get_data(as_text=True)
+    assert "/approve" not in html and "/reject" not in html
+    token = get_csrf(record_url(d))
+    response = client.post(record_url(d) + "/approve", data={"csrf_token": token})
+    assert response.status_code == 409
+    assert "cannot be approved" in response.get_data(as_text=True)
+    printed = make_delegate(status="badge_printed", printed=True)
+    response = client.post(record_url(printed) + "/reject",
+                           data={"csrf_token": token, "reason": "x"})
+    assert response.status_code == 409
+    assert reload(d).status == "cancelled" and reload(printed).status == "badge_printed"
+    assert audit_entries(d, "status") == [] and audit_entries(printed, "status") == []
+    with pytest.raises(InvalidTransition):
+        accreditation.approve(reload(d), None)
+
+
+def test_bulk_approve_and_reject(client, login, get_csrf):
+    staff = login("desk")
+    a, b = make_delegate(), make_delegate()
+    done = make_delegate(status="cancelled")
+    token = get_csrf("/staff/delegates")
+    response = client.post("/staff/delegates/bulk", data={
+        "csrf_token": token, "action": "approve", "next": "/staff/delegates?status=submitted",
+        "selected": [str(a.public_id), str(b.public_id), str(done.public_id), "junk"]})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/staff/delegates?status=submitted"
+    assert reload(a).status == reload(b).status == "approved"
+    assert reload(done).status == "cancelled"
+    html = client.get("/staff/delegates").get_data(as_text=True)
+    assert "2 delegate(s) approved" in html and "1 left unchanged" in html
+    assert len(audit_entries(a, "status")) == 1
+
+    response = client.post("/staff/delegates/bulk", data={
+        "csrf_token": token, "action": "reject", "reason": "",
+        "selected": [str(a.public_id)]}, follow_redirects=True)
+    assert "Give a reason" in response.get_data(as_text=True)
+    assert reload(a).status == "approved"
+    client.post("/staff/delegates/bulk", data={
+        "csrf_token": token, "action": "reject", "reason": "Duplicate registration",
+        "selected": [str(a.public_id), str(b.public_id)], "next": "https://evil.example/"})
+    assert reload(a).status == reload(b).status == "rejected"
+    assert audit_entries(b, "status")[-1].details["reason"] == "Duplicate registration"
+    assert audit_entries(b, "status")[-1].staff_id == staff.id
+    # Nothing selected / unknown action: a message, no change.
+    response = client.post("/staff/delegates/bulk", data={"csrf_token": token,
+                                                          "action": "approve"})
+    assert response.status_code == 303
+    response = client.post("/staff/delegates/bulk", data={
+        "csrf_token": token, "action": "delete", "selected": [str(a.public_id)]})
+    assert response.status_code == 303 and reload(a).status == "rejected"
+
+
+def test_service_bulk_functions(app, login):
+    staff = login("desk")
+    ids = [make_delegate().id for _ in range(3)]
+    result = accreditation.approve_many(ids + ids, staff)
+    assert len(result.done) == 3 and not result.skipped
+    with pytest.raises(accreditation.ReasonRequired):
+        accreditation.reject_many(ids, staff, " ")
+    result = accreditation.reject_many(ids, staff, "Event full")
+    assert len(result.done) == 3
+    assert all(reload(d).status == "rejected" for d in result.done)
+
+
+def test_edit_audits_changes_and_keeps_email_unique(client, login, get_csrf):
+    login("desk")
+    d = make_delegate(family_name="Wang")
+    other = make_delegate(email="taken@example.org")
+    page = client.get(record_url(d) + "/edit")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'value="Wang"' in html
+    token = csrf_from(html)
+    data = edit_data(d, csrf_token=token, family_name="Wong", position="Director-General")
+    response = client.post(record_url(d) + "/edit", data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    d = reload(d)
+    assert d.family_name == "Wong" and d.needs_reprint is False
+    assert "wong" in d.search_text
+    entry = audit_entries(d, "edited")[-1]
+    assert entry.details["changes"] == {"family_name": ["Wang", "Wong"],
+                                        "position": ["Director", "Director-General"]}
+    html = client.get(record_url(d)).get_data(as_text=True)
+    assert "edited family_name from Wang to Wong" in html
+
+    # Email taken by another delegate: a clear error, nothing saved.
+    response = client.post(record_url(d) + "/edit",
+                           data=edit_data(d, csrf_token=token, email="TAKEN@example.org"))
+    assert response.status_code == 422
+    assert "Another delegate is registered with this email" in response.get_data(as_text=True)
+    assert reload(d).email != other.email
+    # Validation errors as for the public form.
+    response = client.post(record_url(d) + "/edit",
+                           data=edit_data(d, csrf_token=token, country="XX", phone="12"))
+    assert response.status_code == 422
+    # Saving unchanged data writes nothing.
+    count = len(audit_entries(d))
+    client.post(record_url(d) + "/edit", data=edit_data(d, csrf_token=token))
+    assert len(audit_entries(d)) == count
+
+
+def test_edit_after_printing_flags_reprint(client, login, get_csrf):
+    login("desk")
+    d = make_delegate(status="badge_printed", printed=True, organisation="Old Org")
+    token = get_csrf(record_url(d) + "/edit")
+    client.post(record_url(d) + "/edit", data=edit_data(d, csrf_token=token,
+                                                        dietary_needs="Vegan"))
+    assert reload(d).needs_reprint is False  # not on the badge
+    client.post(record_url(d) + "/edit", data=edit_data(d, csrf_token=token,
+                                                        organisation="New Org"))
+    d = reload(d)
+    assert d.needs_reprint is True
+    entry = audit_entries(d, "edited")[-1]
+    assert entry.details["needs_reprint"] is True
+    assert entry.details["changes"]["organisation"] == ["Old Org", "New Org"]
+    assert "needs reprint" in client.get(record_url(d)).get_data(as_text=True)
+    assert "needs reprint" in client.get("/staff/delegates").get_data(as_text=True)
+
+
+def test_edit_service_category_details(app, login):
+    staff = login("desk")
+    d = make_delegate(ministry="MPS")
+    clean, errors = clean_record({**edit_data(d), "category": "scholar",
+                                  "institution": "Fudan"},
+                                 require_category_fields=False, require_consent=False)
+    assert not errors
+    changes = edit_delegate(d, clean, staff)
+    assert changes["category"] == ["government", "scholar"]
+    assert changes["institution"] == [None, "Fudan"] and changes["ministry"] == ["MPS", None]
+    assert reload(d).details == {"institution": "Fudan", "department": "",
+                                 "academic_title": ""}
+
+
+def test_walk_in_is_approved_at_once(client, login, get_csrf):
+    staff = login("desk")
+    approved = []
+    on_approve = lambda sender, delegate: approved.append(delegate.email)  # noqa: E731
+    delegate_approved.connect(on_approve)
+    try:
+        token = get_csrf("/staff/walk-in")
+        data = walk_in_data(token)
+        response = client.post("/staff/walk-in", data={**data, "consent": ""})
+        assert response.status_code == 422  # consent must be confirmed
+        response = client.post("/staff/walk-in", data=data)
+        assert response.status_code == 303
+    finally:
+        delegate_approved.disconnect(on_approve)
+    d = db.session.scalars(select(Delegate)).one()
+    assert response.headers["Location"] == record_url(d) + "#badge"
+    assert d.source == "walk_in" and d.status == "approved" and d.consent_at is not None
+    assert approved == [d.email]
+    actions = [(e.action, e.staff_id) for e in audit_entries(d)]
+    assert actions == [("registered", staff.id), ("status", staff.id)]
+    # Limits do not apply to the desk, duplicates still do.
+    response = client.post("/staff/walk-in", data=data)
+    assert response.status_code == 422
+    assert "already registered" in response.get_data(as_text=True)
+
+
+def test_walk_in_ignores_closing_date_and_capacity(make_app, login):
+    app = make_app(REGISTRATION_CLOSES_AT=datetime(2000, 1, 1, tzinfo=UTC),
+                   CATEGORY_CAPACITIES={"government": 0})
+    with app.app_context():
+        client = app.test_client()
+        from registration.models import StaffUser
+        staff = StaffUser(email="d@forum.test", role="desk", active=True, session_version=0,
+                          failed_logins=0, password_hash="x")
+        db.session.add(staff)
+        db.session.commit()
+        with client.session_transaction() as session:
+            session["_user_id"] = staff.get_id()
+        token = csrf_from(client.get("/staff/walk-in").get_data(as_text=True))
+        assert client.post("/staff/walk-in", data=walk_in_data(token)).status_code == 303
+
+
+def test_posts_need_csrf(client, login):
+    login("admin")
+    d = make_delegate()
+    for path, data in ((record_url(d) + "/approve", {}),
+                       (record_url(d) + "/reject", {"reason": "x"}),
+                       (record_url(d) + "/edit", edit_data(d)),
+                       ("/staff/delegates/bulk", {"action": "approve",
+                                                  "selected": str(d.public_id)}),
+                       ("/staff/walk-in", walk_in_data("")),
+                       ("/staff/accounts", {"email": "x@forum.org", "password": "p" * 20,
+                                            "role": "desk"}),
+                       ("/staff/logout", {}), ("/staff/logout-everywhere", {})):
+        assert client.post(path, data=data).status_code == 400, path
+    assert reload(d).status == "submitted"
+
+
+def edit_data(delegate: Delegate, **overrides) -> dict:
+    data = {name: getattr(delegate, name) for name in COMMON_FIELDS}
+    for key, value in (delegate.details or {}).items():
+        if isinstance(value, bool):
+            if value:
+                data[key] = "y"
+        else:
+            data[key] = value
+    data.update(overrides)
+    return data
+
+
+def walk_in_data(token: str) -> dict:
+    return {"csrf_token": token, "category": "expert", "honorific": "Ms.",
+            "given_name": "Amina", "family_name": "Diallo", "native_name": "",
+            "badge_name": "", "organisation": "Interpol", "position": "Analyst",
+            "country": "SN", "email": "amina@example.org", "phone": "+221 77 123 45 67",
+            "expertise": ["cybersecurity"], "consent": "y"}

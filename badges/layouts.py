@@ -35,7 +35,7 @@ class TextSlot:
     max_lines: int = 1
     align: str = "center"  # left | center | right
     color: str = "#1a1a1a"
-    leading: float = 1.12  # line pitch as a multiple of the font's own height
+    leading: float = 1.15  # minimum baseline-to-baseline distance, in multiples of size
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ A6_DESIGN = Design(
     height=148,
     event_name=TextSlot(Box(6, 131, 93, 13), 13, 8, bold=True, max_lines=2, color="#1d3b8b"),
     event_dates=TextSlot(Box(6, 125, 93, 5.5), 8.5, 6, color="#333333"),
-    name=TextSlot(Box(6, 97, 93, 25), 24, 10, bold=True, max_lines=2),
+    name=TextSlot(Box(6, 97, 93, 25), 24, 14, bold=True, max_lines=2),
     native_name=TextSlot(Box(6, 88, 93, 9), 17, 8),
     organisation=TextSlot(Box(6, 78, 93, 9.5), 11, 7, max_lines=2, color="#333333"),
     country=TextSlot(Box(6, 71.5, 93, 6), 11, 7, bold=True, color="#333333"),
@@ -129,9 +129,9 @@ CR80_DESIGN = Design(
     event_name=TextSlot(Box(3, 47.5, 79.6, 5), 8, 5, bold=True, color="#1d3b8b"),
     event_dates=TextSlot(Box(3, 44, 79.6, 3.5), 5.5, 4.5, color="#333333"),
     photo=Box(3, 14, 17, 22),
-    name=TextSlot(Box(22, 30.5, 34, 12.5), 13, 6, bold=True, max_lines=2, align="left"),
+    name=TextSlot(Box(22, 30.5, 34, 12.5), 13, 9, bold=True, max_lines=2, align="left"),
     native_name=TextSlot(Box(22, 25, 34, 5.5), 10, 5, align="left"),
-    organisation=TextSlot(Box(22, 18.5, 34, 6.5), 7, 4.5, max_lines=2, align="left",
+    organisation=TextSlot(Box(22, 18.5, 34, 6.5), 7, 6, max_lines=2, align="left",
                           color="#333333"),
     country=TextSlot(Box(22, 14.5, 34, 4), 7, 4.5, bold=True, align="left", color="#333333"),
     qr=Box(57.6, 13, 27, 27),

@@ -30,28 +30,32 @@ class FittedText:
     size: float
 
 
-def _metrics(lines: list[str], bold: bool) -> tuple[float, float, float]:
-    widths, asc, desc = [], 0.0, 0.0
-    for t in lines:
-        _runs, w, a, d = layout_line(t, bold)
-        widths.append(w)
-        asc, desc = max(asc, a), min(desc, d)
-    return max(widths, default=0.0), asc, desc
+def _metrics(lines: list[str], slot: TextSlot) -> tuple[float, float, float]:
+    """(widest line in 1/1000 em, block height in em, first line's ascent in em)."""
+    laid = [layout_line(t, slot.bold) for t in lines]
+    if not laid:
+        return 0.0, 0.0, 0.0
+    width = max(ll[1] for ll in laid)
+    height = laid[0][2] - laid[-1][3] + (len(laid) - 1) * _pitch(laid, slot)
+    return width, height, laid[0][2]
 
 
-def _block_height(n: int, asc: float, desc: float, leading: float) -> float:
-    """Height of ``n`` lines at size 1."""
-    lh = asc - desc
-    return lh + (n - 1) * lh * leading
+def _pitch(laid: list, slot: TextSlot) -> float:
+    """Baseline-to-baseline distance in em: the slot's leading, or more if the ink of
+    consecutive lines would otherwise touch (tall scripts, stacked marks)."""
+    pitch = slot.leading
+    for upper, lower in zip(laid, laid[1:], strict=False):
+        pitch = max(pitch, lower[2] - upper[3] + 0.08)
+    return pitch
 
 
 def _size_for(lines: list[str], slot: TextSlot) -> float:
     w_pt, h_pt = slot.box.w * MM, slot.box.h * MM
-    width, asc, desc = _metrics(lines, slot.bold)
+    width, height, _asc = _metrics(lines, slot)
     s = slot.size
     if width > 0:
         s = min(s, w_pt * 1000 / width)
-    return min(s, h_pt / _block_height(len(lines), asc, desc, slot.leading))
+    return min(s, h_pt / height) if height > 0 else s
 
 
 def _break_points(text: str) -> list[int]:
@@ -138,8 +142,8 @@ def _choose_lines(text: str, slot: TextSlot, _dirs_key: str | None
             return tuple(best[1]), best[0]
     # last resort: minimum size, fill lines greedily, ellipsis on the last one
     n = max(1, slot.max_lines)
-    _w, asc, desc = _metrics([text], slot.bold)
-    size = min(slot.min_size, slot.box.h * MM / _block_height(n, asc, desc, slot.leading))
+    _w, height, _a = _metrics([text] * n, slot)
+    size = min(slot.min_size, slot.box.h * MM / height) if height > 0 else slot.min_size
     lines: list[str] = []
     rest = text
     while rest and len(lines) < n - 1:
@@ -149,25 +153,28 @@ def _choose_lines(text: str, slot: TextSlot, _dirs_key: str | None
         lines.append(head)
     if rest:
         lines.append(_truncate(rest, slot, size))
-    # the ellipsis may have introduced a taller font: recheck height
-    _w, asc, desc = _metrics(lines, slot.bold)
-    size = min(size, slot.box.h * MM / _block_height(len(lines), asc, desc, slot.leading))
+    # the actual lines (and the ellipsis) may be taller than the estimate: recheck height
+    _w, height, _a = _metrics(lines, slot)
+    if height > 0:
+        size = min(size, slot.box.h * MM / height)
     return tuple(lines), size
 
 
 def fit(text: str, slot: TextSlot) -> FittedText:
-    """Lay ``text`` out in ``slot``: positions are in design points, bottom-left origin."""
+    """Lay ``text`` out in ``slot``: positions are in design points, bottom-left origin.
+
+    The ink of the block (top of the first line to the bottom of the last) is centred
+    vertically in the box, so the result never leaves it.
+    """
     lines, size = choose_lines(text, slot)
     if not lines:
         return FittedText((), size)
     laid = [layout_line(t, slot.bold) for t in lines]
-    asc = max(ll[2] for ll in laid)
-    desc = min(ll[3] for ll in laid)
-    lh = (asc - desc) * size
-    block = lh + (len(lines) - 1) * lh * slot.leading
+    pitch = _pitch(laid, slot) * size
+    block = (laid[0][2] - laid[-1][3]) * size + (len(laid) - 1) * pitch
     bx, by, bw, bh = slot.box.x * MM, slot.box.y * MM, slot.box.w * MM, slot.box.h * MM
     top = by + bh - (bh - block) / 2
-    baseline = top - asc * size
+    baseline = top - laid[0][2] * size
     out = []
     for runs, width, _a, _d in laid:
         w = width * size / 1000
@@ -178,7 +185,7 @@ def fit(text: str, slot: TextSlot) -> FittedText:
         else:
             x = bx + (bw - w) / 2
         out.append((runs, x, baseline))
-        baseline -= lh * slot.leading
+        baseline -= pitch
     return FittedText(tuple(out), size)
 
 

@@ -376,6 +376,34 @@ def test_photo_is_drawn(key, fmt):
         assert ink_in(img, box, 72, lay.page_height * MM) > 0.5 * area
 
 
+def _luminance(hex_: str) -> float:
+    def ch(v: int) -> float:
+        c = v / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(hex_[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * ch(r) + 0.7152 * ch(g) + 0.0722 * ch(b)
+
+
+def test_category_bands_distinct_and_legible_in_black_and_white():
+    from badges.layouts import CATEGORIES, UNKNOWN_CATEGORY
+
+    assert set(CATEGORIES) == {"government", "expert", "scholar", "ngo"}
+    cats = list(CATEGORIES.values())
+    assert len({c.color for c in cats}) == len({c.letter for c in cats}) == 4
+    assert len({c.pattern for c in cats}) == 4  # tells them apart without colour
+    for c in [*cats, UNKNOWN_CATEGORY]:
+        hi, lo = sorted((_luminance(c.color), _luminance(c.text_color)), reverse=True)
+        assert (hi + 0.05) / (lo + 0.05) >= 4.5, c  # WCAG AA text contrast
+
+
+def test_unknown_category_prints_grey_band_and_warns(key, badge_log):
+    badge, _ = make_badge(key, category="press", category_label="PRESS")
+    pdf = render_badge(badge, EVENT, "a6")
+    assert "PRESS" in pdf_text(pdf)
+    assert any("press" in r.getMessage() for r in badge_log)
+
+
 def test_unknown_layout_rejected(key):
     with pytest.raises(ValueError, match="unknown badge layout"):
         render_badge(make_badge(key)[0], EVENT, "letter")

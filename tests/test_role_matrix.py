@@ -1,0 +1,178 @@
+"""Every staff route × (anonymous, scanner, desk, admin).
+
+The routes come from the app's URL map (every endpoint of the "staff" blueprint), so pages
+other engineers add later are covered too: anonymous visitors must be sent to the sign-in
+page, scanners refused with 403. Routes this module knows get their exact expected status
+for desk and admin; the others must at least not refuse desk/admin as anonymous and not fail.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.routing import AnyConverter, IntegerConverter, UUIDConverter
+
+from registration.extensions import db
+from registration.models import Delegate, StaffUser
+from registration.services.registration import build_delegate
+from registration.services.staff_accounts import hash_password
+from registration.validation import clean_record
+from tests.conftest import csrf_from
+
+ROLES = ("anonymous", "scanner", "desk", "admin")
+
+# (endpoint, method) → {role: expected status} for desk and admin; anonymous and scanner
+# follow the general rule unless listed in PUBLIC.
+KNOWN = {
+    ("staff.index", "GET"): {"desk": 302, "admin": 302},
+    ("staff.delegates", "GET"): {"desk": 200, "admin": 200},
+    ("staff.delegate", "GET"): {"desk": 200, "admin": 200},
+    ("staff.edit", "GET"): {"desk": 200, "admin": 200},
+    ("staff.edit", "POST"): {"desk": 422, "admin": 422},  # empty form: field errors
+    ("staff.walk_in", "GET"): {"desk": 200, "admin": 200},
+    ("staff.walk_in", "POST"): {"desk": 422, "admin": 422},
+    ("staff.accounts", "GET"): {"desk": 403, "admin": 200},
+    ("staff.accounts", "POST"): {"desk": 403, "admin": 422},
+    ("staff.disable_account", "POST"): {"desk": 403, "admin": 303},
+    ("staff.enable_account", "POST"): {"desk": 403, "admin": 303},
+    ("staff.approve", "POST"): {"desk": 303, "admin": 409},  # desk approved it first
+    ("staff.reject", "POST"): {"desk": 422, "admin": 422},  # no reason given
+    ("staff.bulk_action", "POST"): {"desk": 303, "admin": 303},
+    ("staff.logout_everywhere", "POST"): {"scanner": 303, "desk": 303, "admin": 303},
+}
+# Reachable without the role check: the sign-in page and signing out.
+PUBLIC = {
+    ("staff.login", "GET"): {"anonymous": 200, "scanner": 302, "desk": 302, "admin": 302},
+    ("staff.login", "POST"): {"anonymous": 422, "scanner": 422, "desk": 422, "admin": 422},
+    ("staff.logout", "POST"): {"anonymous": 303, "scanner": 303, "desk": 303, "admin": 303},
+}
+
+
+def staff_routes(app: Flask) -> list[tuple[str, str, object]]:
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("staff."):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((rule.endpoint, method, rule))
+    return sorted(routes, key=lambda r: (r[1] != "GET", r[0], r[2].rule))
+
+
+def build_path(rule, values: dict) -> str:
+    args = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]
+        if isinstance(converter, UUIDConverter):
+            args[name] = values["uuid"]
+        elif isinstance(converter, IntegerConverter):
+            args[name] = values.get(name, values["int"])
+        elif isinstance(converter, AnyConverter):
+            args[name] = sorted(converter.items)[0]
+        else:
+            args[name] = values.get(name, "no-such-thing")
+    path, query = rule.build(args, append_unknown=False)
+    return query if not path else (path if not query else f"{path}?{query}")
+
+
+def make_staff(role: str) -> StaffUser:
+    staff = StaffUser(email=f"{role}@matrix.test", role=role, active=True, session_version=0,
+                      failed_logins=0, password_hash=hash_password("matrix password 123"))
+    db.session.add(staff)
+    db.session.commit()
+    return staff
+
+
+def make_delegate() -> Delegate:
+    clean, errors = clean_record({
+        "category": "government", "honorific": "Mr.", "given_name": "Role", "family_name":
+        "Matrix", "organisation": "Org", "position": "Pos", "country": "FR",
+        "email": "matrix@example.org", "phone": "+33 6 12 34 56 78", "ministry": "Interior",
+    }, require_consent=False)
+    assert not errors
+    delegate = build_delegate(clean, source="self")
+    delegate.reference = "GPS-MTRX-2345"
+    db.session.add(delegate)
+    db.session.commit()
+    return delegate
+
+
+def client_as(app: Flask, staff: StaffUser | None):
+    """A test client signed in as `staff` (or anonymous) with a valid CSRF token for its
+    session, so that a refusal is the role check and not CSRF."""
+    client = app.test_client()
+    token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+    if staff is not None:
+        db.session.refresh(staff)
+        with client.session_transaction() as session:  # keeps the CSRF secret
+            session["_user_id"] = staff.get_id()
+            session["_fresh"] = True
+    return client, token
+
+
+def expected(endpoint: str, method: str, role: str) -> int | None:
+    """The exact status, or None when only the general rule applies."""
+    if (endpoint, method) in PUBLIC:
+        return PUBLIC[(endpoint, method)][role]
+    if role == "anonymous":
+        return 302
+    known = KNOWN.get((endpoint, method), {})
+    if role in known:
+        return known[role]
+    if role == "scanner":
+        return 403
+    return None
+
+
+def test_role_matrix(make_app):
+    app = make_app()
+    failures: list[str] = []
+    with app.app_context():
+        staff = {role: make_staff(role) for role in ("scanner", "desk", "admin")}
+        victim = StaffUser(email="victim@matrix.test", role="desk", active=True,
+                           session_version=0, failed_logins=0, password_hash="x")
+        db.session.add(victim)
+        db.session.commit()
+        delegate = make_delegate()
+        values = {"uuid": delegate.public_id, "int": victim.id, "staff_id": victim.id}
+        routes = staff_routes(app)
+        endpoints = {endpoint for endpoint, _, _ in routes}
+        assert {"staff.login", "staff.delegates", "staff.delegate", "staff.accounts",
+                "staff.walk_in", "staff.edit", "staff.bulk_action"} <= endpoints
+
+        for role in ROLES:
+            for endpoint, method, rule in routes:
+                if endpoint == "staff.logout_everywhere" and role != "anonymous":
+                    continue  # checked last: it ends the role's sessions
+                failures += check(app, staff.get(role), role, endpoint, method, rule, values)
+        for role in ("scanner", "desk", "admin"):
+            rule = app.url_map._rules_by_endpoint["staff.logout_everywhere"][0]
+            failures += check(app, staff[role], role, "staff.logout_everywhere", "POST", rule,
+                              values)
+    assert not failures, "\n".join(failures)
+
+
+def check(app, staff, role, endpoint, method, rule, values) -> list[str]:
+    client, token = client_as(app, staff)
+    path = build_path(rule, values)
+    if method == "GET":
+        response = client.get(path)
+    else:
+        data = {"csrf_token": token}
+        if endpoint == "staff.bulk_action":
+            data.update(action="approve", selected=str(values["uuid"]))
+        response = client.open(path, method=method, data=data)
+    status = response.status_code
+    want = expected(endpoint, method, role)
+    label = f"{role:9} {method:4} {path} ({endpoint}) → {status}"
+    location = response.headers.get("Location", "")
+    if want is not None:
+        if status != want:
+            return [f"{label}, expected {want}"]
+        if role == "anonymous" and want == 302 and not location.startswith("/staff/login"):
+            return [f"{label}, redirected to {location!r} instead of the sign-in page"]
+        return []
+    # A route this test does not know (another engineer's): desk and admin are let in.
+    if status >= 500 or status in (401,) or location.startswith("/staff/login"):
+        return [f"{label}: desk/admin must get past the sign-in check without an error"]
+    if role == "admin" and status == 403:
+        return [f"{label}: admin passes every role check"]
+    return []

@@ -145,12 +145,11 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
             "MAIL_RETRY_BASE_SECONDS", env.get("MAIL_RETRY_BASE_SECONDS"), 60
         ),
         # The web process also looks for due retries this often (0: only after requests).
-        "MAIL_POLL_SECONDS": _int(
-            "MAIL_POLL_SECONDS", env.get("MAIL_POLL_SECONDS"), 0 if app_env == "testing" else 60
-        ),
-        # Deliver in a background thread after each request that queued mail (off in tests,
-        # which deliver explicitly or turn it on).
-        "MAIL_BACKGROUND": _bool(env.get("MAIL_BACKGROUND"), app_env != "testing"),
+        # Both unset: on, except when TESTING (tests deliver explicitly or turn them on).
+        "MAIL_POLL_SECONDS": _int("MAIL_POLL_SECONDS", env.get("MAIL_POLL_SECONDS"), None),
+        # Deliver in a background thread after each request that queued mail.
+        "MAIL_BACKGROUND": (_bool(env["MAIL_BACKGROUND"]) if env.get("MAIL_BACKGROUND")
+                            else None),
         # The address written into emailed links, e.g. https://register.forum.example. Set it in
         # production: without it links use the address of the request that caused the mail.
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),

@@ -140,7 +140,6 @@ def build_message(kind: str, delegate: Delegate, **context: Any) -> EmailMessage
     msg["To"] = delegate.email
     msg["Date"] = rfc2822_date(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=_msgid_domain())
-    msg["Content-Language"] = "zh-Hans" if delegate.locale == "zh" else "en"
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
@@ -149,9 +148,12 @@ def build_message(kind: str, delegate: Delegate, **context: Any) -> EmailMessage
 
         html_part = msg.get_payload()[1]
         html_part.add_related(qr_png(token_for(delegate)), "image", "png", cid=qr_cid,
+                              disposition="inline",
                               filename="qr-code.png")
         msg.add_attachment(eticket_pdf(delegate), maintype="application", subtype="pdf",
                            filename=eticket_filename(delegate))
+    # Last: set_content and multipart conversions move Content-* headers into the parts.
+    msg["Content-Language"] = "zh-Hans" if delegate.locale == "zh" else "en"
     return msg
 
 
@@ -454,7 +456,8 @@ class DeliveryWorker:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.poll = app.config.get("MAIL_POLL_SECONDS") or 0
+        poll = app.config.get("MAIL_POLL_SECONDS")
+        self.poll = (0 if app.config.get("TESTING") else 60) if poll is None else poll
         self.wake = threading.Event()
         self.idle = threading.Event()
         self.idle.set()
@@ -510,9 +513,13 @@ def init_app(app: Flask) -> None:
     if app.config.get("APP_ENV") == "production" and not app.config.get("PUBLIC_BASE_URL"):
         log.warning("PUBLIC_BASE_URL is not set: emailed links use the Host of the request")
 
+    background = app.config.get("MAIL_BACKGROUND")
+    if background is None:
+        background = not app.config.get("TESTING")
+
     @app.after_request
     def deliver_after_request(response):  # type: ignore[no-untyped-def]
-        if app.config.get("MAIL_BACKGROUND"):
+        if background:
             if g.pop("mail_queued", False):
                 worker(app).notify()
             elif worker(app).poll:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from ..countries import country_name
 from ..extensions import db
 from ..fields import CATEGORIES, CATEGORY_FIELDS, COMMON_FIELDS
-from ..models import AuditEntry, Delegate, DelegatePhoto, OutboxMessage, Status
+from ..models import AuditEntry, Delegate, OutboxMessage, Status
 from ..signals import delegate_cancelled
 from ..validation import clean_record, email_key
 from . import audit, mail
@@ -226,21 +226,14 @@ def upload_photo(delegate: Delegate, data: bytes) -> None:
     """Store the delegate's badge photo after the desk's checks; commits.
 
     Raises SelfServiceRefused (printed, cancelled) or photos.PhotoRejected (bad image)."""
-    from .photos import process_photo
+    from .photos import process_photo, set_photo
 
     if not can_upload_photo(delegate):
         raise SelfServiceRefused(
             _l("Your badge is already printed. To change the photo, please see the "
                "accreditation desk.") if is_printed(delegate) else
             _l("This registration is cancelled and can no longer be changed."))
-    jpeg = process_photo(data)
-    if delegate.photo is None:
-        delegate.photo = DelegatePhoto(jpeg=jpeg)
-    else:
-        delegate.photo.jpeg = jpeg
-        delegate.photo.updated_at = datetime.now(UTC)
-    audit.record(delegate, "photo", actor=ACTOR, by="self_service", bytes=len(jpeg))
-    db.session.commit()
+    set_photo(delegate, process_photo(data), None, source="self_service", actor=ACTOR)
 
 
 # ---------------------------------------------------------------------------------------

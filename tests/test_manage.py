@@ -1,0 +1,449 @@
+"""The delegate's private manage link: valid, expired, tampered, after cancellation; edits
+before and after printing; photo; e-ticket; cancel; export; erasure; a new link by email.
+
+Decision tested here: after a cancellation the link still opens the registration, read-only
+(status, export, erase); after erasure, or once the email address is changed, earlier links
+are dead (404)."""
+
+from __future__ import annotations
+
+import email
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from email import policy
+
+import pypdfium2 as pdfium
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+from PIL import Image
+from sqlalchemy import func, select
+
+from registration import signals
+from registration.extensions import db
+from registration.models import AuditEntry, Delegate, DelegatePhoto, OutboxMessage, Status
+from registration.services import manage_links
+from tests.conftest import csrf_from
+from tests.test_registration import form_data
+
+EMAIL = "wang.xiaoming@example.cn"
+
+
+@pytest.fixture
+def delegate(client, get_csrf) -> Delegate:
+    assert client.post("/register", data=form_data(get_csrf())).status_code == 303
+    db.session.expire_all()
+    return db.session.scalars(select(Delegate)).one()
+
+
+@pytest.fixture
+def link(delegate) -> str:
+    return f"/manage/{manage_links.make_token(delegate)}"
+
+
+def page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def post(client, url: str, data: dict | None = None, **kwargs):
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    return client.post(url, data={"csrf_token": token, **(data or {})}, **kwargs)
+
+
+def edit_data(delegate: Delegate, **changes) -> dict:
+    data = {
+        "honorific": delegate.honorific, "given_name": delegate.given_name,
+        "family_name": delegate.family_name, "native_name": delegate.native_name,
+        "badge_name": delegate.badge_name, "organisation": delegate.organisation,
+        "position": delegate.position, "country": delegate.country, "email": delegate.email,
+        "phone": delegate.phone, "dietary_needs": delegate.dietary_needs,
+        "accessibility_needs": delegate.accessibility_needs,
+        "ministry": delegate.details.get("ministry", ""),
+        "delegation": delegate.details.get("delegation", ""),
+        "head_of_delegation": "y" if delegate.details.get("head_of_delegation") else "",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v != "" or k in changes}
+
+
+def audit_actions(delegate: Delegate) -> list[str]:
+    return db.session.scalars(select(AuditEntry.action).where(
+        AuditEntry.delegate_id == delegate.id).order_by(AuditEntry.id)).all()
+
+
+def mark_printed(delegate: Delegate) -> None:
+    """What the desk's printing does to the record."""
+    delegate.move_to(Status.APPROVED)
+    delegate.move_to(Status.BADGE_PRINTED)
+    delegate.printed_at = datetime.now(UTC)
+    delegate.print_count = 1
+    db.session.commit()
+
+
+def png_photo(width: int = 600, height: int = 800) -> bytes:
+    image = Image.new("RGB", (width, height), (200, 180, 160))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+# --- the link ------------------------------------------------------------------------------
+
+
+def test_link_from_the_confirmation_email_opens_the_registration(client, delegate):
+    row = db.session.scalars(select(OutboxMessage)).one()
+    text = email.message_from_bytes(row.message, policy=policy.default).get_body(
+        ("plain",)).get_content()
+    path = re.search(r"https?://[^/\s]+(/manage/\S+)", text).group(1)
+    html = page(client, path)
+    assert delegate.reference in html
+    assert "submitted — pending accreditation" in html
+    assert "(GMT+08:00)" in html  # dates in the forum's zone, with the zone
+    response = client.get(path)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_tokens_are_unguessable_and_bound_to_the_delegate(delegate):
+    token = manage_links.make_token(delegate)
+    assert str(delegate.public_id) not in token and delegate.reference not in token
+    assert manage_links.resolve(token).id == delegate.id
+
+
+def test_expired_link(client, delegate):
+    old = manage_links.make_token(delegate, issued_at=datetime.now(UTC) - timedelta(days=31))
+    response = client.get(f"/manage/{old}")
+    assert response.status_code == 410
+    assert "This link has expired" in response.get_data(as_text=True)
+    assert delegate.reference not in response.get_data(as_text=True)
+    # Still inside the 30 days: works.
+    recent = manage_links.make_token(delegate, issued_at=datetime.now(UTC) - timedelta(days=29))
+    assert client.get(f"/manage/{recent}").status_code == 200
+    # The clock moving on kills a fresh link too.
+    fresh = manage_links.make_token(delegate)
+    with pytest.raises(manage_links.LinkExpired):
+        manage_links.resolve(fresh, now=datetime.now(UTC) + timedelta(days=30, minutes=1))
+
+
+def test_max_age_is_configurable(make_app, get_csrf):
+    app = make_app(MANAGE_LINK_MAX_AGE_DAYS=2)
+    with app.app_context():
+        client = app.test_client()
+        token = csrf_from(client.get("/register").get_data(as_text=True))
+        client.post("/register", data=form_data(token))
+        delegate = db.session.scalars(select(Delegate)).one()
+        old = manage_links.make_token(delegate, issued_at=datetime.now(UTC) - timedelta(days=3))
+        assert client.get(f"/manage/{old}").status_code == 410
+
+
+@pytest.mark.parametrize("how", ["signature", "payload", "garbage", "other_key", "empty_v"])
+def test_tampered_link(client, delegate, how):
+    token = manage_links.make_token(delegate)
+    if how == "signature":
+        last = token[-1]
+        token = token[:-1] + ("A" if last != "A" else "B")
+    elif how == "payload":
+        payload, rest = token.split(".", 1)
+        token = payload[:-2] + ("xx" if payload[-2:] != "xx" else "yy") + "." + rest
+    elif how == "garbage":
+        token = "not-a-token"
+    elif how == "other_key":
+        token = URLSafeTimedSerializer("someone-elses-key", salt=manage_links.SALT).dumps(
+            {"d": delegate.public_id.hex, "v": manage_links.link_version(delegate)})
+    else:
+        token = URLSafeTimedSerializer("test-secret-key", salt=manage_links.SALT).dumps(
+            {"d": delegate.public_id.hex, "v": ""})
+    response = client.get(f"/manage/{token}")
+    assert response.status_code == 404
+    body = response.get_data(as_text=True)
+    assert "This link does not work" in body and delegate.reference not in body
+    assert client.get(f"/manage/{token}/export.json").status_code == 404
+
+
+def test_after_cancellation_the_link_is_read_only(client, delegate, link):
+    response = post(client, f"{link}/cancel", {"confirm": "y"})
+    assert response.status_code == 303
+    html = page(client, link)
+    assert "This registration is cancelled" in html
+    assert f"{link}/edit" not in html and f"{link}/e-ticket.pdf" not in html
+    assert f"{link}/export.json" in html and f"{link}/erase" in html
+    # Edits are refused (redirect back, nothing changes).
+    token = csrf_from(page(client, link + "/erase"))
+    response = client.post(f"{link}/edit", data={"csrf_token": token,
+                                                  **edit_data(delegate, organisation="X")})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert delegate.organisation == "Ministry of Public Security"
+    assert client.get(f"{link}/e-ticket.pdf").status_code == 403
+    assert client.get(f"{link}/export.json").status_code == 200
+
+
+# --- edits -------------------------------------------------------------------------------
+
+
+def test_edit_before_printing_applies_and_is_audited(client, delegate, link):
+    form = page(client, f"{link}/edit")
+    assert 'value="Xiaoming"' in form and 'name="consent"' not in form
+    response = post(client, f"{link}/edit", edit_data(
+        delegate, given_name="Xiao-Ming", badge_name="Xiao-Ming Wang", phone="+86 139 0013 9000",
+        organisation="Ministry of Public Security, Jiangsu", ministry="MPS Jiangsu"))
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert delegate.given_name == "Xiao-Ming"
+    assert delegate.badge_name == "Xiao-Ming Wang"
+    assert delegate.phone == "+8613900139000"
+    assert delegate.details["ministry"] == "MPS Jiangsu"
+    assert delegate.needs_reprint is False
+    assert "xiao-ming" in delegate.search_text
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "edited")).one()
+    assert entry.actor == "delegate"
+    assert entry.details["fields"] == ["badge_name", "details", "given_name", "organisation",
+                                       "phone"]
+    assert "Xiao-Ming" not in json.dumps(entry.details)  # names of fields, not values
+    assert "Your changes are saved." in page(client, link)
+
+
+def test_edit_errors_are_shown_and_nothing_changes(client, delegate, link):
+    response = post(client, f"{link}/edit", edit_data(delegate, phone="call me", country="XX"))
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'id="phone-error"' in html and 'id="country-error"' in html
+    db.session.expire_all()
+    assert delegate.phone == "+8613800138000"
+    assert "edited" not in audit_actions(delegate)
+
+
+def test_category_cannot_be_changed(client, delegate, link):
+    response = post(client, f"{link}/edit", {**edit_data(delegate), "category": "ngo"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert delegate.category == "government"
+
+
+def test_after_printing_badge_changes_go_to_the_desk(client, delegate, link):
+    mark_printed(delegate)
+    html = page(client, f"{link}/edit")
+    assert "Your badge is already printed" in html
+    response = post(client, f"{link}/edit", edit_data(
+        delegate, badge_name="Dr Xiao-Ming Wang", organisation="MPS Jiangsu",
+        phone="+86 139 0013 9000", dietary_needs="Vegetarian"))
+    assert response.status_code == 303
+    db.session.expire_all()
+    # Badge fields unchanged, flagged for the desk with the requested values.
+    assert delegate.badge_name == "Xiaoming Wang"
+    assert delegate.organisation == "Ministry of Public Security"
+    assert delegate.needs_reprint is True
+    # Other fields applied.
+    assert delegate.phone == "+8613900139000"
+    assert delegate.dietary_needs == "Vegetarian"
+    request_entry = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "change_requested")).one()
+    assert request_entry.details["requested"] == {"badge_name": "Dr Xiao-Ming Wang",
+                                                  "organisation": "MPS Jiangsu"}
+    edited = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "edited")).one()
+    assert edited.details["fields"] == ["dietary_needs", "phone"]
+    html = page(client, link)
+    assert "sent to the accreditation desk" in html
+    assert "Dr Xiao-Ming Wang" in html and "MPS Jiangsu" in html  # the pending request
+
+
+def test_changing_the_email_kills_old_links_and_mails_a_new_one(client, delegate, link):
+    response = post(client, f"{link}/edit", edit_data(delegate, email="new.address@example.org"))
+    assert response.status_code == 303
+    new_link = response.headers["Location"]
+    assert new_link != link
+    assert client.get(link).status_code == 404
+    assert "new.address@example.org" in page(client, new_link)
+    row = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "manage_link")).one()
+    assert row.recipient == "new.address@example.org"
+
+
+def test_email_of_another_registration_is_refused(client, get_csrf, delegate, link):
+    client.post("/register", data=form_data(get_csrf(), email="other@example.org"))
+    response = post(client, f"{link}/edit", edit_data(delegate, email="OTHER@example.org"))
+    assert response.status_code == 422
+    assert "already used by another registration" in response.get_data(as_text=True)
+
+
+# --- photo, e-ticket -----------------------------------------------------------------------
+
+
+def test_photo_upload(client, delegate, link):
+    response = post(client, f"{link}/photo",
+                    {"photo": (io.BytesIO(png_photo()), "me.png")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 303
+    db.session.expire_all()
+    stored = db.session.get(DelegatePhoto, delegate.id)
+    assert stored is not None and stored.jpeg.startswith(b"\xff\xd8")
+    image = client.get(f"{link}/photo.jpg")
+    assert image.status_code == 200 and image.mimetype == "image/jpeg"
+    assert "photo_changed" in audit_actions(delegate)
+
+
+def test_photo_upload_rejects_what_the_desk_rejects(client, delegate, link):
+    response = post(client, f"{link}/photo",
+                    {"photo": (io.BytesIO(b"%PDF-1.4 not a photo"), "me.jpg")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert 'id="photo-error"' in response.get_data(as_text=True)
+    response = post(client, f"{link}/photo", {}, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert db.session.get(DelegatePhoto, delegate.id) is None
+
+
+def test_no_photo_change_after_printing(client, delegate, link):
+    mark_printed(delegate)
+    response = post(client, f"{link}/photo", {"photo": (io.BytesIO(png_photo()), "me.png")},
+                    content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "see the accreditation desk" in response.get_data(as_text=True)
+    assert db.session.get(DelegatePhoto, delegate.id) is None
+
+
+def test_eticket_only_once_accredited(app, client, delegate, link):
+    response = client.get(f"{link}/e-ticket.pdf")
+    assert response.status_code == 403
+    assert "once you are accredited" in response.get_data(as_text=True)
+    delegate.move_to(Status.APPROVED)
+    signals.delegate_approved.send(app, delegate=delegate)
+    db.session.commit()
+    response = client.get(f"{link}/e-ticket.pdf")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert "attachment" in response.headers["Content-Disposition"]
+    doc = pdfium.PdfDocument(response.data)
+    assert delegate.reference in doc[0].get_textpage().get_text_range()
+    assert "Download my e-ticket" in page(client, link)
+
+
+# --- cancel, export, erase -----------------------------------------------------------------
+
+
+def test_cancel_needs_confirmation(client, delegate, link):
+    response = post(client, f"{link}/cancel", {})
+    assert response.status_code == 422
+    db.session.expire_all()
+    assert delegate.status == "submitted"
+    response = post(client, f"{link}/cancel", {"confirm": "y"})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert delegate.status == "cancelled"
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "status")).one()
+    assert entry.details["to"] == "cancelled" and entry.actor == "delegate"
+    kinds = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
+    assert kinds == ["registered", "cancelled"]
+
+
+def test_cancel_without_csrf_token_is_refused(client, delegate, link):
+    assert client.post(f"{link}/cancel", data={"confirm": "y"}).status_code == 400
+    db.session.expire_all()
+    assert delegate.status == "submitted"
+
+
+def test_export_contains_their_data(client, delegate, link):
+    post(client, f"{link}/photo", {"photo": (io.BytesIO(png_photo()), "me.png")},
+         content_type="multipart/form-data")
+    response = client.get(f"{link}/export.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "no-store"
+    data = json.loads(response.data)
+    assert data["reference"] == delegate.reference
+    assert data["email"] == EMAIL
+    assert data["native_name"] == "王小明"
+    assert data["phone"] == "+8613800138000"
+    assert data["details"]["ministry"] == "Ministry of Public Security"
+    assert data["consent_at"]
+    assert [h["action"] for h in data["history"]] == ["registered", "photo_changed"]
+    assert data["emails"][0]["kind"] == "registered"
+    assert data["photo_jpeg_base64"]
+
+
+def test_erasure_blanks_personal_data_and_keeps_an_anonymous_audit(app, client, delegate,
+                                                                     link):
+    # Something personal in the audit trail: a change request and a staff edit's values.
+    mark_printed(delegate)
+    post(client, f"{link}/edit", edit_data(delegate, badge_name="Secret Name"))
+    db.session.add(AuditEntry(delegate_id=delegate.id, actor="staff:desk@forum.test",
+                              action="edited",
+                              details={"changes": {"phone": ["+8613800138000", "+8613900"]}}))
+    post(client, f"{link}/photo", {"photo": (io.BytesIO(png_photo()), "me.png")},
+         content_type="multipart/form-data")
+    db.session.commit()
+    audit_before = len(audit_actions(delegate))
+
+    assert post(client, f"{link}/erase", {}).status_code == 422
+    response = post(client, f"{link}/erase", {"confirm": "y"})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/manage/erased")
+    assert "Your data is deleted" in page(client, "/manage/erased")
+
+    db.session.expire_all()
+    d = db.session.get(Delegate, delegate.id)
+    assert d.status == "cancelled"
+    for name in ("given_name", "family_name", "native_name", "badge_name", "honorific",
+                 "organisation", "position", "email", "phone", "dietary_needs",
+                 "accessibility_needs", "search_text"):
+        assert getattr(d, name) == "", name
+    assert d.email_key is None and d.details == {}
+    assert db.session.get(DelegatePhoto, delegate.id) is None
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
+    # The audit trail is kept (plus the cancellation and the erasure), without personal data.
+    actions = audit_actions(d)
+    assert len(actions) == audit_before + 2
+    assert actions[-2:] == ["status", "erased"]
+    dumped = json.dumps([e.details for e in db.session.scalars(
+        select(AuditEntry).where(AuditEntry.delegate_id == d.id))], ensure_ascii=False)
+    for personal in ("Secret Name", "Xiaoming", "王小明", "8613800138000", EMAIL):
+        assert personal not in dumped
+    assert "badge_name" in dumped  # what was asked for remains known, not the value
+    # The link is dead; the address can register again.
+    assert client.get(link).status_code == 404
+    token = csrf_from(page(client, "/register"))
+    assert client.post("/register", data=form_data(token)).status_code == 303
+
+
+# --- a new link by email ---------------------------------------------------------------------
+
+
+def test_request_link_same_answer_whether_registered_or_not(client, delegate):
+    def ask(address: str):
+        token = csrf_from(page(client, "/manage/"))
+        return client.post("/manage/", data={"csrf_token": token, "email": address})
+
+    known = ask("Wang.Xiaoming@Example.cn")
+    unknown = ask("nobody@example.org")
+    assert known.status_code == unknown.status_code == 200
+    normalise = lambda r, a: r.get_data(as_text=True).replace(a, "ADDRESS")  # noqa: E731
+    assert normalise(known, "Wang.Xiaoming@example.cn") == normalise(unknown,
+                                                                     "nobody@example.org")
+    rows = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.kind == "manage_link")).all()
+    assert [r.recipient for r in rows] == [EMAIL]
+    text = email.message_from_bytes(rows[0].message, policy=policy.default).get_body(
+        ("plain",)).get_content()
+    path = re.search(r"https?://[^/\s]+(/manage/\S+)", text).group(1)
+    assert delegate.reference in page(client, path)
+    # Asking again at once does not send another one (no mail bombing), same answer.
+    again = ask(EMAIL)
+    assert again.status_code == 200
+    assert db.session.scalar(select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.kind == "manage_link")) == 1
+
+
+def test_request_link_with_an_invalid_address(client):
+    token = csrf_from(page(client, "/manage/"))
+    response = client.post("/manage/", data={"csrf_token": token, "email": "not an email"})
+    assert response.status_code == 422
+    assert 'id="email-error"' in response.get_data(as_text=True)
+
+
+def test_confirmation_page_announces_the_email(client, delegate):
+    html = page(client, "/register/confirmation")
+    assert "confirmation email" in html and "private link" in html

@@ -1,10 +1,10 @@
 """Badge engine benchmark: ``python bench/badges.py [--profile]`` from the repo root.
 
-Prints single-badge latency (p50/p99), a 1,000-badge A4 4-up mixed-script run (wall
-time, badges/s, output size) and peak memory of a 5,000-badge run measured in a fresh
-child process as VmHWM (peak resident set, whole process, includes the interpreter and
-fonts) next to the same process's baseline before rendering. The 1,000-badge run is
-repeated three times because the box is shared.
+Prints single-badge latency (p50/p99); 1,000-badge A4 4-up mixed-script runs (wall time,
+badges/s, output size; one process and two worker processes; repeated because the box is
+shared); and the peak memory of 5,000-badge runs, each measured in a fresh child process
+as VmHWM (peak resident set of the whole process: interpreter, imports and fonts
+included), next to that process's figure just before rendering.
 """
 
 from __future__ import annotations
@@ -88,14 +88,19 @@ def bench_single(samples: int = 300) -> None:
           f"p99 {p99:.2f} ms")
 
 
-def bench_bulk(n: int, layout: str, photos: bool) -> None:
+def bench_bulk(n: int, layout: str, photos: bool, workers: int = 1) -> None:
     items = list(delegates(n, photos))  # input built up front: time only the rendering
     render_badge(items[0], EVENT, layout)  # warm-up
     out = io.BytesIO()
     t = time.perf_counter()
-    count = render_badges(items, EVENT, layout, out)
+    if workers > 1:
+        count = render_badges(items, EVENT, layout, out, chunk_size=n // (2 * workers),
+                              workers=workers)
+    else:
+        count = render_badges(items, EVENT, layout, out)
     wall = time.perf_counter() - t
     label = "with ~60 KB JPEG photos on half" if photos else "no photos"
+    label += f", {workers} worker processes" if workers > 1 else ", 1 process"
     print(f"{count} badges {layout} mixed scripts, {label}: wall {wall:.3f} s, "
           f"{count / wall:.0f} badges/s, output {len(out.getvalue()) / 1e6:.2f} MB")
 
@@ -151,7 +156,10 @@ def main() -> None:
     bench_single()
     for _ in range(3):
         bench_bulk(1000, "a4-4up", photos=False)
+    for _ in range(2):
+        bench_bulk(1000, "a4-4up", photos=False, workers=2)
     bench_bulk(1000, "a4-4up", photos=True)
+    bench_bulk(1000, "a4-4up", photos=True, workers=2)
 
 
 if __name__ == "__main__":

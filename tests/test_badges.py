@@ -345,6 +345,21 @@ def test_bulk_is_chunked_streamed_and_ordered(key):
     assert tickets.verify(code, [key.public_key()]).serial == 2
 
 
+def test_bulk_with_two_worker_processes_keeps_order(key):
+    badges = [make_badge(key, badge_name=f"Delegate Number{i}")[0] for i in range(1, 11)]
+    seen: list[int] = []
+    buf = io.BytesIO()
+    n = render_badges(iter(badges), EVENT, "a6", buf, progress=seen.append, chunk_size=3,
+                      workers=2)
+    pdf = buf.getvalue()
+    assert n == 10 and seen == [3, 6, 9, 10]
+    assert_xref_exact(pdf)
+    doc = pdfium.PdfDocument(pdf)
+    assert len(doc) == 10
+    for i, page in enumerate(doc, start=1):
+        assert f"Delegate Number{i}\r" in page.get_textpage().get_text_range()
+
+
 def test_render_badges_empty_input_gives_valid_pdf():
     buf = io.BytesIO()
     assert render_badges([], EVENT, "a6", buf) == 0

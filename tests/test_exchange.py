@@ -347,3 +347,13 @@ def test_template_matches_exchange_columns(app):
     assert lines[0].split(",") == list(EXCHANGE_COLUMNS)
     report = import_bytes((root / "static" / "import-template.csv").read_bytes())
     assert report.ok and report.imported == 1
+
+
+def test_export_page_links_keep_the_filter(client, login):
+    login("desk")
+    nasty_delegates()
+    page = client.get("/staff/export?category=expert&printed=no")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "2 delegates match" in html
+    assert "/staff/export.xlsx?" in html and "category=expert" in html and "printed=no" in html

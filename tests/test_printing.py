@@ -340,3 +340,15 @@ def test_role_checks(client, login, app, method, path):
 
 def test_unknown_delegate_is_404(client, csrf):
     assert client.get(f"/staff/delegates/{uuid.uuid4()}/badge-preview.pdf").status_code == 404
+
+
+def test_delegate_page_shows_the_print_and_photo_panels(client, csrf):
+    delegate = make_delegate()
+    page = client.get(f"/staff/delegates/{delegate.public_id}")
+    if page.status_code == 404:
+        pytest.skip("the desk's delegate page is not there")
+    html = page.get_data(as_text=True)
+    assert "Print badge" in html and "webcam.js" in html and "progress.js" in html
+    post_print(client, csrf, delegate)
+    html = client.get(f"/staff/delegates/{delegate.public_id}").get_data(as_text=True)
+    assert "Reprint badge" in html and "(serial 1) will stop working" in html

@@ -123,7 +123,11 @@ class Font:
         self.path = path
         self.subfont = subfont
         if ttf is not None:
-            self.cmap: dict[int, int] | None = ttf.face.charToGlyph
+            # a snapshot: shaping later adds private-use aliases to the live map, and a
+            # code point mapped to glyph 0 is .notdef, i.e. not covered
+            self.cmap: dict[int, int] | None = {
+                cp: gid for cp, gid in ttf.face.charToGlyph.items() if gid
+            }
             self.ascent = ttf.face.ascent / 1000
             self.descent = ttf.face.descent / 1000
         else:
@@ -205,7 +209,6 @@ class FontChain:
         self.specs = specs
         self.fallback = fallback
         self.index = _index(dirs)
-        self._fonts: list[Font] | None = None
         self._first: dict[str, Font | None] = {}
 
     def _iter_fonts(self) -> Iterator[Font]:
@@ -246,6 +249,7 @@ def _chains(dirs: tuple[Path, ...]) -> tuple[FontChain, FontChain]:
 
 @lru_cache(maxsize=8)
 def _chains_for(env: str | None) -> tuple[FontChain, FontChain]:
+    # keyed by the raw variable so chain() avoids building Path objects on every call
     return _chains(tuple(search_dirs()))
 
 
@@ -268,11 +272,6 @@ def missing_fonts_hint() -> str | None:
     if all(f in index for f in needed):
         return None
     return "apt-get install " + " ".join(DEBIAN_PACKAGES)
-
-
-def font_for_script_sample(text: str, bold: bool = False) -> list[Font | None]:
-    """The font chosen for each character of ``text`` (diagnostics and tests)."""
-    return [chain(bold).first_covering(ch) for ch in text]
 
 
 # --------------------------------------------------------------------------- runs
@@ -397,8 +396,13 @@ def _shape_locked(text: str, font: Font, rtl: bool) -> tuple[tuple[Glyph, ...], 
     scale = face._pdfScale
     glyphs = []
     total = 0.0
+    cmap = face.charToGlyph
     for info, pos in zip(buf.glyph_infos, buf.glyph_positions, strict=True):
-        code = _glyph_code(font, info.codepoint, pos.x_advance)
+        source = text[info.cluster]
+        if cmap.get(ord(source)) == info.codepoint:
+            code = source  # the glyph of the very character: exact ToUnicode
+        else:  # contextual form, ligature, conjunct: any char mapping to it, or an alias
+            code = _glyph_code(font, info.codepoint, pos.x_advance)
         adv = scale(pos.x_advance)
         glyphs.append(
             Glyph(code, adv, scale(pos.x_offset), scale(pos.y_offset),
@@ -523,7 +527,7 @@ def _ink_extent(runs: tuple[Run, ...]) -> tuple[float, float]:
         if not font.embedded:
             top, bottom = max(top, font.ascent), min(bottom, font.descent)
             continue
-        cmap = font.cmap
+        cmap = font.ttf.face.charToGlyph  # live map: includes shaping's aliases
         if run.glyphs is None:
             items = [(cmap.get(ord(ch), 0), 0.0) for ch in run.text]
         else:

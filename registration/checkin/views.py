@@ -8,6 +8,7 @@ import uuid
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from ..auth import roles_required
@@ -16,6 +17,7 @@ from ..fields import CATEGORY_KEYS
 from ..models import Checkpoint, Delegate, DelegatePhoto, Role
 from ..services import checkin as checkin_service
 from ..services import devices as device_service
+from ..services.badge_tokens import public_keys_b64
 from . import bp
 from .forms import CheckpointForm, IssueDeviceForm, RevokeDeviceForm
 
@@ -34,6 +36,8 @@ def scanner():
         "snapshotUrl": url_for("api.get_snapshot"),
         "loginUrl": url_for("checkin.scanner"),
         "timezone": current_app.config.get("EVENT_TIMEZONE", "UTC"),
+        "csrf": generate_csrf(),
+        "publicKeys": public_keys_b64(),
         "checkpoints": [checkin_service.checkpoint_json(c) for c in checkpoints],
         "vendor": {
             "jsqr": url_for("static", filename="vendor/jsqr/jsQR.js"),

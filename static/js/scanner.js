@@ -1,0 +1,619 @@
+/* The scanner page at the doors (/checkin).
+ *
+ * - Pick a checkpoint once (remembered in localStorage), then scan.
+ * - Camera: rear camera via getUserMedia; BarcodeDetector where the browser has it (Android
+ *   Chrome), else jsQR (vendored in /static/vendor/jsqr). Continuous; the same code seen
+ *   again within a few seconds is not re-submitted.
+ * - Handheld USB scanners type the code and Enter into the focused input (kept focused).
+ * - Online: POST /api/v1/checkins (X-CSRFToken, 3 s timeout) and show the answer full screen.
+ * - Offline (network error, timeout, 5xx): verify the Ed25519 signature locally (WebCrypto,
+ *   else vendored tweetnacl), look the badge up in the snapshot (GET /api/v1/checkin-snapshot,
+ *   refreshed every 5 minutes, kept in localStorage), show a provisional answer marked
+ *   offline, queue the scan with its nonce and time, and sync when the server is back
+ *   (retry every few seconds and on the `online` event). After a sync, duplicates made
+ *   offline (the server answers already_checked_in) are listed: the earliest scan wins.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("scanner");
+  if (!root) return;
+  var config = JSON.parse(document.getElementById("scanner-config").textContent);
+  var T = JSON.parse(document.getElementById("scanner-strings").textContent);
+
+  var KEY_CHECKPOINT = "checkin.checkpoint";
+  var KEY_QUEUE = "checkin.queue";
+  var KEY_SNAPSHOT = "checkin.snapshot";
+  var KEY_ADMITTED = "checkin.admitted.";
+  var DEDUP_MS = 4000;
+  var POST_TIMEOUT_MS = 3000;
+  var SNAPSHOT_EVERY_MS = 5 * 60 * 1000;
+  var SYNC_EVERY_MS = 4000;
+
+  var $ = function (id) { return document.getElementById(id); };
+  var els = {
+    setup: $("setup"), scan: $("scan"), select: $("checkpoint-select"), start: $("start"),
+    cpName: $("checkpoint-name"), change: $("change-checkpoint"), queue: $("queue-status"),
+    video: $("video"), camMsg: $("camera-message"), camStart: $("camera-start"),
+    form: $("manual"), input: $("code-input"), snap: $("snapshot-status"),
+    result: $("result"), rTitle: $("result-title"), rPhoto: $("result-photo"),
+    rName: $("result-name"), rNative: $("result-native"), rMeta: $("result-meta"),
+    rDetail: $("result-detail"), rOffline: $("result-offline"), net: $("net-status"),
+    report: $("sync-report"), reportSummary: $("sync-summary"), reportList: $("sync-duplicates"),
+    reportClose: $("sync-report-close"),
+  };
+
+  var state = {
+    checkpoint: null, snapshot: null, index: new Map(), queue: [], recent: new Map(),
+    online: true, syncing: false, decoder: null, stream: null, hideTimer: null,
+    chain: Promise.resolve(), keys: new Map(),
+  };
+
+  // ------------------------------------------------------------------ small helpers
+
+  function fmt(template, vars) {
+    return String(template).replace(/\{(\w+)\}/g, function (_, k) {
+      return vars[k] === undefined ? "" : String(vars[k]);
+    });
+  }
+
+  var timeFormat = new Intl.DateTimeFormat("en-GB", {
+    hour: "2-digit", minute: "2-digit", hour12: false, timeZone: config.timezone || "UTC",
+  });
+  function clock(iso) { return iso ? timeFormat.format(new Date(iso)) : ""; }
+
+  function load(key, fallback) {
+    try {
+      var raw = localStorage.getItem(key);
+      return raw ? JSON.parse(raw) : fallback;
+    } catch (e) { return fallback; }
+  }
+  function save(key, value) {
+    try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* full: memory only */ }
+  }
+
+  function randomNonce() {
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return (b < 16 ? "0" : "") + b.toString(16);
+    }).join("");
+  }
+
+  function loadScript(src) {
+    return new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = src; s.async = true;
+      s.onload = resolve; s.onerror = function () { reject(new Error("cannot load " + src)); };
+      document.head.appendChild(s);
+    });
+  }
+
+  // ------------------------------------------------------------------ sound and vibration
+
+  var audio = null;
+  function unlockAudio() {
+    if (!audio && (window.AudioContext || window.webkitAudioContext)) {
+      audio = new (window.AudioContext || window.webkitAudioContext)();
+    }
+    if (audio && audio.state === "suspended") audio.resume();
+  }
+  document.addEventListener("pointerdown", unlockAudio, true);
+  document.addEventListener("keydown", unlockAudio, true);
+
+  function tone(freq, start, length, type) {
+    var osc = audio.createOscillator();
+    var gain = audio.createGain();
+    osc.type = type; osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, start);
+    gain.gain.exponentialRampToValueAtTime(0.3, start + 0.01);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + length);
+    osc.connect(gain); gain.connect(audio.destination);
+    osc.start(start); osc.stop(start + length + 0.02);
+  }
+
+  var SIGNALS = {
+    ok: { tones: [[880, 0, 0.12], [1320, 0.13, 0.18]], wave: "sine", vibrate: [80] },
+    warn: { tones: [[660, 0, 0.15], [660, 0.22, 0.15]], wave: "triangle", vibrate: [120, 80, 120] },
+    bad: { tones: [[220, 0, 0.6]], wave: "square", vibrate: [400] },
+  };
+
+  function signal(kind) {
+    var s = SIGNALS[kind];
+    if (navigator.vibrate) { try { navigator.vibrate(s.vibrate); } catch (e) { /* ignore */ } }
+    if (!audio || audio.state !== "running") return;
+    var t = audio.currentTime + 0.01;
+    s.tones.forEach(function (x) { tone(x[0], t + x[1], x[2], s.wave); });
+  }
+
+  // ------------------------------------------------------------------ result screen
+
+  function kindOf(status) {
+    if (status === "checked_in") return "ok";
+    if (status === "already_checked_in") return "warn";
+    return "bad";
+  }
+
+  function showResult(r, offline) {
+    var kind = kindOf(r.status);
+    var d = r.delegate;
+    var title = T[r.status] || r.status;
+    if (r.status === "already_checked_in" && r.checked_in_at) {
+      title = fmt(T.already_at, { time: clock(r.checked_in_at), place: r.checkpoint_name || "" });
+    }
+    els.rTitle.textContent = title;
+    els.rName.textContent = d ? [d.honorific, d.name].filter(Boolean).join(" ") : "";
+    els.rNative.textContent = d && d.native_name && d.native_name !== d.name ? d.native_name : "";
+    els.rMeta.textContent = d ? [d.category_label || d.category, d.country_name || d.country]
+      .filter(Boolean).join(" · ") : "";
+    var detail = [];
+    if (r.error) detail.push(r.error);
+    if (r.superseded_at) detail.push(T.time_corrected);
+    els.rDetail.textContent = detail.join(" ");
+    if (d && d.photo_url && !offline) {
+      els.rPhoto.hidden = false;
+      els.rPhoto.src = d.photo_url;
+    } else {
+      els.rPhoto.hidden = true;
+      els.rPhoto.removeAttribute("src");
+    }
+    els.rOffline.hidden = !offline;
+    els.result.className = "result result-" + kind + (offline ? " result-provisional" : "");
+    els.result.dataset.status = r.status;
+    els.result.dataset.offline = offline ? "1" : "0";
+    els.result.hidden = false;
+    signal(kind);
+    clearTimeout(state.hideTimer);
+    state.hideTimer = setTimeout(hideResult, kind === "ok" ? 2500 : 5000);
+    els.input.focus();
+  }
+
+  function showError(message) {
+    showResult({ status: "error", error: message }, false);
+    els.rTitle.textContent = message;
+    els.rDetail.textContent = "";
+  }
+
+  function hideResult() {
+    els.result.hidden = true;
+    els.input.focus();
+  }
+  els.rPhoto.addEventListener("error", function () { els.rPhoto.hidden = true; });
+  els.result.addEventListener("click", hideResult);
+
+  // ------------------------------------------------------------------ online / offline UI
+
+  function setOnline(online) {
+    state.online = online;
+    els.net.dataset.state = online ? "online" : "offline";
+    els.net.textContent = online ? T.online : T.offline;
+    renderQueue();
+  }
+
+  function renderQueue() {
+    var n = state.queue.length;
+    els.queue.hidden = n === 0;
+    els.queue.textContent = fmt(T.queued, { n: n });
+    els.queue.dataset.count = String(n);
+  }
+
+  function renderSnapshotStatus() {
+    if (!state.snapshot) { els.snap.textContent = T.no_snapshot; return; }
+    els.snap.textContent = fmt(T.snapshot_age, {
+      n: state.snapshot.delegates.length, time: clock(state.snapshot.generated_at),
+    });
+  }
+
+  // ------------------------------------------------------------------ snapshot
+
+  function useSnapshot(snap) {
+    state.snapshot = snap;
+    state.index = new Map();
+    snap.delegates.forEach(function (d) { state.index.set(d.public_id, d); });
+    renderSnapshotStatus();
+  }
+
+  function refreshSnapshot() {
+    return fetch(config.snapshotUrl, { credentials: "same-origin", cache: "no-store" })
+      .then(function (res) {
+        if (!res.ok) throw new Error("snapshot " + res.status);
+        return res.json();
+      })
+      .then(function (snap) { useSnapshot(snap); save(KEY_SNAPSHOT, snap); })
+      .catch(function () { /* keep the copy we have */ });
+  }
+
+  // ------------------------------------------------------------------ local verification
+
+  var B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  function base32decode(text) {
+    var bits = 0, value = 0, out = [];
+    for (var i = 0; i < text.length; i++) {
+      var v = B32.indexOf(text[i]);
+      if (v < 0) return null;
+      value = (value << 5) | v; bits += 5;
+      if (bits >= 8) { out.push((value >>> (bits - 8)) & 255); bits -= 8; }
+      value &= (1 << bits) - 1;
+    }
+    if (value !== 0) return null; // non-canonical: unused trailing bits must be zero
+    return new Uint8Array(out);
+  }
+
+  function base64url(text) {
+    var b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    while (b64.length % 4) b64 += "=";
+    var bin = atob(b64), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  }
+
+  function uuidOf(bytes) {
+    var h = Array.prototype.map.call(bytes, function (b) {
+      return (b < 16 ? "0" : "") + b.toString(16);
+    }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" +
+      h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  var webCryptoEd25519 = null; // null: untested, true/false after the first try
+
+  function verifyWithKey(keyB64, sig, body) {
+    var raw = base64url(keyB64);
+    function viaNacl() {
+      if (!window.nacl) return Promise.reject(new Error("no Ed25519 verifier"));
+      return Promise.resolve(window.nacl.sign.detached.verify(body, sig, raw));
+    }
+    if (webCryptoEd25519 === false || !(window.crypto && crypto.subtle)) return viaNacl();
+    var cached = state.keys.get(keyB64);
+    var keyPromise = cached || crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false,
+                                                       ["verify"]);
+    state.keys.set(keyB64, keyPromise);
+    return keyPromise.then(function (key) {
+      webCryptoEd25519 = true;
+      return crypto.subtle.verify({ name: "Ed25519" }, key, sig, body);
+    }, function () {
+      webCryptoEd25519 = false;
+      state.keys.delete(keyB64);
+      return viaNacl();
+    });
+  }
+
+  function publicKeys() {
+    return (state.snapshot && state.snapshot.public_keys) || config.publicKeys || [];
+  }
+
+  // Signature check, then the same serial rules as the server (tickets.verify).
+  function verifyLocally(code) {
+    var text = code.trim().toUpperCase();
+    if (text.length !== 136 || text.indexOf("GP1") !== 0) {
+      return Promise.resolve({ status: "invalid", reason: "malformed" });
+    }
+    var raw = base32decode(text.slice(3));
+    if (!raw || raw.length !== 83 || raw[0] !== 1) {
+      return Promise.resolve({ status: "invalid", reason: "malformed" });
+    }
+    var body = raw.slice(0, 19), sig = raw.slice(19);
+    var keys = publicKeys();
+    var tryKey = function (i) {
+      if (i >= keys.length) return Promise.resolve(false);
+      return verifyWithKey(keys[i], sig, body).then(function (ok) {
+        return ok ? true : tryKey(i + 1);
+      }, function () { return tryKey(i + 1); });
+    };
+    return tryKey(0).then(function (signed) {
+      if (!signed) return { status: "invalid", reason: "bad_signature" };
+      var badgeId = uuidOf(body.slice(1, 17));
+      var serial = (body[17] << 8) | body[18];
+      return decideFromSnapshot(badgeId, serial);
+    });
+  }
+
+  function admittedHere() { return load(KEY_ADMITTED + state.checkpoint.id, {}); }
+  function markAdmitted(publicId, iso) {
+    var seen = admittedHere();
+    if (!seen[publicId]) { seen[publicId] = iso; save(KEY_ADMITTED + state.checkpoint.id, seen); }
+  }
+
+  function decideFromSnapshot(badgeId, serial) {
+    var cp = state.checkpoint;
+    var base = { checkpoint: cp.id, checkpoint_name: cp.name, delegate: null };
+    if (!state.snapshot) {
+      // Signed by us, but nobody to compare with: admit provisionally.
+      return Object.assign(base, { status: "checked_in", error: T.no_snapshot });
+    }
+    var d = state.index.get(badgeId);
+    if (!d || serial > d.badge_serial) {
+      return Object.assign(base, { status: "invalid", reason: "unknown_badge" });
+    }
+    base.delegate = d;
+    if (serial < d.badge_serial) return Object.assign(base, { status: "revoked" });
+    if (state.snapshot.accredited_statuses.indexOf(d.status) < 0) {
+      return Object.assign(base, { status: "not_accredited" });
+    }
+    var zone = (state.snapshot.checkpoints || []).find(function (c) { return c.id === cp.id; })
+      || cp;
+    if (zone.allowed_categories && zone.allowed_categories.indexOf(d.category) < 0 &&
+        !(zone.admit_heads_of_delegation && d.head_of_delegation)) {
+      return Object.assign(base, { status: "zone_denied" });
+    }
+    var first = admittedHere()[d.public_id];
+    if (first) return Object.assign(base, { status: "already_checked_in", checked_in_at: first });
+    return Object.assign(base, { status: "checked_in" });
+  }
+
+  // ------------------------------------------------------------------ sending scans
+
+  function postScan(entry, timeoutMs) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () { controller.abort(); }, timeoutMs);
+    var payload = { code: entry.code, checkpoint: entry.checkpoint, nonce: entry.nonce };
+    if (entry.scanned_at) payload.scanned_at = entry.scanned_at;
+    return fetch(config.checkinUrl, {
+      method: "POST", credentials: "same-origin", signal: controller.signal,
+      headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf },
+      body: JSON.stringify(payload),
+    }).then(function (res) {
+      clearTimeout(timer);
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        return { status: res.status, data: data };
+      });
+    }, function (err) { clearTimeout(timer); throw err; });
+  }
+
+  function submit(code) {
+    var entry = {
+      code: code, checkpoint: state.checkpoint.id, nonce: randomNonce(),
+      scanned_at: new Date().toISOString(),
+    };
+    var online = { code: entry.code, checkpoint: entry.checkpoint, nonce: entry.nonce };
+    return postScan(online, POST_TIMEOUT_MS).then(function (res) {
+      if (res.status === 200) {
+        setOnline(true);
+        var r = res.data;
+        if (r.delegate && (r.status === "checked_in" || r.status === "already_checked_in")) {
+          markAdmitted(r.delegate.public_id, r.checked_in_at);
+        }
+        showResult(r, false);
+        if (state.queue.length) syncQueue();
+        return;
+      }
+      if (res.status >= 500) return offline(entry);
+      if (res.status === 401 || res.status === 403) {
+        showError(T.signed_out);
+        return;
+      }
+      showError(fmt(T.error, { msg: (res.data && res.data.message) || res.status }));
+    }, function () { return offline(entry); });
+  }
+
+  function offline(entry) {
+    setOnline(false);
+    return verifyLocally(entry.code).then(function (r) {
+      entry.provisional = r.status;
+      entry.name = r.delegate ? r.delegate.name : "";
+      state.queue.push(entry);
+      save(KEY_QUEUE, state.queue);
+      if (r.status === "checked_in" && r.delegate) markAdmitted(r.delegate.public_id, entry.scanned_at);
+      renderQueue();
+      showResult(r, true);
+    });
+  }
+
+  // ------------------------------------------------------------------ sync
+
+  function syncQueue() {
+    if (state.syncing || !state.queue.length) return Promise.resolve();
+    state.syncing = true;
+    var done = [];
+    var step = function () {
+      if (!state.queue.length) return Promise.resolve(true);
+      var entry = state.queue[0];
+      return postScan(entry, 5000).then(function (res) {
+        if (res.status === 401 || res.status === 403) return false;
+        if (res.status >= 500) return false;
+        done.push({ entry: entry, status: res.status, data: res.data });
+        state.queue.shift();
+        save(KEY_QUEUE, state.queue);
+        renderQueue();
+        return step();
+      }, function () { return false; });
+    };
+    return step().then(function (complete) {
+      state.syncing = false;
+      if (complete) setOnline(true);
+      if (done.length) report(done);
+      if (complete) refreshSnapshot();
+    });
+  }
+
+  function report(done) {
+    els.reportSummary.textContent = fmt(T.synced, { n: done.length });
+    els.reportList.textContent = "";
+    var lines = [];
+    done.forEach(function (x) {
+      var r = x.data || {};
+      var name = (r.delegate && r.delegate.name) || x.entry.name || x.entry.code.slice(0, 12);
+      if (x.status !== 200) {
+        lines.push(["rejected", fmt(T.rejected, { name: name, status: r.error || x.status })]);
+      } else if (r.status === "already_checked_in") {
+        lines.push(["dup", fmt(T.dup, { name: name, time: clock(r.checked_in_at) })]);
+      } else if (r.superseded_at) {
+        lines.push(["corrected", fmt(T.corrected, { name: name, time: clock(r.superseded_at) })]);
+      } else if (r.status !== x.entry.provisional) {
+        lines.push(["changed", fmt(T.rejected, { name: name, status: T[r.status] || r.status })]);
+      }
+    });
+    if (!lines.length) lines.push(["none", T.no_dups]);
+    lines.forEach(function (line) {
+      var li = document.createElement("li");
+      li.className = "sync-" + line[0];
+      li.textContent = line[1];
+      els.reportList.appendChild(li);
+    });
+    els.report.hidden = false;
+  }
+  els.reportClose.addEventListener("click", function () {
+    els.report.hidden = true; els.input.focus();
+  });
+
+  // ------------------------------------------------------------------ codes in
+
+  function handleCode(raw) {
+    var code = String(raw || "").trim();
+    if (!code || !state.checkpoint) return;
+    var now = Date.now();
+    var last = state.recent.get(code);
+    if (last && now - last < DEDUP_MS) return;
+    state.recent.set(code, now);
+    state.recent.forEach(function (t, k) { if (now - t > DEDUP_MS) state.recent.delete(k); });
+    state.chain = state.chain.then(function () { return submit(code); })
+      .catch(function (e) { showError(String(e)); });
+  }
+
+  els.form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var value = els.input.value;
+    els.input.value = "";
+    handleCode(value);
+    els.input.focus();
+  });
+
+  // Keep the scanner input focused: a handheld scanner "types" into whatever has focus.
+  els.input.addEventListener("blur", function () {
+    setTimeout(function () {
+      var a = document.activeElement;
+      if (els.scan.hidden || (a && a !== document.body && a !== els.input &&
+          /^(SELECT|INPUT|TEXTAREA|BUTTON|A)$/.test(a.tagName))) return;
+      els.input.focus();
+    }, 150);
+  });
+
+  // ------------------------------------------------------------------ camera
+
+  function prepareDecoder() {
+    if ("BarcodeDetector" in window) {
+      return window.BarcodeDetector.getSupportedFormats().then(function (formats) {
+        if (formats.indexOf("qr_code") >= 0) {
+          var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+          return function (video) {
+            return detector.detect(video).then(function (codes) {
+              return codes.length ? codes[0].rawValue : null;
+            });
+          };
+        }
+        return jsqrDecoder();
+      }, jsqrDecoder);
+    }
+    return jsqrDecoder();
+  }
+
+  function jsqrDecoder() {
+    var ready = window.jsQR ? Promise.resolve() : loadScript(config.vendor.jsqr);
+    return ready.then(function () {
+      var canvas = document.createElement("canvas");
+      var ctx = canvas.getContext("2d", { willReadFrequently: true });
+      return function (video) {
+        var w = video.videoWidth, h = video.videoHeight;
+        if (!w || !h) return Promise.resolve(null);
+        var scale = Math.min(1, 800 / Math.max(w, h));
+        canvas.width = Math.round(w * scale); canvas.height = Math.round(h * scale);
+        ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+        var img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+        var found = window.jsQR(img.data, img.width, img.height, { inversionAttempts: "dontInvert" });
+        return Promise.resolve(found ? found.data : null);
+      };
+    });
+  }
+
+  function scanLoop() {
+    if (!state.stream || !state.decoder) return;
+    var video = els.video;
+    var next = function () { setTimeout(scanLoop, 120); };
+    if (video.readyState < 2 || els.scan.hidden) { next(); return; }
+    state.decoder(video).then(function (text) {
+      if (text) handleCode(text);
+    }, function () { /* a frame that failed to decode */ }).then(next);
+  }
+
+  function startCamera() {
+    els.camMsg.hidden = true;
+    els.camStart.hidden = true;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      els.camMsg.textContent = T.camera_denied; els.camMsg.hidden = false;
+      return;
+    }
+    navigator.mediaDevices.getUserMedia({
+      audio: false,
+      video: { facingMode: { ideal: "environment" }, width: { ideal: 1280 }, height: { ideal: 720 } },
+    }).then(function (stream) {
+      state.stream = stream;
+      els.video.srcObject = stream;
+      return els.video.play().catch(function () { /* autoplay muted: fine */ });
+    }).then(function () {
+      return state.decoder || prepareDecoder().then(function (d) { state.decoder = d; });
+    }).then(function () {
+      if (state.stream) scanLoop();
+    }).catch(function () {
+      els.camMsg.textContent = T.camera_denied; els.camMsg.hidden = false;
+      els.camStart.hidden = false;
+    });
+  }
+  els.camStart.addEventListener("click", startCamera);
+
+  // ------------------------------------------------------------------ checkpoint choice
+
+  function chooseCheckpoint(id) {
+    var cp = config.checkpoints.find(function (c) { return c.id === id; });
+    if (!cp) return false;
+    state.checkpoint = cp;
+    try { localStorage.setItem(KEY_CHECKPOINT, id); } catch (e) { /* ignore */ }
+    els.cpName.textContent = cp.name;
+    els.setup.hidden = true;
+    els.scan.hidden = false;
+    root.dataset.state = "scanning";
+    root.dataset.checkpoint = cp.id;
+    if (!state.stream) startCamera();
+    els.input.focus();
+    return true;
+  }
+
+  if (els.start) {
+    els.start.addEventListener("click", function () { chooseCheckpoint(els.select.value); });
+  }
+  els.change.addEventListener("click", function () {
+    els.scan.hidden = true;
+    els.setup.hidden = false;
+    root.dataset.state = "setup";
+    if (els.select && state.checkpoint) els.select.value = state.checkpoint.id;
+  });
+
+  // ------------------------------------------------------------------ start
+
+  state.queue = load(KEY_QUEUE, []);
+  var cached = load(KEY_SNAPSHOT, null);
+  if (cached && cached.delegates) useSnapshot(cached); else renderSnapshotStatus();
+  renderQueue();
+  refreshSnapshot();
+  setInterval(refreshSnapshot, SNAPSHOT_EVERY_MS);
+  setInterval(function () { if (state.queue.length) syncQueue(); }, SYNC_EVERY_MS);
+  window.addEventListener("online", function () { syncQueue(); });
+  window.addEventListener("offline", function () { setOnline(false); });
+
+  // Offline verification must work without the network: load the fallback verifier now if
+  // this browser's WebCrypto has no Ed25519.
+  (function probeEd25519() {
+    var key = (config.publicKeys || [])[0];
+    var fallback = function () { webCryptoEd25519 = false; loadScript(config.vendor.nacl).catch(function () {}); };
+    if (!key || !(window.crypto && crypto.subtle)) { fallback(); return; }
+    crypto.subtle.importKey("raw", base64url(key), { name: "Ed25519" }, false, ["verify"])
+      .then(function () { webCryptoEd25519 = true; }, fallback);
+  })();
+  // The camera decoder too (jsQR is only needed where BarcodeDetector is missing).
+  prepareDecoder().then(function (d) { state.decoder = state.decoder || d; }, function () {});
+
+  var saved = null;
+  try { saved = localStorage.getItem(KEY_CHECKPOINT); } catch (e) { /* ignore */ }
+  if (!(saved && chooseCheckpoint(saved)) && els.select && config.checkpoints.length === 1) {
+    els.select.value = config.checkpoints[0].id;
+  }
+})();

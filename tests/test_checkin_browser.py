@@ -1,0 +1,274 @@
+"""The scanner page in a real Chromium (Playwright, Debian's /usr/bin/chromium).
+
+1. A fake camera fed a video of a real badge's QR code checks the delegate in.
+2. A handheld USB scanner (keyboard wedge) types a code and Enter with no click.
+3. Offline: scan with the network cut, see a provisional answer, reconnect, the queue syncs,
+   the server has the check-in and the duplicate made offline is reported.
+
+The app runs in a thread (werkzeug) on 127.0.0.1 against the session's test database.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from test_checkin import make_delegate
+
+from registration.extensions import db
+from registration.models import CheckIn, Scan
+from registration.services import checkin as svc
+from registration.services.badge_tokens import token_for
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update",
+               "--disable-sync"]
+PASSWORD = "correct horse battery staple"
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the environment
+    sync_playwright = None  # type: ignore[assignment]
+
+
+def _require_browser() -> None:
+    if sync_playwright is None:
+        pytest.skip("playwright (Python package) is not installed: pip install playwright")
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.skip(f"Chromium is missing at {CHROMIUM}: apt-get install chromium")
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    _require_browser()
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def staff_account(app):
+    from werkzeug.security import generate_password_hash
+
+    from registration.models import StaffUser
+
+    staff = StaffUser(email="door@forum.test", role="scanner", active=True,
+                      password_hash=generate_password_hash(PASSWORD), session_version=0,
+                      failed_logins=0)
+    db.session.add(staff)
+    db.session.commit()
+    return staff
+
+
+def _browser(playwright, extra_args: list[str]):
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
+        headless=True,
+        args=LAUNCH_ARGS + ["--use-fake-ui-for-media-stream",
+                            "--use-fake-device-for-media-stream", *extra_args],
+    )
+
+
+def _sign_in_and_open_scanner(context, base: str, checkpoint: str = "main"):
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and
+            "Content Security Policy" in msg.text else None)
+    page.goto(f"{base}/staff/login?next=/checkin")
+    page.fill("input[name=email]", "door@forum.test")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit], form input[type=submit]")
+    page.wait_for_url(f"{base}/checkin")
+    page.select_option("#checkpoint-select", checkpoint)
+    page.click("#start")
+    expect(page.locator("#scan")).to_be_visible()
+    # The offline list has arrived (it is also what the offline test relies on).
+    expect(page.locator("#snapshot-status")).to_contain_text("delegates", timeout=5000)
+    return page, errors
+
+
+# ----------------------------------------------------------------------------- fake camera
+
+
+def _badge_qr_frame(code: str) -> bytes:
+    """A 640x480 grey frame holding the QR cut from a real rendered badge."""
+    try:
+        import pypdfium2
+        import zxingcpp
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover
+        pytest.skip(f"{exc.name} is needed to build the fake camera video")
+    from badges import BadgeData, EventInfo, render_badge
+
+    pdf = render_badge(
+        BadgeData(badge_name="Xiaoming Wang", honorific="Dr.", native_name="王小明",
+                  organisation="Ministry of Public Security", country="China",
+                  category="government", category_label="GOVERNMENT OFFICIAL",
+                  qr_payload=code, reference="GPS-TEST-0001"),
+        EventInfo(name="Global Public Safety Cooperation Forum", dates="8–10 December 2026"),
+        "a6",
+    )
+    page = pypdfium2.PdfDocument(pdf)[0]
+    image = page.render(scale=3).to_pil().convert("L")
+    found = zxingcpp.read_barcodes(image)
+    assert found and found[0].text == code, "the rendered badge's QR does not decode"
+    pos = found[0].position
+    xs = [pos.top_left.x, pos.top_right.x, pos.bottom_left.x, pos.bottom_right.x]
+    ys = [pos.top_left.y, pos.top_right.y, pos.bottom_left.y, pos.bottom_right.y]
+    margin = (max(xs) - min(xs)) // 8  # keep the quiet zone
+    qr = image.crop((min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin))
+    qr = qr.resize((400, 400), Image.Resampling.NEAREST)
+    frame = Image.new("L", (640, 480), 235)
+    frame.paste(qr, (120, 40))
+    return frame.tobytes()
+
+
+def write_y4m(path: Path, luma: bytes, frames: int = 6) -> None:
+    """YUV4MPEG2 640x480 4:2:0 video for Chromium's fake camera (grey: chroma at 128)."""
+    chroma = bytes([128]) * (320 * 240)
+    with path.open("wb") as fh:
+        fh.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
+        for _ in range(frames):
+            fh.write(b"FRAME\n")
+            fh.write(luma)
+            fh.write(chroma)
+            fh.write(chroma)
+
+
+def _check_ins(delegate_id: int) -> list[CheckIn]:
+    db.session.expire_all()
+    return db.session.scalars(select(CheckIn).where(CheckIn.delegate_id == delegate_id)).all()
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def test_fake_camera_reads_a_real_badge_and_checks_in(live_server, staff_account, tmp_path):
+    delegate = make_delegate(public_id=uuid.uuid4())
+    video = tmp_path / "badge.y4m"
+    write_y4m(video, _badge_qr_frame(token_for(delegate)))
+    with sync_playwright() as p:
+        browser = _browser(p, [f"--use-file-for-fake-video-capture={video}"])
+        try:
+            context = browser.new_context()
+            page, errors = _sign_in_and_open_scanner(context, live_server)
+            result = page.locator("#result")
+            expect(result).to_have_attribute("data-status", "checked_in", timeout=15000)
+            expect(page.locator("#result-title")).to_have_text("Welcome")
+            expect(page.locator("#result-native")).to_have_text("王小明")
+            assert result.get_attribute("data-offline") == "0"
+            assert errors == []
+        finally:
+            browser.close()
+    rows = _check_ins(delegate.id)
+    assert [r.checkpoint_id for r in rows] == ["main"]
+    scan = db.session.get(Scan, rows[0].scan_id)
+    assert scan.staff_id == staff_account.id and not scan.offline
+
+
+def test_usb_scanner_types_code_and_enter(live_server, staff_account):
+    delegate = make_delegate()
+    code = token_for(delegate)
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            page, errors = _sign_in_and_open_scanner(browser.new_context(), live_server)
+            # No click: the input already has focus, as a keyboard-wedge scanner needs.
+            assert page.evaluate("document.activeElement.id") == "code-input"
+            page.keyboard.type(code)
+            page.keyboard.press("Enter")
+            result = page.locator("#result")
+            expect(result).to_have_attribute("data-status", "checked_in")
+            expect(page.locator("#result-name")).to_contain_text(delegate.given_name)
+            assert page.evaluate("document.activeElement.id") == "code-input"
+            # Next scan straight away: an invalid code answers red.
+            page.keyboard.type("NOT-A-BADGE")
+            page.keyboard.press("Enter")
+            expect(result).to_have_attribute("data-status", "invalid")
+            expect(page.locator("#result-title")).to_have_text("Invalid code")
+            assert "result-bad" in result.get_attribute("class")
+            # A second device's scan (another page) of the same badge: already.
+            other, _ = _sign_in_and_open_scanner(browser.new_context(), live_server)
+            other.keyboard.type(code)
+            other.keyboard.press("Enter")
+            expect(other.locator("#result")).to_have_attribute("data-status",
+                                                               "already_checked_in")
+            expect(other.locator("#result-title")).to_contain_text(
+                "Already checked in at")
+            expect(other.locator("#result-title")).to_contain_text("Main entrance")
+            assert errors == []
+        finally:
+            browser.close()
+    assert len(_check_ins(delegate.id)) == 1
+
+
+def test_offline_scans_are_provisional_then_synced(live_server, staff_account):
+    arriving = make_delegate(given_name="Offline")
+    seen_elsewhere = make_delegate(given_name="Twice")
+    revoked = make_delegate(given_name="Reprinted")
+    old_code = token_for(revoked)
+    revoked.badge_serial = 2
+    db.session.commit()
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            context = browser.new_context()
+            page, errors = _sign_in_and_open_scanner(context, live_server)
+            # Meanwhile another door checks `seen_elsewhere` in (this page cannot know).
+            svc.check_in(token_for(seen_elsewhere), "main", uuid.uuid4().hex)
+            context.set_offline(True)
+            result = page.locator("#result")
+            for code, expected in ((token_for(arriving), "checked_in"),
+                                   (token_for(seen_elsewhere), "checked_in"),
+                                   (old_code, "revoked")):
+                page.keyboard.type(code)
+                page.keyboard.press("Enter")
+                expect(result).to_have_attribute("data-status", expected)
+                expect(result).to_have_attribute("data-offline", "1")
+            expect(page.locator("#result-offline")).to_be_visible()
+            expect(page.locator("#queue-status")).to_have_attribute("data-count", "3")
+            expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+            # A forged code is refused offline too (signature checked locally).
+            forged = token_for(arriving)
+            forged = forged[:60] + ("B" if forged[60] == "A" else "A") + forged[61:]
+            page.keyboard.type(forged)
+            page.keyboard.press("Enter")
+            expect(result).to_have_attribute("data-status", "invalid")
+            db.session.expire_all()
+            assert _check_ins(arriving.id) == []
+
+            context.set_offline(False)
+            expect(page.locator("#queue-status")).to_have_attribute("data-count", "0",
+                                                                    timeout=15000)
+            report = page.locator("#sync-report")
+            expect(report).to_be_visible()
+            expect(page.locator("#sync-summary")).to_contain_text("4")
+            expect(page.locator("#sync-duplicates .sync-dup")).to_contain_text("Twice")
+            expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
+            assert errors == []
+        finally:
+            browser.close()
+    rows = _check_ins(arriving.id)
+    assert len(rows) == 1
+    scan = db.session.get(Scan, rows[0].scan_id)
+    assert scan.offline and scan.result == "checked_in"
+    assert len(_check_ins(seen_elsewhere.id)) == 1
+    results = db.session.scalars(select(Scan.result).where(Scan.offline.is_(True))
+                                 .order_by(Scan.scanned_at)).all()
+    assert results == ["checked_in", "already_checked_in", "revoked", "invalid"]

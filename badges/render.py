@@ -15,6 +15,7 @@ import hashlib
 import io
 import itertools
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -309,20 +310,34 @@ def _new_canvas(out: BinaryIO | io.BytesIO, lay: BadgeLayout, title: str) -> Can
     return c
 
 
+_a85_lock = threading.Lock()
+_a85_users = 0
+_a85_saved: int | bool = 1
+
+
 @contextlib.contextmanager
 def _binary_streams() -> Iterator[None]:
     """Write Flate streams without ReportLab's default ASCII85 wrapping (25% bigger and
-    slower to produce; binary PDFs are universal). Scoped, so other ReportLab users in
-    the process keep their setting."""
-    saved = rl_config.useA85
-    rl_config.useA85 = 0
+    slower to produce; binary PDFs are universal). ReportLab reads this from a global
+    setting, so it is switched off only while at least one badge PDF is being built
+    (reference-counted for threads) and then restored for other ReportLab users."""
+    global _a85_users, _a85_saved
+    with _a85_lock:
+        if _a85_users == 0:
+            _a85_saved = rl_config.useA85
+            rl_config.useA85 = 0
+        _a85_users += 1
     try:
         yield
     finally:
-        rl_config.useA85 = saved
+        with _a85_lock:
+            _a85_users -= 1
+            if _a85_users == 0:
+                rl_config.useA85 = _a85_saved
 
 
-def render_badge(badge: BadgeData, event: EventInfo, layout: str = "a6") -> bytes:
+def render_badge(badge: BadgeData, event: EventInfo, layout: str | BadgeLayout = "a6"
+                 ) -> bytes:
     """One badge as a PDF (for the ``a4-4up`` sheet: in the first cell)."""
     lay = get_layout(layout)
     buf = io.BytesIO()
@@ -376,7 +391,7 @@ def _chunks(it: Iterator[BadgeData], size: int) -> Iterator[list[BadgeData]]:
         yield chunk
 
 
-def render_badges(badges: Iterable[BadgeData], event: EventInfo, layout: str,
+def render_badges(badges: Iterable[BadgeData], event: EventInfo, layout: str | BadgeLayout,
                   out: BinaryIO, progress: Callable[[int], None] | None = None,
                   chunk_size: int = CHUNK_BADGES, workers: int = 1) -> int:
     """Render many badges, in the caller's order, as one PDF written to ``out``.

@@ -219,11 +219,14 @@ def delegates():
     checked_in = set(db.session.scalars(
         select(CheckIn.delegate_id).where(CheckIn.delegate_id.in_(ids)).distinct()
     )) if ids else set()
+    countries = country_choices(_lang())
     return render_template(
         "staff/delegates.html", flt=flt, page=page, counts=delegate_search.counts(flt),
         checked_in=checked_in, categories=CATEGORIES, statuses=STATUS_LABELS,
-        sorts=delegate_search.SORTS, countries=country_choices(_lang()),
-        action_form=ActionForm(), list_url=request.full_path.rstrip("?"),
+        sorts=delegate_search.SORTS, countries=countries, country_names=dict(countries),
+        category_labels={k: str(v) for k, v in CATEGORIES.items()},
+        status_labels={k.value: str(v) for k, v in STATUS_LABELS.items()},
+        list_url=request.full_path.rstrip("?"),
     )
 
 

@@ -1,9 +1,20 @@
 """Badge engine: delegate data in, print-ready PDF out (ReportLab, no web framework).
 
-Public API::
+Usage::
 
-    from badges import BadgeData, EventInfo, LAYOUTS, render_badge, render_badges
-    from badges.fonts import missing_fonts_hint
+    from badges import BadgeData, EventInfo, render_badge, render_badges, missing_fonts_hint
+
+    pdf_bytes = render_badge(badge, event, "a6")              # one badge, e.g. a reprint
+    with open("all.pdf", "wb") as fh:                           # bulk, any iterable, in order
+        n = render_badges(badges_in_print_order, event, "a4-4up", fh, progress=print)
+
+Layouts are data (``badges.layouts``): ``a6`` (A6 lanyard insert), ``cr80`` (PVC card) and
+``a4-4up`` (the A6 design at 93% four to an A4 sheet, with crop marks). A new layout is a
+``Design`` (boxes in mm, font sizes) and/or a ``BadgeLayout`` entry in ``LAYOUTS``.
+
+Fonts: ``apt-get install fonts-wqy-zenhei fonts-noto-core`` (``missing_fonts_hint()`` says
+so when they are absent); ``BADGE_FONT_DIRS`` replaces the font search directories.
+Sample PDFs: ``python -m badges sample --csv delegates.csv -o DIR``.
 """
 
 from .fonts import missing_fonts_hint

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from registration.extensions import db
 from registration.fields import COMMON_FIELDS
 from registration.models import AuditEntry, CheckIn, Delegate, InvalidTransition, Scan, Status
-from registration.services import accreditation
+from registration.services import accreditation, audit
 from registration.services.delegate_edit import edit_delegate
 from registration.services.delegate_search import DelegateFilter, counts, paginate
 from registration.services.registration import build_delegate
@@ -467,3 +467,27 @@ def walk_in_data(token: str) -> dict:
             "badge_name": "", "organisation": "Interpol", "position": "Analyst",
             "country": "SN", "email": "amina@example.org", "phone": "+221 77 123 45 67",
             "expertise": ["cybersecurity"], "consent": "y"}
+
+
+def test_trail_describes_other_engineers_actions(app, login):
+    staff = login("desk")
+    d = make_delegate()
+    audit.record(d, "registered", staff=staff, source="walk_in")
+    accreditation.approve(d, staff)
+    audit.record(d, "printed", staff=staff, layout="a6", serial=1, print_count=1,
+                 status_from="approved", status_to="badge_printed")
+    audit.record(d, "reprinted", staff=staff, serial=2, reason="lost", layout="cr80")
+    audit.record(d, "checked_in", actor="scanner", status_from="badge_printed",
+                 at="2026-12-08T09:00:00+00:00", gate="main", gate_name="Main entrance")
+    audit.record(d, "edited", actor="delegate", by="self_service", fields=["phone"])
+    db.session.commit()
+    trail = accreditation.audit_trail(d)
+    lines = [line for item in trail for line in item.lines]
+    assert "registered (walk_in)" in lines
+    assert "status submitted → approved" in lines
+    assert "printed badge, serial 1, layout a6" in lines
+    assert "reprinted badge, serial 2, layout cr80 (reason: lost)" in lines
+    assert "checked in at Main entrance (2026-12-08T09:00:00+00:00)" in lines
+    assert "edited phone (by self_service)" in lines
+    history = [status for _, status, _, _ in accreditation.status_history(trail)]
+    assert history == ["submitted", "approved", "badge_printed", "checked_in"]

@@ -187,11 +187,28 @@ def describe(entry: AuditEntry) -> list[str]:
         changes = d.get("changes") or {}
         lines = [f"edited {name} from {_show(old)} to {_show(new)}"
                  for name, (old, new) in changes.items()]
+        if d.get("fields"):  # self-service edits keep field names only
+            lines.append("edited " + ", ".join(str(f) for f in d["fields"])
+                         + (f" (by {d['by']})" if d.get("by") else ""))
         if d.get("needs_reprint"):
             lines.append("badge fields changed after printing: needs reprint")
         return lines or ["edited"]
     if entry.action == "registered":
         return [f"registered ({d.get('source', 'self')})"]
+    if entry.action in ("printed", "reprinted"):
+        line = f"{entry.action} badge"
+        if d.get("serial") is not None:
+            line += f", serial {d['serial']}"
+        if d.get("layout"):
+            line += f", layout {d['layout']}"
+        if d.get("reason"):
+            line += f" (reason: {d['reason']}"
+            line += f": {d['reason_text']})" if d.get("reason_text") else ")"
+        return [line]
+    if entry.action == "checked_in":
+        gate = d.get("gate_name") or d.get("gate") or d.get("checkpoint")
+        return ["checked in" + (f" at {gate}" if gate else "")
+                + (f" ({d['at']})" if d.get("at") else "")]
     extras = ", ".join(f"{k}: {_show(v)}" for k, v in d.items())
     return [f"{entry.action.replace('_', ' ')}" + (f" ({extras})" if extras else "")]
 
@@ -207,11 +224,21 @@ def audit_trail(delegate: Delegate) -> list[TrailItem]:
 
 def status_history(trail: list[TrailItem]) -> list[tuple[datetime, str, str, str]]:
     """(when, status, who, reason) for every status the delegate has been in."""
-    history = []
+    statuses = {s.value for s in Status}
+    history: list[tuple[datetime, str, str, str]] = []
     for item in trail:
-        if item.action == "registered":
-            history.append((item.at, Status.SUBMITTED.value, item.actor, ""))
-        elif "to" in item.details and item.details.get("to") in {s.value for s in Status}:
-            history.append((item.at, item.details["to"], item.actor,
-                            str(item.details.get("reason") or "")))
+        d = item.details
+        if item.action in ("registered", "imported"):
+            new = Status.SUBMITTED.value
+        elif d.get("to") in statuses:
+            new = d["to"]
+        elif d.get("status_to") in statuses:  # printing
+            new = d["status_to"]
+        elif item.action == "checked_in":
+            new = Status.CHECKED_IN.value
+        else:
+            continue
+        if history and history[-1][1] == new:
+            continue  # a reprint or a second gate: no change of status
+        history.append((item.at, new, item.actor, str(d.get("reason") or "")))
     return history

@@ -227,6 +227,20 @@ def test_uncovered_code_point_is_dropped_with_warning(key, badge_log):
 
 # ------------------------------------------------------------------ fitting
 
+def chars_outside_band(pdf: bytes, lay) -> list[tuple[float, float, float, float]]:
+    bx0, by0, bx1, by1 = lay.slot_rect_pt(lay.design.band)
+    tp = pdfium.PdfDocument(pdf)[0].get_textpage()
+    boxes = []
+    for i in range(tp.count_chars()):
+        left, bottom, right, top = tp.get_charbox(i)
+        if right <= left or top <= bottom:
+            continue
+        cx, cy = (left + right) / 2, (bottom + top) / 2
+        if not (bx0 <= cx <= bx1 and by0 <= cy <= by1):
+            boxes.append((left, bottom, right, top))
+    return boxes
+
+
 LONG_120 = ("Maximiliano Alejandro Bartholomew Konstantinopoulos-Vanderbilt de la Santísima "
             "Trinidad y Montenegro-Fitzgerald Ouattara")[:120]
 TWELVE_WORDS = "Anna Maria Luisa Josefa Carlota Teresa Isabel Francisca Antonia Juana Rosa Lopez"
@@ -242,23 +256,33 @@ def test_long_names_stay_inside_their_box(key, layout, name):
     pdf = render_badge(badge, EventInfo("", ""), layout)
     lay = LAYOUTS[layout]
     x0, y0, x1, y1 = lay.slot_rect_pt(lay.design.name.box)
-    bx0, by0, bx1, by1 = lay.slot_rect_pt(lay.design.band)
-    tp = pdfium.PdfDocument(pdf)[0].get_textpage()
-    inside = 0
-    for i in range(tp.count_chars()):
-        left, bottom, right, top = tp.get_charbox(i)
-        if right <= left:  # generated line breaks / spaces have no box
-            continue
-        cx, cy = (left + right) / 2, (bottom + top) / 2
-        if bx0 <= cx <= bx1 and by0 <= cy <= by1:
-            continue  # the category letter tile
-        tol = 0.5
-        assert x0 - tol <= left and right <= x1 + tol, (i, left, right, x0, x1)
-        assert y0 - tol <= bottom and top <= y1 + tol, (i, bottom, top, y0, y1)
-        inside += 1
-    assert inside >= 20
-    text = tp.get_text_range()
+    boxes = chars_outside_band(pdf, lay)  # i.e. the name: every other field is empty
+    assert len(boxes) >= 20
+    tol = 0.5
+    for left, bottom, right, top in boxes:
+        assert x0 - tol <= left and right <= x1 + tol, (left, right, x0, x1)
+        assert y0 - tol <= bottom and top <= y1 + tol, (bottom, top, y0, y1)
+    text = pdfium.PdfDocument(pdf)[0].get_textpage().get_text_range()
     assert text.startswith("Prof. Dr. ")
+
+
+@pytest.mark.parametrize("layout", ["a6", "cr80"])
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_long_native_names_stay_inside_their_box(key, layout, script):
+    name, package, _font = SCRIPTS[script]
+    require_fonts(name, package)
+    long_name = " ".join([name] * 6)
+    badge, _ = make_badge(key, badge_name="", honorific="", native_name=long_name,
+                          organisation="", country="", reference="", category_label="")
+    pdf = render_badge(badge, EventInfo("", ""), layout)
+    lay = LAYOUTS[layout]
+    x0, y0, x1, y1 = lay.slot_rect_pt(lay.design.native_name.box)
+    boxes = chars_outside_band(pdf, lay)
+    assert len(boxes) >= 3
+    tol = 0.5
+    for left, bottom, right, top in boxes:
+        assert x0 - tol <= left and right <= x1 + tol, (script, left, right, x0, x1)
+        assert y0 - tol <= bottom and top <= y1 + tol, (script, bottom, top, y0, y1)
 
 
 def test_fitting_shrinks_then_wraps_then_ellipsis():

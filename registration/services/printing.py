@@ -121,11 +121,12 @@ def category_label(category: str, lang: str = "en") -> str:
         return str(label).upper()
 
 
-def badge_data(delegate: Delegate, lang: str = "en", photo: bytes | None | bool = True
-               ) -> badges.BadgeData:
-    """What is printed on `delegate`'s badge, resolved to display strings.
-
-    `photo=True` loads the stored photo; pass bytes (or None) when already loaded."""
+def badge_data(delegate: Delegate, lang: str | None = None,
+               photo: bytes | None | bool = True) -> badges.BadgeData:
+    """What is printed on `delegate`'s badge, resolved to display strings (in `lang`, by
+    default badge_language()). `photo=True` loads the stored photo; pass bytes (or None)
+    when already loaded."""
+    lang = lang or badge_language()
     if photo is True:
         photo = delegate.photo.jpeg if delegate.photo is not None else None
     return badges.BadgeData(
@@ -140,6 +141,13 @@ def badge_data(delegate: Delegate, lang: str = "en", photo: bytes | None | bool 
         reference=delegate.reference,
         photo=photo or None,
     )
+
+
+def badge_language() -> str:
+    """Badges are printed in one language whoever prints them (country and category names);
+    BADGE_LANGUAGE in the config, English by default."""
+    lang = current_app.config.get("BADGE_LANGUAGE") or "en"
+    return lang if lang in current_app.config.get("LANGUAGES", ["en"]) else "en"
 
 
 def event_info() -> badges.EventInfo:
@@ -267,7 +275,7 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str,
                 out: BinaryIO, progress: Callable[[int, int], None] | None = None, *,
                 sort: str = "category", unprinted: bool = False, actor: str = "system",
-                lang: str = "en") -> int:
+                lang: str | None = None) -> int:
     """Render the accredited delegates of `selection` into one PDF written to `out`, then
     mark every one printed (with an audit entry) and commit. Returns the badge count.
 
@@ -275,6 +283,7 @@ def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str
     drawn; the PDF streams to `out`. If rendering fails nothing is marked.
     """
     check_layout(layout)
+    lang = lang or badge_language()
     ids = batch_ids(selection, sort=sort, unprinted=unprinted)
     total = len(ids)
     event = event_info()

@@ -142,7 +142,6 @@ def print_batch():
         else:
             job = jobs.create("print", created_by=current_user.email, total=total)
             staff_id = current_user.id
-            lang = str(request.accept_languages.best_match(["en", "zh"]) or "en")
 
             def work(progress: jobs.Progress) -> dict:
                 staff = db.session.get(StaffUser, staff_id)
@@ -151,8 +150,7 @@ def print_batch():
                 with open(tmp, "wb") as out:
                     count = printing.print_batch(selection, staff, layout, out,
                                                  progress=lambda d, t: progress(d, t),
-                                                 sort=order, unprinted=unprinted,
-                                                 lang="zh" if lang == "zh" else "en")
+                                                 sort=order, unprinted=unprinted)
                 tmp.replace(path)
                 return {"count": count, "layout": layout}
 

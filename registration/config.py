@@ -115,6 +115,9 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         ),
         "EVENT_NAME": env.get("EVENT_NAME", "Global Public Safety Cooperation Forum"),
         "EVENT_DATES": env.get("EVENT_DATES", "8–10 December 2026 · Lianyungang"),
+        # The same in Chinese, used on pages and in emails shown in Chinese.
+        "EVENT_NAME_ZH": env.get("EVENT_NAME_ZH", "全球公共安全合作论坛"),
+        "EVENT_DATES_ZH": env.get("EVENT_DATES_ZH", "2026年12月8日至10日 · 连云港"),
         "EVENT_TIMEZONE": tz.key,
         "REFERENCE_PREFIX": env.get("REFERENCE_PREFIX", "GPS"),
         "BADGE_SIGNING_KEY": env.get("BADGE_SIGNING_KEY") or None,

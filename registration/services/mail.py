@@ -74,6 +74,16 @@ def local_datetime(value: datetime | None, fmt: str = DATETIME_FORMAT) -> str:
     return babel_format_datetime(value, fmt)
 
 
+def event_texts(lang: str) -> dict[str, str]:
+    """The event's name and dates in `lang` (EVENT_NAME_ZH / EVENT_DATES_ZH for Chinese)."""
+    config = current_app.config
+    suffix = "_ZH" if lang == "zh" else ""
+    return {
+        "event_name": config.get(f"EVENT_NAME{suffix}") or config["EVENT_NAME"],
+        "event_dates": config.get(f"EVENT_DATES{suffix}") or config["EVENT_DATES"],
+    }
+
+
 # ---------------------------------------------------------------------------------------
 # Building messages
 
@@ -108,8 +118,7 @@ def render_mail(kind: str, delegate: Delegate, **context: Any) -> tuple[str, str
     with force_locale(locale):
         values = {
             "delegate": delegate,
-            "event_name": current_app.config["EVENT_NAME"],
-            "event_dates": current_app.config["EVENT_DATES"],
+            **event_texts(locale),
             "current_lang": locale,
             "category_label": str(CATEGORIES.get(delegate.category, delegate.category)),
             "country_label": country_name(delegate.country, locale),
@@ -510,6 +519,13 @@ def init_app(app: Flask) -> None:
         signal.connect(receiver, weak=False)  # idempotent: blinker keeps one per receiver
     app.extensions["mail_outbox"] = DeliveryWorker(app)
     app.add_template_filter(local_datetime, "local_datetime")
+
+    @app.context_processor
+    def event_in_the_readers_language() -> dict[str, str]:
+        # Runs after web.py's processor: the event's name and dates in the page's language.
+        from flask_babel import get_locale
+
+        return event_texts(str(get_locale() or "en"))
     if app.config.get("APP_ENV") == "production" and not app.config.get("PUBLIC_BASE_URL"):
         log.warning("PUBLIC_BASE_URL is not set: emailed links use the Host of the request")
 

@@ -121,8 +121,11 @@ def eticket_pdf(delegate: Delegate, lang: str | None = None) -> bytes:
 
     if not can_download_eticket(delegate):
         raise SelfServiceRefused(_l("Your e-ticket is available once you are accredited."))
-    event = badges.EventInfo(name=current_app.config["EVENT_NAME"],
-                             dates=current_app.config["EVENT_DATES"])
+    from .mail import event_texts
+
+    lang = lang or (delegate.locale if delegate.locale in ("en", "zh") else "en")
+    texts = event_texts(lang)
+    event = badges.EventInfo(name=texts["event_name"], dates=texts["event_dates"])
     return badges.render_badge(badge_data(delegate, lang), event, "a6")
 
 

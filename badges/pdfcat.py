@@ -24,7 +24,8 @@ _REF = re.compile(rb"(\d+) 0 R")
 _TYPE = re.compile(rb"/Type\s*/(\w+)")
 _KIDS = re.compile(rb"/Kids\s*\[([^\]]*)\]")
 _LENGTH = re.compile(rb"/Length (\d+)(\s+\d+\s+R)?")
-_STREAM_KW = re.compile(rb"stream\r?\n")
+_STREAM_KW = re.compile(rb">>\s*stream\r?\n")
+_ENDSTREAM = re.compile(rb"\s*endstream")
 
 _CATALOG, _PAGES, _INFO = 1, 2, 3
 
@@ -87,19 +88,22 @@ class PdfConcatenator:
             raise ValueError(f"no object at offset {offset}")
         start = h.end()
         end = pdf.find(b"endobj", start)
-        s = pdf.find(b"stream", start, end if end != -1 else len(pdf))
-        if s == -1:
+        if end == -1:
+            raise ValueError(f"object at offset {offset} is not terminated")
+        # a stream's keyword directly follows its dictionary's closing ">>"; binary data
+        # (which may contain anything, "endobj" included) only starts after it
+        kw = _STREAM_KW.search(pdf, start, end)
+        if kw is None:
             return pdf[start:end].rstrip(), None
-        head = pdf[start:s]
+        head = pdf[start : kw.start() + 2]  # up to and including ">>"
         length = _LENGTH.search(head)
         if not length or length.group(2):
             raise ValueError("stream without a direct /Length")
-        kw = _STREAM_KW.match(pdf, s)
-        if not kw:
-            raise ValueError("malformed stream keyword")
         data_start = kw.end()
         data = pdf[data_start : data_start + int(length.group(1))]
-        return head.rstrip(), data
+        if not _ENDSTREAM.match(pdf, data_start + len(data)):
+            raise ValueError(f"stream length mismatch at offset {offset}")
+        return head, data
 
     def add(self, pdf: bytes) -> int:
         """Append all pages of ``pdf``; returns the number of pages added."""

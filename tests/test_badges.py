@@ -384,6 +384,21 @@ def test_bulk_with_two_worker_processes_keeps_order(key):
         assert f"Delegate Number{i}\r" in page.get_textpage().get_text_range()
 
 
+def test_bulk_survives_pdf_syntax_in_text(key):
+    nasty = EventInfo("Forum stream endobj 1 0 R (x) \\ >> trailer", "xref %%EOF")
+    badges = [make_badge(key, organisation="endstream 2 0 obj <<")[0] for _ in range(3)]
+    buf = io.BytesIO()
+    assert render_badges(badges, nasty, "a6", buf, chunk_size=2) == 3
+    pdf = buf.getvalue()
+    assert_xref_exact(pdf)
+    doc = pdfium.PdfDocument(pdf)
+    assert len(doc) == 3
+    text = doc[2].get_textpage().get_text_range()
+    assert "Forum stream endobj 1 0 R (x) \\ >> trailer" in text
+    assert "endstream 2 0 obj <<" in text
+    assert doc.get_metadata_dict()["Title"] == nasty.name + " badges"
+
+
 def test_render_badges_empty_input_gives_valid_pdf():
     buf = io.BytesIO()
     assert render_badges([], EVENT, "a6", buf) == 0

@@ -156,6 +156,32 @@ def test_qr_geometry_at_least_22mm_with_quiet_zone(layout):
     assert symbol_mm >= 22, (layout, symbol_mm)
 
 
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_layout_boxes_inside_badge_and_disjoint(layout):
+    d = LAYOUTS[layout].design
+    boxes = {
+        "event_name": d.event_name.box, "event_dates": d.event_dates.box,
+        "name": d.name.box, "native_name": d.native_name.box,
+        "organisation": d.organisation.box, "country": d.country.box,
+        "qr": d.qr, "reference": d.reference.box, "band": d.band,
+    }
+    if d.photo is not None:
+        boxes["photo"] = d.photo
+    for key_, b in boxes.items():
+        assert 0 <= b.x and 0 <= b.y and b.x + b.w <= d.width + 1e-9, key_
+        assert b.y + b.h <= d.height + 1e-9, key_
+    names = sorted(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            p, q = boxes[a], boxes[b]
+            overlap = (p.x < q.x + q.w and q.x < p.x + p.w and p.y < q.y + q.h
+                       and q.y < p.y + p.h)
+            assert not overlap, (layout, a, b)
+    bt, band = d.band_text.box, d.band
+    assert band.x <= bt.x and bt.x + bt.w <= band.x + band.w
+    assert band.y <= bt.y and bt.y + bt.h <= band.y + band.h
+
+
 def test_fast_qr_matrix_identical_to_qrcode_library(key):
     payloads = [tickets.issue(key, uuid.uuid4(), s) for s in (1, 2, 65535)]
     payloads += ["HELLO WORLD", "A", "0123456789 $%*+-./:"]

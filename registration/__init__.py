@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def select_locale() -> str:
     """The language chosen on the page (remembered in the session), else the browser's."""
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():  # CLI commands and background jobs
+        return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in languages:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import io
 import logging
+import re
 import unicodedata
 import uuid
 from pathlib import Path
@@ -482,6 +483,22 @@ def test_unknown_category_prints_grey_band_and_warns(key, badge_log):
     pdf = render_badge(badge, EVENT, "a6")
     assert "PRESS" in pdf_text(pdf)
     assert any("press" in r.getMessage() for r in badge_log)
+
+
+def test_oversized_photo_is_downscaled_for_print(key):
+    from PIL import Image
+
+    big = io.BytesIO()
+    Image.effect_noise((3000, 4000), 30).convert("RGB").save(big, "JPEG", quality=80)
+    badge, _ = make_badge(key, photo=big.getvalue())
+    pdf = render_badge(badge, EVENT, "a6")
+    assert len(pdf) < len(big.getvalue()) / 5
+    widths = [int(w) for w in re.findall(rb"/Width (\d+)", pdf)]  # image XObjects only
+    assert len(widths) == 1 and widths[0] <= 400  # 30 mm at ~300 dpi, not 3000 px
+    lay = LAYOUTS["a6"]
+    box = lay.slot_rect_pt(lay.design.photo)
+    img = rasterise(pdf, 72)
+    assert ink_in(img, box, 72, lay.page_height * MM, threshold=200) > 100
 
 
 def test_unknown_layout_rejected(key):

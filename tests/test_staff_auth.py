@@ -381,3 +381,59 @@ def test_cli_password_reset(runner, app):
 def test_conftest_login_helper_password(app):
     # The shared fixture's password meets the minimum length rule.
     assert len(STAFF_PASSWORD) >= staff_accounts.MIN_PASSWORD_LENGTH
+
+
+def test_change_own_password(app):
+    make_staff()
+    client, other = app.test_client(), app.test_client()
+    post_login(client, "desk@forum.org", PASSWORD)
+    post_login(other, "desk@forum.org", PASSWORD)
+    page = client.get("/staff/password")
+    assert page.status_code == 200
+    token = csrf_from(page.get_data(as_text=True))
+    response = client.post("/staff/password", data={
+        "csrf_token": token, "current_password": "not the password",
+        "new_password": "another long passphrase", "confirm": "another long passphrase"})
+    assert response.status_code == 422
+    assert "current password is not right" in response.get_data(as_text=True)
+    response = client.post("/staff/password", data={
+        "csrf_token": token, "current_password": PASSWORD, "new_password": "short",
+        "confirm": "short"})
+    assert response.status_code == 422 and "at least 12" in response.get_data(as_text=True)
+    response = client.post("/staff/password", data={
+        "csrf_token": token, "current_password": PASSWORD,
+        "new_password": "another long passphrase", "confirm": "another long passphrase!"})
+    assert response.status_code == 422 and "not the same" in response.get_data(as_text=True)
+    response = client.post("/staff/password", data={
+        "csrf_token": token, "current_password": PASSWORD,
+        "new_password": "another long passphrase", "confirm": "another long passphrase"})
+    assert response.status_code == 303
+    assert signed_in(client)  # this session continues
+    assert not signed_in(other)  # the others end
+    assert staff_accounts.authenticate("desk@forum.org", "another long passphrase", "1.2.3.4")
+
+
+def test_session_ends_a_fixed_time_after_sign_in(make_app):
+    app = make_app(STAFF_SESSION_LIFETIME=timedelta(hours=12))
+    client = app.test_client()
+    with app.app_context():
+        make_staff()
+    post_login(client, "desk@forum.org", PASSWORD)
+    assert client.get("/staff/delegates").status_code == 200
+    with client.session_transaction() as session:
+        session["staff_signed_in_at"] -= 12 * 3600 + 5
+    response = client.get("/staff/delegates")
+    assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
+
+
+def test_stale_throttle_rows_are_dropped(app):
+    old = datetime.now(UTC) - timedelta(hours=2)
+    db.session.add(LoginThrottle(key="email:gone@forum.org", failures=3, window_started_at=old))
+    db.session.add(LoginThrottle(key="email:locked@forum.org", failures=5, window_started_at=old,
+                                 locked_until=datetime.now(UTC) + timedelta(minutes=5)))
+    db.session.commit()
+    with pytest.raises(LoginRefused):
+        staff_accounts.authenticate("someone@forum.org", "wrong password!!", "203.0.113.3")
+    keys = set(db.session.scalars(select(LoginThrottle.key)))
+    assert "email:gone@forum.org" not in keys
+    assert {"email:locked@forum.org", "email:someone@forum.org", "ip:203.0.113.3"} <= keys

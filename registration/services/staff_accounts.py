@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -185,6 +185,20 @@ def set_password(staff: StaffUser, password: str) -> None:
     db.session.commit()
 
 
+def change_password(staff: StaffUser, current: str, new: str) -> None:
+    """A staff member's own change: the current password must be right."""
+    if not check_password_hash(staff.password_hash, (current or "")[:MAX_PASSWORD_LENGTH]):
+        raise StaffAccountError("The current password is not right.", "current_password")
+    if current == new:
+        raise StaffAccountError("Choose a password different from the current one.",
+                                "new_password")
+    try:
+        check_password(new)
+    except StaffAccountError as exc:
+        raise StaffAccountError(str(exc), "new_password") from None
+    set_password(staff, new)
+
+
 # --- throttling -----------------------------------------------------------------------------
 
 def _now() -> datetime:
@@ -213,11 +227,22 @@ def _count_failure(key: str, limit: int, settings: ThrottleSettings, now: dateti
         row.locked_until = now + settings.lock
 
 
+def _forget_stale(settings: ThrottleSettings, now: datetime) -> None:
+    """Drop counters whose window and lock are over, so guessed emails do not pile up."""
+    db.session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.window_started_at < now - settings.window,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+        )
+    )
+
+
 def _record_failure(email_key: str, ip_key: str, staff: StaffUser | None) -> None:
     settings = _settings()
     for attempt in range(2):
         now = _now()
         try:
+            _forget_stale(settings, now)
             _count_failure(email_key, settings.max_account, settings, now)
             _count_failure(ip_key, settings.max_ip, settings, now)
             if staff is not None:

@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..models import Role
 from ..public.forms import DelegateForm
@@ -46,6 +46,20 @@ class StaffCreateForm(FlaskForm):
         choices=[SelectChoice(Role.DESK.value, _l("desk")),
                  SelectChoice(Role.SCANNER.value, _l("scanner")),
                  SelectChoice(Role.ADMIN.value, _l("admin"))],
+    )
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"),
+                                     validators=[DataRequired(_l("Enter your current password."))])
+    new_password = PasswordField(
+        _l("New password"),
+        description=_l("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
+        validators=[DataRequired(_l("Enter a new password."))],
+    )
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[EqualTo("new_password", _l("The two new passwords are not the same."))],
     )
 
 

@@ -3,12 +3,14 @@ edits and walk-ins. Views stay thin: the rules live in registration/services."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -32,9 +34,17 @@ from ..services.delegate_edit import EditRefused, edit_delegate, form_data
 from ..services.registration import RegistrationRefused
 from ..validation import email_key
 from . import bp
-from .forms import ActionForm, DeskEditForm, LoginForm, RejectForm, StaffCreateForm, WalkInForm
+from .forms import (
+    DeskEditForm,
+    LoginForm,
+    PasswordForm,
+    RejectForm,
+    StaffCreateForm,
+    WalkInForm,
+)
 
 SESSION_LIFETIME = timedelta(hours=12)
+SIGNED_IN_AT = "staff_signed_in_at"
 
 
 @bp.record_once
@@ -49,12 +59,19 @@ def _configure(state) -> None:
     )
 
     @app.before_request
-    def _forget_per_request_caches() -> None:
+    def _staff_session_checks() -> None:
         # Flask-Login caches the user, Flask-WTF the CSRF token, on `g`, which lives as long
         # as the app context. When an outer app context spans several requests (tests,
         # scripts), each request must still read them from its own session.
         g.pop("_login_user", None)
         g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+        # A staff session ends a fixed time after sign-in, however busy it has been (the
+        # cookie's own expiry slides with every request).
+        since = session.get(SIGNED_IN_AT)
+        if since is not None and time.time() - since > app.permanent_session_lifetime \
+                .total_seconds():
+            session.pop("_user_id", None)
+            session.pop(SIGNED_IN_AT, None)
 
 
 def _lang() -> str:
@@ -92,12 +109,17 @@ LOGIN_MESSAGES = {
     "invalid": lambda until: _("The email or password is not right."),
     "disabled": lambda until: _("This account is disabled. Ask an administrator."),
     "locked_account": lambda until: _(
-        "Too many failed sign-ins for this account. It is locked for 15 minutes, until "
-        "%(time)s UTC.", time=until.strftime("%H:%M")),
+        "Too many failed sign-ins for this account. It is locked for %(minutes)d minutes, "
+        "until %(time)s UTC.", minutes=_lock_minutes(), time=until.strftime("%H:%M")),
     "locked_ip": lambda until: _(
-        "Too many failed sign-ins from this computer. Sign-in from here is locked for 15 "
-        "minutes, until %(time)s UTC.", time=until.strftime("%H:%M")),
+        "Too many failed sign-ins from this computer. Sign-in from here is locked for "
+        "%(minutes)d minutes, until %(time)s UTC.", minutes=_lock_minutes(),
+        time=until.strftime("%H:%M")),
 }
+
+
+def _lock_minutes() -> int:
+    return int(current_app.config.get("LOGIN_LOCK_MINUTES", staff_accounts.LOGIN_LOCK_MINUTES))
 LOGIN_STATUS = {"invalid": 401, "disabled": 403, "locked_account": 429, "locked_ip": 429}
 
 
@@ -118,8 +140,12 @@ def login():
                 error = LOGIN_MESSAGES[refused.reason](refused.until)
                 status = LOGIN_STATUS[refused.reason]
             else:
+                lang = session.get("lang")
                 session.clear()  # no session fixation: a fresh session for the new identity
+                if lang:
+                    session["lang"] = lang
                 session.permanent = True
+                session[SIGNED_IN_AT] = int(time.time())
                 login_user(staff)
                 return redirect(safe_next(form.next.data) or home_for(staff), code=303)
         else:
@@ -166,7 +192,32 @@ def accounts():
                 return redirect(url_for("staff.accounts"), code=303)
         status = 422
     return render_template("staff/accounts.html", form=form, staff=staff_accounts.list_staff(),
-                           action_form=ActionForm()), status
+                           password_form=PasswordForm(formdata=None)), status
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@roles_required(Role.ADMIN, Role.DESK, Role.SCANNER)
+def password():
+    """Any staff member changes their own password; their other sessions end."""
+    form = PasswordForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            staff = current_user._get_current_object()
+            try:
+                staff_accounts.change_password(staff, form.current_password.data,
+                                               form.new_password.data)
+            except staff_accounts.StaffAccountError as exc:
+                target = form.current_password if exc.field == "current_password" \
+                    else form.new_password
+                target.errors = [str(exc)]
+            else:
+                login_user(staff)  # this session carries the new session version
+                flash(_("Your password is changed; your other sessions have ended."), "success")
+                return redirect(home_for(staff), code=303)
+        status = 422
+    return render_template("staff/accounts.html", password_form=form, staff=None,
+                           form=None), status
 
 
 def _account_action(staff_id: int, action) -> object:
@@ -276,7 +327,7 @@ def _render_record(delegate: Delegate, reject_form: RejectForm | None = None, st
     return render_template(
         "staff/delegate.html", delegate=delegate, trail=trail,
         history=accreditation.status_history(trail),
-        allowed=accreditation.allowed_actions(delegate), action_form=ActionForm(),
+        allowed=accreditation.allowed_actions(delegate),
         reject_form=reject_form or RejectForm(), category_fields=CATEGORY_FIELDS,
         categories=CATEGORIES, statuses=STATUS_LABELS, checkins=checkins,
         reprint_reasons=reprint_reasons, Status=Status,

@@ -46,8 +46,10 @@ from .text import draw_fitted, fit
 log = logging.getLogger("badges")
 
 PAGE_COMPRESSION = 1  # zlib: 1,000 4-up badges 1.7 MB instead of 7.2 MB for ~5% more CPU
-#: Photos sharper than twice this (as drawn) are scaled down to it before embedding.
+#: Photos sharper than twice this (as drawn) and larger than PHOTO_PASS_PIXELS are
+#: scaled down to it before embedding; smaller ones are embedded untouched (no re-encode).
 PHOTO_DPI = 300
+PHOTO_PASS_PIXELS = 1_000_000
 #: Badges per independently rendered chunk in bulk runs (bounds memory, see pdfcat).
 CHUNK_BADGES = 400
 
@@ -226,8 +228,8 @@ def _photo_reader(photo: bytes, w_pt: float, h_pt: float) -> ImageReader:
     reader = _PhotoReader(io.BytesIO(photo))
     px_w, px_h = reader.getSize()
     dpi = 72 / min(w_pt / px_w, h_pt / px_h)  # as drawn (fitted, aspect kept)
-    if dpi <= 2 * PHOTO_DPI:  # e.g. the desk's stored 600x800 photos pass through as-is
-        return reader
+    if dpi <= 2 * PHOTO_DPI or px_w * px_h <= PHOTO_PASS_PIXELS:
+        return reader  # e.g. the desk's stored 600x800 photos, on every layout
     size = (max(1, round(px_w * PHOTO_DPI / dpi)), max(1, round(px_h * PHOTO_DPI / dpi)))
     with Image.open(io.BytesIO(photo)) as im:
         im.draft("RGB", size)  # JPEG: let the decoder downscale (much faster)

@@ -491,7 +491,8 @@ def test_oversized_photo_is_downscaled_for_print(key):
     stored = io.BytesIO()  # the desk stores photos at up to 600x800: embedded untouched
     Image.effect_noise((600, 800), 30).convert("RGB").save(stored, "JPEG", quality=85)
     badge, _ = make_badge(key, photo=stored.getvalue())
-    assert stored.getvalue()[-500:] in render_badge(badge, EVENT, "a6")
+    for layout in LAYOUTS:
+        assert stored.getvalue()[-500:] in render_badge(badge, EVENT, layout)
 
     big = io.BytesIO()
     Image.effect_noise((3000, 4000), 30).convert("RGB").save(big, "JPEG", quality=80)

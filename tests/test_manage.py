@@ -16,6 +16,7 @@ from email import policy
 
 import pypdfium2 as pdfium
 import pytest
+from flask_babel import refresh
 from itsdangerous import URLSafeTimedSerializer
 from PIL import Image
 from sqlalchemy import func, select
@@ -204,6 +205,15 @@ def test_edit_before_printing_applies_and_is_audited(client, delegate, link):
                                        "phone"]
     assert "Xiao-Ming" not in json.dumps(entry.details)  # names of fields, not values
     assert "Your changes are saved." in page(client, link)
+
+
+def test_saving_in_chinese_makes_chinese_the_language_of_emails(client, delegate, link):
+    assert delegate.locale == "en"
+    client.get("/lang/zh")
+    refresh()  # the fixture's app context outlives requests; Flask-Babel caches the locale in it
+    assert post(client, f"{link}/edit", edit_data(delegate)).status_code == 303
+    db.session.expire_all()
+    assert delegate.locale == "zh"
 
 
 def test_edit_errors_are_shown_and_nothing_changes(client, delegate, link):

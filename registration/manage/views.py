@@ -99,7 +99,8 @@ def edit(delegate: Delegate, token: str):
         return redirect(url_for("manage.show", token=token), code=303)
     form = ManageForm(lang=_lang(), data=self_service.current_values(delegate))
     if request.method == "POST" and form.validate():
-        result, errors = self_service.apply_edit(delegate, form.submitted_data())
+        result, errors = self_service.apply_edit(delegate, form.submitted_data(),
+                                                 locale=_lang())
         if result is not None:
             if result.requested:
                 flash(_("Your badge is already printed, so the changes to what it shows were "

@@ -88,14 +88,23 @@ def event_texts(lang: str) -> dict[str, str]:
 # Building messages
 
 
-def qr_png(payload: str, box_size: int = 8) -> bytes:
-    """The QR code for `payload` as a PNG (for email, where vector PDF does not display)."""
-    import qrcode
+def qr_png(payload: str, scale: int = 8, border: int = 4) -> bytes:
+    """The QR code for `payload` as a PNG (for email, where a vector PDF does not display),
+    drawn from the badge engine's own encoder so email, e-ticket and badge agree."""
+    from PIL import Image
 
-    image = qrcode.make(payload, box_size=box_size, border=4,
-                        error_correction=qrcode.constants.ERROR_CORRECT_M)
+    from badges.qr import matrix
+
+    modules = matrix(payload)
+    n = len(modules)
+    size = n + 2 * border
+    image = Image.new("1", (size, size), 1)
+    image.putdata([0 if (border <= y < n + border and border <= x < n + border
+                         and modules[y - border][x - border]) else 1
+                   for y in range(size) for x in range(size)])
+    image = image.resize((size * scale, size * scale), Image.Resampling.NEAREST)
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    image.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 

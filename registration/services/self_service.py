@@ -52,7 +52,7 @@ class SelfServiceRefused(Exception):
     """An action the delegate cannot take now; `message` is shown to them."""
 
     def __init__(self, message: object) -> None:
-        super().__init__(str(message))
+        super().__init__(message)  # lazy: translated when shown, in the reader's language
         self.message = message
 
 
@@ -167,9 +167,12 @@ def _email_taken(address: str, delegate: Delegate) -> bool:
 EMAIL_TAKEN = _l("This email address is already used by another registration.")
 
 
-def apply_edit(delegate: Delegate, data: dict[str, Any]
+def apply_edit(delegate: Delegate, data: dict[str, Any], *, locale: str | None = None
                ) -> tuple[EditResult | None, dict[str, object]]:
-    """Validate and apply the delegate's own edit; commits. Returns (result, errors)."""
+    """Validate and apply the delegate's own edit; commits. Returns (result, errors).
+
+    `locale` is the language the page was shown in: saving there makes it the language of
+    the delegate's future emails."""
     if not can_edit(delegate):
         raise SelfServiceRefused(_l("This registration is cancelled and can no longer be "
                                     "changed."))
@@ -191,6 +194,9 @@ def apply_edit(delegate: Delegate, data: dict[str, Any]
             continue
         setattr(delegate, name, value)
         result.applied.append(name)
+    if locale in current_app.config["LANGUAGES"] and locale != delegate.locale:
+        delegate.locale = locale
+        result.applied.append("locale")
     if clean["details"] != (delegate.details or {}):
         delegate.details = clean["details"]
         result.applied.append("details")

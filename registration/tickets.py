@@ -107,8 +107,11 @@ def generate_private_key() -> Ed25519PrivateKey:
 def _key_from_env(value: str) -> Ed25519PrivateKey:
     value = value.strip()
     if value.startswith("-----BEGIN"):
-        key = serialization.load_pem_private_key(value.encode("ascii"), password=None)
+        # env files and container UIs often carry the PEM's newlines as literal "\n"
+        pem = value.replace("\\n", "\n").encode("ascii")
+        key = serialization.load_pem_private_key(pem, password=None)
     else:
+        value = "".join(value.split()).rstrip("=")
         try:
             raw = base64.b64decode(
                 value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4),

@@ -176,5 +176,15 @@ def test_env_value_wins(tmp_path, key):
     assert tickets.public_key_b64(tickets.load_or_create_private_key(p, pem)) == (
         tickets.public_key_b64(key)
     )
+    one_line = pem.replace("\n", "\\n")  # as pasted into an env file
+    assert tickets.public_key_b64(tickets.load_or_create_private_key(p, one_line)) == (
+        tickets.public_key_b64(key)
+    )
+    urlsafe = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    assert tickets.public_key_b64(tickets.load_or_create_private_key(p, urlsafe)) == (
+        tickets.public_key_b64(key)
+    )
     with pytest.raises(ValueError):
         tickets.load_or_create_private_key(p, base64.b64encode(b"short").decode())
+    with pytest.raises(ValueError):
+        tickets.load_or_create_private_key(p, "not base64 at all!")

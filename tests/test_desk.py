@@ -178,6 +178,8 @@ def test_list_page_search_filters_counts_and_paging(client, login):
     assert re.search(r'data-count-category="scholar">[^<]*<strong>51</strong>', html)
     assert re.search(r'data-count-status="submitted">[^<]*<strong>2</strong>', html)
     assert "53 delegates" in html and "page 1 of 2" in html
+    # Enter in the reason box submits the first button: it must be Reject, never Approve.
+    assert html.index('value="reject"') < html.index('value="approve"')
     # The filter is kept in the pager links.
     html = client.get("/staff/delegates?category=scholar&sort=name").get_data(as_text=True)
     assert "category=scholar" in html and "page=2" in html
@@ -491,3 +493,12 @@ def test_trail_describes_other_engineers_actions(app, login):
     assert "edited phone (by self_service)" in lines
     history = [status for _, status, _, _ in accreditation.status_history(trail)]
     assert history == ["submitted", "approved", "badge_printed", "checked_in"]
+
+
+def test_history_starts_at_creation_without_registered_entry(app, login):
+    staff = login("desk")
+    d = make_delegate()
+    accreditation.approve(d, staff)
+    history = accreditation.status_history(accreditation.audit_trail(d), d)
+    assert [h[1] for h in history] == ["submitted", "approved"]
+    assert history[0][0] == d.created_at

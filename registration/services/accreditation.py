@@ -222,10 +222,14 @@ def audit_trail(delegate: Delegate) -> list[TrailItem]:
                       details=dict(e.details or {})) for e in entries]
 
 
-def status_history(trail: list[TrailItem]) -> list[tuple[datetime, str, str, str]]:
-    """(when, status, who, reason) for every status the delegate has been in."""
+def status_history(trail: list[TrailItem], delegate: Delegate | None = None,
+                   ) -> list[tuple[datetime, str, str, str]]:
+    """(when, status, who, reason) for every status the delegate has been in. Without a
+    "registered"/"imported" entry the record's creation time stands for "submitted"."""
     statuses = {s.value for s in Status}
     history: list[tuple[datetime, str, str, str]] = []
+    if delegate is not None and not any(i.action in ("registered", "imported") for i in trail):
+        history.append((delegate.created_at, Status.SUBMITTED.value, "", ""))
     for item in trail:
         d = item.details
         if item.action in ("registered", "imported"):

@@ -326,7 +326,7 @@ def _render_record(delegate: Delegate, reject_form: RejectForm | None = None, st
     ).all()
     return render_template(
         "staff/delegate.html", delegate=delegate, trail=trail,
-        history=accreditation.status_history(trail),
+        history=accreditation.status_history(trail, delegate),
         allowed=accreditation.allowed_actions(delegate),
         reject_form=reject_form or RejectForm(), category_fields=CATEGORY_FIELDS,
         categories=CATEGORIES, statuses=STATUS_LABELS, checkins=checkins,

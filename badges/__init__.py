@@ -9,7 +9,7 @@ Usage::
         n = render_badges(badges_in_print_order, event, "a4-4up", fh, progress=print)
 
 Layouts are data (``badges.layouts``): ``a6`` (A6 lanyard insert), ``cr80`` (PVC card) and
-``a4-4up`` (the A6 design at 93% four to an A4 sheet, with crop marks). A new layout is a
+``a4-4up`` (the A6 design at 88% four to an A4 sheet, with crop marks). A new layout is a
 ``Design`` (boxes in mm, font sizes) and/or a ``BadgeLayout`` entry in ``LAYOUTS``.
 
 Fonts: ``apt-get install fonts-wqy-zenhei fonts-noto-core`` (``missing_fonts_hint()`` says

@@ -140,8 +140,11 @@ CR80_DESIGN = Design(
     band_text=TextSlot(Box(12, 1.5, 70, 6.5), 11, 5, bold=True),
 )
 
-_A4_SCALE = 0.93  # 97.7 x 137.6 mm cells: fits A6 pockets, leaves room for crop marks
-_A4_GAP = 8.0
+# The A6 design at 88% (92.4 x 130.2 mm, fits A6 pockets): four full A6 cells would fill
+# the sheet edge to edge, leaving no printable room for crop marks. With a 6 mm gutter the
+# outermost marks end >= 6 mm from the paper edge, inside common printers' margins.
+_A4_SCALE = 0.88
+_A4_GAP = 6.0
 _A4_MX = (210 - 2 * 105 * _A4_SCALE - _A4_GAP) / 2
 _A4_MY = (297 - 2 * 148 * _A4_SCALE - _A4_GAP) / 2
 
@@ -162,5 +165,6 @@ LAYOUTS: dict[str, BadgeLayout] = {
         ),
         scale=_A4_SCALE,
         crop_marks=True,
+        crop_mark_length=2.0,  # marks of neighbouring cells meet mid-gutter
     ),
 }

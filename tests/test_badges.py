@@ -349,6 +349,11 @@ def test_a4_4up_fills_in_order_with_crop_marks(key):
     total = ink_in(img, (0, 0, lay.page_width * MM, page_h), 100, page_h)
     in_cells = sum(ink_in(img, lay.cell_rect_pt(c), 100, page_h) for c in range(4))
     assert total - in_cells > 20
+    # ... and all of it within the printable area (>= 5 mm from the paper's edges)
+    margin = 5 * MM
+    inner = ink_in(img, (margin, margin, lay.page_width * MM - margin, page_h - margin), 100,
+                   page_h)
+    assert inner == total
 
 
 def assert_xref_exact(pdf: bytes) -> None:

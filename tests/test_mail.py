@@ -313,16 +313,46 @@ def test_message_is_stored_with_the_change_or_not_at_all(mail_app, smtp):
     assert kinds == ["registered"]
 
 
-def test_outbox_rows_hold_complete_messages(mail_app, smtp):
-    delegate = register(mail_app, "zh")
-    row = db.session.scalars(select(OutboxMessage)).one()
-    assert (row.kind, row.status, row.attempts, row.delegate_id) == (
-        "registered", "pending", 0, delegate.id)
-    assert row.recipient == "wang.xiaoming@example.cn"
-    parsed = email.message_from_bytes(row.message, policy=policy.default)
-    assert parsed["Message-ID"] and parsed["Date"]
-    assert parsed["Content-Language"] == "zh-Hans"
-    assert row.subject == parsed["Subject"]
+def test_rows_are_drafts_until_the_first_attempt_then_the_same_bytes_are_retried(make_app):
+    port = free_port()
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    with app.app_context():
+        delegate = register(app, "zh")
+        row = db.session.scalars(select(OutboxMessage)).one()
+        assert (row.kind, row.status, row.attempts, row.delegate_id) == (
+            "registered", "pending", 0, delegate.id)
+        assert row.recipient == "wang.xiaoming@example.cn"
+        assert mail.is_draft(row)  # cheap to store with the change
+
+        assert deliver().retrying == 1  # server down: rendered, stored, not sent
+        row = db.session.scalars(select(OutboxMessage)).one()
+        assert not mail.is_draft(row)
+        stored = email.message_from_bytes(row.message, policy=policy.default)
+        assert stored["Message-ID"] and stored["Date"]
+        assert stored["Content-Language"] == "zh-Hans"
+        assert row.subject == stored["Subject"]
+
+        server = SMTPServer(port).start()
+        try:
+            assert mail.deliver_pending(include_waiting=True).sent == 1
+        finally:
+            server.stop()
+        [received] = server.inbox.messages()
+        assert received["Message-ID"] == stored["Message-ID"]  # the same message, not a new one
+        assert received["Date"] == stored["Date"]
+
+
+def test_manage_link_uses_the_address_of_the_request_without_public_base_url(make_app):
+    app = make_app(PUBLIC_BASE_URL="")
+    with app.app_context():
+        client = app.test_client()
+        token = csrf_from(client.get("/register", base_url="http://reg.example.org").get_data(
+            as_text=True))
+        client.post("/register", data=form_data(token), base_url="http://reg.example.org")
+        deliver()  # rendered later, outside the request: the address was kept in the draft
+        row = db.session.scalars(select(OutboxMessage)).one()
+        text = text_of(email.message_from_bytes(row.message, policy=policy.default))
+        assert "http://reg.example.org/manage/" in text
 
 
 # --- the outbox: server down, then up ------------------------------------------------------
@@ -497,13 +527,29 @@ def test_development_writes_eml_files_and_logs_the_path(make_app, tmp_path, capl
         assert db.session.scalars(select(OutboxMessage.status)).one() == "sent"
 
 
-def test_a_mail_bug_never_blocks_the_registration(mail_app, monkeypatch):
+def test_a_mail_bug_never_blocks_the_registration(mail_app, smtp, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("template exploded")
 
     monkeypatch.setattr(mail, "build_message", broken)
     delegate = register(mail_app)
     assert delegate.status == "submitted"
+    assert deliver().failed == 1
     row = db.session.scalars(select(OutboxMessage)).one()
     assert row.status == "failed"
     assert "template exploded" in row.last_error
+    assert smtp.inbox.received == []
+    # Fixed (here: the patch undone), the message is put back and goes out.
+    monkeypatch.undo()
+    assert mail.requeue(row.id)
+    assert deliver().sent == 1
+    assert delegate.reference in smtp.inbox.messages()[0]["Subject"]
+
+
+def test_a_draft_for_a_deleted_delegate_fails_cleanly(mail_app, smtp):
+    delegate = register(mail_app)
+    db.session.delete(delegate)
+    db.session.commit()
+    assert deliver().failed == 1
+    row = db.session.scalars(select(OutboxMessage)).one()
+    assert row.status == "failed" and "no longer exists" in row.last_error

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from registration import signals
 from registration.extensions import db
 from registration.models import AuditEntry, Delegate, DelegatePhoto, OutboxMessage, Status
-from registration.services import manage_links
+from registration.services import mail, manage_links
 from tests.conftest import csrf_from
 from tests.test_registration import form_data
 
@@ -41,6 +41,15 @@ def delegate(client, get_csrf) -> Delegate:
 @pytest.fixture
 def link(delegate) -> str:
     return f"/manage/{manage_links.make_token(delegate)}"
+
+
+def delivered_text(row: OutboxMessage) -> str:
+    """The plain text of a queued message, once delivered (to instance/mail in tests)."""
+    mail.deliver_pending()
+    db.session.refresh(row)
+    assert row.status == "sent"
+    return email.message_from_bytes(row.message, policy=policy.default).get_body(
+        ("plain",)).get_content()
 
 
 def page(client, url: str) -> str:
@@ -95,9 +104,7 @@ def png_photo(width: int = 600, height: int = 800) -> bytes:
 
 
 def test_link_from_the_confirmation_email_opens_the_registration(client, delegate):
-    row = db.session.scalars(select(OutboxMessage)).one()
-    text = email.message_from_bytes(row.message, policy=policy.default).get_body(
-        ("plain",)).get_content()
+    text = delivered_text(db.session.scalars(select(OutboxMessage)).one())
     path = re.search(r"https?://[^/\s]+(/manage/\S+)", text).group(1)
     html = page(client, path)
     assert delegate.reference in html
@@ -436,8 +443,7 @@ def test_request_link_same_answer_whether_registered_or_not(client, delegate):
     rows = db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.kind == "manage_link")).all()
     assert [r.recipient for r in rows] == [EMAIL]
-    text = email.message_from_bytes(rows[0].message, policy=policy.default).get_body(
-        ("plain",)).get_content()
+    text = delivered_text(rows[0])
     path = re.search(r"https?://[^/\s]+(/manage/\S+)", text).group(1)
     assert delegate.reference in page(client, path)
     # Asking again at once does not send another one (no mail bombing), same answer.

@@ -1,8 +1,10 @@
 """Email to delegates: building messages, the outbox, and delivery with retries.
 
-Nothing lost: a receiver of each domain signal (registration.signals) builds the complete
-RFC 5322 message, in the delegate's language, and adds it as an OutboxMessage to the
-session of the change it reports — it is committed with the change or not at all.
+Nothing lost: a receiver of each domain signal (registration.signals) adds an OutboxMessage
+to the session of the change it reports — it is committed with the change or not at all.
+The row starts as a small draft; the first delivery attempt renders the complete RFC 5322
+message in the delegate's language (HTML + text, inline QR, e-ticket PDF) and stores it on
+the row, so retries send exactly the same bytes and the change itself stays cheap.
 
 Nothing sent twice: delivery claims one row at a time (PostgreSQL: SELECT … FOR UPDATE SKIP
 LOCKED held while sending; SQLite, which serialises writers: a compare-and-swap UPDATE that
@@ -19,6 +21,7 @@ as .eml files into instance/mail/ and the path is logged.
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import smtplib
@@ -117,7 +120,8 @@ def _msgid_domain() -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-def render_mail(kind: str, delegate: Delegate, **context: Any) -> tuple[str, str, str]:
+def render_mail(kind: str, delegate: Delegate, *, base_url: str | None = None,
+                **context: Any) -> tuple[str, str, str]:
     """(subject, plain text, HTML) of `kind` for `delegate`, in the delegate's language."""
     if kind not in KINDS:
         raise ValueError(f"unknown mail kind {kind!r}")
@@ -135,7 +139,7 @@ def render_mail(kind: str, delegate: Delegate, **context: Any) -> tuple[str, str
             **context,
         }
         if "manage_url" not in values and delegate.email_key is not None:
-            values["manage_url"] = manage_links.manage_url(delegate)
+            values["manage_url"] = manage_links.manage_url(delegate, base_url)
             values["manage_link_days"] = manage_links.max_age().days
         subject = str(SUBJECTS[kind]) % {"reference": delegate.reference}
         values["subject"] = subject
@@ -144,18 +148,19 @@ def render_mail(kind: str, delegate: Delegate, **context: Any) -> tuple[str, str
     return subject, text, html
 
 
-def build_message(kind: str, delegate: Delegate, **context: Any) -> EmailMessage:
+def build_message(kind: str, delegate: Delegate, *, recipient: str | None = None,
+                  base_url: str | None = None, **context: Any) -> EmailMessage:
     """A complete message: plain text + HTML alternatives; for approval and reprint the QR
     code as an inline image (cid) and the e-ticket PDF as an attachment."""
     from .self_service import eticket_filename, eticket_pdf
 
     qr_cid = make_msgid(domain=_msgid_domain()) if kind in WITH_TICKET else None
-    subject, text, html = render_mail(kind, delegate, qr_cid=qr_cid[1:-1] if qr_cid else None,
-                                      **context)
+    subject, text, html = render_mail(kind, delegate, base_url=base_url,
+                                      qr_cid=qr_cid[1:-1] if qr_cid else None, **context)
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = _sender()
-    msg["To"] = delegate.email
+    msg["To"] = recipient or delegate.email
     msg["Date"] = rfc2822_date(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=_msgid_domain())
     msg["Auto-Submitted"] = "auto-generated"
@@ -166,8 +171,7 @@ def build_message(kind: str, delegate: Delegate, **context: Any) -> EmailMessage
 
         html_part = msg.get_payload()[1]
         html_part.add_related(qr_png(token_for(delegate)), "image", "png", cid=qr_cid,
-                              disposition="inline",
-                              filename="qr-code.png")
+                              disposition="inline", filename="qr-code.png")
         msg.add_attachment(eticket_pdf(delegate), maintype="application", subtype="pdf",
                            filename=eticket_filename(delegate))
     # Last: set_content and multipart conversions move Content-* headers into the parts.
@@ -175,33 +179,65 @@ def build_message(kind: str, delegate: Delegate, **context: Any) -> EmailMessage
     return msg
 
 
+# A queued message starts as a draft (what to say, to whom); the worker that first picks it
+# up renders the complete message and stores it, so every retry sends the same bytes. The
+# change itself stays cheap: a bulk approval of a thousand delegates renders no PDF in the
+# desk's request.
+DRAFT_MAGIC = b"outbox-draft/1\n"
+
+
+def is_draft(row: OutboxMessage) -> bool:
+    return bytes(row.message or b"").startswith(DRAFT_MAGIC)
+
+
 def queue(kind: str, delegate: Delegate, **context: Any) -> OutboxMessage | None:
     """Add the message for `kind` to the current transaction (the caller commits).
 
-    If the message cannot be built (a bug, not an SMTP problem), the change it reports is
-    not blocked: a `failed` row with the error is stored instead, visible in `mail list`.
-    """
+    `context` (e.g. a rejection's reason) must be JSON-serialisable. Returns None for a
+    delegate without an email address."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown mail kind {kind!r}")
     if not delegate.email:
         return None
-    try:
-        msg = build_message(kind, delegate, **context)
-    except Exception as exc:  # noqa: BLE001 - never let a mail bug undo the delegate's change
-        log.exception("could not build %s mail for %s", kind, delegate.reference)
-        row = OutboxMessage(delegate_id=delegate.id, kind=kind, recipient=delegate.email,
-                            subject=kind, message=b"", status="failed", attempts=0,
-                            next_attempt_at=utcnow(),
-                            last_error=f"could not build the message: {exc!r}"[:2000])
-        db.session.add(row)
-        return row
+    from . import manage_links
+
+    if delegate.id is None:
+        db.session.flush()
+    draft = {"context": context, "base_url": manage_links.base_url()}
     row = OutboxMessage(
         delegate_id=delegate.id, kind=kind, recipient=delegate.email,
-        subject=str(msg["Subject"])[:300], message=msg.as_bytes(policy=SMTP_POLICY),
+        subject=f"{kind} {delegate.reference}"[:300],
+        message=DRAFT_MAGIC + json.dumps(draft, ensure_ascii=False).encode(),
         status="pending", attempts=0, next_attempt_at=utcnow(), last_error="",
     )
     db.session.add(row)
     if has_request_context():
         g.mail_queued = True
     return row
+
+
+class BuildFailure(Exception):
+    """The message could not be rendered (a bug or missing data, not an SMTP problem)."""
+
+
+def materialise(row: OutboxMessage) -> None:
+    """Render a draft into the complete RFC 5322 message, stored on the row."""
+    if not is_draft(row):
+        return
+    try:
+        draft = json.loads(bytes(row.message)[len(DRAFT_MAGIC):])
+        delegate = db.session.get(Delegate, row.delegate_id) if row.delegate_id else None
+        if delegate is None:
+            raise BuildFailure("the delegate no longer exists")
+        msg = build_message(row.kind, delegate, recipient=row.recipient,
+                            base_url=draft.get("base_url"), **draft.get("context", {}))
+    except BuildFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded on the row, visible in `mail list`
+        log.exception("could not build %s mail %s", row.kind, row.id)
+        raise BuildFailure(f"could not build the message: {exc!r}") from exc
+    row.message = msg.as_bytes(policy=SMTP_POLICY)
+    row.subject = str(msg["Subject"])[:300]
 
 
 # ---------------------------------------------------------------------------------------
@@ -402,7 +438,7 @@ def _record_failure(row: OutboxMessage, exc: Exception, now: datetime) -> bool:
     row.attempts += 1
     row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     max_attempts = current_app.config.get("MAIL_MAX_ATTEMPTS") or 8
-    if isinstance(exc, PermanentFailure) or row.attempts >= max_attempts:
+    if isinstance(exc, PermanentFailure | BuildFailure) or row.attempts >= max_attempts:
         row.status = "failed"
         log.error("mail %s to %s failed for good: %s", row.id, row.recipient, row.last_error)
         return False
@@ -433,6 +469,7 @@ def deliver_pending(*, include_waiting: bool = False, limit: int = 1000,
                     break
                 last_id = row.id
                 try:
+                    materialise(row)
                     transport.send(row)
                 except Exception as exc:  # noqa: BLE001 - every failure is recorded
                     if _record_failure(row, exc, now_):

@@ -124,6 +124,8 @@ def path_for(endpoint: str, **values: object) -> str:
     return adapter.build(endpoint, values)
 
 
-def manage_url(delegate: Delegate) -> str:
-    """The absolute manage link to put in an email."""
-    return base_url() + path_for("manage.show", token=make_token(delegate))
+def manage_url(delegate: Delegate, base: str | None = None) -> str:
+    """The absolute manage link to put in an email (`base`: the site's address, by default
+    base_url())."""
+    return (base or base_url()).rstrip("/") + path_for("manage.show",
+                                                       token=make_token(delegate))

@@ -553,3 +553,17 @@ def test_a_draft_for_a_deleted_delegate_fails_cleanly(mail_app, smtp):
     assert deliver().failed == 1
     row = db.session.scalars(select(OutboxMessage)).one()
     assert row.status == "failed" and "no longer exists" in row.last_error
+
+
+def test_prune_drops_old_sent_bodies_but_keeps_the_record(mail_app, smtp):
+    register(mail_app)
+    register(mail_app, email="second@example.org")
+    assert deliver().sent == 2
+    old, recent = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    old.sent_at = datetime.now(UTC) - timedelta(days=40)
+    db.session.commit()
+    result = mail_app.test_cli_runner().invoke(args=["mail", "prune", "--days", "30"])
+    assert "1 sent message(s) pruned" in result.output
+    db.session.expire_all()
+    assert old.message == b"" and old.status == "sent" and old.subject
+    assert recent.message.startswith(b"Subject:") or b"Message-ID" in recent.message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask.cli import AppGroup
 
@@ -47,6 +49,15 @@ def retry(message_id: int) -> None:
     if not mail.requeue(message_id):
         raise click.ClickException(f"no failed message with id {message_id}")
     click.echo(f"Message {message_id} is pending again.")
+
+
+@mail_group.command("prune")
+@click.option("--days", default=30, show_default=True,
+              help="Keep the full text of messages sent in the last DAYS days.")
+def prune(days: int) -> None:
+    """Drop the stored text of old sent messages (the record of sending stays)."""
+    count = mail.prune_sent(timedelta(days=days))
+    click.echo(f"{count} sent message(s) pruned.")
 
 
 commands = [mail_group]

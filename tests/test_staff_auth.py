@@ -178,6 +178,7 @@ def test_anonymous_is_sent_to_login_with_next(client):
     # The login page carries the next path into its form.
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'value="/staff/delegates?status=approved"' in page
+    assert "Please sign in to use the staff desk." in page
 
 
 def test_wrong_password_and_lockout_messages(client, app):

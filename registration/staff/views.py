@@ -53,6 +53,7 @@ def _configure(state) -> None:
     login_manager.login_view = "staff.login"
     login_manager.login_message = "Please sign in to use the staff desk."
     login_manager.login_message_category = "info"
+    login_manager.localize_callback = _  # translated when flashed (a plain str in the session)
     lifetime = app.config.get("STAFF_SESSION_LIFETIME", SESSION_LIFETIME)
     app.permanent_session_lifetime = (
         lifetime if isinstance(lifetime, timedelta) else timedelta(seconds=int(lifetime))

@@ -25,6 +25,7 @@ from registration import signals
 from registration.extensions import db
 from registration.models import Delegate, OutboxMessage, Status
 from registration.services import badge_tokens, mail
+from registration.tickets import TicketError
 from tests.conftest import csrf_from
 from tests.test_registration import form_data
 
@@ -290,6 +291,8 @@ def test_reprint_sends_the_new_qr_and_says_the_old_one_is_dead(mail_app, smtp, l
     new_token = qr_text(png)
     assert new_token == badge_tokens.token_for(delegate) != old_token
     assert badge_tokens.verify_code(new_token).serial == 2
+    with pytest.raises(TicketError):  # the old QR code really is dead
+        badge_tokens.verify_code(old_token)
     assert delegate.reference in pdf_text(pdf)
 
 

@@ -570,3 +570,19 @@ def test_prune_drops_old_sent_bodies_but_keeps_the_record(mail_app, smtp):
     db.session.expire_all()
     assert old.message == b"" and old.status == "sent" and old.subject
     assert recent.message.startswith(b"Subject:") or b"Message-ID" in recent.message
+
+
+def test_no_ticket_goes_out_after_a_quick_cancellation(mail_app, smtp):
+    delegate = register(mail_app)
+    approve(mail_app, delegate)
+    delegate.move_to(Status.CANCELLED)
+    signals.delegate_cancelled.send(mail_app, delegate=delegate)
+    db.session.commit()
+    report = deliver()
+    assert (report.sent, report.failed) == (2, 1)
+    kinds = [m["Subject"] for m in smtp.inbox.messages()]
+    assert any("Registration received" in k for k in kinds)
+    assert any("Registration cancelled" in k for k in kinds)
+    failed = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.status == "failed")).one()
+    assert failed.kind == "approved" and "cancelled" in failed.last_error

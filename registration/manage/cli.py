@@ -21,7 +21,7 @@ def send_pending(include_waiting: bool, limit: int) -> None:
     report = mail.deliver_pending(include_waiting=include_waiting, limit=limit)
     click.echo(str(report))
     if report.failed:
-        raise SystemExit(1)
+        click.echo("See `flask --app wsgi mail list --status failed` for the reasons.")
 
 
 @mail_group.command("list")

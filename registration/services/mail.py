@@ -229,6 +229,9 @@ def materialise(row: OutboxMessage) -> None:
         delegate = db.session.get(Delegate, row.delegate_id) if row.delegate_id else None
         if delegate is None:
             raise BuildFailure("the delegate no longer exists")
+        if row.kind in WITH_TICKET and not delegate.is_accredited:
+            # Cancelled or rejected before the mail went out: no ticket for them.
+            raise BuildFailure(f"not sent: the delegate is now {delegate.status}")
         msg = build_message(row.kind, delegate, recipient=row.recipient,
                             base_url=draft.get("base_url"), **draft.get("context", {}))
     except BuildFailure:

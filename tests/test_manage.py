@@ -279,6 +279,17 @@ def test_changing_the_email_kills_old_links_and_mails_a_new_one(client, delegate
     assert row.recipient == "new.address@example.org"
 
 
+def test_changing_only_the_capitals_of_the_email_keeps_the_link(client, delegate, link):
+    response = post(client, f"{link}/edit", edit_data(delegate, email="Wang.Xiaoming@example.cn"))
+    assert response.status_code == 303
+    assert response.headers["Location"] == link
+    db.session.expire_all()
+    assert delegate.email == "Wang.Xiaoming@example.cn"
+    assert client.get(link).status_code == 200
+    assert db.session.scalar(select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.kind == "manage_link")) == 0
+
+
 def test_email_of_another_registration_is_refused(client, get_csrf, delegate, link):
     client.post("/register", data=form_data(get_csrf(), email="other@example.org"))
     response = post(client, f"{link}/edit", edit_data(delegate, email="OTHER@example.org"))
@@ -378,6 +389,7 @@ def test_export_contains_their_data(client, delegate, link):
     assert data["details"]["ministry"] == "Ministry of Public Security"
     assert data["consent_at"]
     assert [h["action"] for h in data["history"]] == ["registered", "photo_changed"]
+    assert {h["actor"] for h in data["history"]} == {"delegate"}
     assert data["emails"][0]["kind"] == "registered"
     assert data["photo_jpeg_base64"]
 

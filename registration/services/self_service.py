@@ -200,7 +200,8 @@ def apply_edit(delegate: Delegate, data: dict[str, Any], *, locale: str | None =
     if clean["details"] != (delegate.details or {}):
         delegate.details = clean["details"]
         result.applied.append("details")
-    if "email" in result.applied:
+    if "email" in result.applied and email_key(delegate.email) != delegate.email_key:
+        # A different inbox (not just different capitals): earlier links die.
         delegate.email_key = email_key(delegate.email)
         result.email_changed = True
     if not result.changed:
@@ -304,7 +305,8 @@ def export_data(delegate: Delegate) -> dict[str, Any]:
         "photo_jpeg_base64": (base64.b64encode(delegate.photo.jpeg).decode("ascii")
                               if delegate.photo is not None else None),
         "history": [
-            {"action": e.action, "actor": e.actor, "at": _iso(e.created_at),
+            # Staff accounts are named "staff:<email>": the delegate sees "staff".
+            {"action": e.action, "actor": e.actor.partition(":")[0], "at": _iso(e.created_at),
              "details": e.details} for e in history
         ],
         "emails": [

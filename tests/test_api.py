@@ -247,8 +247,14 @@ def test_revoked_device_token_is_refused_at_once(client, device_token):
 
 
 def test_device_token_needs_no_csrf_and_marks_last_seen(client, device_token):
+    from registration.models import AuditEntry
+
     delegate = make_delegate()
     assert post(client, device_token, body_for(token_for(delegate))).status_code == 200
+    entry = db.session.scalars(select(AuditEntry)
+                               .where(AuditEntry.action == "checked_in")).one()
+    assert entry.actor == "device:Door 1 phone"
+    assert entry.details["gate"] == "main" and entry.details["moved"] is True
     device = device_svc.list_devices()[0]
     db.session.refresh(device)
     assert device.last_seen_at is not None

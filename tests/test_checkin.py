@@ -91,7 +91,7 @@ def test_second_scan_answers_already_with_first_time_and_place(app):
     assert first.status == "checked_in"
     assert second.status == "already_checked_in"
     assert second.checked_in_at == first.checked_in_at
-    assert second.checkpoint.name == "Main entrance"
+    assert second.checkpoint_name == "Main entrance"
     assert second.as_json()["checkpoint_name"] == "Main entrance"
     assert count(CheckIn) == 1
     assert count(Scan) == 2
@@ -196,6 +196,22 @@ def test_checkin_per_checkpoint_and_status_moves_once(app):
         ("main", "badge_printed"), ("vip", "checked_in")]
 
 
+def test_status_change_never_overwrites_a_concurrent_desk_change(app, monkeypatch):
+    """The desk cancels the delegate between the scan's read and its write: the scan is
+    decided on what it read, but the status is not forced from cancelled to checked_in."""
+    delegate = make_delegate()
+    stale = svc._delegate_where(svc._D.c.id == delegate.id)
+    delegate.status = "cancelled"
+    db.session.commit()
+    monkeypatch.setattr(svc, "_delegate_where", lambda condition: stale)
+    result = scan(token_for(delegate))
+    assert result.status == "checked_in"
+    db.session.expire_all()
+    assert delegate.status == "cancelled"
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "checked_in")).one()
+    assert entry.details["moved"] is False
+
+
 def test_checkpoint_validation(app):
     with pytest.raises(svc.CheckinError) as err:
         svc.save_checkpoint("bad id!", "X", None, False)
@@ -214,7 +230,7 @@ def test_checkpoint_validation(app):
 # ----------------------------------------------------------------------------- nonces
 
 
-def test_same_nonce_is_recorded_once_and_answers_the_same(app):
+def test_same_nonce_is_recorded_once_and_answers_the_same(app, insert_strategy):
     delegate = make_delegate()
     code = token_for(delegate)
     first = svc.check_in(code, "main", "nonce-0001")
@@ -263,7 +279,15 @@ def _run_threads(app, n: int, work) -> list:
     return results
 
 
-def test_twenty_scanners_at_once_check_in_exactly_once(app):
+@pytest.fixture(params=["on_conflict", "savepoint"])
+def insert_strategy(request, monkeypatch):
+    """Run with INSERT … ON CONFLICT DO NOTHING, and with the SAVEPOINT fallback."""
+    if request.param == "savepoint":
+        monkeypatch.setattr(svc, "UPSERT_DIALECTS", ())
+    return request.param
+
+
+def test_twenty_scanners_at_once_check_in_exactly_once(app, insert_strategy):
     delegate = make_delegate()
     code = token_for(delegate)
     statuses = _run_threads(app, 20, lambda i: svc.check_in(code, "main", f"race-{i:04d}").status)
@@ -277,7 +301,7 @@ def test_twenty_scanners_at_once_check_in_exactly_once(app):
                              .where(AuditEntry.action == "checked_in")) == 1
 
 
-def test_same_nonce_from_many_threads_is_one_scan(app):
+def test_same_nonce_from_many_threads_is_one_scan(app, insert_strategy):
     delegate = make_delegate()
     code = token_for(delegate)
     results = _run_threads(app, 8, lambda i: svc.check_in(code, "main", "one-nonce-123").status)
@@ -290,7 +314,7 @@ def test_same_nonce_from_many_threads_is_one_scan(app):
 # ----------------------------------------------------------------------------- offline
 
 
-def test_offline_sync_earliest_scan_wins(app):
+def test_offline_sync_earliest_scan_wins(app, insert_strategy):
     early, late = make_delegate(), make_delegate()
     t0 = datetime.now(UTC) - timedelta(minutes=30)
     # Scanner A was offline and admitted both at t0 and t0+1 min; meanwhile scanner B

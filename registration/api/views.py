@@ -17,10 +17,11 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from ..extensions import csrf
-from ..models import Device, Role, StaffUser
+from ..models import Role, StaffUser
 from ..services import checkin as checkin_service
 from ..services import devices as device_service
 from ..services.badge_tokens import public_keys_b64
+from ..services.devices import DeviceIdentity
 from . import bp
 from .openapi import document
 
@@ -42,7 +43,7 @@ def api_error(exc: ApiError):
     return response
 
 
-def _authenticate(*, post: bool = False) -> tuple[Device | None, StaffUser | None]:
+def _authenticate(*, post: bool = False) -> tuple[DeviceIdentity | None, StaffUser | None]:
     """The device (bearer token) or staff member (session) making this request."""
     header = request.headers.get("Authorization")
     if header is not None:

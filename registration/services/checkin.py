@@ -3,18 +3,25 @@ the dashboard figures.
 
 Rules, as implemented by :func:`check_in`:
 
-* **Idempotency.** Each scan carries a client-made nonce (unique column on `scan`). A nonce
-  seen before returns the result recorded for it; nothing is written again. Two requests
-  with the same nonce racing each other both try to INSERT; the loser's INSERT fails in a
-  SAVEPOINT and it answers with the winner's stored result.
+* **Idempotency.** Each scan carries a client-made nonce (unique column on `scan`). The scan
+  row is the first thing written: a nonce seen before (a retry after a timeout, an offline
+  sync sent twice, or a retry racing its original) inserts nothing and is answered with the
+  result recorded for it; nothing else is written.
 * **Exactly once per checkpoint.** Admission is an INSERT into `check_in`, whose
-  UNIQUE(delegate_id, checkpoint_id) decides: a failed INSERT (in a SAVEPOINT) means the
+  UNIQUE(delegate_id, checkpoint_id) decides: an INSERT that hits the key means the
   delegate is already checked in there. There is no read-then-write.
+* Both INSERTs are `INSERT … ON CONFLICT (key) DO NOTHING RETURNING id` on PostgreSQL and
+  SQLite: one round trip, and PostgreSQL makes a racing INSERT wait for the first
+  transaction's outcome. (A SAVEPOINT + INSERT + IntegrityError does the same in three
+  round trips, and is the fallback for other databases; bench/checkin.py measured the
+  difference.)
 * **Every scan is kept** as a `scan` row (time, checkpoint, device or staff, result), refused
   ones too (`invalid`, `revoked`, `not_accredited`, `zone_denied`).
 * **Status.** The first successful check-in at *any* checkpoint moves an approved or
-  badge-printed delegate to `checked_in` (through `Delegate.move_to`), with an audit entry
-  "checked_in" naming the gate. Later admissions at other checkpoints add an audit entry too.
+  badge-printed delegate to `checked_in`: the status machine (`can_transition`) decides and
+  the write is a compare-and-set (`UPDATE … WHERE id = … AND status = <status read>`), so a
+  desk change at the same instant (a cancellation) is never overwritten. Every admission
+  writes an audit entry "checked_in" naming the gate (and whether the status moved).
 * **Offline scans, earliest wins.** A scan synced from an offline scanner carries the time it
   was made (`scanned_at`; a time in the future is clamped to the server's clock). If the
   delegate is already checked in at that checkpoint *later* than this scan, the check-in is
@@ -37,7 +44,7 @@ from typing import Any
 
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
-from sqlalchemy import func, select, update
+from sqlalchemy import JSON, Boolean, bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import tickets
@@ -55,7 +62,7 @@ from ..models import (
     Status,
 )
 from ..models.status import can_transition
-from ..models.types import utcnow
+from ..models.types import UTCDateTime, utcnow
 from . import audit
 from .badge_tokens import public_keys
 
@@ -64,6 +71,9 @@ RESULTS = ("checked_in", "already_checked_in", "invalid", "revoked", "not_accred
 ADMITTED = frozenset({"checked_in", "already_checked_in"})
 ACCREDITED_VALUES = tuple(s.value for s in ACCREDITED)
 MAX_NONCE_LENGTH = 64
+# Databases where `_insert_once` uses ON CONFLICT DO NOTHING (tests empty it to exercise the
+# SAVEPOINT fallback).
+UPSERT_DIALECTS: tuple[str, ...] = ("postgresql", "sqlite")
 MAX_CODE_LENGTH = 512
 
 
@@ -80,9 +90,10 @@ class ScanResult:
     """The decision on one scan, as the scanner shows it."""
 
     status: str
-    checkpoint: Checkpoint
+    checkpoint_id: str
+    checkpoint_name: str
     scanned_at: datetime
-    delegate: Delegate | None = None
+    delegate: Any = None  # DelegateView (or a Delegate)
     # checked_in: this admission; already_checked_in: the first one at this checkpoint.
     checked_in_at: datetime | None = None
     offline: bool = False
@@ -90,14 +101,22 @@ class ScanResult:
     superseded_at: datetime | None = None
     replayed: bool = False  # the nonce was seen before: this is the stored answer
     has_photo: bool = False
+    # The delegate as JSON, taken before the commit (so answering needs no reload).
+    delegate_data: dict[str, Any] | None = None
+
+    def freeze(self) -> None:
+        if self.delegate is not None:
+            self.delegate_data = delegate_json(self.delegate, self.has_photo)
 
     def as_json(self) -> dict[str, Any]:
+        if self.delegate_data is None and self.delegate is not None:
+            self.freeze()
         return {
             "status": self.status,
-            "delegate": delegate_json(self.delegate, self.has_photo) if self.delegate else None,
+            "delegate": self.delegate_data,
             "checked_in_at": iso(self.checked_in_at),
-            "checkpoint": self.checkpoint.id,
-            "checkpoint_name": self.checkpoint.name,
+            "checkpoint": self.checkpoint_id,
+            "checkpoint_name": self.checkpoint_name,
             "scanned_at": iso(self.scanned_at),
             "offline": self.offline,
             "reason": self.reason,
@@ -128,17 +147,17 @@ def category_label(key: str) -> str:
         return str(label)
 
 
-def display_name(delegate: Delegate) -> str:
+def display_name(delegate: Any) -> str:
     return delegate.badge_name or delegate.full_name
 
 
-def photo_url(delegate: Delegate) -> str:
+def photo_url(delegate: Any) -> str:
     if has_request_context():
         return url_for("checkin.photo", public_id=delegate.public_id)
     return f"/checkin/photo/{delegate.public_id}.jpg"
 
 
-def delegate_json(delegate: Delegate, has_photo: bool = False) -> dict[str, Any]:
+def delegate_json(delegate: Any, has_photo: bool = False) -> dict[str, Any]:
     """What a scanner shows about a delegate (no contact data)."""
     from ..countries import country_name
 
@@ -163,13 +182,6 @@ def delegate_json(delegate: Delegate, has_photo: bool = False) -> dict[str, Any]
 
 
 # --------------------------------------------------------------------------- checkpoints
-
-
-def get_checkpoint(checkpoint_id: str) -> Checkpoint:
-    checkpoint = db.session.get(Checkpoint, checkpoint_id) if checkpoint_id else None
-    if checkpoint is None or not checkpoint.active:
-        raise CheckinError("unknown_checkpoint", f"No open checkpoint {checkpoint_id!r}.")
-    return checkpoint
 
 
 def list_checkpoints(*, active_only: bool = False) -> list[Checkpoint]:
@@ -230,7 +242,7 @@ def save_checkpoint(checkpoint_id: str, name: str, allowed_categories: Iterable[
     return checkpoint
 
 
-def admits(checkpoint: Checkpoint, delegate: Delegate) -> bool:
+def admits(checkpoint: Any, delegate: Any) -> bool:
     """Whether the zone lets this (accredited) delegate in."""
     if checkpoint.allowed_categories is None:
         return True
@@ -241,6 +253,122 @@ def admits(checkpoint: Checkpoint, delegate: Delegate) -> bool:
 
 
 # --------------------------------------------------------------------------- scanning
+#
+# The scan path runs at every door for every badge, so it avoids ORM entity loading: the
+# reads are Core selects of the columns it needs, the two decisive INSERTs are prepared
+# text statements (the same SQL on PostgreSQL and SQLite). bench/checkin.py measured ORM
+# loads, ORM-enabled INSERTs and unit-of-work flushes at 3-4 times the CPU of these (about
+# half of each scan's time). The audit row has the shape `audit.record` gives it.
+
+_D = Delegate.__table__
+_C = Checkpoint.__table__
+_CI = CheckIn.__table__
+_DELEGATE_SELECT = select(
+    _D.c.id, _D.c.public_id, _D.c.reference, _D.c.honorific, _D.c.given_name,
+    _D.c.family_name, _D.c.native_name, _D.c.badge_name, _D.c.organisation, _D.c.category,
+    _D.c.country, _D.c.status, _D.c.badge_serial, _D.c.details,
+    select(DelegatePhoto.__table__.c.delegate_id)
+    .where(DelegatePhoto.__table__.c.delegate_id == _D.c.id).exists().label("has_photo"),
+)
+_CHECKPOINT_SELECT = select(
+    _C.c.id, _C.c.name, _C.c.allowed_categories, _C.c.admit_heads_of_delegation, _C.c.active
+).where(_C.c.id == bindparam("checkpoint_id"))
+_CHECK_IN_SELECT = select(_CI.c.id, _CI.c.checked_in_at).where(
+    _CI.c.delegate_id == bindparam("delegate_id"),
+    _CI.c.checkpoint_id == bindparam("checkpoint_id"),
+)
+_INSERT_SCAN = (
+    "INSERT INTO scan (nonce, checkpoint_id, delegate_id, device_id, staff_id, badge_serial, "
+    "result, scanned_at, received_at, offline) VALUES (:nonce, :checkpoint_id, :delegate_id, "
+    ":device_id, :staff_id, :badge_serial, :result, :scanned_at, :received_at, :offline)"
+)
+_INSERT_CHECK_IN = (
+    "INSERT INTO check_in (delegate_id, checkpoint_id, scan_id, checked_in_at) "
+    "VALUES (:delegate_id, :checkpoint_id, :scan_id, :checked_in_at)"
+)
+_TYPES = (bindparam("scanned_at", type_=UTCDateTime), bindparam("received_at", type_=UTCDateTime),
+          bindparam("offline", type_=Boolean), bindparam("checked_in_at", type_=UTCDateTime))
+
+
+def _statement(sql: str, conflict: str | None) -> Any:
+    tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING id" if conflict else " RETURNING id"
+    statement = text(sql + tail)
+    names = set(statement._bindparams)  # noqa: SLF001 - the text's own parameter names
+    return statement.bindparams(*(b for b in _TYPES if b.key in names))
+
+
+_STATUS_CAS = text(
+    "UPDATE delegate SET status = :new, updated_at = :updated_at WHERE id = :id AND status = :old"
+).bindparams(bindparam("updated_at", type_=UTCDateTime))
+_AUDIT_INSERT = text(
+    "INSERT INTO audit_entry (delegate_id, staff_id, actor, action, details, created_at) "
+    "VALUES (:delegate_id, :staff_id, :actor, :action, :details, :created_at)"
+).bindparams(bindparam("details", type_=JSON), bindparam("created_at", type_=UTCDateTime))
+
+
+def _audit(delegate_id: int, action: str, staff: StaffUser | None, by_device: Any | None,
+           /, **details: Any) -> None:
+    """The audit entry `audit.record` would add, written as one INSERT (no ORM flush).
+    The actor is the staff member ("staff:EMAIL") or the device ("device:NAME")."""
+    actor = f"device:{by_device.name}" if by_device is not None else "scanner"
+    db.session.execute(_AUDIT_INSERT, {
+        "delegate_id": delegate_id, "staff_id": staff.id if staff is not None else None,
+        "actor": audit.actor_label(staff, actor), "action": action, "details": details,
+        "created_at": utcnow()})
+
+
+_UPSERT = {"scan": _statement(_INSERT_SCAN, "nonce"),
+           "check_in": _statement(_INSERT_CHECK_IN, "delegate_id, checkpoint_id")}
+_PLAIN = {"scan": _statement(_INSERT_SCAN, None), "check_in": _statement(_INSERT_CHECK_IN, None)}
+
+
+@dataclass
+class DelegateView:
+    """The columns of a delegate that a scan needs (read without an ORM entity)."""
+
+    id: int
+    public_id: uuid.UUID
+    reference: str
+    honorific: str
+    given_name: str
+    family_name: str
+    native_name: str
+    badge_name: str
+    organisation: str
+    category: str
+    country: str
+    status: str
+    badge_serial: int
+    details: dict[str, Any]
+    has_photo: bool
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.given_name, self.family_name) if p)
+
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
+
+
+def _delegate_where(condition: Any) -> DelegateView | None:
+    row = db.session.execute(_DELEGATE_SELECT.where(condition)).first()
+    if row is None:
+        return None
+    data = dict(row._mapping)
+    data["has_photo"] = bool(data["has_photo"])
+    data["details"] = data["details"] or {}
+    return DelegateView(**data)
+
+
+def get_checkpoint(checkpoint_id: str) -> Any:
+    """The open checkpoint `checkpoint_id` (a row: id, name, allowed_categories,
+    admit_heads_of_delegation, active); CheckinError if unknown or closed."""
+    row = db.session.execute(_CHECKPOINT_SELECT, {"checkpoint_id": checkpoint_id}).first() \
+        if checkpoint_id else None
+    if row is None or not row.active:
+        raise CheckinError("unknown_checkpoint", f"No open checkpoint {checkpoint_id!r}.")
+    return row
 
 
 def parse_scanned_at(value: str | None) -> datetime | None:
@@ -259,32 +387,25 @@ def parse_scanned_at(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _has_photo(delegate: Delegate) -> bool:
-    return db.session.scalar(
-        select(DelegatePhoto.delegate_id).where(DelegatePhoto.delegate_id == delegate.id)
-    ) is not None
-
-
-def _existing_check_in(delegate_id: int, checkpoint_id: str) -> CheckIn | None:
-    return db.session.scalar(
-        select(CheckIn).where(CheckIn.delegate_id == delegate_id,
-                              CheckIn.checkpoint_id == checkpoint_id)
-        .execution_options(populate_existing=True)
-    )
+def _existing_check_in(delegate_id: int, checkpoint_id: str) -> Any:
+    return db.session.execute(_CHECK_IN_SELECT, {"delegate_id": delegate_id,
+                                                 "checkpoint_id": checkpoint_id}).first()
 
 
 def _stored_result(scan: Scan) -> ScanResult:
     """Rebuild the answer given for an already recorded scan (a replayed nonce)."""
     checkpoint = db.session.get(Checkpoint, scan.checkpoint_id)
     assert checkpoint is not None  # foreign key
-    delegate = db.session.get(Delegate, scan.delegate_id) if scan.delegate_id else None
-    result = ScanResult(status=scan.result, checkpoint=checkpoint, scanned_at=scan.scanned_at,
+    delegate = _delegate_where(_D.c.id == scan.delegate_id) if scan.delegate_id else None
+    result = ScanResult(status=scan.result, checkpoint_id=checkpoint.id,
+                        checkpoint_name=checkpoint.name, scanned_at=scan.scanned_at,
                         delegate=delegate, offline=scan.offline, replayed=True)
     if delegate is not None:
-        result.has_photo = _has_photo(delegate)
+        result.has_photo = delegate.has_photo
         if scan.result in ADMITTED:
             existing = _existing_check_in(delegate.id, checkpoint.id)
             result.checked_in_at = existing.checked_in_at if existing else None
+    result.freeze()
     return result
 
 
@@ -292,40 +413,59 @@ def _find_scan(nonce: str) -> Scan | None:
     return db.session.scalar(select(Scan).where(Scan.nonce == nonce))
 
 
-def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Device | None = None,
+def _insert_once(table: str, values: dict[str, Any]) -> int | None:
+    """INSERT a row unless its unique key is taken; returns the new id, or None if taken.
+
+    The unique constraint decides, never a read: PostgreSQL makes a concurrent INSERT of
+    the same key wait for the first transaction and then skip it. One round trip on
+    PostgreSQL and SQLite (INSERT … ON CONFLICT (key) DO NOTHING RETURNING id); on other
+    databases the INSERT runs in a SAVEPOINT and an IntegrityError means "taken"."""
+    if db.session.get_bind().dialect.name in UPSERT_DIALECTS:
+        return db.session.execute(_UPSERT[table], values).scalar()
+    try:
+        with db.session.begin_nested():
+            return db.session.execute(_PLAIN[table], values).scalar_one()
+    except IntegrityError:
+        return None
+
+
+def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = None,
              staff: StaffUser | None = None, scanned_at: datetime | None = None) -> ScanResult:
     """Decide one scan and record it (commits). See the module docstring for the rules.
 
-    Raises CheckinError for a request that cannot be decided (unknown checkpoint, bad nonce);
-    every decided scan, admitted or refused, returns a ScanResult and is stored once."""
+    `device` is the scanner device (anything with `id` and `name`), `staff` the signed-in
+    staff member. Raises CheckinError for a request that cannot be decided (unknown
+    checkpoint, bad nonce); every decided scan, admitted or refused, returns a ScanResult
+    and is stored once."""
     if not isinstance(nonce, str) or not 8 <= len(nonce) <= MAX_NONCE_LENGTH:
         raise CheckinError("invalid_nonce", "nonce must be a string of 8 to 64 characters.")
     if not isinstance(code, str) or len(code) > MAX_CODE_LENGTH:
         raise CheckinError("invalid_code", f"code must be a string of at most "
                                            f"{MAX_CODE_LENGTH} characters.")
-    seen = _find_scan(nonce)
-    if seen is not None:
+    try:
+        checkpoint = get_checkpoint(checkpoint_id)
+    except CheckinError:
+        seen = _find_scan(nonce)  # a replay of a scan made before the checkpoint closed
+        if seen is None:
+            raise
         return _stored_result(seen)
-    checkpoint = get_checkpoint(checkpoint_id)
 
     now = utcnow()
     offline = scanned_at is not None
     when = min(scanned_at, now) if scanned_at is not None else now
-    result = ScanResult(status="invalid", checkpoint=checkpoint, scanned_at=when,
-                        offline=offline)
+    result = ScanResult(status="invalid", checkpoint_id=checkpoint.id,
+                        checkpoint_name=checkpoint.name, scanned_at=when, offline=offline)
 
     # Verify the signature, then the serial against the delegate loaded once.
-    loaded: dict[str, Delegate | None] = {}
+    loaded: dict[str, DelegateView | None] = {}
 
     def current_serial(badge_id: uuid.UUID) -> int | None:
-        found = db.session.scalar(select(Delegate).where(Delegate.public_id == badge_id))
-        loaded["delegate"] = found
+        found = loaded["delegate"] = _delegate_where(_D.c.public_id == badge_id)
         return found.badge_serial if found is not None else None
 
     serial: int | None = None
     try:
-        ticket = tickets.verify(code, public_keys(), current_serial)
-        serial = ticket.serial
+        serial = tickets.verify(code, public_keys(), current_serial).serial
         delegate = loaded["delegate"]
     except tickets.TicketError as exc:
         delegate = loaded.get("delegate")
@@ -335,7 +475,7 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Device | None
             result.status, result.reason, delegate = "invalid", exc.reason, None
 
     if delegate is not None:
-        result.delegate = delegate
+        result.delegate, result.has_photo = delegate, delegate.has_photo
         if result.status != "revoked":
             if delegate.status_enum not in ACCREDITED:
                 result.status = "not_accredited"
@@ -344,74 +484,83 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Device | None
             else:
                 result.status = "checked_in"
 
-    scan = Scan(nonce=nonce, checkpoint_id=checkpoint.id,
-                delegate_id=delegate.id if delegate is not None else None,
-                device_id=device.id if device is not None else None,
-                staff_id=staff.id if staff is not None else None,
-                badge_serial=serial, result=result.status, scanned_at=when,
-                received_at=now, offline=offline)
-    try:
-        with db.session.begin_nested():
-            db.session.add(scan)
-    except IntegrityError:
-        # The same nonce arrived twice at once (a retry racing its original); the savepoint
-        # was rolled back, the transaction goes on.
+    # The scan row is the first write: a nonce seen before (a retry, or a retry racing its
+    # original) inserts nothing and gets the answer recorded for it.
+    scan_id = _insert_once("scan", {
+        "nonce": nonce, "checkpoint_id": checkpoint.id,
+        "delegate_id": delegate.id if delegate is not None else None,
+        "device_id": device.id if device is not None else None,
+        "staff_id": staff.id if staff is not None else None,
+        "badge_serial": serial, "result": result.status, "scanned_at": when,
+        "received_at": now, "offline": offline,
+    })
+    if scan_id is None:
         seen = _find_scan(nonce)
-        if seen is None:
-            raise
+        if seen is None:  # cannot happen: scans are never deleted
+            raise RuntimeError(f"nonce {nonce!r} conflicted but no scan has it")
         return _stored_result(seen)
 
     if result.status == "checked_in":
         assert delegate is not None
-        _admit(result, scan, delegate, checkpoint, device=device, staff=staff)
-    if delegate is not None:
-        result.has_photo = _has_photo(delegate)
+        _admit(result, scan_id, delegate, checkpoint, device=device, staff=staff)
+    result.freeze()
     db.session.commit()
     return result
 
 
-def _admit(result: ScanResult, scan: Scan, delegate: Delegate, checkpoint: Checkpoint, *,
-           device: Device | None, staff: StaffUser | None) -> None:
+def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint: Any, *,
+           device: Any | None, staff: StaffUser | None) -> None:
     """The accredited delegate may enter: record the check-in once, or answer "already"."""
+    when = result.scanned_at
     gate = {"gate": checkpoint.id, "gate_name": checkpoint.name,
-            "device": device.name if device is not None else None, "offline": scan.offline}
-    try:
-        with db.session.begin_nested():
-            db.session.add(CheckIn(delegate_id=delegate.id, checkpoint_id=checkpoint.id,
-                                   scan_id=scan.id, checked_in_at=scan.scanned_at))
-    except IntegrityError:
-        first = _existing_check_in(delegate.id, checkpoint.id)
-        if first is None:  # cannot happen: rows are never deleted while scanning
-            raise
-        if scan.offline and scan.scanned_at < first.checked_in_at:
-            # An offline scan made before the recorded check-in: the earliest wins. (Online
-            # scans racing each other never do: the INSERT that won is the check-in.)
-            moved = db.session.execute(
-                update(CheckIn)
-                .where(CheckIn.id == first.id, CheckIn.checked_in_at > scan.scanned_at)
-                .values(checked_in_at=scan.scanned_at, scan_id=scan.id)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            "device": device.name if device is not None else None, "offline": result.offline}
+    admitted = _insert_once("check_in", {"delegate_id": delegate.id,
+                                         "checkpoint_id": checkpoint.id, "scan_id": scan_id,
+                                         "checked_in_at": when})
+    if admitted is not None:
+        result.checked_in_at = when
+        old = delegate.status_enum
+        moved = False
+        if old != Status.CHECKED_IN and can_transition(old, Status.CHECKED_IN):
+            # The first admission anywhere moves the delegate to checked_in. The status
+            # machine decides; the write is a compare-and-set on the status read with the
+            # badge, so a desk change made at the same instant (say, a cancellation) is
+            # never overwritten by a stale ORM object.
+            moved = db.session.execute(_STATUS_CAS, {
+                "id": delegate.id, "old": old.value, "new": Status.CHECKED_IN.value,
+                "updated_at": utcnow()}).rowcount == 1
             if moved:
-                result.status = "checked_in"
-                result.superseded_at = first.checked_in_at
-                result.checked_in_at = scan.scanned_at
-                audit.record(delegate, "checkin_time_corrected", staff=staff,
-                             actor="scanner", earlier=iso(scan.scanned_at),
-                             replaced=iso(first.checked_in_at), **gate)
-                return
-            first = _existing_check_in(delegate.id, checkpoint.id)
-            assert first is not None
-        result.status = "already_checked_in"
-        result.checked_in_at = first.checked_in_at
-        scan.result = "already_checked_in"
+                delegate.status = Status.CHECKED_IN.value
+        _audit(delegate.id, "checked_in", staff, device, status_from=old.value, moved=moved,
+               at=iso(when), **gate)
         return
-    result.checked_in_at = scan.scanned_at
-    old = delegate.status_enum
-    if old != Status.CHECKED_IN and can_transition(old, Status.CHECKED_IN):
-        delegate.move_to(Status.CHECKED_IN)
-    audit.record(delegate, "checked_in", staff=staff, actor="scanner",
-                 status_from=old.value, at=iso(scan.scanned_at), **gate)
+
+    first = _existing_check_in(delegate.id, checkpoint.id)
+    if first is None:  # cannot happen: check-ins are never deleted
+        raise RuntimeError("check-in conflicted but none is recorded")
+    if result.offline and when < first.checked_in_at:
+        # An offline scan made before the recorded check-in: the earliest wins. (Online
+        # scans racing each other never do: the INSERT that won is the check-in.)
+        moved = db.session.execute(
+            update(CheckIn)
+            .where(CheckIn.id == first.id, CheckIn.checked_in_at > when)
+            .values(checked_in_at=when, scan_id=scan_id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved:
+            result.superseded_at = first.checked_in_at
+            result.checked_in_at = when
+            _audit(delegate.id, "checkin_time_corrected", staff, device, earlier=iso(when),
+                   replaced=iso(first.checked_in_at), **gate)
+            return
+        first = _existing_check_in(delegate.id, checkpoint.id)
+        assert first is not None
+    result.status = "already_checked_in"
+    result.checked_in_at = first.checked_in_at
+    db.session.execute(
+        update(Scan).where(Scan.id == scan_id).values(result="already_checked_in")
+        .execution_options(synchronize_session=False)
+    )
 
 
 # --------------------------------------------------------------------------- snapshot

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from ..extensions import db
 from ..models import Device, StaffUser
@@ -83,21 +84,35 @@ def revoke_by_id(device_id: int, *, staff: StaffUser | None = None) -> Device:
     return revoke(device.name, staff=staff)
 
 
-def authenticate(token: str) -> Device | None:
-    """The active device holding `token`, or None (unknown or revoked)."""
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """The authenticated device of a request (read with one Core select per request)."""
+
+    id: int
+    name: str
+
+
+_BY_HASH = select(Device.__table__.c.id, Device.__table__.c.name, Device.__table__.c.revoked_at,
+                  Device.__table__.c.last_seen_at).where(
+    Device.__table__.c.token_hash == bindparam("token_hash"))
+
+
+def authenticate(token: str) -> DeviceIdentity | None:
+    """The active device holding `token`, or None (unknown or revoked). Checked against the
+    database on every request: a revoked token fails at once, in every worker."""
     if not token or len(token) > 200:
         return None
-    device = db.session.scalar(select(Device).where(Device.token_hash == hash_token(token)))
-    if device is None or device.revoked_at is not None:
+    row = db.session.execute(_BY_HASH, {"token_hash": hash_token(token)}).first()
+    if row is None or row.revoked_at is not None:
         return None
     now = utcnow()
-    if device.last_seen_at is None or now - device.last_seen_at > LAST_SEEN_RESOLUTION:
+    if row.last_seen_at is None or now - row.last_seen_at > LAST_SEEN_RESOLUTION:
         # A conditional UPDATE (not an ORM change) so concurrent requests do not fight.
         db.session.execute(
             update(Device)
-            .where(Device.id == device.id)
+            .where(Device.id == row.id)
             .values(last_seen_at=now)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
-    return device
+    return DeviceIdentity(id=row.id, name=row.name)

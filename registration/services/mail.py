@@ -575,8 +575,13 @@ def init_app(app: Flask) -> None:
         from flask_babel import get_locale
 
         return event_texts(str(get_locale() or "en"))
-    if app.config.get("APP_ENV") == "production" and not app.config.get("PUBLIC_BASE_URL"):
-        log.warning("PUBLIC_BASE_URL is not set: emailed links use the Host of the request")
+    if app.config.get("APP_ENV") == "production":
+        if not app.config.get("PUBLIC_BASE_URL"):
+            log.warning("PUBLIC_BASE_URL is not set: emailed links use the Host header of the "
+                        "request that caused them; set it to the site's public address")
+        if not app.config.get("MAIL_SERVER"):
+            log.warning("MAIL_SERVER is not set: mail is written to %s, not sent",
+                        Path(app.config["INSTANCE_DIR"]) / "mail")
 
     background = app.config.get("MAIL_BACKGROUND")
     if background is None:

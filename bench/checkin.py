@@ -308,10 +308,11 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=DEFAULT_URL,
                         help="PostgreSQL database the bench owns (it is emptied).")
-    parser.add_argument("--delegates", type=int, default=3000)
+    parser.add_argument("--delegates", type=int, default=5000)
     parser.add_argument("--scanners", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=10.0,
-                        help="Scans per second per scanner (open loop).")
+    parser.add_argument("--rates", default="4,8",
+                        help="Comma-separated scans per second per scanner, one open-loop "
+                             "run each (offered load = scanners x rate).")
     parser.add_argument("--duration", type=float, default=10.0, help="Seconds per run.")
     parser.add_argument("--threads", type=int, default=None,
                         help="gunicorn threads per worker (default: gunicorn.conf.py's).")
@@ -342,13 +343,14 @@ def main() -> None:
             for _ in range(40):
                 warm.get("/api/v1/checkin-snapshot")
             warm.close()
-            open_loop = run_load(base, token, workload, args.scanners, args.rate,
-                                 args.duration, closed=False)
-            report(f"open loop: {args.scanners} scanners x {args.rate:g} scans/s offered "
-                   f"= {args.scanners * args.rate:.0f}/s for {args.duration:g} s",
-                   open_loop, args.scanners)
+            for rate in (float(r) for r in args.rates.split(",") if r.strip()):
+                open_loop = run_load(base, token, workload, args.scanners, rate,
+                                     args.duration, closed=False)
+                report(f"open loop: {args.scanners} scanners x {rate:g} scans/s offered "
+                       f"= {args.scanners * rate:.0f}/s for {args.duration:g} s",
+                       open_loop, args.scanners)
             if args.closed:
-                closed = run_load(base, token, workload, args.scanners, args.rate,
+                closed = run_load(base, token, workload, args.scanners, 1.0,
                                   args.duration, closed=True)
                 report(f"closed loop: {args.scanners} scanners, next scan as soon as "
                        "answered", closed, args.scanners)

@@ -76,6 +76,10 @@ def validate(value: Any, schema: dict[str, Any], path: str = "$") -> None:
         for key, item in value.items():
             if key in props:
                 validate(item, props[key], f"{path}.{key}")
+    if isinstance(value, dict) and isinstance(schema.get("additionalProperties"), dict):
+        for key, item in value.items():
+            if key not in schema.get("properties", {}):
+                validate(item, schema["additionalProperties"], f"{path}.{key}")
     if isinstance(value, list) and "items" in schema:
         for i, item in enumerate(value):
             validate(item, schema["items"], f"{path}[{i}]")

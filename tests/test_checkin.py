@@ -367,6 +367,8 @@ def test_snapshot_has_what_offline_scanners_need_and_no_contact_data(app):
     assert "email" not in entry and "phone" not in entry
     assert data["checkpoints"][0]["id"] == "main"
     assert data["public_keys"]
+    assert data["category_labels"]["government"] == "Government official"
+    assert data["country_names"] == {"CN": "China"}
 
 
 # ----------------------------------------------------------------------------- dashboard

@@ -241,7 +241,12 @@ def test_offline_scans_are_provisional_then_synced(live_server, staff_account):
                 page.keyboard.press("Enter")
                 expect(result).to_have_attribute("data-status", expected)
                 expect(result).to_have_attribute("data-offline", "1")
+                if expected == "checked_in":
+                    # Names from the offline list, in words: "Government official · China".
+                    expect(page.locator("#result-meta")).to_have_text(
+                        "Government official · China")
             expect(page.locator("#result-offline")).to_be_visible()
+            expect(page.locator("#result-name")).to_contain_text("Reprinted")
             expect(page.locator("#queue-status")).to_have_attribute("data-count", "3")
             expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
             # A forged code is refused offline too (signature checked locally).

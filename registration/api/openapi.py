@@ -106,6 +106,10 @@ SCHEMAS: dict[str, Any] = {
     "Snapshot": _object({
         "generated_at": DATE_TIME,
         "accredited_statuses": {"type": "array", "items": {"type": "string"}},
+        "category_labels": {"type": "object", "additionalProperties": {"type": "string"},
+                            "description": "Category key → name in the reader's language."},
+        "country_names": {"type": "object", "additionalProperties": {"type": "string"},
+                          "description": "Country code → name, for the codes listed."},
         "public_keys": {"type": "array", "items": {"type": "string"}},
         "checkpoints": {"type": "array", "items": {"$ref": "#/components/schemas/Checkpoint"}},
         "delegates": {"type": "array",
@@ -157,6 +161,9 @@ EXAMPLES: dict[str, Any] = {
     "snapshot": {
         "generated_at": "2026-12-08T00:30:00.000Z",
         "accredited_statuses": ["approved", "badge_printed", "checked_in"],
+        "category_labels": {"government": "Government official", "expert": "Security expert",
+                            "scholar": "Scholar / academic", "ngo": "NGO representative"},
+        "country_names": {"CN": "China"},
         "public_keys": ["O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik"],
         "checkpoints": [{"id": "main", "name": "Main entrance", "allowed_categories": None,
                          "admit_heads_of_delegation": False, "active": True}],

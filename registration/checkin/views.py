@@ -62,10 +62,23 @@ def photo(public_id: uuid.UUID):
     return response
 
 
+def _result_labels() -> dict[str, str]:
+    return {
+        "checked_in": _("checked in"),
+        "already_checked_in": _("already checked in"),
+        "invalid": _("invalid code"),
+        "revoked": _("revoked badge"),
+        "not_accredited": _("not accredited"),
+        "zone_denied": _("not allowed in this zone"),
+        "offline": _("offline"),
+    }
+
+
 @bp.get("/staff/dashboard")
 @roles_required(Role.DESK)
 def dashboard():
-    return render_template("staff/dashboard.html", data=checkin_service.dashboard())
+    return render_template("staff/dashboard.html", data=checkin_service.dashboard(),
+                           results=_result_labels())
 
 
 @bp.get("/staff/dashboard.json")

@@ -138,6 +138,14 @@ def is_head_of_delegation(details: dict[str, Any] | None) -> bool:
     return bool(value)
 
 
+def _lang() -> str:
+    if has_request_context():
+        from flask_babel import get_locale
+
+        return str(get_locale() or "en")
+    return "en"
+
+
 def category_label(key: str) -> str:
     """The category's name in the request's language (English outside a request)."""
     label = CATEGORIES.get(key, key)
@@ -594,9 +602,14 @@ def snapshot() -> dict[str, Any]:
         }
         for r in rows
     ]
+    from ..countries import country_name
+
     return {
         "generated_at": iso(utcnow()),
         "accredited_statuses": list(ACCREDITED_VALUES),
+        "category_labels": {key: category_label(key) for key in CATEGORY_KEYS},
+        "country_names": {code: country_name(code, _lang()) for code in
+                          sorted({d["country"] for d in delegates if d["country"]})},
         "public_keys": public_keys_b64(),
         "checkpoints": [checkpoint_json(c) for c in list_checkpoints(active_only=True)],
         "delegates": delegates,
@@ -678,10 +691,11 @@ def dashboard(*, now: datetime | None = None, hours: int = 4, last: int = 15) ->
         cursor += BUCKET
 
     scans = db.session.execute(
-        select(Scan, Checkpoint.name, Delegate, Device.name)
+        select(Scan, Checkpoint.name, Delegate, Device.name, StaffUser.email)
         .join(Checkpoint, Checkpoint.id == Scan.checkpoint_id)
         .outerjoin(Delegate, Delegate.id == Scan.delegate_id)
         .outerjoin(Device, Device.id == Scan.device_id)
+        .outerjoin(StaffUser, StaffUser.id == Scan.staff_id)
         .order_by(Scan.id.desc()).limit(last)
     ).all()
     last_scans = [
@@ -689,8 +703,8 @@ def dashboard(*, now: datetime | None = None, hours: int = 4, last: int = 15) ->
          "checkpoint_name": cp_name, "result": scan.result, "offline": scan.offline,
          "name": display_name(d) if d is not None else None,
          "category": d.category if d is not None else None,
-         "device": device_name}
-        for scan, cp_name, d, device_name in scans
+         "device": device_name or staff_email}
+        for scan, cp_name, d, device_name, staff_email in scans
     ]
     return {
         "generated_at": iso(now),

@@ -94,7 +94,9 @@
       tr.className = "scan-" + s.result;
       cell(tr, timeFormat.format(new Date(s.scanned_at)));
       cell(tr, s.checkpoint_name);
-      cell(tr, s.result + (s.offline ? " (offline)" : ""));
+      var labels = config.results || {};
+      cell(tr, (labels[s.result] || s.result) +
+               (s.offline ? " (" + (labels.offline || "offline") + ")" : ""));
       cell(tr, s.name || "—");
       cell(tr, s.device || "");
       return tr;

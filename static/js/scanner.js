@@ -325,7 +325,11 @@
     if (!d || serial > d.badge_serial) {
       return Object.assign(base, { status: "invalid", reason: "unknown_badge" });
     }
-    base.delegate = d;
+    var snap = state.snapshot;
+    base.delegate = Object.assign({}, d, {
+      category_label: (snap.category_labels || {})[d.category] || d.category,
+      country_name: (snap.country_names || {})[d.country] || d.country,
+    });
     if (serial < d.badge_serial) return Object.assign(base, { status: "revoked" });
     if (state.snapshot.accredited_statuses.indexOf(d.status) < 0) {
       return Object.assign(base, { status: "not_accredited" });

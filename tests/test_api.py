@@ -182,6 +182,32 @@ def test_offline_sync_reports_duplicates_earliest_wins(client, device_token):
     assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
 
 
+def test_twenty_scanners_post_the_same_badge_at_once(app, device_token):
+    """Over HTTP: 20 clients (threads, each its own request context and DB session)."""
+    import threading
+
+    delegate = make_delegate()
+    code = token_for(delegate)
+    barrier = threading.Barrier(20)
+    answers: list = [None] * 20
+
+    def run(i: int) -> None:
+        client = app.test_client()
+        barrier.wait(timeout=10)
+        response = post(client, device_token, body_for(code))
+        answers[i] = (response.status_code, response.get_json()["status"])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(answers) == [(200, "already_checked_in")] * 19 + [(200, "checked_in")]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Scan)) == 20
+
+
 # ----------------------------------------------------------------------------- errors
 
 

@@ -7,7 +7,7 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app wsgi
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint install migrate sample-badges bench-register bench-badges clean
+.PHONY: run test lint install migrate sample-badges bench-register bench-badges i18n clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,16 @@ bench-register: $(VENV)/.dev-installed
 
 bench-badges: $(VENV)/.dev-installed
 	$(BIN)/python bench/badges.py
+
+## make i18n: refresh the catalogue after changing strings, then translate and run it again
+i18n: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-wrap --sort-by-file \
+		-o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -l zh --no-wrap \
+		--no-fuzzy-matching
+	$(BIN)/pybabel compile -d translations -l zh
+	@grep -c '^msgstr ""$$' translations/zh/LC_MESSAGES/messages.po \
+		| xargs -I{} echo "{} entries in messages.po (including multi-line ones) to check"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -48,7 +48,8 @@ def app_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"DATABASE_URL": database_url, "APP_ENV": "production",
                 "SECRET_KEY": "bench-" + "x" * 40, "INSTANCE_PATH": str(instance),
-                "SESSION_COOKIE_SECURE": "false", **extra})
+                "SESSION_COOKIE_SECURE": "false", "PUBLIC_BASE_URL": "http://127.0.0.1",
+                **extra})
     return env
 
 

@@ -27,8 +27,11 @@ def redact_url(url: str) -> str:
 @with_appcontext
 def show_config() -> None:
     """Show the effective settings (secrets hidden)."""
-    for key in ("APP_ENV", "SQLALCHEMY_DATABASE_URI", "INSTANCE_DIR", "EVENT_NAME", "EVENT_DATES",
-                "EVENT_TIMEZONE", "REGISTRATION_CLOSES_AT", "CATEGORY_CAPACITIES"):
+    for key in ("APP_ENV", "SQLALCHEMY_DATABASE_URI", "INSTANCE_DIR", "PUBLIC_BASE_URL",
+                "TRUSTED_PROXIES", "EVENT_NAME", "EVENT_DATES", "EVENT_TIMEZONE",
+                "REGISTRATION_CLOSES_AT", "CATEGORY_CAPACITIES", "MAIL_SERVER", "MAIL_PORT",
+                "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_DEFAULT_SENDER",
+                "MANAGE_LINK_MAX_AGE_DAYS"):
         value = current_app.config.get(key)
         if key == "SQLALCHEMY_DATABASE_URI":
             value = redact_url(str(value))

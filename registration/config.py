@@ -92,6 +92,15 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         raise ConfigError("APP_ENV must be development, production or testing")
     production = app_env == "production"
     instance_dir = Path(env.get("INSTANCE_PATH") or INSTANCE_DIR)
+    secret_key = _secret_key(env, production, instance_dir)
+    public_base_url = env.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
+    if production and not public_base_url:
+        # Emailed links would otherwise be built from the request's Host header, which a
+        # stranger controls (e.g. through the "send me a new link" form).
+        raise ConfigError(
+            "PUBLIC_BASE_URL is not set. In production emailed links must point to a fixed "
+            "address, e.g. PUBLIC_BASE_URL=https://register.forum.example"
+        )
     tz = ZoneInfo(env.get("EVENT_TIMEZONE", "Asia/Shanghai"))
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'registration.sqlite3'}"
     if database_url.startswith("postgres://"):  # the scheme Heroku-style providers hand out
@@ -102,7 +111,7 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "APP_ENV": app_env,
         "TESTING": app_env == "testing",
         "INSTANCE_DIR": str(instance_dir),
-        "SECRET_KEY": _secret_key(env, production, instance_dir),
+        "SECRET_KEY": secret_key,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "SESSION_COOKIE_HTTPONLY": True,
@@ -155,7 +164,10 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
                             else None),
         # The address written into emailed links, e.g. https://register.forum.example. Set it in
         # production: without it links use the address of the request that caused the mail.
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").strip().rstrip("/"),
+        "PUBLIC_BASE_URL": public_base_url,
+        # Reverse proxies in front of the app (nginx = 1): their X-Forwarded-For/-Proto are
+        # trusted, so sign-in throttling counts the client's address, not the proxy's.
+        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES"), 0),
         "MANAGE_LINK_MAX_AGE_DAYS": _int(
             "MANAGE_LINK_MAX_AGE_DAYS", env.get("MANAGE_LINK_MAX_AGE_DAYS"), 30
         ),

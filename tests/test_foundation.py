@@ -84,9 +84,14 @@ def test_search_key_folds_case_accents_and_keeps_other_scripts():
 def test_production_refuses_to_start_without_secret_key(tmp_path):
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_config({"APP_ENV": "production", "INSTANCE_PATH": str(tmp_path)})
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_config({"APP_ENV": "production", "SECRET_KEY": "s" * 64,
+                     "INSTANCE_PATH": str(tmp_path)})
     config = load_config({"APP_ENV": "production", "SECRET_KEY": "s" * 64,
+                          "PUBLIC_BASE_URL": "https://register.forum.example/",
                           "INSTANCE_PATH": str(tmp_path)})
     assert config["SECRET_KEY"] == "s" * 64
+    assert config["PUBLIC_BASE_URL"] == "https://register.forum.example"
     assert config["SESSION_COOKIE_SECURE"] is True
 
 
@@ -146,3 +151,16 @@ def test_no_delegates_at_start(app):
 def test_create_app_accepts_overrides(base_config):
     app = create_app({**base_config, "EVENT_NAME": "Test Forum"})
     assert app.config["EVENT_NAME"] == "Test Forum"
+
+
+def test_client_address_behind_a_trusted_proxy(make_app):
+    from flask import request
+
+    seen = []
+    app = make_app(TRUSTED_PROXIES=1)
+    app.before_request(lambda: seen.append(request.remote_addr))
+    app.test_client().get("/privacy", headers={"X-Forwarded-For": "203.0.113.9"})
+    plain = make_app()
+    plain.before_request(lambda: seen.append(request.remote_addr))
+    plain.test_client().get("/privacy", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert seen == ["203.0.113.9", "127.0.0.1"]

@@ -19,8 +19,9 @@ CATEGORIES: dict[str, object] = {
 }
 CATEGORY_KEYS: tuple[str, ...] = tuple(CATEGORIES)
 
-# The empty string is "no honorific": many delegates prefer none.
-HONORIFICS: tuple[str, ...] = ("H.E.", "Dr.", "Prof.", "Mr.", "Ms.", "Mx.", "")
+# The empty string is "no honorific": first, so that a delegate who skips the field is not
+# addressed as "H.E." by default.
+HONORIFICS: tuple[str, ...] = ("", "H.E.", "Dr.", "Prof.", "Mr.", "Ms.", "Mx.")
 
 THEMES: dict[str, object] = {
     "counter_terrorism": _l("Counter-terrorism"),

@@ -330,3 +330,13 @@ def test_language_switch_does_not_redirect_off_site(client):
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
     assert client.get("/lang/xx").status_code == 404
+
+
+def test_honorific_defaults_to_none(client, get_csrf):
+    page = client.get("/register").get_data(as_text=True)
+    select = re.search(r'<select id="honorific"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert re.match(r'\s*<option value="">none</option>', select)
+    data = form_data(get_csrf())
+    data.pop("honorific")
+    assert client.post("/register", data=data).status_code == 303
+    assert only_delegate().honorific == ""

@@ -59,7 +59,7 @@ CATEGORIES = ["government", "expert", "scholar", "ngo"]
 def seed(env: dict[str, str], n: int) -> tuple[list[str], str]:
     """N accredited delegates (badge printed) and a device; returns their codes + token."""
     for key in ("DATABASE_URL", "APP_ENV", "SECRET_KEY", "INSTANCE_PATH",
-                "BADGE_SIGNING_KEY", "SESSION_COOKIE_SECURE"):
+                "BADGE_SIGNING_KEY", "SESSION_COOKIE_SECURE", "PUBLIC_BASE_URL"):
         os.environ[key] = env[key]
     from registration import create_app, tickets
     from registration.extensions import db
@@ -328,7 +328,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-checkin-") as instance:
         env = app_env(args.database_url, Path(instance),
                       BADGE_SIGNING_KEY=base64.b64encode(key).decode(),
-                      SECRET_KEY=secrets.token_hex(32))
+                      SECRET_KEY=secrets.token_hex(32),
+                      PUBLIC_BASE_URL="http://127.0.0.1")
         if args.threads:
             env["GUNICORN_THREADS"] = str(args.threads)
         migrate(env)

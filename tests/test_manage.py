@@ -475,3 +475,31 @@ def test_request_link_with_an_invalid_address(client):
 def test_confirmation_page_announces_the_email(client, delegate):
     html = page(client, "/register/confirmation")
     assert "confirmation email" in html and "private link" in html
+
+
+def test_desk_sees_and_applies_the_delegates_request(client, delegate, link, login, get_csrf):
+    mark_printed(delegate)
+    post(client, f"{link}/edit", edit_data(delegate, badge_name="Dr Xiao-Ming Wang"))
+    login("desk")
+    record = client.get(f"/staff/delegates/{delegate.public_id}").get_data(as_text=True)
+    assert 'id="change-request"' in record
+    assert "Xiaoming Wang" in record and "Dr Xiao-Ming Wang" in record
+
+    edit_url = f"/staff/delegates/{delegate.public_id}/edit"
+    form = client.get(f"{edit_url}?apply_request=1").get_data(as_text=True)
+    assert 'value="Dr Xiao-Ming Wang"' in form  # prefilled with the request
+    plain = client.get(edit_url).get_data(as_text=True)
+    assert 'value="Dr Xiao-Ming Wang"' not in plain
+
+    data = {**edit_data(delegate, badge_name="Dr Xiao-Ming Wang"), "category": delegate.category}
+    data["csrf_token"] = get_csrf(edit_url)
+    assert client.post(edit_url, data=data).status_code == 303
+    db.session.expire_all()
+    assert delegate.badge_name == "Dr Xiao-Ming Wang"
+    assert delegate.needs_reprint is True  # printed badge shows the old name
+    edited = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.action == "edited",
+                                 AuditEntry.staff_id.is_not(None))).one()
+    assert edited.details["changes"]["badge_name"] == ["Xiaoming Wang", "Dr Xiao-Ming Wang"]
+    assert 'id="change-request"' not in client.get(
+        f"/staff/delegates/{delegate.public_id}").get_data(as_text=True)

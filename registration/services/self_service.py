@@ -77,15 +77,21 @@ def can_download_eticket(delegate: Delegate) -> bool:
 
 
 def pending_change_request(delegate: Delegate) -> dict[str, Any] | None:
-    """The latest change the delegate asked for after printing, while the desk has not yet
-    reprinted (needs_reprint still set)."""
+    """What the delegate asked to change after printing and the desk has not yet applied
+    (the latest request, minus values the record already has)."""
     if not delegate.needs_reprint:
         return None
     entry = db.session.scalar(
         select(AuditEntry)
         .where(AuditEntry.delegate_id == delegate.id, AuditEntry.action == "change_requested")
         .order_by(AuditEntry.id.desc()).limit(1))
-    return entry.details.get("requested") if entry is not None else None
+    if entry is None:
+        return None
+    current = {**(delegate.details or {}),
+               **{name: getattr(delegate, name) for name in COMMON_FIELDS}}
+    pending = {name: value for name, value in (entry.details.get("requested") or {}).items()
+               if current.get(name) != value}
+    return pending or None
 
 
 # ---------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from ..countries import country_choices
 from ..extensions import db, login_manager
 from ..fields import CATEGORIES, CATEGORY_FIELDS
 from ..models import STATUS_LABELS, CheckIn, Delegate, InvalidTransition, Role, StaffUser, Status
-from ..services import accreditation, delegate_search, staff_accounts
+from ..services import accreditation, delegate_search, self_service, staff_accounts
 from ..services.delegate_edit import EditRefused, edit_delegate, form_data
 from ..services.registration import RegistrationRefused
 from ..validation import email_key
@@ -332,6 +332,8 @@ def _render_record(delegate: Delegate, reject_form: RejectForm | None = None, st
         reject_form=reject_form or RejectForm(), category_fields=CATEGORY_FIELDS,
         categories=CATEGORIES, statuses=STATUS_LABELS, checkins=checkins,
         reprint_reasons=reprint_reasons, Status=Status,
+        change_request=self_service.pending_change_request(delegate),
+        current_values=form_data(delegate),
     ), status
 
 
@@ -381,7 +383,11 @@ def reject(public_id: uuid.UUID):
 def edit(public_id: uuid.UUID):
     delegate = _delegate_or_404(public_id)
     if request.method == "GET":
-        form = DeskEditForm(data=form_data(delegate), lang=_lang())
+        data = form_data(delegate)
+        if request.args.get("apply_request"):
+            # Prefill what the delegate asked for after printing; saving applies and audits it.
+            data.update(self_service.pending_change_request(delegate) or {})
+        form = DeskEditForm(data=data, lang=_lang())
         return render_template("staff/edit.html", form=form, delegate=delegate)
     form = DeskEditForm(lang=_lang())
     if form.validate():

@@ -277,3 +277,42 @@ def test_offline_scans_are_provisional_then_synced(live_server, staff_account):
     results = db.session.scalars(select(Scan.result).where(Scan.offline.is_(True))
                                  .order_by(Scan.scanned_at)).all()
     assert results == ["checked_in", "already_checked_in", "revoked", "invalid"]
+
+
+NO_WEBCRYPTO_ED25519 = """
+(() => {
+  const original = crypto.subtle.importKey.bind(crypto.subtle);
+  crypto.subtle.importKey = (format, key, algorithm, ...rest) => {
+    const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
+    if (name === "Ed25519") return Promise.reject(new DOMException("no", "NotSupportedError"));
+    return original(format, key, algorithm, ...rest);
+  };
+})();
+"""
+
+
+def test_offline_verification_falls_back_to_tweetnacl(live_server, staff_account):
+    """A browser without WebCrypto Ed25519 (Chromium < 137) verifies with vendored tweetnacl."""
+    delegate = make_delegate()
+    good = token_for(delegate)
+    forged = good[:70] + ("C" if good[70] != "C" else "D") + good[71:]
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            context = browser.new_context()
+            context.add_init_script(NO_WEBCRYPTO_ED25519)
+            page, errors = _sign_in_and_open_scanner(context, live_server)
+            page.wait_for_function("typeof window.nacl !== 'undefined'")
+            context.set_offline(True)
+            result = page.locator("#result")
+            page.keyboard.type(forged)
+            page.keyboard.press("Enter")
+            expect(result).to_have_attribute("data-status", "invalid")
+            page.keyboard.type(good)
+            page.keyboard.press("Enter")
+            expect(result).to_have_attribute("data-status", "checked_in")
+            expect(result).to_have_attribute("data-offline", "1")
+            expect(page.locator("#result-detail")).to_have_text("")  # signature was checked
+            assert errors == []
+        finally:
+            browser.close()

@@ -517,8 +517,13 @@ def test_devices_cli_issue_list_revoke(runner):
     assert revoked.exit_code == 0
     assert device_svc.authenticate(token) is None
     assert runner.invoke(args=["devices", "revoke", "Gate 2 phone"]).exit_code != 0
-    # The name can be used again for a replacement device.
+    # The name can be used again for a replacement device (even a 100-character name).
     assert runner.invoke(args=["devices", "issue", "Gate 2 phone"]).exit_code == 0
+    long_name = "D" * 100
+    assert runner.invoke(args=["devices", "issue", long_name]).exit_code == 0
+    assert runner.invoke(args=["devices", "revoke", long_name]).exit_code == 0
+    assert runner.invoke(args=["devices", "issue", long_name]).exit_code == 0
+    assert all(len(d.name) <= 100 for d in device_svc.list_devices())
 
 
 def test_checkpoints_cli(runner):

@@ -53,7 +53,7 @@ def issue(name: str, *, staff: StaffUser | None = None) -> tuple[Device, str]:
         if existing.revoked_at is None:
             raise DeviceError("name_taken", f"A device named {name!r} already exists.")
         suffix = existing.revoked_at.strftime("%Y%m%dT%H%M%S")
-        existing.name = f"{name[:80]} (revoked {suffix}#{existing.id})"
+        existing.name = f"{name[:60]} (revoked {suffix}#{existing.id})"
         db.session.flush()
     token = secrets.token_urlsafe(32)
     device = Device(name=name, token_hash=hash_token(token))

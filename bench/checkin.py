@@ -48,8 +48,12 @@ from bench._server import (  # noqa: E402
     ensure_postgres_database,
     fresh_database,
     gunicorn,
+    gunicorn_pids,
+    machine_busy,
     migrate,
     percentile,
+    postgres_pids,
+    proc_cpu,
 )
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_checkin"
@@ -132,63 +136,6 @@ class Workload:
             return code, nonce, kind
 
 
-def _proc_cpu(pids: list[int]) -> float:
-    """CPU seconds (user + system) used so far by these processes (Linux /proc)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
-def gunicorn_pids(port: str) -> list[int]:
-    """The gunicorn master listening on `port` and its workers."""
-    master: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if "gunicorn" in cmd and f"127.0.0.1:{port}" in cmd:
-                master.append(int(entry.name))
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid in master:
-                children.append(int(entry.name))
-    # Workers share the master's command line: keep each process once, masters only once.
-    masters = [pid for pid in master if pid not in children]
-    return masters + children
-
-
-def postgres_pids() -> list[int]:
-    """PostgreSQL server processes (backends included), when the server runs on this box."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
 def run_load(base: str, token: str, workload: Workload, scanners: int, rate: float,
              duration: float, closed: bool) -> dict:
     latencies: list[float] = []
@@ -248,17 +195,17 @@ def run_load(base: str, token: str, workload: Workload, scanners: int, rate: flo
     servers = gunicorn_pids(base.rsplit(":", 1)[1])
     start_gate.wait()
     began = time.perf_counter()
-    cpu0, server0, (busy0, all0) = time.process_time(), _proc_cpu(servers), _machine_busy()
+    cpu0, server0, (busy0, all0) = time.process_time(), proc_cpu(servers), machine_busy()
     postgres = postgres_pids()
-    pg0 = _proc_cpu(postgres)
+    pg0 = proc_cpu(postgres)
     for t in threads:
         t.join()
     wall = time.perf_counter() - began
-    busy1, all1 = _machine_busy()
+    busy1, all1 = machine_busy()
     return {"latencies": latencies, "statuses": statuses, "errors": errors, "wall": wall,
             "client_cpu": time.process_time() - cpu0,
-            "server_cpu": _proc_cpu(servers) - server0,
-            "postgres_cpu": _proc_cpu(postgres_pids()) - pg0,
+            "server_cpu": proc_cpu(servers) - server0,
+            "postgres_cpu": proc_cpu(postgres_pids()) - pg0,
             "machine_busy": (busy1 - busy0) / max(all1 - all0, 1)}
 
 

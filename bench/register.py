@@ -1,9 +1,15 @@
 """Self-registration under load: 50 concurrent browsers against gunicorn + PostgreSQL.
 
-Each simulated browser keeps its own cookies, loads /register (the form and its CSRF token)
-and submits a registration, again and again, until the total is reached. Prints completed
-registrations per second, latency percentiles per request kind, errors, and checks that
-the number of stored delegates equals the number of successes.
+Each simulated browser (a thread with its own keep-alive connection and session cookie)
+loads /register, takes the CSRF token from the form and submits a registration, again and
+again until the total is reached. Prints completed registrations per second, latency
+percentiles per request kind, CPU used by gunicorn / PostgreSQL / the load generator,
+errors, and checks that the stored delegates equal the successes.
+
+Confirmation mail is queued in the outbox in the registration's own transaction either way;
+by default this bench lets a separate `flask mail send-pending` run deliver it afterwards
+(as a production deployment with a mail worker would) and times that too. `--mail-in-web`
+measures the web workers delivering it themselves after each request instead.
 
     .venv/bin/python bench/register.py [--database-url URL] [--total 3000] [--browsers 50]
 """
@@ -11,25 +17,33 @@ the number of stored delegates equals the number of successes.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import http.client
 import re
-import resource
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import (  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._server import (  # noqa: E402
+    BIN,
+    ROOT,
     app_env,
     ensure_postgres_database,
     fresh_database,
     gunicorn,
+    gunicorn_pids,
+    machine_busy,
     migrate,
     percentile,
+    postgres_pids,
+    proc_cpu,
 )
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -39,51 +53,87 @@ NAMES = [("Xiaoming", "Wang", "王小明", "CN", "+86 138 0013 8000"),
          ("José", "Núñez García", "", "MX", "+52 55 1234 5678")]
 CATEGORIES = {
     "government": {"ministry": "Ministry of Public Security", "head_of_delegation": "y"},
-    "expert": {"expertise": ["cybersecurity"]},
+    "expert": {"expertise": "cybersecurity"},
     "scholar": {"institution": "Peking University"},
     "ngo": {"focus": "Disaster relief"},
 }
 
 
-async def browser(n: int, base: str, quota: asyncio.Queue, results: dict) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-        while True:
+class Browser:
+    """One visitor: a keep-alive connection and the session cookie the site gave it."""
+
+    def __init__(self, base: str) -> None:
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname, parts.port
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        self.cookie = ""
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in (1, 2):
             try:
-                i = quota.get_nowait()
-            except asyncio.QueueEmpty:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                text = response.read().decode()
+                break
+            except (OSError, http.client.HTTPException):
+                self.conn.close()  # the server closed an idle keep-alive connection
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                if attempt == 2:
+                    raise
+        cookie = response.getheader("Set-Cookie")
+        if cookie:
+            self.cookie = cookie.split(";", 1)[0]
+        return response.status, text
+
+
+def run(base: str, first: int, total: int, browsers: int) -> tuple[dict, float]:
+    counter = iter(range(first, first + total))
+    lock = threading.Lock()
+    results: dict = {"get": [], "post": [], "ok": 0, "errors": []}
+
+    def visitor() -> None:
+        browser = Browser(base)
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
                 return
             given, family, native, country, phone = NAMES[i % len(NAMES)]
             category = list(CATEGORIES)[i % 4]
             t0 = time.perf_counter()
-            page = await client.get("/register")
+            status, page = browser.request("GET", "/register")
             t1 = time.perf_counter()
-            results["get"].append(t1 - t0)
-            match = CSRF.search(page.text) if page.status_code == 200 else None
+            match = CSRF.search(page) if status == 200 else None
             if not match:
-                results["errors"].append(f"GET {page.status_code}")
+                with lock:
+                    results["errors"].append(f"GET {status}")
                 continue
-            data = {"csrf_token": match.group(1), "category": category, "honorific": "Dr.",
-                    "given_name": given, "family_name": family, "native_name": native,
-                    "organisation": "Bench Org", "position": "Delegate", "country": country,
-                    "email": f"bench{i}@example.org", "phone": phone, "consent": "y",
-                    **CATEGORIES[category]}
+            body = urlencode({
+                "csrf_token": match.group(1), "category": category, "honorific": "Dr.",
+                "given_name": given, "family_name": family, "native_name": native,
+                "organisation": "Bench Org", "position": "Delegate", "country": country,
+                "email": f"bench{i}@example.org", "phone": phone, "consent": "y",
+                **CATEGORIES[category]})
             t2 = time.perf_counter()
-            response = await client.post("/register", data=data)
+            status, _ = browser.request("POST", "/register", body)
             t3 = time.perf_counter()
-            results["post"].append(t3 - t2)
-            if response.status_code == 303:
-                results["ok"] += 1
-            else:
-                results["errors"].append(f"POST {response.status_code}")
+            with lock:
+                results["get"].append(t1 - t0)
+                results["post"].append(t3 - t2)
+                if status == 303:
+                    results["ok"] += 1
+                else:
+                    results["errors"].append(f"POST {status}")
 
-
-async def run(base: str, total: int, browsers: int) -> tuple[dict, float]:
-    quota: asyncio.Queue = asyncio.Queue()
-    for i in range(total):
-        quota.put_nowait(i)
-    results: dict = {"get": [], "post": [], "ok": 0, "errors": []}
+    threads = [threading.Thread(target=visitor) for _ in range(browsers)]
     start = time.perf_counter()
-    await asyncio.gather(*(browser(n, base, quota, results) for n in range(browsers)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return results, time.perf_counter() - start
 
 
@@ -94,43 +144,64 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=3000)
     parser.add_argument("--browsers", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--mail-in-web", action="store_true",
+                        help="web workers deliver mail after each request (default: a "
+                             "separate mail send-pending run afterwards)")
     args = parser.parse_args()
 
     ensure_postgres_database(args.database_url)
     fresh_database(args.database_url)
     with tempfile.TemporaryDirectory() as instance:
-        env = app_env(args.database_url, Path(instance))
+        mail = {} if args.mail_in_web else {"MAIL_BACKGROUND": "false", "MAIL_POLL_SECONDS": "0"}
+        env = app_env(args.database_url, Path(instance), **mail)
         migrate(env)
         with gunicorn(env, workers=args.workers) as base:
-            asyncio.run(run(base, 100, 10))  # warm up both workers
+            run(base, 10_000_000, 200, 10)  # warm up both workers
             engine = sa.create_engine(args.database_url)
             with engine.begin() as conn:
-                conn.execute(sa.text("DELETE FROM outbox_message"))
-                conn.execute(sa.text("DELETE FROM audit_entry"))
-                conn.execute(sa.text("DELETE FROM delegate"))
-            cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-            results, elapsed = asyncio.run(run(base, args.total, args.browsers))
-            cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+                for table in ("outbox_message", "audit_entry", "delegate"):
+                    conn.execute(sa.text(f"DELETE FROM {table}"))
+            servers, postgres = gunicorn_pids(base.rsplit(":", 1)[1]), postgres_pids()
+            cpu0, server0, pg0 = time.process_time(), proc_cpu(servers), proc_cpu(postgres)
+            busy0, all0 = machine_busy()
+            results, elapsed = run(base, 0, args.total, args.browsers)
+            busy1, all1 = machine_busy()
+            client_cpu = time.process_time() - cpu0
+            server_cpu, pg_cpu = proc_cpu(servers) - server0, proc_cpu(postgres_pids()) - pg0
+        with engine.connect() as conn:
+            stored = conn.scalar(sa.text("SELECT count(*) FROM delegate"))
+            queued = conn.scalar(sa.text("SELECT count(*) FROM outbox_message"))
+        drain = None
+        if not args.mail_in_web:
+            t0 = time.perf_counter()
+            subprocess.run([str(BIN / "flask"), "--app", "wsgi", "mail", "send-pending", "--all",
+                            "--limit", str(args.total)],
+                           cwd=ROOT, env=env, check=True, capture_output=True)
+            drain = time.perf_counter() - t0
             with engine.connect() as conn:
-                stored = conn.scalar(sa.text("SELECT count(*) FROM delegate"))
-            engine.dispose()
+                sent = conn.scalar(sa.text(
+                    "SELECT count(*) FROM outbox_message WHERE status = 'sent'"))
+        engine.dispose()
 
-    ms = 1000
-    both = [g + p for g, p in zip(results["get"], results["post"], strict=False)]
-    print(f"gunicorn workers={args.workers}  browsers={args.browsers}  "
+    ok, ms = results["ok"], 1000
+    both = [g + p for g, p in zip(results["get"], results["post"], strict=True)]
+    print(f"gunicorn workers={args.workers} (gthread)  browsers={args.browsers}  "
           f"registrations attempted={args.total}  database=PostgreSQL")
-    print(f"completed registrations: {results['ok']} in {elapsed:.2f} s "
-          f"= {results['ok'] / elapsed:.1f} per second")
+    print(f"completed registrations: {ok} in {elapsed:.2f} s = {ok / elapsed:.1f} per second")
     for name, values in (("GET /register", results["get"]), ("POST /register", results["post"]),
                          ("GET+POST", both)):
         print(f"{name:16} p50 {percentile(values, 50) * ms:7.1f} ms   "
               f"p99 {percentile(values, 99) * ms:7.1f} ms   max {max(values) * ms:7.1f} ms")
-    client_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    print(f"load generator CPU: {client_cpu:.1f} s of {elapsed:.1f} s wall "
-          f"(it shares the machine's cores with gunicorn and PostgreSQL)")
+    print(f"CPU per registration: gunicorn {server_cpu / ok * ms:.2f} ms, PostgreSQL "
+          f"{pg_cpu / ok * ms:.2f} ms, load generator {client_cpu / ok * ms:.2f} ms; "
+          f"machine busy {(busy1 - busy0) / max(all1 - all0, 1) * 100:.0f}% of "
+          f"2 cores")
     print(f"error responses: {len(results['errors'])} {sorted(set(results['errors']))[:5]}")
-    print(f"rows in delegate: {stored}  (successes: {results['ok']}) -> "
-          f"{'OK' if stored == results['ok'] else 'MISMATCH'}")
+    print(f"rows in delegate: {stored}  (successes: {ok}) -> "
+          f"{'OK' if stored == ok else 'MISMATCH'}; confirmation mails queued: {queued}")
+    if drain is not None:
+        print(f"mail send-pending afterwards: {sent} sent in {drain:.1f} s "
+              f"({sent / drain:.0f} per second, written as .eml: no MAIL_SERVER set)")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from registration.extensions import db
 from registration.models import AuditEntry, Delegate
+from tests.conftest import csrf_from
 
 REFERENCE_RE = re.compile(
     r"GPS-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{4}"
@@ -340,3 +341,20 @@ def test_honorific_defaults_to_none(client, get_csrf):
     data.pop("honorific")
     assert client.post("/register", data=data).status_code == 303
     assert only_delegate().honorific == ""
+
+
+def test_blank_form_is_served_from_cache_with_each_visitors_own_token(make_app):
+    app = make_app()
+    first, second = app.test_client(), app.test_client()
+    page_a = first.get("/register?category=ngo").get_data(as_text=True)
+    page_b = second.get("/register?category=ngo").get_data(as_text=True)
+    token_a, token_b = csrf_from(page_a), csrf_from(page_b)
+    assert token_a != token_b
+    assert page_a.replace(token_a, "T") == page_b.replace(token_b, "T")
+    assert re.search(r'<input checked[^>]*value="ngo"', page_b)
+    # The cached page's token works: the second visitor can register with it.
+    data = form_data(token_b, "ngo")
+    assert second.post("/register", data=data).status_code == 303
+    # A variant (another category) is its own page, not the cached one.
+    other = first.get("/register?category=expert").get_data(as_text=True)
+    assert re.search(r'<input checked[^>]*value="expert"', other)

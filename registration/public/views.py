@@ -28,6 +28,7 @@ from ..services.registration import (
     registration_closed,
 )
 from .forms import DelegateForm
+from .page_cache import blank_form_page, cacheable_request
 
 bp = Blueprint("public", __name__)
 
@@ -62,6 +63,10 @@ def register():
     if closed:
         return render_template("public/register.html", form=form, closed=True, full=full), (
             403 if request.method == "POST" else 200)
+    if cacheable_request(frozenset({"category"})):
+        key = (_lang(), form.category.data, frozenset(full), request.full_path)
+        return blank_form_page(key, lambda: render_template(
+            "public/register.html", form=form, closed=False, full=full))
     if request.method == "POST" and form.validate():
         clean = form.cleaned
         if clean["category"] in full:

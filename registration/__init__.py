@@ -29,26 +29,20 @@ def select_locale() -> str:
 
 
 def _blueprints() -> list:
-    """One blueprint per audience. Each package's __init__ defines `bp`; importing the
-    package's view modules attaches their routes to it."""
-    import importlib
-
-    from . import api, checkin, manage, staff
+    """One blueprint per audience. Each package's __init__ defines `bp`; importing its view
+    modules attaches their routes to it."""
+    from .api import bp as api_bp
+    from .api import views as _api_views  # noqa: F401
+    from .checkin import bp as checkin_bp
+    from .checkin import views as _checkin_views  # noqa: F401
+    from .manage import bp as manage_bp
+    from .manage import views as _manage_views  # noqa: F401
     from .public.views import bp as public_bp
+    from .staff import bp as staff_bp
+    from .staff import exchange, photos, printing  # noqa: F401
+    from .staff import views as _staff_views  # noqa: F401
 
-    for package, modules in (
-        (staff, ("views", "printing", "exchange", "photos")),
-        (checkin, ("views",)),
-        (api, ("views",)),
-        (manage, ("views",)),
-    ):
-        for module in modules:
-            try:
-                importlib.import_module(f"{package.__name__}.{module}")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{package.__name__}.{module}":
-                    raise
-    return [public_bp, staff.bp, checkin.bp, api.bp, manage.bp]
+    return [public_bp, staff_bp, checkin_bp, api_bp, manage_bp]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -316,3 +316,22 @@ def test_offline_verification_falls_back_to_tweetnacl(live_server, staff_account
             assert errors == []
         finally:
             browser.close()
+
+
+def test_signing_out_forgets_the_offline_list_but_keeps_unsynced_scans(live_server,
+                                                                      staff_account):
+    make_delegate(given_name="Listed")
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            context = browser.new_context()
+            page, errors = _sign_in_and_open_scanner(context, live_server)
+            assert page.evaluate("localStorage.getItem('checkin.snapshot')")
+            page.evaluate("localStorage.setItem('checkin.queue', '[{\"nonce\": \"kept\"}]')")
+            page.locator("form.sign-out button").first.click()
+            page.wait_for_url("**/staff/login**")
+            assert page.evaluate("localStorage.getItem('checkin.snapshot')") is None
+            assert "kept" in page.evaluate("localStorage.getItem('checkin.queue')")
+            assert errors == []
+        finally:
+            browser.close()

@@ -1,6 +1,7 @@
 """Every staff route × (anonymous, scanner, desk, admin).
 
-The routes come from the app's URL map (every endpoint of the "staff" blueprint), so pages
+The routes come from the app's URL map (every endpoint of the "staff" blueprint and every
+staff page of the "checkin" blueprint: /checkin, /staff/dashboard, devices, checkpoints), so pages
 other engineers add later are covered too: anonymous visitors must be sent to the sign-in
 page, scanners refused with 403. Routes this module knows get their exact expected status
 for desk and admin; the others must at least not refuse desk/admin as anonymous and not fail.
@@ -41,6 +42,17 @@ KNOWN = {
     # Every signed-in role changes its own password (an empty form: field errors).
     ("staff.password", "GET"): {"scanner": 200, "desk": 200, "admin": 200},
     ("staff.password", "POST"): {"scanner": 422, "desk": 422, "admin": 422},
+    # The doors: scanners scan; desk and admin watch the dashboard; admins manage devices
+    # and checkpoints.
+    ("checkin.scanner", "GET"): {"scanner": 200, "desk": 200, "admin": 200},
+    ("checkin.photo", "GET"): {"scanner": 404, "desk": 404, "admin": 404},  # no photo yet
+    ("checkin.dashboard", "GET"): {"desk": 200, "admin": 200},
+    ("checkin.dashboard_json", "GET"): {"desk": 200, "admin": 200},
+    ("checkin.devices", "GET"): {"desk": 403, "admin": 200},
+    ("checkin.devices", "POST"): {"desk": 403, "admin": 422},
+    ("checkin.checkpoints", "GET"): {"desk": 403, "admin": 200},
+    ("checkin.checkpoints", "POST"): {"desk": 403, "admin": 422},
+    ("checkin.revoke_device", "POST"): {"desk": 403, "admin": 404},  # no such device
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {
@@ -53,7 +65,7 @@ PUBLIC = {
 def staff_routes(app: Flask) -> list[tuple[str, str, object]]:
     routes = []
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("staff."):
+        if not (rule.endpoint.startswith("staff.") or rule.endpoint.startswith("checkin.")):
             continue
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             routes.append((rule.endpoint, method, rule))

@@ -9,6 +9,21 @@
     });
   });
 
+  // Signing out forgets the scanner's offline copy of the delegate list (names on a shared
+  // phone), but keeps scans still waiting to be synced: they are not personal data and
+  // must not be lost.
+  document.querySelectorAll("form.sign-out").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      try {
+        Object.keys(localStorage).forEach(function (key) {
+          if (key === "checkin.snapshot" || key.indexOf("checkin.admitted.") === 0) {
+            localStorage.removeItem(key);
+          }
+        });
+      } catch (e) { /* storage unavailable: nothing kept */ }
+    });
+  });
+
   // "Select all on this page" for the bulk actions.
   document.querySelectorAll("input.select-all").forEach(function (all) {
     var form = all.closest("form");

@@ -15,7 +15,7 @@ from registration.models import AuditEntry, DelegatePhoto, Status
 from registration.services import photos, printing
 from registration.services.photos import PhotoRejected, process_photo
 from tests.conftest import csrf_from
-from tests.test_printing import forget_user, make_delegate
+from tests.test_printing import make_delegate
 
 
 def image_bytes(fmt: str = "JPEG", size=(1200, 900), color=(200, 30, 30), **save) -> bytes:
@@ -188,19 +188,3 @@ def test_photo_panel_renders(app, client, desk):
                                photo_aspect=photos.photo_aspect())
     assert "webcam.js" in html and 'enctype="multipart/form-data"' in html
     assert "style=" not in html and "<script>" not in html
-
-
-@pytest.mark.parametrize("method, path", [
-    ("post", "/staff/delegates/{id}/photo"),
-    ("post", "/staff/delegates/{id}/photo/delete"),
-    ("get", "/staff/delegates/{id}/photo.jpg"),
-])
-def test_role_checks(client, login, app, method, path):
-    app.config["WTF_CSRF_ENABLED"] = False
-    delegate = make_delegate()
-    url = path.format(id=delegate.public_id)
-    anonymous = getattr(client, method)(url)
-    assert anonymous.status_code == 302 and "/staff/login" in anonymous.headers["Location"]
-    forget_user()
-    login("scanner")
-    assert getattr(client, method)(url).status_code == 403

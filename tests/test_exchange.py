@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from registration.extensions import db
 from registration.fields import EXCHANGE_COLUMNS
 from registration.models import AuditEntry, Delegate, Status
 from registration.services import exchange
 from tests.conftest import SAMPLES, csrf_from
-from tests.test_printing import forget_user, make_delegate
+from tests.test_printing import make_delegate
 
 HEADER = ["category", "honorific", "given_name", "family_name", "native_name", "organisation",
           "position", "country", "email", "phone"]
@@ -328,17 +328,26 @@ def test_cli_badges_print(app, runner, tmp_path):
     assert again.exit_code == 1 and "nothing printed" in again.output
 
 
-@pytest.mark.parametrize("method, path", [
-    ("get", "/staff/import"), ("post", "/staff/import"),
-    ("get", "/staff/export.csv"), ("get", "/staff/export.xlsx"), ("get", "/staff/export"),
-])
-def test_role_checks(client, login, app, method, path):
-    app.config["WTF_CSRF_ENABLED"] = False
-    anonymous = getattr(client, method)(path)
-    assert anonymous.status_code == 302 and "/staff/login" in anonymous.headers["Location"]
-    forget_user()
-    login("scanner")
-    assert getattr(client, method)(path).status_code == 403
+def test_cli_badges_print_on_two_processes_keeps_every_badge_in_order(app, runner, tmp_path):
+    import pypdfium2
+
+    for n in range(9):
+        make_delegate(n, commit=False)
+    one, two = tmp_path / "one.pdf", tmp_path / "two.pdf"
+    assert runner.invoke(args=["badges", "print", "--layout", "a6", "-o", str(one)]).exit_code == 0
+    db.session.execute(update(Delegate).values(printed_at=None))
+    db.session.commit()
+    result = runner.invoke(args=["badges", "print", "--layout", "a6", "--workers", "2",
+                                 "-o", str(two)])
+    assert result.exit_code == 0, result.output
+
+    def names(path):
+        pdf = pypdfium2.PdfDocument(str(path))
+        return [pdf[i].get_textpage().get_text_range().split("\n")[2] for i in range(len(pdf))]
+
+    assert len(set(names(two))) == 9  # nine different badges
+    assert names(two) == names(one)
+
 
 
 def test_template_matches_exchange_columns(app):

@@ -275,12 +275,13 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str,
                 out: BinaryIO, progress: Callable[[int, int], None] | None = None, *,
                 sort: str = "category", unprinted: bool = False, actor: str = "system",
-                lang: str | None = None) -> int:
+                lang: str | None = None, workers: int = 1) -> int:
     """Render the accredited delegates of `selection` into one PDF written to `out`, then
     mark every one printed (with an audit entry) and commit. Returns the badge count.
 
     Memory stays bounded: delegates and photos are loaded CHUNK at a time and let go once
-    drawn; the PDF streams to `out`. If rendering fails nothing is marked.
+    drawn; the PDF streams to `out`. If rendering fails nothing is marked. `workers` > 1
+    renders chunks in that many processes (the CLI's overnight runs; not inside web workers).
     """
     check_layout(layout)
     lang = lang or badge_language()
@@ -308,7 +309,7 @@ def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str
     try:
         if progress is not None:
             progress(0, total)
-        count = badges.render_badges(badge_stream(), event, layout, out, tick)
+        count = badges.render_badges(badge_stream(), event, layout, out, tick, workers=workers)
         _mark_batch(ids, staff, _actor(staff, actor), layout, total)
         db.session.commit()
     except BaseException:

@@ -503,3 +503,23 @@ def test_desk_sees_and_applies_the_delegates_request(client, delegate, link, log
     assert edited.details["changes"]["badge_name"] == ["Xiaoming Wang", "Dr Xiao-Ming Wang"]
     assert 'id="change-request"' not in client.get(
         f"/staff/delegates/{delegate.public_id}").get_data(as_text=True)
+
+
+def test_head_of_delegation_is_a_desk_decision_once_accredited(client, delegate, link):
+    # Before accreditation the desk reviews everything at approval: the answer applies.
+    delegate.details = {**delegate.details, "head_of_delegation": False}
+    db.session.commit()
+    post(client, f"{link}/edit", edit_data(delegate, head_of_delegation="y"))
+    db.session.expire_all()
+    assert delegate.details["head_of_delegation"] is True
+    # Accredited (not printed): ticking it no longer opens VIP doors by itself.
+    post(client, f"{link}/edit", edit_data(delegate, head_of_delegation=""))
+    delegate.move_to(Status.APPROVED)
+    db.session.commit()
+    response = post(client, f"{link}/edit", edit_data(delegate, head_of_delegation="y"))
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert delegate.details["head_of_delegation"] is False
+    request_entry = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "change_requested")).one()
+    assert request_entry.details["requested"] == {"head_of_delegation": True}

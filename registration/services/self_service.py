@@ -37,6 +37,9 @@ from . import audit, mail
 ACTOR = "delegate"
 # After printing, changes to these go to the desk instead of applying.
 DESK_REVIEWED_FIELDS: tuple[str, ...] = (*Delegate.BADGE_FIELDS, "given_name", "family_name")
+# Category answers that open doors (checkpoints admitting heads of delegation): once the
+# delegate is accredited, a change to them is a request for the desk, printed or not.
+ACCESS_DETAIL_FIELDS: tuple[str, ...] = ("head_of_delegation",)
 # Fields the delegate edits (category is fixed once registered).
 EDITABLE_FIELDS: tuple[str, ...] = tuple(f for f in COMMON_FIELDS if f != "category")
 ERASED = "[erased]"
@@ -203,8 +206,14 @@ def apply_edit(delegate: Delegate, data: dict[str, Any], *, locale: str | None =
     if locale in current_app.config["LANGUAGES"] and locale != delegate.locale:
         delegate.locale = locale
         result.applied.append("locale")
-    if clean["details"] != (delegate.details or {}):
-        delegate.details = clean["details"]
+    details, old_details = dict(clean["details"]), dict(delegate.details or {})
+    if delegate.is_accredited:
+        for name in ACCESS_DETAIL_FIELDS:
+            if details.get(name, False) != old_details.get(name, False):
+                result.requested[name] = details.get(name, False)
+                details[name] = old_details.get(name, False)
+    if details != old_details:
+        delegate.details = details
         result.applied.append("details")
     if "email" in result.applied and email_key(delegate.email) != delegate.email_key:
         # A different inbox (not just different capitals): earlier links die.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -366,3 +367,39 @@ def test_export_page_links_keep_the_filter(client, login):
     html = page.get_data(as_text=True)
     assert "2 delegates match" in html
     assert "/staff/export.xlsx?" in html and "category=expert" in html and "printed=no" in html
+
+
+def test_damaged_files_are_refused_with_a_message(app):
+    from registration.services.exchange import ImportFileError, read_table
+
+    with pytest.raises(ImportFileError, match="UTF-16"):
+        read_table(b"\xff\xfe" + b"abc", "list.csv")
+    # An .xlsx whose sheet XML is cut off.
+    good = io.BytesIO()
+    workbook = Workbook()
+    workbook.active.append(["category", "given_name"])
+    workbook.save(good)
+    damaged = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good.getvalue())) as src, \
+            zipfile.ZipFile(damaged, "w") as dst:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = content[: len(content) // 2]
+            dst.writestr(item, content)
+    with pytest.raises(ImportFileError, match="cannot be read"):
+        read_table(damaged.getvalue(), "list.xlsx")
+
+
+def test_xlsx_declaring_a_huge_sheet_reads_only_our_columns(app):
+    buffer = io.BytesIO()
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["category", "given_name", "family_name"])
+    sheet.append(["ngo", "Aisha", "Bello"])
+    sheet.cell(row=3000, column=16384, value="far away")  # declares A1:XFD3000
+    workbook.save(buffer)
+    rows = exchange._xlsx_rows(buffer.getvalue())  # before the column checks
+    assert rows[0][:3] == ["category", "given_name", "family_name"]
+    assert all(len(row) <= len(EXCHANGE_COLUMNS) + 10 for row in rows)
+    assert rows[1][1] == "Aisha"

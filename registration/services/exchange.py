@@ -125,7 +125,12 @@ def _cell(value: Any) -> str:
 
 def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ImportFileError(_l("The file claims to be UTF-16 text but is damaged. Save "
+                                     "it again as CSV UTF-8, or upload the .xlsx file.")
+                                  ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -147,23 +152,44 @@ def _csv_rows(data: bytes) -> list[list[str]]:
                               ) from None
 
 
+# An .xlsx is a zip: a small upload can expand enormously. Real delegation lists are far
+# below this once unpacked.
+MAX_XLSX_UNPACKED = 100 * 1024 * 1024
+
+
 def _xlsx_rows(data: bytes) -> list[list[Any]]:
+    from xml.etree.ElementTree import ParseError
+
     from openpyxl import load_workbook
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        unpacked = 0  # load_workbook below reports it
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise ImportFileError(_l("The Excel file unpacks to more than %(n)d MB: split it, or "
+                                 "save it as CSV UTF-8.", n=MAX_XLSX_UNPACKED // 2**20))
+    try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, ParseError) as exc:
         raise ImportFileError(_l("The Excel file cannot be read (%(error)s). Save it again as "
                                  ".xlsx, or as CSV UTF-8.", error=exc.__class__.__name__)
                               ) from None
     try:
         sheet = workbook.worksheets[0]
+        # The sheet's declared size can be anything (A1:XFD1048576): read our columns only.
+        sheet.reset_dimensions()
         rows = []
-        for values in sheet.iter_rows(values_only=True):
+        for values in sheet.iter_rows(max_col=len(EXCHANGE_COLUMNS) + 10, values_only=True):
             rows.append(list(values))
             if len(rows) > MAX_ROWS + 1:
                 break
         return rows
+    except ParseError as exc:
+        raise ImportFileError(_l("The Excel file cannot be read (%(error)s). Save it again as "
+                                 ".xlsx, or as CSV UTF-8.", error=exc.__class__.__name__)
+                              ) from None
     finally:
         workbook.close()
 

@@ -224,6 +224,10 @@ def test_twenty_scanners_post_the_same_badge_at_once(app, device_token):
      "invalid_scanned_at"),
     ({"code": "x", "checkpoint": "main", "nonce": "abcdefgh12",
       "scanned_at": "2026-12-08T09:00:00"}, 422, "invalid_scanned_at"),
+    ({"code": "x", "checkpoint": "main", "nonce": "abcdefgh12",
+      "scanned_at": "0001-01-01T00:00:00+14:00"}, 422, "invalid_scanned_at"),
+    ({"code": "x", "checkpoint": "main", "nonce": "abcdefgh12",
+      "scanned_at": "2020-01-01T09:00:00Z"}, 422, "invalid_scanned_at"),  # backdating
 ])
 def test_malformed_requests_get_json_errors(client, device_token, body, status, code):
     if isinstance(body, str):

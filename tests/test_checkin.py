@@ -349,10 +349,13 @@ def test_offline_time_in_the_future_is_clamped(app):
 
 
 def test_parse_scanned_at():
-    assert svc.parse_scanned_at("2026-12-08T01:02:03Z") == datetime(2026, 12, 8, 1, 2, 3,
-                                                                    tzinfo=UTC)
-    assert svc.parse_scanned_at("2026-12-08T09:02:03+08:00").hour == 1
-    for bad in ("2026-12-08T01:02:03", "yesterday", 12):
+    # Relative to today: scans older than the offline window are refused.
+    day = (datetime.now(UTC) - timedelta(hours=30)).date().isoformat()
+    assert svc.parse_scanned_at(f"{day}T01:02:03Z") == datetime.fromisoformat(
+        f"{day}T01:02:03+00:00")
+    assert svc.parse_scanned_at(f"{day}T09:02:03+08:00").hour == 1
+    old = (datetime.now(UTC) - timedelta(days=4)).isoformat()
+    for bad in (f"{day}T01:02:03", "yesterday", 12, old, "0001-01-01T00:00:00+14:00"):
         with pytest.raises(svc.CheckinError):
             svc.parse_scanned_at(bad)  # type: ignore[arg-type]
 

@@ -191,3 +191,12 @@ def check(app, staff, role, endpoint, method, rule, values) -> list[str]:
     if role == "admin" and status == 403:
         return [f"{label}: admin passes every role check"]
     return []
+
+
+def test_out_of_range_ids_are_404_not_500(client, login, get_csrf):
+    login("admin")
+    token = get_csrf("/staff/accounts")
+    huge = "999999999999999999999"
+    for path in (f"/staff/devices/{huge}/revoke", f"/staff/accounts/{huge}/disable",
+                 f"/staff/accounts/{huge}/enable"):
+        assert client.post(path, data={"csrf_token": token}).status_code == 404

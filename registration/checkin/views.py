@@ -108,7 +108,7 @@ def devices():
     return _no_store(response)
 
 
-@bp.post("/staff/devices/<int:device_id>/revoke")
+@bp.post("/staff/devices/<int(max=2147483647):device_id>/revoke")  # INTEGER column range
 @roles_required(Role.ADMIN)
 def revoke_device(device_id: int):
     form = RevokeDeviceForm()

@@ -379,6 +379,9 @@ def get_checkpoint(checkpoint_id: str) -> Any:
     return row
 
 
+MAX_OFFLINE_AGE = timedelta(days=3)
+
+
 def parse_scanned_at(value: str | None) -> datetime | None:
     """An ISO 8601 time with a zone (or None). Raises CheckinError for anything else."""
     if value is None:
@@ -392,7 +395,17 @@ def parse_scanned_at(value: str | None) -> datetime | None:
                            "scanned_at must be an ISO 8601 date-time.") from None
     if parsed.tzinfo is None:
         raise CheckinError("invalid_scanned_at", "scanned_at needs a time zone (e.g. Z).")
-    return parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00
+        raise CheckinError("invalid_scanned_at", "scanned_at is out of range.") from None
+    # An offline queue holds hours, not weeks: an older time is a wrong clock or a replay,
+    # and must not rewrite a recorded check-in time ("earliest wins"). A time in the future
+    # is clamped later (a phone's clock running ahead must not lose the scan).
+    if parsed < datetime.now(UTC) - MAX_OFFLINE_AGE:
+        raise CheckinError("invalid_scanned_at",
+                           "scanned_at is more than three days old: not an offline scan.")
+    return parsed
 
 
 def _existing_check_in(delegate_id: int, checkpoint_id: str) -> Any:

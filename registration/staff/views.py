@@ -233,7 +233,7 @@ def _account_action(staff_id: int, action) -> object:
     return staff
 
 
-@bp.post("/accounts/<int:staff_id>/disable")
+@bp.post("/accounts/<int(max=2147483647):staff_id>/disable")  # INTEGER column range
 @roles_required(Role.ADMIN)
 def disable_account(staff_id: int):
     staff = _account_action(staff_id, staff_accounts.disable_staff)
@@ -244,7 +244,7 @@ def disable_account(staff_id: int):
     return staff
 
 
-@bp.post("/accounts/<int:staff_id>/enable")
+@bp.post("/accounts/<int(max=2147483647):staff_id>/enable")
 @roles_required(Role.ADMIN)
 def enable_account(staff_id: int):
     staff = _account_action(staff_id, staff_accounts.enable_staff)

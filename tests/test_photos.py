@@ -74,12 +74,18 @@ def test_exif_orientation_applied_then_stripped(app):
     (b"GIF89a" + b"\x00" * 100, "not_image"),
     (png_declaring(100_000, 100_000), "too_many_pixels"),
     (png_declaring(8_000, 6_000), "too_many_pixels"),
+    (png_declaring(5_000, 4_000), "too_many_pixels"),  # 20 MP: fine as JPEG, not as PNG
     (png_declaring(50, 50), "too_small"),
 ])
 def test_bad_uploads_are_rejected(app, data, reason):
     with pytest.raises(PhotoRejected) as exc:
         process_photo(data)
     assert exc.value.reason == reason and exc.value.message
+
+
+def test_a_large_camera_jpeg_is_accepted_and_shrunk(app):
+    out = Image.open(io.BytesIO(process_photo(image_bytes("JPEG", size=(5000, 4000)))))
+    assert out.width <= 600 and out.height <= 800
 
 
 def test_truncated_image_is_rejected(app):

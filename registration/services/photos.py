@@ -25,6 +25,9 @@ from .printing import plain
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 40-megapixel camera is the most a real photo needs
+# PNG and WebP cannot be decoded at a reduced scale as JPEG can, so they are held whole in
+# memory (4 bytes a pixel): keep them to what a screenshot or an edited photo needs.
+MAX_PIXELS_LOSSLESS = 16_000_000
 MIN_SIDE = 120
 OUTPUT_BOX = (600, 800)  # the largest stored size (width, height)
 FORMATS = ("JPEG", "PNG", "WEBP")
@@ -85,10 +88,11 @@ def process_photo(data: bytes) -> bytes:
             mb=MAX_BYTES // (1024 * 1024)))
     image = _open(data)
     width, height = image.size
-    if width * height > MAX_PIXELS:
+    if width * height > (MAX_PIXELS if image.format == "JPEG" else MAX_PIXELS_LOSSLESS):
         raise PhotoRejected("too_many_pixels", _l(
             "This image has too many pixels to be a photo. Use a photo of at most "
-            "%(mp)d megapixels.", mp=MAX_PIXELS // 1_000_000))
+            "%(mp)d megapixels.", mp=(MAX_PIXELS if image.format == "JPEG"
+                                      else MAX_PIXELS_LOSSLESS) // 1_000_000))
     if min(width, height) < MIN_SIDE:
         raise PhotoRejected("too_small", _l(
             "This photo is too small to print (at least %(n)d pixels on each side).",
@@ -96,7 +100,13 @@ def process_photo(data: bytes) -> bytes:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Work at a few times the stored size, not the camera's: a JPEG decodes straight
+            # to a reduced scale (draft), anything else is shrunk right after loading, so a
+            # 40-megapixel upload does not hold hundreds of MB through the conversions.
+            work_box = (OUTPUT_BOX[0] * 3, OUTPUT_BOX[1] * 3)
+            image.draft("RGB", work_box)
             image.load()
+            image.thumbnail(work_box, Image.Resampling.BILINEAR)
             image = ImageOps.exif_transpose(image)
             if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P"
                                                        and "transparency" in image.info):

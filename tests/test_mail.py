@@ -586,3 +586,14 @@ def test_no_ticket_goes_out_after_a_quick_cancellation(mail_app, smtp):
     failed = db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.status == "failed")).one()
     assert failed.kind == "approved" and "cancelled" in failed.last_error
+
+
+def test_queued_mail_is_not_sent_to_an_address_changed_since(mail_app, smtp):
+    delegate = register(mail_app)  # "registered" mail queued for the typed address
+    delegate.email = "corrected@example.org"
+    delegate.email_key = "corrected@example.org"
+    db.session.commit()
+    deliver()
+    assert smtp.inbox.messages() == []  # no manage link to the old inbox
+    row = db.session.scalars(select(OutboxMessage)).one()
+    assert row.status == "failed" and "address changed" in row.last_error

@@ -49,6 +49,7 @@ from ..extensions import db
 from ..fields import CATEGORIES
 from ..models import Delegate, OutboxMessage
 from ..models.types import utcnow
+from ..validation import email_key
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +230,10 @@ def materialise(row: OutboxMessage) -> None:
         delegate = db.session.get(Delegate, row.delegate_id) if row.delegate_id else None
         if delegate is None:
             raise BuildFailure("the delegate no longer exists")
+        if delegate.email_key != email_key(row.recipient):
+            # The address changed (or was erased) after this was queued: the message would
+            # carry a working manage link to an inbox that is no longer the delegate's.
+            raise BuildFailure("not sent: the delegate's email address changed since")
         if row.kind in WITH_TICKET and not delegate.is_accredited:
             # Cancelled or rejected before the mail went out: no ticket for them.
             raise BuildFailure(f"not sent: the delegate is now {delegate.status}")

@@ -6,9 +6,10 @@ import io
 import math
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from registration.extensions import db
 from registration.models import AuditEntry, Delegate, Status
@@ -332,3 +333,28 @@ def test_delegate_page_shows_the_print_and_photo_panels(client, csrf):
     post_print(client, csrf, delegate)
     html = client.get(f"/staff/delegates/{delegate.public_id}").get_data(as_text=True)
     assert "Reprint badge" in html and "(serial 1) will stop working" in html
+
+
+def test_badge_changed_during_a_batch_is_not_marked_printed(app, login, monkeypatch):
+    staff = login("desk")
+    first, second = make_delegate(1), make_delegate(2)
+    render = printing.badges.render_badges
+
+    def render_then_edit(stream, *args, **kwargs):
+        drawn = list(stream)  # every badge drawn from the records as they were
+        # Meanwhile the delegate corrects a name (another request, committed).
+        db.session.execute(update(Delegate).where(Delegate.id == first.id).values(
+            badge_name="Corrected Name", updated_at=datetime.now(UTC)))
+        return render(iter(drawn), *args, **kwargs)
+
+    monkeypatch.setattr(printing.badges, "render_badges", render_then_edit)
+    pdf, count = printing.render_to_bytes(printing.BatchFilter(), staff, "a6")
+    assert count == 2
+    db.session.expire_all()
+    first, second = db.session.get(Delegate, first.id), db.session.get(Delegate, second.id)
+    assert first.printed_at is None and first.needs_reprint is True
+    assert first.status == Status.APPROVED.value
+    assert second.printed_at is not None and second.status == Status.BADGE_PRINTED.value
+    discarded = db.session.scalars(select(AuditEntry.delegate_id).where(
+        AuditEntry.action == "print_discarded")).all()
+    assert discarded == [first.id]

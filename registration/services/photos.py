@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -139,6 +140,7 @@ def set_photo(delegate: Delegate, jpeg: bytes, staff: StaffUser | None, *,
         delegate.photo = DelegatePhoto(jpeg=jpeg)
     else:
         photo.jpeg = jpeg
+    delegate.updated_at = datetime.now(UTC)  # the badge changed (batch print compares it)
     if delegate.printed_at is not None:
         delegate.needs_reprint = True
     audit.record(delegate, "photo_changed", actor=actor, staff=staff, source=source,
@@ -152,6 +154,7 @@ def delete_photo(delegate: Delegate, staff: StaffUser | None, *, actor: str = "s
     if delegate.photo is None:
         return False
     delegate.photo = None
+    delegate.updated_at = datetime.now(UTC)
     if delegate.printed_at is not None:
         delegate.needs_reprint = True
     audit.record(delegate, "photo_removed", actor=actor, staff=staff,

@@ -289,6 +289,10 @@ def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str
     total = len(ids)
     event = event_info()
 
+    # What each badge was drawn from: a record changed while the run went on (an edit, a
+    # photo, a reprint elsewhere) is not marked printed from a stale drawing.
+    drawn: dict[int, tuple] = {}
+
     def badge_stream() -> Iterator[badges.BadgeData]:
         for chunk in _chunks(ids, CHUNK):
             rows = db.session.scalars(
@@ -299,6 +303,7 @@ def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str
             for delegate_id in chunk:
                 delegate = by_id.get(delegate_id)
                 if delegate is not None:
+                    drawn[delegate.id] = _drawn_state(delegate)
                     yield badge_data(delegate, lang)
             _forget(rows)
 
@@ -310,7 +315,7 @@ def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str
         if progress is not None:
             progress(0, total)
         count = badges.render_badges(badge_stream(), event, layout, out, tick, workers=workers)
-        _mark_batch(ids, staff, _actor(staff, actor), layout, total)
+        _mark_batch(ids, staff, _actor(staff, actor), layout, total, drawn)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -325,16 +330,36 @@ def _forget(rows: Sequence[Delegate]) -> None:
         db.session.expunge(delegate)
 
 
+def _drawn_state(delegate: Any) -> tuple:
+    return (delegate.badge_serial, delegate.updated_at, delegate.printed_at)
+
+
 def _mark_batch(ids: Sequence[int], staff: StaffUser | None, actor: str, layout: str,
-                total: int) -> None:
+                total: int, drawn: dict[int, tuple]) -> None:
     now = _now()
     staff_id = staff.id if staff is not None else None
     for chunk in _chunks(ids, 500):
-        rows = db.session.execute(
-            select(Delegate.id, Delegate.status, Delegate.badge_serial, Delegate.print_count)
+        found = db.session.execute(
+            select(Delegate.id, Delegate.status, Delegate.badge_serial, Delegate.print_count,
+                   Delegate.updated_at, Delegate.printed_at)
             .where(Delegate.id.in_(chunk), Delegate.status.in_(ACCREDITED_VALUES))
             .with_for_update()
         ).all()
+        rows = [r for r in found if drawn.get(r.id) == _drawn_state(r)]
+        stale = [r.id for r in found if drawn.get(r.id) != _drawn_state(r)]
+        if stale:
+            # Their sheet in this PDF shows the old record: flag them for the desk.
+            db.session.execute(
+                update(Delegate).where(Delegate.id.in_(stale)).values(needs_reprint=True),
+                execution_options={"synchronize_session": False},
+            )
+            db.session.execute(insert(AuditEntry), [
+                {"delegate_id": delegate_id, "staff_id": staff_id, "actor": actor,
+                 "action": "print_discarded", "created_at": now,
+                 "details": {"layout": layout, "batch": total,
+                             "why": "changed while the batch was rendering"}}
+                for delegate_id in stale
+            ])
         if not rows:
             continue
         live = [r.id for r in rows]

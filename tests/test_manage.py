@@ -523,3 +523,25 @@ def test_head_of_delegation_is_a_desk_decision_once_accredited(client, delegate,
     request_entry = db.session.scalars(select(AuditEntry).where(
         AuditEntry.action == "change_requested")).one()
     assert request_entry.details["requested"] == {"head_of_delegation": True}
+
+
+def test_change_request_survives_a_reprint_until_declined(client, delegate, link, login,
+                                                          get_csrf):
+    from registration.services import self_service
+
+    mark_printed(delegate)
+    post(client, f"{link}/edit", edit_data(delegate, organisation="MPS Jiangsu"))
+    delegate.needs_reprint = False  # the desk reprinted for a lost badge meanwhile
+    delegate.badge_serial += 1
+    db.session.commit()
+    assert self_service.pending_change_request(delegate) == {"organisation": "MPS Jiangsu"}
+    login("desk")
+    record_url = f"/staff/delegates/{delegate.public_id}"
+    assert 'id="change-request"' in client.get(record_url).get_data(as_text=True)
+    response = client.post(f"{record_url}/decline-request",
+                           data={"csrf_token": get_csrf(record_url)})
+    assert response.status_code == 303
+    assert 'id="change-request"' not in client.get(record_url).get_data(as_text=True)
+    db.session.expire_all()
+    assert delegate.organisation == "Ministry of Public Security"
+    assert "change_request_declined" in audit_actions(delegate)

@@ -38,6 +38,7 @@ KNOWN = {
     ("staff.approve", "POST"): {"desk": 303, "admin": 409},  # desk approved it first
     ("staff.reject", "POST"): {"desk": 422, "admin": 422},  # no reason given
     ("staff.bulk_action", "POST"): {"desk": 303, "admin": 303},
+    ("staff.decline_request", "POST"): {"desk": 303, "admin": 303},  # nothing pending
     ("staff.logout_everywhere", "POST"): {"scanner": 303, "desk": 303, "admin": 303},
     # Every signed-in role changes its own password (an empty form: field errors).
     ("staff.password", "GET"): {"scanner": 200, "desk": 200, "admin": 200},

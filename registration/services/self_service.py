@@ -80,21 +80,32 @@ def can_download_eticket(delegate: Delegate) -> bool:
 
 
 def pending_change_request(delegate: Delegate) -> dict[str, Any] | None:
-    """What the delegate asked to change after printing and the desk has not yet applied
-    (the latest request, minus values the record already has)."""
-    if not delegate.needs_reprint:
-        return None
+    """What the delegate asked to change after printing and the desk has neither applied
+    nor declined: the latest request, minus values the record already has. It survives a
+    reprint made for another reason (lost badge): only applying or declining ends it."""
     entry = db.session.scalar(
         select(AuditEntry)
-        .where(AuditEntry.delegate_id == delegate.id, AuditEntry.action == "change_requested")
+        .where(AuditEntry.delegate_id == delegate.id,
+               AuditEntry.action.in_(("change_requested", "change_request_declined")))
         .order_by(AuditEntry.id.desc()).limit(1))
-    if entry is None:
+    if entry is None or entry.action != "change_requested":
         return None
     current = {**(delegate.details or {}),
                **{name: getattr(delegate, name) for name in COMMON_FIELDS}}
     pending = {name: value for name, value in (entry.details.get("requested") or {}).items()
                if current.get(name) != value}
     return pending or None
+
+
+def decline_change_request(delegate: Delegate, staff: Any, reason: str = "") -> bool:
+    """The desk declines the pending request (False when there is none); commits."""
+    pending = pending_change_request(delegate)
+    if pending is None:
+        return False
+    audit.record(delegate, "change_request_declined", staff=staff,
+                 fields=sorted(pending), reason=reason)
+    db.session.commit()
+    return True
 
 
 # ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from ..auth import roles_required
@@ -375,6 +376,18 @@ def reject(public_id: uuid.UUID):
         return _render_record(delegate, status=409)
     flash(_("%(ref)s is not accredited; the reason was recorded.", ref=delegate.reference),
           "success")
+    return redirect(_record_url(delegate), code=303)
+
+
+@bp.post("/delegates/<uuid:public_id>/decline-request")
+@roles_required(Role.DESK)
+def decline_request(public_id: uuid.UUID):
+    delegate = _delegate_or_404(public_id)
+    form = FlaskForm()  # CSRF only
+    if not form.validate_on_submit():
+        abort(400)
+    if self_service.decline_change_request(delegate, current_user._get_current_object()):
+        flash(_("The delegate's requested change was declined."), "success")
     return redirect(_record_url(delegate), code=303)
 
 

@@ -502,3 +502,21 @@ def test_history_starts_at_creation_without_registered_entry(app, login):
     history = accreditation.status_history(accreditation.audit_trail(d), d)
     assert [h[1] for h in history] == ["submitted", "approved"]
     assert history[0][0] == d.created_at
+
+
+def test_record_shows_times_in_the_forums_time_zone(client, login):
+    from registration.services.registration import build_delegate
+    from registration.validation import clean_record
+
+    login("desk")
+    clean, _ = clean_record({"category": "ngo", "given_name": "Aisha", "organisation": "NEMA",
+                             "position": "Adviser", "country": "NG", "email": "a@example.ng",
+                             "phone": "+234 803 123 4567"},
+                            require_category_fields=False, require_consent=False)
+    delegate = build_delegate(clean, source="import")
+    delegate.reference = "GPS-TIME-ZONE"
+    delegate.created_at = datetime(2026, 12, 8, 1, 14, tzinfo=UTC)
+    db.session.add(delegate)
+    db.session.commit()
+    page = client.get(f"/staff/delegates/{delegate.public_id}").get_data(as_text=True)
+    assert "2026-12-08 09:14 (GMT+08:00)" in page  # 01:14 UTC in Lianyungang

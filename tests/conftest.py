@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g, request_started
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 
@@ -66,6 +66,11 @@ def _empty_tables() -> None:
     db.session.commit()
 
 
+def _fresh_request_state(sender: Flask, **extra) -> None:
+    g.pop("_login_user", None)
+    g.pop(sender.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
 @pytest.fixture
 def make_app(base_config: dict, _migrated: None) -> Iterator:
     """Build an app with extra settings; tables are emptied afterwards."""
@@ -73,6 +78,10 @@ def make_app(base_config: dict, _migrated: None) -> Iterator:
 
     def factory(**overrides) -> Flask:
         app = create_app({**base_config, **overrides})
+        # Tests keep one app context open across requests, so `g` outlives a request; in
+        # production every request has its own. Drop what extensions cache there per request
+        # (Flask-Login's user, Flask-WTF's CSRF token) so each request reads its own session.
+        request_started.connect(_fresh_request_state, app)
         apps.append(app)
         return app
 

@@ -12,7 +12,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -62,11 +61,6 @@ def _configure(state) -> None:
 
     @app.before_request
     def _staff_session_checks() -> None:
-        # Flask-Login caches the user, Flask-WTF the CSRF token, on `g`, which lives as long
-        # as the app context. When an outer app context spans several requests (tests,
-        # scripts), each request must still read them from its own session.
-        g.pop("_login_user", None)
-        g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
         # A staff session ends a fixed time after sign-in, however busy it has been (the
         # cookie's own expiry slides with every request).
         since = session.get(SIGNED_IN_AT)

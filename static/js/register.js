@@ -16,8 +16,10 @@
       s.querySelectorAll("input, select, textarea").forEach(function (el) { el.disabled = !on; });
     });
   }
-  radios.forEach(function (r) { r.addEventListener("change", showCategory); });
-  showCategory();
+  if (radios.length) {  // a form without the category choice shows its sections as they are
+    radios.forEach(function (r) { r.addEventListener("change", showCategory); });
+    showCategory();
+  }
 
   // Searchable country list: typing filters the options of the select below.
   form.querySelectorAll(".country-search").forEach(function (search) {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -9,6 +11,17 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .countries import country_name
+from .i18n import event_texts, local_datetime
+
+
+def safe_next(target: str | None) -> str | None:
+    """A same-site relative path, or None (never an open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def _wants_json() -> bool:
@@ -22,11 +35,12 @@ def register_web_helpers(app: Flask) -> None:
     def inject_globals() -> dict:
         lang = str(get_locale() or "en")
         return {
-            "event_name": app.config["EVENT_NAME"],
-            "event_dates": app.config["EVENT_DATES"],
             "current_lang": lang,
             "country_name": lambda code: country_name(code, lang),
+            **event_texts(lang),  # the event's name and dates in the page's language
         }
+
+    app.add_template_filter(local_datetime, "local_datetime")
 
     @app.after_request
     def security_headers(response):

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ..auth import roles_required
 from ..extensions import db
-from ..fields import CATEGORY_KEYS
+from ..fields import CATEGORIES, CATEGORY_KEYS
 from ..models import Checkpoint, Delegate, DelegatePhoto, Role
 from ..services import checkin as checkin_service
 from ..services import devices as device_service
@@ -151,4 +151,4 @@ def checkpoints():
         status = 422
     return render_template("staff/checkpoints.html", form=form,
                            checkpoints=checkin_service.list_checkpoints(),
-                           labels=dict(checkin_service.CATEGORIES)), status
+                           labels=dict(CATEGORIES)), status

@@ -23,19 +23,14 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from ..fields import CATEGORIES
+from ..i18n import category_label, current_language
 from ..models import Delegate
 from ..services import manage_links, self_service
 from ..services.self_service import SelfServiceRefused
 from . import bp
 from .forms import ConfirmForm, ManageForm, PhotoForm, RequestLinkForm, field_labels
-
-
-def _lang() -> str:
-    return str(get_locale() or "en")
 
 
 @bp.after_request
@@ -68,7 +63,7 @@ def with_delegate(view: Callable[..., Any]) -> Callable[..., Any]:
 def _page(template: str, delegate: Delegate, token: str, **context: Any) -> str:
     return render_template(
         template, delegate=delegate, token=token, ss=self_service,
-        category_label=CATEGORIES.get(delegate.category, delegate.category),
+        category_label=category_label(delegate.category),
         link_expires_at=manage_links.expires_at(token), field_labels=field_labels(), **context)
 
 
@@ -97,10 +92,10 @@ def edit(delegate: Delegate, token: str):
     if not self_service.can_edit(delegate):
         flash(_("This registration is cancelled and can no longer be changed."), "error")
         return redirect(url_for("manage.show", token=token), code=303)
-    form = ManageForm(lang=_lang(), data=self_service.current_values(delegate))
+    form = ManageForm(lang=current_language(), data=self_service.current_values(delegate))
     if request.method == "POST" and form.validate():
         result, errors = self_service.apply_edit(delegate, form.submitted_data(),
-                                                 locale=_lang())
+                                                 locale=current_language())
         if result is not None:
             if result.requested:
                 flash(_("Your badge is already printed, so the changes to what it shows were "
@@ -160,7 +155,7 @@ def photo_image(delegate: Delegate, token: str):
 @with_delegate
 def eticket(delegate: Delegate, token: str):
     try:
-        pdf = self_service.eticket_pdf(delegate, _lang())
+        pdf = self_service.eticket_pdf(delegate, current_language())
     except SelfServiceRefused as exc:
         return _page("manage/refused.html", delegate, token, message=str(exc.message)), 403
     filename = self_service.eticket_filename(delegate)

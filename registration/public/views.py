@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -15,11 +14,11 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ..extensions import db
 from ..fields import CATEGORIES
+from ..i18n import current_language
 from ..models import Delegate
 from ..services.registration import (
     RegistrationRefused,
@@ -27,14 +26,11 @@ from ..services.registration import (
     register_delegate,
     registration_closed,
 )
+from ..web import safe_next
 from .forms import DelegateForm
 from .page_cache import blank_form_page, cacheable_request
 
 bp = Blueprint("public", __name__)
-
-
-def _lang() -> str:
-    return str(get_locale() or "en")
 
 
 REFUSAL_MESSAGES = {
@@ -57,14 +53,14 @@ def index():
 def register():
     closed = registration_closed()
     full = full_categories()
-    form = DelegateForm(lang=_lang())
+    form = DelegateForm(lang=current_language())
     if request.method == "GET" and request.args.get("category") in CATEGORIES:
         form.category.data = request.args["category"]
     if closed:
         return render_template("public/register.html", form=form, closed=True, full=full), (
             403 if request.method == "POST" else 200)
     if cacheable_request(frozenset({"category"})):
-        key = (_lang(), form.category.data, frozenset(full), request.full_path)
+        key = (current_language(), form.category.data, frozenset(full), request.full_path)
         return blank_form_page(key, lambda: render_template(
             "public/register.html", form=form, closed=False, full=full))
     if request.method == "POST" and form.validate():
@@ -73,7 +69,7 @@ def register():
             form.category.errors = [str(REFUSAL_MESSAGES["full"]())]
         else:
             try:
-                delegate = register_delegate(clean, source="self", locale=_lang())
+                delegate = register_delegate(clean, source="self", locale=current_language())
             except RegistrationRefused as refused:
                 target = {"duplicate_email": form.email, "full": form.category}.get(refused.reason)
                 if target is None:  # closed while the form was being filled in
@@ -108,9 +104,4 @@ def set_language(code: str):
     if code not in current_app.config["LANGUAGES"]:
         abort(404)
     session["lang"] = code
-    target = request.args.get("next", "/")
-    # Only same-site paths: never an open redirect.
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        target = "/"
-    return redirect(target)
+    return redirect(safe_next(request.args.get("next")) or "/")

@@ -43,13 +43,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app, has_request_context, url_for
-from flask_babel import force_locale
 from sqlalchemy import JSON, Boolean, bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import tickets
 from ..extensions import db
-from ..fields import CATEGORIES, CATEGORY_KEYS
+from ..fields import CATEGORY_KEYS
+from ..i18n import category_label, current_language
 from ..models import (
     ACCREDITED,
     CheckIn,
@@ -136,23 +136,6 @@ def is_head_of_delegation(details: dict[str, Any] | None) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in {"y", "yes", "true", "1", "on"}
     return bool(value)
-
-
-def _lang() -> str:
-    if has_request_context():
-        from flask_babel import get_locale
-
-        return str(get_locale() or "en")
-    return "en"
-
-
-def category_label(key: str) -> str:
-    """The category's name in the request's language (English outside a request)."""
-    label = CATEGORIES.get(key, key)
-    if has_request_context():
-        return str(label)
-    with force_locale("en"):
-        return str(label)
 
 
 def display_name(delegate: Any) -> str:
@@ -621,7 +604,7 @@ def snapshot() -> dict[str, Any]:
         "generated_at": iso(utcnow()),
         "accredited_statuses": list(ACCREDITED_VALUES),
         "category_labels": {key: category_label(key) for key in CATEGORY_KEYS},
-        "country_names": {code: country_name(code, _lang()) for code in
+        "country_names": {code: country_name(code, current_language()) for code in
                           sorted({d["country"] for d in delegates if d["country"]})},
         "public_keys": public_keys_b64(),
         "checkpoints": [checkpoint_json(c) for c in list_checkpoints(active_only=True)],

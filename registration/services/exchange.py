@@ -28,12 +28,13 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..fields import ALL_CATEGORY_FIELD_NAMES, CATEGORY_FIELDS, COMMON_FIELDS, EXCHANGE_COLUMNS
+from ..i18n import plain
 from ..models import Delegate, StaffUser, Status
 from ..signals import delegate_approved
 from ..text import new_reference
 from ..validation import clean_record, email_key
 from . import audit
-from .printing import SelectionFilter, plain
+from .printing import SelectionFilter
 from .registration import build_delegate
 
 MAX_ROWS = 10_000

@@ -39,14 +39,13 @@ from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, render_template
 from flask_babel import force_locale
-from flask_babel import format_datetime as babel_format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from .. import signals
 from ..countries import country_name
 from ..extensions import db
-from ..fields import CATEGORIES
+from ..i18n import category_label, event_texts, local_datetime
 from ..models import Delegate, OutboxMessage
 from ..models.types import utcnow
 from ..validation import email_key
@@ -67,25 +66,6 @@ WITH_TICKET = frozenset({"approved", "reprinted"})
 # A delivery that crashed mid-way (SQLite lease) is retried after this long.
 LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=6)
-DATETIME_FORMAT = "yyyy-MM-dd HH:mm (ZZZZ)"
-
-
-def local_datetime(value: datetime | None, fmt: str = DATETIME_FORMAT) -> str:
-    """A date-time in the forum's time zone with the zone shown, e.g. 2026-12-08 09:14
-    (GMT+08:00). Used by pages and emails (template filter `local_datetime`)."""
-    if value is None:
-        return ""
-    return babel_format_datetime(value, fmt)
-
-
-def event_texts(lang: str) -> dict[str, str]:
-    """The event's name and dates in `lang` (EVENT_NAME_ZH / EVENT_DATES_ZH for Chinese)."""
-    config = current_app.config
-    suffix = "_ZH" if lang == "zh" else ""
-    return {
-        "event_name": config.get(f"EVENT_NAME{suffix}") or config["EVENT_NAME"],
-        "event_dates": config.get(f"EVENT_DATES{suffix}") or config["EVENT_DATES"],
-    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -134,7 +114,7 @@ def render_mail(kind: str, delegate: Delegate, *, base_url: str | None = None,
             "delegate": delegate,
             **event_texts(locale),
             "current_lang": locale,
-            "category_label": str(CATEGORIES.get(delegate.category, delegate.category)),
+            "category_label": category_label(delegate.category, locale),
             "country_label": country_name(delegate.country, locale),
             "registered_at": local_datetime(delegate.created_at),
             **context,
@@ -572,14 +552,6 @@ def init_app(app: Flask) -> None:
     for signal, receiver in _WRAPPED:
         signal.connect(receiver, weak=False)  # idempotent: blinker keeps one per receiver
     app.extensions["mail_outbox"] = DeliveryWorker(app)
-    app.add_template_filter(local_datetime, "local_datetime")
-
-    @app.context_processor
-    def event_in_the_readers_language() -> dict[str, str]:
-        # Runs after web.py's processor: the event's name and dates in the page's language.
-        from flask_babel import get_locale
-
-        return event_texts(str(get_locale() or "en"))
     if app.config.get("APP_ENV") == "production":
         if not app.config.get("PUBLIC_BASE_URL"):
             log.warning("PUBLIC_BASE_URL is not set: emailed links use the Host header of the "

@@ -20,9 +20,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 import badges
 
 from ..extensions import db
+from ..i18n import plain
 from ..models import Delegate, DelegatePhoto, StaffUser
 from . import audit
-from .printing import plain
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 40-megapixel camera is the most a real photo needs

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
 
-from flask import current_app, has_request_context
-from flask_babel import force_locale
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.orm import selectinload
@@ -23,7 +22,7 @@ import badges
 
 from ..countries import country_name
 from ..extensions import db
-from ..fields import CATEGORIES
+from ..i18n import category_label, event_texts, plain
 from ..models import ACCREDITED, AuditEntry, Delegate, StaffUser, Status
 from ..signals import badge_reprinted
 from ..tickets import MAX_SERIAL
@@ -44,15 +43,6 @@ REPRINT_REASONS: dict[str, object] = {
 }
 ACCREDITED_VALUES = tuple(s.value for s in ACCREDITED)
 CHUNK = 200  # delegates loaded (with photos) per query in batch runs
-
-
-def plain(text: object, lang: str = "en") -> str:
-    """A (lazy) translated string as text; outside a request (CLI, job threads) the app's
-    locale selector has no session to read, so `lang` is used."""
-    if has_request_context():
-        return str(text)
-    with force_locale(lang):
-        return str(text)
 
 
 class PrintRefused(Exception):
@@ -113,14 +103,6 @@ def check_layout(layout: str) -> str:
     return layout
 
 
-def category_label(category: str, lang: str = "en") -> str:
-    label = CATEGORIES.get(category)
-    if label is None:
-        return category.upper()
-    with force_locale(lang):
-        return str(label).upper()
-
-
 def badge_data(delegate: Delegate, lang: str | None = None,
                photo: bytes | None | bool = True) -> badges.BadgeData:
     """What is printed on `delegate`'s badge, resolved to display strings (in `lang`, by
@@ -136,7 +118,7 @@ def badge_data(delegate: Delegate, lang: str | None = None,
         organisation=delegate.organisation or "",
         country=country_name(delegate.country, lang) if delegate.country else "",
         category=delegate.category,
-        category_label=category_label(delegate.category, lang),
+        category_label=category_label(delegate.category, lang).upper(),
         qr_payload=badge_tokens.token_for(delegate),
         reference=delegate.reference,
         photo=photo or None,
@@ -150,9 +132,11 @@ def badge_language() -> str:
     return lang if lang in current_app.config.get("LANGUAGES", ["en"]) else "en"
 
 
-def event_info() -> badges.EventInfo:
-    return badges.EventInfo(name=current_app.config["EVENT_NAME"],
-                            dates=current_app.config["EVENT_DATES"])
+def event_info(lang: str | None = None) -> badges.EventInfo:
+    """The event's name and dates as badges print them (in `lang`, default the badge
+    language)."""
+    texts = event_texts(lang or badge_language())
+    return badges.EventInfo(name=texts["event_name"], dates=texts["event_dates"])
 
 
 def check_printable(delegate: Delegate) -> None:

@@ -21,14 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ..countries import country_name
 from ..extensions import db
-from ..fields import CATEGORIES, CATEGORY_FIELDS, COMMON_FIELDS
+from ..fields import CATEGORY_FIELDS, COMMON_FIELDS
 from ..models import AuditEntry, Delegate, OutboxMessage, Status
 from ..signals import delegate_cancelled
 from ..validation import clean_record, email_key
@@ -112,41 +110,16 @@ def decline_change_request(delegate: Delegate, staff: Any, reason: str = "") -> 
 # E-ticket
 
 
-def badge_data(delegate: Delegate, lang: str | None = None) -> Any:
-    import badges
-
-    from .badge_tokens import token_for
-
-    lang = lang or (delegate.locale if delegate.locale in ("en", "zh") else "en")
-    with force_locale(lang):
-        label = str(CATEGORIES.get(delegate.category, delegate.category))
-    photo = delegate.photo.jpeg if delegate.photo is not None else None
-    return badges.BadgeData(
-        badge_name=delegate.badge_name or delegate.full_name,
-        honorific=delegate.honorific,
-        native_name=delegate.native_name,
-        organisation=delegate.organisation,
-        country=country_name(delegate.country, lang),
-        category=delegate.category,
-        category_label=label.upper(),
-        qr_payload=token_for(delegate),
-        reference=delegate.reference,
-        photo=photo,
-    )
-
-
 def eticket_pdf(delegate: Delegate, lang: str | None = None) -> bytes:
     """The e-ticket: the badge design (A6) with the delegate's current QR code."""
     import badges
 
     if not can_download_eticket(delegate):
         raise SelfServiceRefused(_l("Your e-ticket is available once you are accredited."))
-    from .mail import event_texts
+    from .printing import badge_data, event_info
 
     lang = lang or (delegate.locale if delegate.locale in ("en", "zh") else "en")
-    texts = event_texts(lang)
-    event = badges.EventInfo(name=texts["event_name"], dates=texts["event_dates"])
-    return badges.render_badge(badge_data(delegate, lang), event, "a6")
+    return badges.render_badge(badge_data(delegate, lang), event_info(lang), "a6")
 
 
 def eticket_filename(delegate: Delegate) -> str:

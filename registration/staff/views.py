@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import (
     abort,
@@ -18,7 +17,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -28,11 +26,13 @@ from ..auth import roles_required
 from ..countries import country_choices
 from ..extensions import db, login_manager
 from ..fields import CATEGORIES, CATEGORY_FIELDS
+from ..i18n import current_language
 from ..models import STATUS_LABELS, CheckIn, Delegate, InvalidTransition, Role, StaffUser, Status
 from ..services import accreditation, delegate_search, self_service, staff_accounts
 from ..services.delegate_edit import EditRefused, edit_delegate, form_data
 from ..services.registration import RegistrationRefused
 from ..validation import email_key
+from ..web import safe_next
 from . import bp
 from .forms import (
     DeskEditForm,
@@ -68,20 +68,6 @@ def _configure(state) -> None:
                 .total_seconds():
             session.pop("_user_id", None)
             session.pop(SIGNED_IN_AT, None)
-
-
-def _lang() -> str:
-    return str(get_locale() or "en")
-
-
-def safe_next(target: str | None) -> str | None:
-    """A same-site relative path, or None (never an open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return None
-    return target
 
 
 def home_for(staff: StaffUser) -> str:
@@ -266,7 +252,7 @@ def delegates():
     checked_in = set(db.session.scalars(
         select(CheckIn.delegate_id).where(CheckIn.delegate_id.in_(ids)).distinct()
     )) if ids else set()
-    countries = country_choices(_lang())
+    countries = country_choices(current_language())
     return render_template(
         "staff/delegates.html", flt=flt, page=page, counts=delegate_search.counts(flt),
         checked_in=checked_in, categories=CATEGORIES, statuses=STATUS_LABELS,
@@ -394,9 +380,9 @@ def edit(public_id: uuid.UUID):
         if request.args.get("apply_request"):
             # Prefill what the delegate asked for after printing; saving applies and audits it.
             data.update(self_service.pending_change_request(delegate) or {})
-        form = DeskEditForm(data=data, lang=_lang())
+        form = DeskEditForm(data=data, lang=current_language())
         return render_template("staff/edit.html", form=form, delegate=delegate)
-    form = DeskEditForm(lang=_lang())
+    form = DeskEditForm(lang=current_language())
     if form.validate():
         try:
             changes = edit_delegate(delegate, form.cleaned, current_user._get_current_object())
@@ -419,13 +405,13 @@ def edit(public_id: uuid.UUID):
 @bp.route("/walk-in", methods=["GET", "POST"])
 @roles_required(Role.DESK)
 def walk_in():
-    form = WalkInForm(lang=_lang())
+    form = WalkInForm(lang=current_language())
     if request.method == "GET":
         return render_template("staff/walk_in.html", form=form)
     if form.validate():
         try:
             delegate = accreditation.register_walk_in(
-                form.cleaned, current_user._get_current_object(), locale=_lang()
+                form.cleaned, current_user._get_current_object(), locale=current_language()
             )
         except RegistrationRefused as refused:
             if refused.reason == "duplicate_email":

@@ -60,3 +60,22 @@ i18n: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+.PHONY: typecheck requirements requirements-check
+
+## make typecheck: mypy over registration/ and badges/ (settings in pyproject.toml)
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+## make requirements: recompile the pinned requirements from requirements*.in
+requirements: $(VENV)/.dev-installed
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements.txt requirements.in
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements-dev.txt requirements-dev.in
+
+requirements-check: $(VENV)/.dev-installed
+	@cp requirements.txt /tmp/requirements.check && cp requirements-dev.txt /tmp/requirements-dev.check
+	@$(MAKE) -s requirements
+	@diff -q /tmp/requirements.check requirements.txt && diff -q /tmp/requirements-dev.check requirements-dev.txt \
+		|| { echo "requirements*.txt were stale: recompiled, review and commit"; exit 1; }

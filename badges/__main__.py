@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from .batch import render_badges
+from .draw import BadgeData, EventInfo
 from .fonts import missing_fonts_hint
 from .layouts import LAYOUTS
-from .render import BadgeData, EventInfo, render_badges
 
 CATEGORY_LABELS = {
     "government": "GOVERNMENT OFFICIAL",

@@ -20,9 +20,10 @@ import zxingcpp
 from badges import LAYOUTS, BadgeData, EventInfo, render_badge, render_badges
 from badges import fonts as badge_fonts
 from badges import qr as badge_qr
+from badges import shaping as badge_shaping
+from badges.fitting import ELLIPSIS, choose_lines
 from badges.layouts import MM
 from badges.pdfcat import PdfConcatenator
-from badges.text import ELLIPSIS, choose_lines
 from registration import tickets
 
 EVENT = EventInfo("Global Public Safety Cooperation Forum",
@@ -209,7 +210,7 @@ def test_script_renders_embedded_extractable_and_inked(key, script):
     name, package, preferred = SCRIPTS[script]
     require_fonts(name, package)
     # coverage: every code point is drawn by a font that has it in its cmap
-    runs = badge_fonts.layout_line(name)[0]
+    runs = badge_shaping.layout_line(name)[0]
     for run in runs:
         assert run.font.embedded
         for ch in unicodedata.normalize("NFC", run.text):

@@ -1,9 +1,10 @@
-"""Fitting text into a box and emitting it as PDF text operators.
+"""Fitting text into a box: which lines, at which size, at which positions.
 
 Fitting order (from the issue): shrink from the slot's size down to its minimum, then wrap
 onto up to ``max_lines`` lines (choosing the split that allows the largest size), then cut
 with an ellipsis at the minimum size. The result never leaves its box: the height check
-uses the real ascent/descent of the fonts chosen for the line.
+uses the real ascent/descent of the fonts chosen for the line. :mod:`badges.pdftext`
+writes the result into the PDF.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from reportlab.lib.rl_accel import fp_str
-from reportlab.pdfgen.canvas import Canvas
-
-from .fonts import FONT_DIRS_ENV, Glyph, Run, layout_line
+from .fonts import FONT_DIRS_ENV
 from .layouts import MM, TextSlot
+from .shaping import Run, layout_line
 
 ELLIPSIS = "\u2026"
 
@@ -187,75 +186,3 @@ def fit(text: str, slot: TextSlot) -> FittedText:
         out.append((runs, x, baseline))
         baseline -= pitch
     return FittedText(tuple(out), size)
-
-
-def _actual_text(s: str) -> str:
-    return "<FEFF" + s.encode("utf-16-be").hex().upper() + ">"
-
-
-def draw_runs(c: Canvas, runs: tuple[Run, ...], x: float, y: float, size: float) -> None:
-    """Draw one laid-out line with its left edge at ``x`` and baseline ``y``.
-
-    Embedded fonts are written as raw text operators (one BT/ET per run) because the
-    general canvas text path re-measures and re-encodes every string; base-14 fallback
-    fonts go through the canvas API.
-    """
-    doc = c._doc
-    sz = fp_str(size)
-    for run in runs:
-        w = run.width * size / 1000
-        if not run.font.embedded:
-            c.setFont(run.font.name, size)
-            c.drawString(x, y, run.text)
-            x += w
-            continue
-        ttf = run.font.ttf
-        ops = [f"BT 1 0 0 1 {fp_str(x)} {fp_str(y)} Tm"]
-        if run.glyphs is None:
-            for subset, chunk in ttf.splitString(run.text, doc):
-                ops.append(f"{ttf.getSubsetInternalName(subset, doc)} {sz} Tf")
-                ops.append(f"({c._escape(chunk)}) Tj")
-        else:
-            codes = "".join(g.code for g in run.glyphs)
-            gi = 0
-            for subset, chunk in ttf.splitString(codes, doc):
-                ops.append(f"{ttf.getSubsetInternalName(subset, doc)} {sz} Tf")
-                items: list[str] = []
-                for k in range(len(chunk)):
-                    g = run.glyphs[gi]
-                    gi += 1
-                    byte = c._escape(chunk[k : k + 1])
-                    if g.y_offset:
-                        if items:
-                            ops.append(f"[{' '.join(items)}] TJ")
-                            items = []
-                        ops.append(f"{fp_str(g.y_offset * size / 1000)} Ts")
-                        ops.append(_tj(byte, g))
-                        ops.append("0 Ts")
-                        continue
-                    if g.x_offset:
-                        items.append(fp_str(-g.x_offset))
-                    items.append(f"({byte})")
-                    adj = g.width - g.advance + g.x_offset
-                    if adj:
-                        items.append(fp_str(adj))
-                if items:
-                    ops.append(f"[{' '.join(items)}] TJ")
-        ops.append("ET")
-        body = "\n".join(ops)
-        if run.needs_actual_text:
-            body = f"/Span <</ActualText {_actual_text(run.text)}>> BDC\n{body}\nEMC"
-        c.addLiteral(body)
-        x += w
-
-
-def _tj(byte: str, g: Glyph) -> str:
-    pre = fp_str(-g.x_offset) + " " if g.x_offset else ""
-    post = g.width - g.advance + g.x_offset
-    return f"[{pre}({byte}) {fp_str(post)}] TJ"
-
-
-def draw_fitted(c: Canvas, fitted: FittedText) -> None:
-    """Draw every line of a :class:`FittedText`."""
-    for runs, x, y in fitted.lines:
-        draw_runs(c, runs, x, y, fitted.size)

@@ -1,23 +1,21 @@
-"""Draw badges onto PDF pages. Input is plain data, output is PDF bytes or a stream.
+"""Draw badges onto PDF pages. Input is plain data, output is PDF bytes.
 
 No web framework or database here: the app maps its models to :class:`BadgeData` and
-decides the order; this module only draws. Bulk rendering is chunked so memory stays
-bounded however many badges and photos there are (see :func:`render_badges`).
+decides the order; this module only draws, one badge (:func:`render_badge`) or one run of
+badges as a self-contained PDF (:func:`render_pages`). Long runs are split into such
+PDFs and joined by :mod:`badges.batch`.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import functools
 import hashlib
 import io
-import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -29,6 +27,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from . import qr
+from .fitting import fit
 from .layouts import (
     CATEGORIES,
     LAYOUTS,
@@ -40,8 +39,7 @@ from .layouts import (
     Design,
     TextSlot,
 )
-from .pdfcat import PdfConcatenator
-from .text import draw_fitted, fit
+from .pdftext import draw_fitted
 
 log = logging.getLogger("badges")
 
@@ -50,8 +48,6 @@ PAGE_COMPRESSION = 1  # zlib: 1,000 4-up badges 1.7 MB instead of 7.2 MB for ~5%
 #: scaled down to it before embedding; smaller ones are embedded untouched (no re-encode).
 PHOTO_DPI = 300
 PHOTO_PASS_PIXELS = 1_000_000
-#: Badges per independently rendered chunk in bulk runs (bounds memory, see pdfcat).
-CHUNK_BADGES = 400
 
 
 @dataclass(frozen=True)
@@ -397,9 +393,9 @@ def draw_pages(c: Canvas, badges: Iterable[BadgeData], event: EventInfo, lay: Ba
     return count
 
 
-def _render_chunk(badges: Iterable[BadgeData], event: EventInfo, lay: BadgeLayout,
-                  title: str, progress: Callable[[int], None] | None = None
-                  ) -> tuple[bytes, int]:
+def render_pages(badges: Iterable[BadgeData], event: EventInfo, lay: BadgeLayout,
+                 title: str, progress: Callable[[int], None] | None = None
+                 ) -> tuple[bytes, int]:
     """One self-contained PDF for a run of badges; returns (pdf, badge count)."""
     buf = io.BytesIO()
     with _binary_streams():
@@ -409,86 +405,3 @@ def _render_chunk(badges: Iterable[BadgeData], event: EventInfo, lay: BadgeLayou
             c.showPage()  # a valid one-page PDF rather than a broken file
         c.save()
     return buf.getvalue(), n
-
-
-def _chunks(it: Iterator[BadgeData], size: int) -> Iterator[list[BadgeData]]:
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
-
-
-def render_badges(badges: Iterable[BadgeData], event: EventInfo, layout: str | BadgeLayout,
-                  out: BinaryIO, progress: Callable[[int], None] | None = None,
-                  chunk_size: int = CHUNK_BADGES, workers: int = 1) -> int:
-    """Render many badges, in the caller's order, as one PDF written to ``out``.
-
-    ``badges`` may be a generator (e.g. a database cursor): it is consumed lazily. Pages
-    are rendered ``chunk_size`` badges at a time and each finished chunk is appended to
-    ``out`` (see :mod:`badges.pdfcat`), so memory is bounded by one chunk (its photos
-    included) however long the run. ``out`` only needs ``write``. ``progress(n)`` is
-    called after each badge (with ``workers`` > 1: after each chunk). Returns the number
-    of badges drawn.
-
-    ``workers`` > 1 renders chunks in that many forked processes (at most ``workers + 1``
-    chunks in flight, output still in order). Leave it at 1 inside daemonic processes
-    (e.g. task-queue workers), which may not have children.
-    """
-    lay = get_layout(layout)
-    per_page = lay.per_page
-    chunk_size = max(per_page, -(-chunk_size // per_page) * per_page)  # whole pages
-    title = f"{event.name} badges"
-    cat = PdfConcatenator(out, title=title)
-    it = iter(badges)
-    total = 0
-    if workers > 1:
-        total = _render_parallel(it, event, lay, title, cat, progress, chunk_size, workers)
-    else:
-        while True:
-            try:
-                first = next(it)
-            except StopIteration:
-                break
-            offset = total
-
-            def chunk_progress(n: int, offset: int = offset) -> None:
-                if progress is not None:
-                    progress(offset + n)
-
-            chunk = itertools.chain([first], itertools.islice(it, chunk_size - 1))
-            pdf, n = _render_chunk(chunk, event, lay, title, chunk_progress)
-            total += n
-            cat.add(pdf)
-            del pdf
-    if total == 0:
-        cat.add(_render_chunk([], event, lay, title)[0])
-    cat.close()
-    return total
-
-
-def _render_parallel(it: Iterator[BadgeData], event: EventInfo, lay: BadgeLayout, title: str,
-                     cat: PdfConcatenator, progress: Callable[[int], None] | None,
-                     chunk_size: int, workers: int) -> int:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    total = 0
-    pending: collections.deque[Future[tuple[bytes, int]]] = collections.deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        chunks = _chunks(it, chunk_size)
-        for chunk in chunks:
-            pending.append(pool.submit(_render_chunk, chunk, event, lay, title))
-            if len(pending) > workers:
-                total += _collect(pending.popleft(), cat, progress, total)
-        while pending:
-            total += _collect(pending.popleft(), cat, progress, total)
-    return total
-
-
-def _collect(fut: Future[tuple[bytes, int]], cat: PdfConcatenator,
-             progress: Callable[[int], None] | None, done: int) -> int:
-    pdf, n = fut.result()
-    cat.add(pdf)
-    if progress is not None and n:
-        progress(done + n)
-    return n

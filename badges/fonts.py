@@ -111,6 +111,13 @@ class Font:
     def embedded(self) -> bool:
         return self.ttf is not None
 
+    @property
+    def embedded_ttf(self) -> TTFont:
+        """The TrueType font of an embedded font (callers check `embedded` first)."""
+        if self.ttf is None:
+            raise TypeError(f"{self.name} is a base-14 font, not an embedded TrueType font")
+        return self.ttf
+
     def covers(self, ch: str) -> bool:
         if self.cmap is not None:
             return ord(ch) in self.cmap

@@ -29,7 +29,7 @@ def draw_runs(c: Canvas, runs: tuple[Run, ...], x: float, y: float, size: float)
             c.drawString(x, y, run.text)
             x += w
             continue
-        ttf = run.font.ttf
+        ttf = run.font.embedded_ttf
         ops = [f"BT 1 0 0 1 {fp_str(x)} {fp_str(y)} Tm"]
         if run.glyphs is None:
             for subset, chunk in ttf.splitString(run.text, doc):

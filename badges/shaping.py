@@ -129,7 +129,7 @@ _pua_next: dict[str, int] = {}
 
 
 def _glyph_code(font: Font, gid: int, advance_units: int) -> str:
-    face = font.ttf.face
+    face = font.embedded_ttf.face
     chars = face.glyphToChar.get(gid)
     if chars:
         return chr(chars[0])
@@ -162,7 +162,7 @@ def _shape_locked(text: str, font: Font, rtl: bool) -> tuple[tuple[Glyph, ...], 
     buf.guess_segment_properties()
     buf.direction = "rtl" if rtl else "ltr"
     uharfbuzz.shape(hbf, buf, {"kern": True, "liga": True})
-    face = font.ttf.face
+    face = font.embedded_ttf.face
     scale = face._pdfScale
     glyphs = []
     total = 0.0
@@ -194,7 +194,7 @@ def _make_run(text: str, font: Font, rtl: bool) -> Run:
     return Run(text, font, False, None, _plain_width(text, font.name))
 
 
-_warned: set[tuple[str, str]] = set()
+_warned: set[tuple[str, str, str]] = set()
 
 
 LineLayout = tuple[tuple[Run, ...], float, float, float]
@@ -227,10 +227,10 @@ def _layout_line(text: str, bold: bool, _dirs_key: str | None) -> LineLayout:
             if unicodedata.category(ch)[0] != "C":
                 dropped.append(ch)
             continue
-        if buf:
+        if buf and cur is not None:
             pieces.append(("".join(buf), cur))
         cur, buf = f, [ch]
-    if buf:
+    if buf and cur is not None:  # buf is only filled once a covering font is chosen
         pieces.append(("".join(buf), cur))
     if dropped:
         key = (text, "bold" if bold else "regular", _dirs_key or "")
@@ -270,7 +270,7 @@ def _layout_line(text: str, bold: bool, _dirs_key: str | None) -> LineLayout:
 
 def _glyph_y_extent(font: Font, gid: int) -> tuple[float, float] | None:
     """(yMin, yMax) of a glyph's outline in em, from its glyf header; None if empty."""
-    face = font.ttf.face
+    face = font.embedded_ttf.face
     pos = face.glyphPos
     start, end = pos[gid], pos[gid + 1]
     if end <= start:
@@ -297,15 +297,16 @@ def _ink_extent(runs: tuple[Run, ...]) -> tuple[float, float]:
         if not font.embedded:
             top, bottom = max(top, font.ascent), min(bottom, font.descent)
             continue
-        cmap = font.ttf.face.charToGlyph  # live map: includes shaping's aliases
+        cmap = font.embedded_ttf.face.charToGlyph  # live map: includes shaping's aliases
         if run.glyphs is None:
             items = [(cmap.get(ord(ch), 0), 0.0) for ch in run.text]
         else:
             items = [(cmap.get(ord(g.code), 0), g.y_offset / 1000) for g in run.glyphs]
         for gid, dy in items:
             key = (font.name, gid)
-            ext = _extent_cache.get(key, False)
-            if ext is False:
+            if key in _extent_cache:
+                ext = _extent_cache[key]
+            else:
                 ext = _extent_cache[key] = _glyph_y_extent(font, gid)
             if ext is not None:
                 top, bottom = max(top, ext[1] + dy), min(bottom, ext[0] + dy)

@@ -197,7 +197,7 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, **_json("Error", EXAMPLES["error"])}
 
 
-AUTH = [{"deviceToken": []}, {"staffSession": []}]
+AUTH: list[dict[str, list[str]]] = [{"deviceToken": []}, {"staffSession": []}]
 
 PATHS: dict[str, Any] = {
     "/api/v1/checkins": {

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 from flask import abort, current_app, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import generate_csrf
 
 from ..api.shapes import checkpoint_json
@@ -21,7 +22,7 @@ from . import bp
 
 @bp.get("/checkin")
 @roles_required(Role.SCANNER, Role.DESK)
-def scanner():
+def scanner() -> ResponseReturnValue:
     checkpoints = list_checkpoints(active_only=True)
     config = {
         "checkinUrl": url_for("api.post_checkin"),
@@ -45,7 +46,7 @@ def scanner():
 
 @bp.get("/checkin/photo/<uuid:public_id>.jpg")
 @roles_required(Role.SCANNER, Role.DESK)
-def photo(public_id: uuid.UUID):
+def photo(public_id: uuid.UUID) -> ResponseReturnValue:
     jpeg = photo_jpeg(public_id)
     if jpeg is None:
         abort(404)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -38,7 +39,7 @@ class CheckpointForm(FlaskForm):
 
 @bp.route("/checkpoints", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
-def checkpoints():
+def checkpoints() -> ResponseReturnValue:
     form = CheckpointForm()
     if request.method == "GET" and request.args.get("edit"):
         cp = find_checkpoint(request.args["edit"])

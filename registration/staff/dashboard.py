@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import jsonify, render_template
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..auth import roles_required
@@ -21,14 +22,14 @@ def _result_labels() -> dict[str, str]:
 
 @bp.get("/dashboard")
 @roles_required(Role.DESK)
-def dashboard():
+def dashboard() -> ResponseReturnValue:
     return render_template("staff/dashboard.html", data=dashboard_figures(),
                            results=_result_labels())
 
 
 @bp.get("/dashboard.json")
 @roles_required(Role.DESK)
-def dashboard_json():
+def dashboard_json() -> ResponseReturnValue:
     response = jsonify(dashboard_figures())
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -27,7 +28,7 @@ class RevokeDeviceForm(FlaskForm):
 
 @bp.route("/devices", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
-def devices():
+def devices() -> ResponseReturnValue:
     form = IssueDeviceForm()
     token = issued = None
     if form.validate_on_submit():
@@ -50,7 +51,7 @@ def devices():
 
 @bp.post("/devices/<int(max=2147483647):device_id>/revoke")  # INTEGER column range
 @roles_required(Role.ADMIN)
-def revoke_device(device_id: int):
+def revoke_device(device_id: int) -> ResponseReturnValue:
     form = RevokeDeviceForm()
     if not form.validate_on_submit():
         abort(400)

@@ -67,10 +67,10 @@ def save_checkpoint(checkpoint_id: str, name: str, allowed_categories: Iterable[
     if checkpoint_id == "main" and (categories is not None or not active):
         raise CheckinError("main_is_open",
                            "The main entrance admits every accredited delegate and stays open.")
-    checkpoint = db.session.get(Checkpoint, checkpoint_id)
-    created = checkpoint is None
+    found = db.session.get(Checkpoint, checkpoint_id)
+    created = found is None
+    checkpoint = Checkpoint(id=checkpoint_id) if found is None else found
     if created:
-        checkpoint = Checkpoint(id=checkpoint_id)
         db.session.add(checkpoint)
     checkpoint.name = name
     checkpoint.allowed_categories = categories

@@ -30,29 +30,29 @@ def dashboard(*, now: datetime | None = None, hours: int = 4, last: int = 15) ->
     """Figures for the live dashboard: checked in vs accredited per category and per
     checkpoint, arrivals (first check-in anywhere) per 10 minutes, the last scans."""
     now = now or utcnow()
-    accredited = Counter(dict(db.session.execute(
+    accredited: Counter[str] = Counter(dict(db.session.execute(
         select(Delegate.category, func.count(Delegate.id))
         .where(Delegate.status.in_(ACCREDITED_VALUES))
         .group_by(Delegate.category)
-    ).all()))
+    ).tuples().all()))
     arrivals_q = (
         select(CheckIn.delegate_id, func.min(CheckIn.checked_in_at).label("first"))
         .group_by(CheckIn.delegate_id).subquery()
     )
-    arrived = Counter(dict(db.session.execute(
+    arrived: Counter[str] = Counter(dict(db.session.execute(
         select(Delegate.category, func.count(arrivals_q.c.delegate_id))
         .join(arrivals_q, arrivals_q.c.delegate_id == Delegate.id)
         .group_by(Delegate.category)
-    ).all()))
+    ).tuples().all()))
     categories = [
         {"key": key, "label": category_label(key), "checked_in": arrived.get(key, 0),
          "accredited": accredited.get(key, 0)}
         for key in CATEGORY_KEYS
     ]
 
-    per_checkpoint = dict(db.session.execute(
+    per_checkpoint: dict[str, int] = dict(db.session.execute(
         select(CheckIn.checkpoint_id, func.count(CheckIn.id)).group_by(CheckIn.checkpoint_id)
-    ).all())
+    ).tuples().all())
     heads_by_category: Counter[str] | None = None
     checkpoints = []
     total_accredited = sum(accredited.values())

@@ -1,5 +1,5 @@
-"""Check-in at the doors: deciding a scan, zones (checkpoints), the offline snapshot and
-the dashboard figures.
+"""Deciding one scan at a door and recording it; its outcome is a `ScanOutcome`
+(models/checkin.py).
 
 Rules, as implemented by :func:`check_in`:
 
@@ -38,9 +38,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Boolean, bindparam, select, text, update
+from sqlalchemy import JSON, Boolean, CursorResult, Result, bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ... import badge_token
@@ -213,6 +213,11 @@ def parse_scanned_at(value: str | None) -> datetime | None:
     return parsed
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (Session.execute is typed as returning any Result)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
 def _existing_check_in(delegate_id: int, checkpoint_id: str) -> Any:
     return db.session.execute(_CHECK_IN_SELECT, {"delegate_id": delegate_id,
                                                  "checkpoint_id": checkpoint_id}).first()
@@ -350,9 +355,9 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
             # machine decides; the write is a compare-and-set on the status read with the
             # badge, so a desk change made at the same instant (say, a cancellation) is
             # never overwritten by a stale ORM object.
-            moved = db.session.execute(_STATUS_CAS, {
+            moved = _rowcount(db.session.execute(_STATUS_CAS, {
                 "id": delegate.id, "old": old.value, "new": Status.CHECKED_IN.value,
-                "updated_at": utcnow()}).rowcount == 1
+                "updated_at": utcnow()})) == 1
             if moved:
                 delegate.status = Status.CHECKED_IN.value
         _audit(delegate.id, "checked_in", staff, device, status_from=old.value, moved=moved,
@@ -365,13 +370,13 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
     if result.offline and when < first.checked_in_at:
         # An offline scan made before the recorded check-in: the earliest wins. (Online
         # scans racing each other never do: the INSERT that won is the check-in.)
-        moved = db.session.execute(
+        corrected = _rowcount(db.session.execute(
             update(CheckIn)
             .where(CheckIn.id == first.id, CheckIn.checked_in_at > when)
             .values(checked_in_at=when, scan_id=scan_id)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if moved:
+        ))
+        if corrected:
             result.superseded_at = first.checked_in_at
             result.checked_in_at = when
             _audit(delegate.id, "checkin_time_corrected", staff, device, earlier=iso(when),

@@ -15,9 +15,9 @@ from test_checkin import make_delegate
 from registration.api.openapi import EXAMPLES, document
 from registration.extensions import db
 from registration.models import CheckIn, Scan
-from registration.services import checkin as svc
 from registration.services import devices as device_svc
-from registration.services.badge_tokens import public_keys_b64, token_for
+from registration.services.badge_signing import public_keys_b64, token_for
+from registration.services.checkin.checkpoints import save_checkpoint
 
 DOC = document()
 
@@ -118,7 +118,7 @@ def body_for(code: str, checkpoint: str = "main", **extra) -> dict:
 
 
 def test_each_status_over_http(client, device_token):
-    svc.save_checkpoint("vip", "VIP lounge", ["government"], False)
+    save_checkpoint("vip", "VIP lounge", ["government"], False)
     ok = make_delegate("government")
     expert = make_delegate("expert")
     pending = make_delegate(status="submitted")
@@ -334,7 +334,7 @@ def test_snapshot_matches_schema(client, device_token):
 
 
 def test_public_key_current_and_previous(make_app):
-    from registration.tickets import generate_private_key, public_key_b64
+    from registration.badge_token import generate_private_key, public_key_b64
 
     old = public_key_b64(generate_private_key())
     app = make_app(BADGE_PREVIOUS_PUBLIC_KEYS=old)

@@ -1,4 +1,4 @@
-"""Check-in rules (services/checkin.py), pages, devices and the CLI."""
+"""Check-in rules (services/checkin/), pages, devices and the CLI."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from registration.api.shapes import delegate_json, scan_result_json, snapshot_json
+from registration.badge_token import issue
 from registration.extensions import db
 from registration.models import (
     AuditEntry,
@@ -22,10 +24,13 @@ from registration.models import (
     Scan,
     Status,
 )
-from registration.services import checkin as svc
 from registration.services import devices as device_svc
-from registration.services.badge_tokens import signing_key, token_for
-from registration.tickets import issue
+from registration.services.badge_signing import signing_key, token_for
+from registration.services.checkin import CheckinError
+from registration.services.checkin import scan as svc
+from registration.services.checkin.checkpoints import save_checkpoint
+from registration.services.checkin.dashboard import dashboard
+from registration.services.checkin.snapshot import snapshot
 
 _refs = itertools.count(1)
 
@@ -59,7 +64,7 @@ def count(model) -> int:
 
 
 def add_vip() -> Checkpoint:
-    return svc.save_checkpoint("vip", "VIP lounge", ["government"], True)
+    return save_checkpoint("vip", "VIP lounge", ["government"], True)
 
 
 # ----------------------------------------------------------------------------- statuses
@@ -92,7 +97,7 @@ def test_second_scan_answers_already_with_first_time_and_place(app):
     assert second.status == "already_checked_in"
     assert second.checked_in_at == first.checked_in_at
     assert second.checkpoint_name == "Main entrance"
-    assert second.as_json()["checkpoint_name"] == "Main entrance"
+    assert scan_result_json(second)["checkpoint_name"] == "Main entrance"
     assert count(CheckIn) == 1
     assert count(Scan) == 2
     assert db.session.scalars(select(Scan.result).order_by(Scan.id)).all() == [
@@ -120,7 +125,7 @@ def test_invalid_codes_are_refused_and_recorded(app, kind):
 
 
 def test_signed_by_another_key_is_invalid(app):
-    from registration.tickets import generate_private_key
+    from registration.badge_token import generate_private_key
 
     delegate = make_delegate()
     forged = issue(generate_private_key(), delegate.public_id, 1)
@@ -151,11 +156,11 @@ def test_not_accredited(app, status):
 
 def test_unknown_or_closed_checkpoint_is_an_error_not_a_scan(app):
     delegate = make_delegate()
-    with pytest.raises(svc.CheckinError) as err:
+    with pytest.raises(CheckinError) as err:
         scan(token_for(delegate), "nowhere")
     assert err.value.code == "unknown_checkpoint"
-    svc.save_checkpoint("hall", "Plenary hall", None, False, active=False)
-    with pytest.raises(svc.CheckinError):
+    save_checkpoint("hall", "Plenary hall", None, False, active=False)
+    with pytest.raises(CheckinError):
         scan(token_for(delegate), "hall")
     assert count(Scan) == 0
 
@@ -213,17 +218,17 @@ def test_status_change_never_overwrites_a_concurrent_desk_change(app, monkeypatc
 
 
 def test_checkpoint_validation(app):
-    with pytest.raises(svc.CheckinError) as err:
-        svc.save_checkpoint("bad id!", "X", None, False)
+    with pytest.raises(CheckinError) as err:
+        save_checkpoint("bad id!", "X", None, False)
     assert err.value.code == "invalid_checkpoint_id"
-    with pytest.raises(svc.CheckinError) as err:
-        svc.save_checkpoint("vip", "VIP", ["aliens"], False)
+    with pytest.raises(CheckinError) as err:
+        save_checkpoint("vip", "VIP", ["aliens"], False)
     assert err.value.code == "unknown_category"
-    with pytest.raises(svc.CheckinError) as err:
-        svc.save_checkpoint("main", "Main entrance", ["government"], False)
+    with pytest.raises(CheckinError) as err:
+        save_checkpoint("main", "Main entrance", ["government"], False)
     assert err.value.code == "main_is_open"
     # Every category ticked is the same as "everyone".
-    cp = svc.save_checkpoint("hall", "Hall", ["ngo", "scholar", "expert", "government"], False)
+    cp = save_checkpoint("hall", "Hall", ["ngo", "scholar", "expert", "government"], False)
     assert cp.allowed_categories is None
 
 
@@ -246,10 +251,10 @@ def test_same_nonce_is_recorded_once_and_answers_the_same(app, insert_strategy):
 
 
 def test_bad_nonce_and_code_types_are_errors(app):
-    with pytest.raises(svc.CheckinError) as err:
+    with pytest.raises(CheckinError) as err:
         svc.check_in("x", "main", "short")
     assert err.value.code == "invalid_nonce"
-    with pytest.raises(svc.CheckinError) as err:
+    with pytest.raises(CheckinError) as err:
         svc.check_in(None, "main", nonce())  # type: ignore[arg-type]
     assert err.value.code == "invalid_code"
 
@@ -356,14 +361,14 @@ def test_parse_scanned_at():
     assert svc.parse_scanned_at(f"{day}T09:02:03+08:00").hour == 1
     old = (datetime.now(UTC) - timedelta(days=4)).isoformat()
     for bad in (f"{day}T01:02:03", "yesterday", 12, old, "0001-01-01T00:00:00+14:00"):
-        with pytest.raises(svc.CheckinError):
+        with pytest.raises(CheckinError):
             svc.parse_scanned_at(bad)  # type: ignore[arg-type]
 
 
 def test_snapshot_has_what_offline_scanners_need_and_no_contact_data(app):
     delegate = make_delegate(head=True)
     make_delegate(status="submitted")
-    data = svc.snapshot()
+    data = snapshot_json(snapshot())
     assert [d["public_id"] for d in data["delegates"]] == [str(delegate.public_id)]
     entry = data["delegates"][0]
     assert entry["badge_serial"] == 1 and entry["head_of_delegation"] is True
@@ -387,7 +392,7 @@ def test_dashboard_figures(app):
     scan(token_for(a), "vip")
     scan(token_for(b), "vip")
     scan("junk")
-    data = svc.dashboard()
+    data = dashboard()
     cats = {c["key"]: (c["checked_in"], c["accredited"]) for c in data["categories"]}
     assert cats == {"government": (1, 1), "expert": (1, 2), "scholar": (0, 0), "ngo": (0, 0)}
     cps = {c["id"]: (c["checked_in"], c["eligible"]) for c in data["checkpoints"]}
@@ -449,7 +454,7 @@ def test_photo_route(client, login, app):
     response = client.get(f"/checkin/photo/{delegate.public_id}.jpg")
     assert response.status_code == 200
     assert response.mimetype == "image/jpeg"
-    assert svc.delegate_json(delegate, True)["photo_url"].endswith(
+    assert delegate_json(delegate, True)["photo_url"].endswith(
         f"/checkin/photo/{delegate.public_id}.jpg")
 
 

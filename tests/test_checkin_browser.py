@@ -22,8 +22,8 @@ from test_checkin import make_delegate
 
 from registration.extensions import db
 from registration.models import CheckIn, Scan
-from registration.services import checkin as svc
-from registration.services.badge_tokens import token_for
+from registration.services.badge_signing import token_for
+from registration.services.checkin.scan import check_in
 
 pytestmark = pytest.mark.browser
 
@@ -231,7 +231,7 @@ def test_offline_scans_are_provisional_then_synced(live_server, staff_account):
             context = browser.new_context()
             page, errors = _sign_in_and_open_scanner(context, live_server)
             # Meanwhile another door checks `seen_elsewhere` in (this page cannot know).
-            svc.check_in(token_for(seen_elsewhere), "main", uuid.uuid4().hex)
+            check_in(token_for(seen_elsewhere), "main", uuid.uuid4().hex)
             context.set_offline(True)
             result = page.locator("#result")
             for code, expected in ((token_for(arriving), "checked_in"),

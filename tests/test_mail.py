@@ -22,10 +22,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from registration import signals
+from registration.badge_token import BadgeTokenError
 from registration.extensions import db
 from registration.models import Delegate, OutboxMessage, Status
-from registration.services import badge_tokens, mail
-from registration.tickets import TicketError
+from registration.services import badge_signing, mail
 from tests.conftest import csrf_from
 from tests.test_registration import form_data
 
@@ -128,7 +128,7 @@ def approve(app, delegate: Delegate) -> None:
 
 def reprint(app, delegate: Delegate) -> str:
     """What the desk's printing service does on a reprint; returns the old token."""
-    old = badge_tokens.token_for(delegate)
+    old = badge_signing.token_for(delegate)
     if delegate.status == Status.APPROVED.value:
         delegate.move_to(Status.BADGE_PRINTED)
     delegate.badge_serial += 1
@@ -239,9 +239,9 @@ def test_approval_has_inline_qr_and_eticket(mail_app, smtp, lang):
     assert words["approved"] in html_of(msg)
     assert words["personal"] in text_of(msg)
     png, pdf = ticket_parts(msg)
-    token = badge_tokens.token_for(delegate)
+    token = badge_signing.token_for(delegate)
     assert qr_text(png) == token
-    assert badge_tokens.verify_code(qr_text(png)).badge_id == delegate.public_id
+    assert badge_signing.verify_code(qr_text(png)).badge_id == delegate.public_id
     text = pdf_text(pdf)
     assert delegate.reference in text
     assert "Xiaoming Wang" in text
@@ -289,10 +289,10 @@ def test_reprint_sends_the_new_qr_and_says_the_old_one_is_dead(mail_app, smtp, l
         assert words["no_longer"] in body
     png, pdf = ticket_parts(msg)
     new_token = qr_text(png)
-    assert new_token == badge_tokens.token_for(delegate) != old_token
-    assert badge_tokens.verify_code(new_token).serial == 2
-    with pytest.raises(TicketError):  # the old QR code really is dead
-        badge_tokens.verify_code(old_token)
+    assert new_token == badge_signing.token_for(delegate) != old_token
+    assert badge_signing.verify_code(new_token).serial == 2
+    with pytest.raises(BadgeTokenError):  # the old QR code really is dead
+        badge_signing.verify_code(old_token)
     assert delegate.reference in pdf_text(pdf)
 
 

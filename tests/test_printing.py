@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, update
 
+from registration.badge_token import BadgeTokenError
 from registration.extensions import db
 from registration.models import AuditEntry, Delegate, Status
-from registration.services import badge_tokens, printing
+from registration.services import badge_signing, printing
 from registration.services.registration import build_delegate
 from registration.text import new_reference
-from registration.tickets import TicketError
 from registration.validation import clean_record
 
 try:
@@ -163,7 +163,7 @@ def test_reprint_revokes_the_old_qr_code(client, csrf):
     delegate = make_delegate()
     first = post_print(client, csrf, delegate)
     [old_token] = qr_codes(first.data)
-    assert badge_tokens.verify_code(old_token).serial == 1
+    assert badge_signing.verify_code(old_token).serial == 1
 
     response = client.post(f"/staff/delegates/{delegate.public_id}/reprint",
                            data={"csrf_token": csrf, "reason": "lost", "layout": "a6"})
@@ -172,9 +172,9 @@ def test_reprint_revokes_the_old_qr_code(client, csrf):
     db.session.expire_all()
     assert delegate.badge_serial == 2 and delegate.print_count == 2
     assert delegate.status == Status.BADGE_PRINTED.value
-    assert badge_tokens.verify_code(new_token).serial == 2
-    with pytest.raises(TicketError) as exc:
-        badge_tokens.verify_code(old_token)
+    assert badge_signing.verify_code(new_token).serial == 2
+    with pytest.raises(BadgeTokenError) as exc:
+        badge_signing.verify_code(old_token)
     assert exc.value.reason == "revoked"
     [entry] = audits(delegate, "reprinted")
     assert entry.details["reason"] == "lost"

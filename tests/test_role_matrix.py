@@ -47,13 +47,13 @@ KNOWN = {
     # and checkpoints.
     ("checkin.scanner", "GET"): {"scanner": 200, "desk": 200, "admin": 200},
     ("checkin.photo", "GET"): {"scanner": 404, "desk": 404, "admin": 404},  # no photo yet
-    ("checkin.dashboard", "GET"): {"desk": 200, "admin": 200},
-    ("checkin.dashboard_json", "GET"): {"desk": 200, "admin": 200},
-    ("checkin.devices", "GET"): {"desk": 403, "admin": 200},
-    ("checkin.devices", "POST"): {"desk": 403, "admin": 422},
-    ("checkin.checkpoints", "GET"): {"desk": 403, "admin": 200},
-    ("checkin.checkpoints", "POST"): {"desk": 403, "admin": 422},
-    ("checkin.revoke_device", "POST"): {"desk": 403, "admin": 404},  # no such device
+    ("staff.dashboard", "GET"): {"desk": 200, "admin": 200},
+    ("staff.dashboard_json", "GET"): {"desk": 200, "admin": 200},
+    ("staff.devices", "GET"): {"desk": 403, "admin": 200},
+    ("staff.devices", "POST"): {"desk": 403, "admin": 422},
+    ("staff.checkpoints", "GET"): {"desk": 403, "admin": 200},
+    ("staff.checkpoints", "POST"): {"desk": 403, "admin": 422},
+    ("staff.revoke_device", "POST"): {"desk": 403, "admin": 404},  # no such device
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {

@@ -148,7 +148,7 @@ def build_message(kind: str, delegate: Delegate, *, recipient: str | None = None
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     if qr_cid:
-        from .badge_tokens import token_for
+        from .badge_signing import token_for
 
         html_part = msg.get_payload()[1]
         html_part.add_related(qr_png(token_for(delegate)), "image", "png", cid=qr_cid,

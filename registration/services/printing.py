@@ -2,7 +2,7 @@
 
 Printing is a state change: the first print moves approved → badge_printed and every print
 is audited. A reprint bumps the badge serial, which revokes every QR code printed before
-(tickets.verify answers "revoked" for an older serial).
+(badge_token.verify answers "revoked" for an older serial).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from sqlalchemy.orm import selectinload
 
 import badges
 
+from ..badge_token import MAX_SERIAL
 from ..countries import country_name
 from ..extensions import db
 from ..i18n import category_label, event_texts, plain
-from ..models import ACCREDITED, AuditEntry, Delegate, StaffUser, Status
+from ..models import AuditEntry, Delegate, StaffUser, Status
+from ..models.status import ACCREDITED_VALUES
 from ..signals import badge_reprinted
-from ..tickets import MAX_SERIAL
-from . import audit, badge_tokens
+from . import audit, badge_signing
 
 LAYOUT_KEYS: tuple[str, ...] = tuple(badges.LAYOUTS)
 BATCH_LAYOUTS: tuple[str, ...] = ("a4-4up", "cr80", "a6")
@@ -41,7 +42,6 @@ REPRINT_REASONS: dict[str, object] = {
     "name_corrected": _l("Name or details corrected"),
     "other": _l("Other (explain)"),
 }
-ACCREDITED_VALUES = tuple(s.value for s in ACCREDITED)
 CHUNK = 200  # delegates loaded (with photos) per query in batch runs
 
 
@@ -119,7 +119,7 @@ def badge_data(delegate: Delegate, lang: str | None = None,
         country=country_name(delegate.country, lang) if delegate.country else "",
         category=delegate.category,
         category_label=category_label(delegate.category, lang).upper(),
-        qr_payload=badge_tokens.token_for(delegate),
+        qr_payload=badge_signing.token_for(delegate),
         reference=delegate.reference,
         photo=photo or None,
     )

@@ -283,7 +283,7 @@
     return (state.snapshot && state.snapshot.public_keys) || config.publicKeys || [];
   }
 
-  // Signature check, then the same serial rules as the server (tickets.verify).
+  // Signature check, then the same serial rules as the server (badge_token.verify).
   function verifyLocally(code) {
     var text = code.trim().toUpperCase();
     if (text.length !== 136 || text.indexOf("GP1") !== 0) {

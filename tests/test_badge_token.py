@@ -1,4 +1,4 @@
-"""Tests for registration.tickets: signed, tamper-evident, QR-friendly badge tokens."""
+"""Tests for registration.badge_token: signed, tamper-evident, QR-friendly badge tokens."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 import qrcode
 from qrcode.util import MODE_ALPHA_NUM, QRData
 
-from registration import tickets
-from registration.tickets import Ticket, TicketError, issue, verify
+from registration import badge_token
+from registration.badge_token import BadgeToken, BadgeTokenError, issue, verify
 
 QR_ALNUM = set(string.digits + string.ascii_uppercase + " $%*+-./:")
 BADGE = uuid.UUID("5f0c1d2e-3b4a-4c5d-8e6f-708192a3b4c5")
@@ -21,7 +21,7 @@ BADGE = uuid.UUID("5f0c1d2e-3b4a-4c5d-8e6f-708192a3b4c5")
 
 @pytest.fixture(scope="module")
 def key():
-    return tickets.generate_private_key()
+    return badge_token.generate_private_key()
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def token(key):
 
 def test_round_trip(key, token):
     t = verify(token, [key.public_key()])
-    assert t == Ticket(badge_id=BADGE, serial=3)
+    assert t == BadgeToken(badge_id=BADGE, serial=3)
 
 
 def test_round_trip_with_serial_lookup(key, token):
@@ -39,7 +39,7 @@ def test_round_trip_with_serial_lookup(key, token):
 
 
 def test_length_and_charset(token):
-    assert len(token) == tickets.TOKEN_LENGTH == 136
+    assert len(token) == badge_token.TOKEN_LENGTH == 136
     assert token.startswith("GP1")
     assert set(token) <= QR_ALNUM
 
@@ -64,7 +64,7 @@ def test_every_position_tampered_fails(key, token):
             if repl == ch:
                 continue
             bad = token[:i] + repl + token[i + 1 :]
-            with pytest.raises(TicketError) as exc:
+            with pytest.raises(BadgeTokenError) as exc:
                 verify(bad, pub)
             assert exc.value.reason in ("bad_signature", "malformed"), (i, repl)
 
@@ -74,35 +74,35 @@ def test_last_character_padding_bit_not_malleable(key, token):
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
     last = alphabet.index(token[-1])
     bad = token[:-1] + alphabet[last ^ 1]
-    with pytest.raises(TicketError) as exc:
+    with pytest.raises(BadgeTokenError) as exc:
         verify(bad, [key.public_key()])
     assert exc.value.reason == "malformed"
 
 
 def test_wrong_key(token):
-    other = tickets.generate_private_key()
-    with pytest.raises(TicketError) as exc:
+    other = badge_token.generate_private_key()
+    with pytest.raises(BadgeTokenError) as exc:
         verify(token, [other.public_key()])
     assert exc.value.reason == "bad_signature"
 
 
 def test_rotation_old_key_still_verifies(key, token):
-    new = tickets.generate_private_key()
+    new = badge_token.generate_private_key()
     fresh = issue(new, BADGE, 4)
     keys = [new.public_key(), key.public_key()]
     assert verify(token, keys).serial == 3
     assert verify(fresh, keys).serial == 4
-    with pytest.raises(TicketError) as exc:
+    with pytest.raises(BadgeTokenError) as exc:
         verify(token, [new.public_key()])
     assert exc.value.reason == "bad_signature"
 
 
 def test_revoked_and_unknown(key, token):
     pub = [key.public_key()]
-    with pytest.raises(TicketError) as exc:
+    with pytest.raises(BadgeTokenError) as exc:
         verify(token, pub, lambda b: 4)
     assert exc.value.reason == "revoked"
-    with pytest.raises(TicketError) as exc:
+    with pytest.raises(BadgeTokenError) as exc:
         verify(token, pub, lambda b: None)
     assert exc.value.reason == "unknown_badge"
 
@@ -113,13 +113,13 @@ def test_revoked_and_unknown(key, token):
      "GP1" + "A" * 132, "GP1" + "A" * 134, "https://example.org/?q=1", "é" * 136],
 )
 def test_garbage_is_malformed(key, garbage):
-    with pytest.raises(TicketError) as exc:
+    with pytest.raises(BadgeTokenError) as exc:
         verify(garbage, [key.public_key()])
     assert exc.value.reason == "malformed"
 
 
 def test_non_string_is_malformed(key):
-    with pytest.raises(TicketError) as exc:
+    with pytest.raises(BadgeTokenError) as exc:
         verify(b"GP1AAAA", [key.public_key()])  # type: ignore[arg-type]
     assert exc.value.reason == "malformed"
 
@@ -145,18 +145,18 @@ def test_qr_alphanumeric_mode_version_6_ecc_m(token):
 
 
 def test_public_key_b64_raw_32_bytes(key):
-    s = tickets.public_key_b64(key)
+    s = badge_token.public_key_b64(key)
     assert "=" not in s and "+" not in s and "/" not in s
     assert len(base64.urlsafe_b64decode(s + "=")) == 32
-    assert tickets.public_key_b64(key.public_key()) == s
+    assert badge_token.public_key_b64(key.public_key()) == s
 
 
 def test_load_or_create_writes_0600_and_reloads(tmp_path):
     p = tmp_path / "keys" / "badge.pem"
-    k1 = tickets.load_or_create_private_key(p)
+    k1 = badge_token.load_or_create_private_key(p)
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
-    k2 = tickets.load_or_create_private_key(p)
-    assert tickets.public_key_b64(k1) == tickets.public_key_b64(k2)
+    k2 = badge_token.load_or_create_private_key(p)
+    assert badge_token.public_key_b64(k1) == badge_token.public_key_b64(k2)
 
 
 def test_env_value_wins(tmp_path, key):
@@ -166,25 +166,25 @@ def test_env_value_wins(tmp_path, key):
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
     p = tmp_path / "unused.pem"
-    k = tickets.load_or_create_private_key(p, base64.b64encode(raw).decode())
-    assert tickets.public_key_b64(k) == tickets.public_key_b64(key)
+    k = badge_token.load_or_create_private_key(p, base64.b64encode(raw).decode())
+    assert badge_token.public_key_b64(k) == badge_token.public_key_b64(key)
     assert not p.exists()
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    assert tickets.public_key_b64(tickets.load_or_create_private_key(p, pem)) == (
-        tickets.public_key_b64(key)
+    assert badge_token.public_key_b64(badge_token.load_or_create_private_key(p, pem)) == (
+        badge_token.public_key_b64(key)
     )
     one_line = pem.replace("\n", "\\n")  # as pasted into an env file
-    assert tickets.public_key_b64(tickets.load_or_create_private_key(p, one_line)) == (
-        tickets.public_key_b64(key)
+    assert badge_token.public_key_b64(badge_token.load_or_create_private_key(p, one_line)) == (
+        badge_token.public_key_b64(key)
     )
     urlsafe = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-    assert tickets.public_key_b64(tickets.load_or_create_private_key(p, urlsafe)) == (
-        tickets.public_key_b64(key)
+    assert badge_token.public_key_b64(badge_token.load_or_create_private_key(p, urlsafe)) == (
+        badge_token.public_key_b64(key)
     )
     with pytest.raises(ValueError):
-        tickets.load_or_create_private_key(p, base64.b64encode(b"short").decode())
+        badge_token.load_or_create_private_key(p, base64.b64encode(b"short").decode())
     with pytest.raises(ValueError):
-        tickets.load_or_create_private_key(p, "not base64 at all!")
+        badge_token.load_or_create_private_key(p, "not base64 at all!")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from registration import tickets
+from registration import badge_token
 from registration.extensions import db
-from registration.services import badge_tokens
+from registration.services import badge_signing
 from registration.services.registration import build_delegate
 
 
@@ -25,38 +25,38 @@ def make_delegate():
 
 def test_token_verifies_and_reprint_revokes_it(app):
     delegate = make_delegate()
-    old = badge_tokens.token_for(delegate)
-    assert badge_tokens.verify_code(old).badge_id == delegate.public_id
+    old = badge_signing.token_for(delegate)
+    assert badge_signing.verify_code(old).badge_id == delegate.public_id
     delegate.badge_serial += 1
     db.session.commit()
-    with pytest.raises(tickets.TicketError) as err:
-        badge_tokens.verify_code(old)
+    with pytest.raises(badge_token.BadgeTokenError) as err:
+        badge_signing.verify_code(old)
     assert err.value.reason == "revoked"
-    assert badge_tokens.verify_code(badge_tokens.token_for(delegate)).serial == 2
+    assert badge_signing.verify_code(badge_signing.token_for(delegate)).serial == 2
 
 
 def test_key_is_created_once_in_the_instance_folder(make_app, tmp_path):
     app = make_app(INSTANCE_DIR=str(tmp_path))
     with app.app_context():
-        first = badge_tokens.public_keys_b64()
+        first = badge_signing.public_keys_b64()
     assert (tmp_path / "badge_signing_key.pem").exists()
     again = make_app(INSTANCE_DIR=str(tmp_path))
     with again.app_context():
-        assert badge_tokens.public_keys_b64() == first
+        assert badge_signing.public_keys_b64() == first
 
 
 def test_previous_public_keys_still_verify_after_rotation(make_app, tmp_path):
     old_app = make_app(INSTANCE_DIR=str(tmp_path / "old"))
     with old_app.app_context():
         delegate = make_delegate()
-        token = badge_tokens.token_for(delegate)
-        old_public = badge_tokens.public_keys_b64()[0]
+        token = badge_signing.token_for(delegate)
+        old_public = badge_signing.public_keys_b64()[0]
     rotated = make_app(INSTANCE_DIR=str(tmp_path / "new"))
     with rotated.app_context():
-        with pytest.raises(tickets.TicketError) as err:
-            badge_tokens.verify_code(token)
+        with pytest.raises(badge_token.BadgeTokenError) as err:
+            badge_signing.verify_code(token)
         assert err.value.reason == "bad_signature"
     kept = make_app(INSTANCE_DIR=str(tmp_path / "new"), BADGE_PREVIOUS_PUBLIC_KEYS=old_public)
     with kept.app_context():
-        assert badge_tokens.verify_code(token).badge_id == delegate.public_id
-        assert badge_tokens.public_keys_b64()[1] == old_public
+        assert badge_signing.verify_code(token).badge_id == delegate.public_id
+        assert badge_signing.public_keys_b64()[1] == old_public

@@ -1,5 +1,5 @@
-"""Check-in at the doors: deciding a scan, zones (checkpoints), the offline snapshot and
-the dashboard figures.
+"""Deciding one scan at a door and recording it; its outcome is a `ScanOutcome`
+(models/checkin.py).
 
 Rules, as implemented by :func:`check_in`:
 
@@ -36,40 +36,24 @@ Rules, as implemented by :func:`check_in`:
 from __future__ import annotations
 
 import uuid
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from flask import current_app, has_request_context, url_for
-from sqlalchemy import JSON, Boolean, bindparam, func, select, text, update
+from sqlalchemy import JSON, Boolean, CursorResult, Result, bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from .. import tickets
-from ..extensions import db
-from ..fields import CATEGORY_KEYS
-from ..i18n import category_label, current_language
-from ..models import (
-    ACCREDITED,
-    CheckIn,
-    Checkpoint,
-    Delegate,
-    DelegatePhoto,
-    Device,
-    Scan,
-    StaffUser,
-    Status,
-)
-from ..models.status import can_transition
-from ..models.types import UTCDateTime, utcnow
-from . import audit
-from .badge_tokens import public_keys
+from ... import badge_token
+from ...extensions import db
+from ...models import ACCREDITED, CheckIn, Delegate, DelegatePhoto, Scan, StaffUser, Status
+from ...models.checkin import ADMITTED, ScanOutcome
+from ...models.status import can_transition
+from ...models.types import UTCDateTime, utcnow
+from .. import audit
+from ..badge_signing import public_keys
+from . import CheckinError, iso
+from .checkpoints import admits, find_checkpoint, get_checkpoint
 
-RESULTS = ("checked_in", "already_checked_in", "invalid", "revoked", "not_accredited",
-           "zone_denied")
-ADMITTED = frozenset({"checked_in", "already_checked_in"})
-ACCREDITED_VALUES = tuple(s.value for s in ACCREDITED)
 MAX_NONCE_LENGTH = 64
 # Databases where `_insert_once` uses ON CONFLICT DO NOTHING (tests empty it to exercise the
 # SAVEPOINT fallback).
@@ -77,23 +61,15 @@ UPSERT_DIALECTS: tuple[str, ...] = ("postgresql", "sqlite")
 MAX_CODE_LENGTH = 512
 
 
-class CheckinError(ValueError):
-    """A request that cannot be decided (unknown checkpoint...); `code` is stable."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 @dataclass
 class ScanResult:
-    """The decision on one scan, as the scanner shows it."""
+    """The decision on one scan, as the scanner shows it (api/shapes.py gives its JSON)."""
 
-    status: str
+    status: ScanOutcome
     checkpoint_id: str
     checkpoint_name: str
     scanned_at: datetime
-    delegate: Any = None  # DelegateView (or a Delegate)
+    delegate: DelegateView | None = None
     # checked_in: this admission; already_checked_in: the first one at this checkpoint.
     checked_in_at: datetime | None = None
     offline: bool = False
@@ -101,146 +77,6 @@ class ScanResult:
     superseded_at: datetime | None = None
     replayed: bool = False  # the nonce was seen before: this is the stored answer
     has_photo: bool = False
-    # The delegate as JSON, taken before the commit (so answering needs no reload).
-    delegate_data: dict[str, Any] | None = None
-
-    def freeze(self) -> None:
-        if self.delegate is not None:
-            self.delegate_data = delegate_json(self.delegate, self.has_photo)
-
-    def as_json(self) -> dict[str, Any]:
-        if self.delegate_data is None and self.delegate is not None:
-            self.freeze()
-        return {
-            "status": self.status,
-            "delegate": self.delegate_data,
-            "checked_in_at": iso(self.checked_in_at),
-            "checkpoint": self.checkpoint_id,
-            "checkpoint_name": self.checkpoint_name,
-            "scanned_at": iso(self.scanned_at),
-            "offline": self.offline,
-            "reason": self.reason,
-            "superseded_at": iso(self.superseded_at),
-            "replayed": self.replayed,
-        }
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def is_head_of_delegation(details: dict[str, Any] | None) -> bool:
-    value = (details or {}).get("head_of_delegation")
-    if isinstance(value, str):
-        return value.strip().lower() in {"y", "yes", "true", "1", "on"}
-    return bool(value)
-
-
-def display_name(delegate: Any) -> str:
-    return delegate.badge_name or delegate.full_name
-
-
-def photo_url(delegate: Any) -> str:
-    if has_request_context():
-        return url_for("checkin.photo", public_id=delegate.public_id)
-    return f"/checkin/photo/{delegate.public_id}.jpg"
-
-
-def delegate_json(delegate: Any, has_photo: bool = False) -> dict[str, Any]:
-    """What a scanner shows about a delegate (no contact data)."""
-    from ..countries import country_name
-
-    return {
-        "public_id": str(delegate.public_id),
-        "reference": delegate.reference,
-        "name": display_name(delegate),
-        "honorific": delegate.honorific,
-        "given_name": delegate.given_name,
-        "family_name": delegate.family_name,
-        "native_name": delegate.native_name,
-        "organisation": delegate.organisation,
-        "category": delegate.category,
-        "category_label": category_label(delegate.category),
-        "country": delegate.country,
-        "country_name": country_name(delegate.country) if delegate.country else "",
-        "status": delegate.status,
-        "badge_serial": delegate.badge_serial,
-        "head_of_delegation": is_head_of_delegation(delegate.details),
-        "photo_url": photo_url(delegate) if has_photo else None,
-    }
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-def list_checkpoints(*, active_only: bool = False) -> list[Checkpoint]:
-    query = select(Checkpoint).order_by(Checkpoint.id != "main", Checkpoint.name)
-    if active_only:
-        query = query.where(Checkpoint.active.is_(True))
-    return list(db.session.scalars(query))
-
-
-def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
-    return {
-        "id": checkpoint.id,
-        "name": checkpoint.name,
-        "allowed_categories": checkpoint.allowed_categories,
-        "admit_heads_of_delegation": checkpoint.admit_heads_of_delegation,
-        "active": checkpoint.active,
-    }
-
-
-def save_checkpoint(checkpoint_id: str, name: str, allowed_categories: Iterable[str] | None,
-                    admit_heads_of_delegation: bool, *, active: bool = True,
-                    staff: StaffUser | None = None) -> Checkpoint:
-    """Create or update a checkpoint. `allowed_categories` None (or every category) admits
-    every accredited delegate."""
-    checkpoint_id = checkpoint_id.strip().lower()
-    if not checkpoint_id or len(checkpoint_id) > 32 or not all(
-        c.isascii() and (c.isalnum() or c in "-_") for c in checkpoint_id
-    ):
-        raise CheckinError("invalid_checkpoint_id",
-                           "Use 1 to 32 letters, digits, '-' or '_' for the checkpoint id.")
-    name = name.strip()
-    if not name or len(name) > 100:
-        raise CheckinError("invalid_name", "A checkpoint name of 1 to 100 characters is needed.")
-    categories: list[str] | None = None
-    if allowed_categories is not None:
-        chosen = set(allowed_categories)
-        unknown = chosen - set(CATEGORY_KEYS)
-        if unknown:
-            raise CheckinError("unknown_category", f"Unknown categories: {sorted(unknown)}")
-        categories = None if chosen == set(CATEGORY_KEYS) else [
-            c for c in CATEGORY_KEYS if c in chosen]
-    if checkpoint_id == "main" and (categories is not None or not active):
-        raise CheckinError("main_is_open",
-                           "The main entrance admits every accredited delegate and stays open.")
-    checkpoint = db.session.get(Checkpoint, checkpoint_id)
-    created = checkpoint is None
-    if created:
-        checkpoint = Checkpoint(id=checkpoint_id)
-        db.session.add(checkpoint)
-    checkpoint.name = name
-    checkpoint.allowed_categories = categories
-    checkpoint.admit_heads_of_delegation = bool(admit_heads_of_delegation)
-    checkpoint.active = active
-    audit.record(None, "checkpoint_saved", staff=staff, checkpoint=checkpoint_id,
-                 created=created, allowed_categories=categories,
-                 admit_heads_of_delegation=bool(admit_heads_of_delegation), active=active)
-    db.session.commit()
-    return checkpoint
-
-
-def admits(checkpoint: Any, delegate: Any) -> bool:
-    """Whether the zone lets this (accredited) delegate in."""
-    if checkpoint.allowed_categories is None:
-        return True
-    if delegate.category in checkpoint.allowed_categories:
-        return True
-    return bool(checkpoint.admit_heads_of_delegation
-                and is_head_of_delegation(delegate.details))
 
 
 # --------------------------------------------------------------------------- scanning
@@ -252,7 +88,6 @@ def admits(checkpoint: Any, delegate: Any) -> bool:
 # half of each scan's time). The audit row has the shape `audit.record` gives it.
 
 _D = Delegate.__table__
-_C = Checkpoint.__table__
 _CI = CheckIn.__table__
 _DELEGATE_SELECT = select(
     _D.c.id, _D.c.public_id, _D.c.reference, _D.c.honorific, _D.c.given_name,
@@ -261,9 +96,6 @@ _DELEGATE_SELECT = select(
     select(DelegatePhoto.__table__.c.delegate_id)
     .where(DelegatePhoto.__table__.c.delegate_id == _D.c.id).exists().label("has_photo"),
 )
-_CHECKPOINT_SELECT = select(
-    _C.c.id, _C.c.name, _C.c.allowed_categories, _C.c.admit_heads_of_delegation, _C.c.active
-).where(_C.c.id == bindparam("checkpoint_id"))
 _CHECK_IN_SELECT = select(_CI.c.id, _CI.c.checked_in_at).where(
     _CI.c.delegate_id == bindparam("delegate_id"),
     _CI.c.checkpoint_id == bindparam("checkpoint_id"),
@@ -352,16 +184,6 @@ def _delegate_where(condition: Any) -> DelegateView | None:
     return DelegateView(**data)
 
 
-def get_checkpoint(checkpoint_id: str) -> Any:
-    """The open checkpoint `checkpoint_id` (a row: id, name, allowed_categories,
-    admit_heads_of_delegation, active); CheckinError if unknown or closed."""
-    row = db.session.execute(_CHECKPOINT_SELECT, {"checkpoint_id": checkpoint_id}).first() \
-        if checkpoint_id else None
-    if row is None or not row.active:
-        raise CheckinError("unknown_checkpoint", f"No open checkpoint {checkpoint_id!r}.")
-    return row
-
-
 MAX_OFFLINE_AGE = timedelta(days=3)
 
 
@@ -391,6 +213,11 @@ def parse_scanned_at(value: str | None) -> datetime | None:
     return parsed
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (Session.execute is typed as returning any Result)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
 def _existing_check_in(delegate_id: int, checkpoint_id: str) -> Any:
     return db.session.execute(_CHECK_IN_SELECT, {"delegate_id": delegate_id,
                                                  "checkpoint_id": checkpoint_id}).first()
@@ -398,10 +225,10 @@ def _existing_check_in(delegate_id: int, checkpoint_id: str) -> Any:
 
 def _stored_result(scan: Scan) -> ScanResult:
     """Rebuild the answer given for an already recorded scan (a replayed nonce)."""
-    checkpoint = db.session.get(Checkpoint, scan.checkpoint_id)
+    checkpoint = find_checkpoint(scan.checkpoint_id)
     assert checkpoint is not None  # foreign key
     delegate = _delegate_where(_D.c.id == scan.delegate_id) if scan.delegate_id else None
-    result = ScanResult(status=scan.result, checkpoint_id=checkpoint.id,
+    result = ScanResult(status=ScanOutcome(scan.result), checkpoint_id=checkpoint.id,
                         checkpoint_name=checkpoint.name, scanned_at=scan.scanned_at,
                         delegate=delegate, offline=scan.offline, replayed=True)
     if delegate is not None:
@@ -409,7 +236,6 @@ def _stored_result(scan: Scan) -> ScanResult:
         if scan.result in ADMITTED:
             existing = _existing_check_in(delegate.id, checkpoint.id)
             result.checked_in_at = existing.checked_in_at if existing else None
-    result.freeze()
     return result
 
 
@@ -457,7 +283,7 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
     now = utcnow()
     offline = scanned_at is not None
     when = min(scanned_at, now) if scanned_at is not None else now
-    result = ScanResult(status="invalid", checkpoint_id=checkpoint.id,
+    result = ScanResult(status=ScanOutcome.INVALID, checkpoint_id=checkpoint.id,
                         checkpoint_name=checkpoint.name, scanned_at=when, offline=offline)
 
     # Verify the signature, then the serial against the delegate loaded once.
@@ -469,24 +295,24 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
 
     serial: int | None = None
     try:
-        serial = tickets.verify(code, public_keys(), current_serial).serial
+        serial = badge_token.verify(code, public_keys(), current_serial).serial
         delegate = loaded["delegate"]
-    except tickets.TicketError as exc:
+    except badge_token.BadgeTokenError as exc:
         delegate = loaded.get("delegate")
         if exc.reason == "revoked":
-            result.status = "revoked"
+            result.status = ScanOutcome.REVOKED
         else:
-            result.status, result.reason, delegate = "invalid", exc.reason, None
+            result.status, result.reason, delegate = ScanOutcome.INVALID, exc.reason, None
 
     if delegate is not None:
         result.delegate, result.has_photo = delegate, delegate.has_photo
-        if result.status != "revoked":
+        if result.status != ScanOutcome.REVOKED:
             if delegate.status_enum not in ACCREDITED:
-                result.status = "not_accredited"
+                result.status = ScanOutcome.NOT_ACCREDITED
             elif not admits(checkpoint, delegate):
-                result.status = "zone_denied"
+                result.status = ScanOutcome.ZONE_DENIED
             else:
-                result.status = "checked_in"
+                result.status = ScanOutcome.CHECKED_IN
 
     # The scan row is the first write: a nonce seen before (a retry, or a retry racing its
     # original) inserts nothing and gets the answer recorded for it.
@@ -495,7 +321,7 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
         "delegate_id": delegate.id if delegate is not None else None,
         "device_id": device.id if device is not None else None,
         "staff_id": staff.id if staff is not None else None,
-        "badge_serial": serial, "result": result.status, "scanned_at": when,
+        "badge_serial": serial, "result": result.status.value, "scanned_at": when,
         "received_at": now, "offline": offline,
     })
     if scan_id is None:
@@ -504,10 +330,9 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
             raise RuntimeError(f"nonce {nonce!r} conflicted but no scan has it")
         return _stored_result(seen)
 
-    if result.status == "checked_in":
+    if result.status == ScanOutcome.CHECKED_IN:
         assert delegate is not None
         _admit(result, scan_id, delegate, checkpoint, device=device, staff=staff)
-    result.freeze()
     db.session.commit()
     return result
 
@@ -530,9 +355,9 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
             # machine decides; the write is a compare-and-set on the status read with the
             # badge, so a desk change made at the same instant (say, a cancellation) is
             # never overwritten by a stale ORM object.
-            moved = db.session.execute(_STATUS_CAS, {
+            moved = _rowcount(db.session.execute(_STATUS_CAS, {
                 "id": delegate.id, "old": old.value, "new": Status.CHECKED_IN.value,
-                "updated_at": utcnow()}).rowcount == 1
+                "updated_at": utcnow()})) == 1
             if moved:
                 delegate.status = Status.CHECKED_IN.value
         _audit(delegate.id, "checked_in", staff, device, status_from=old.value, moved=moved,
@@ -545,13 +370,13 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
     if result.offline and when < first.checked_in_at:
         # An offline scan made before the recorded check-in: the earliest wins. (Online
         # scans racing each other never do: the INSERT that won is the check-in.)
-        moved = db.session.execute(
+        corrected = _rowcount(db.session.execute(
             update(CheckIn)
             .where(CheckIn.id == first.id, CheckIn.checked_in_at > when)
             .values(checked_in_at=when, scan_id=scan_id)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if moved:
+        ))
+        if corrected:
             result.superseded_at = first.checked_in_at
             result.checked_in_at = when
             _audit(delegate.id, "checkin_time_corrected", staff, device, earlier=iso(when),
@@ -559,155 +384,17 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
             return
         first = _existing_check_in(delegate.id, checkpoint.id)
         assert first is not None
-    result.status = "already_checked_in"
+    result.status = ScanOutcome.ALREADY_CHECKED_IN
     result.checked_in_at = first.checked_in_at
     db.session.execute(
-        update(Scan).where(Scan.id == scan_id).values(result="already_checked_in")
+        update(Scan).where(Scan.id == scan_id).values(result=ScanOutcome.ALREADY_CHECKED_IN.value)
         .execution_options(synchronize_session=False)
     )
 
 
-# --------------------------------------------------------------------------- snapshot
-
-
-def snapshot() -> dict[str, Any]:
-    """Everything an offline scanner needs to give a provisional answer: every delegate's
-    public id, names, category, country, status and current badge serial (no contact data),
-    the checkpoints, and the public keys."""
-    from .badge_tokens import public_keys_b64
-
-    rows = db.session.execute(
-        select(Delegate.public_id, Delegate.badge_name, Delegate.given_name,
-               Delegate.family_name, Delegate.native_name, Delegate.honorific,
-               Delegate.category, Delegate.country, Delegate.status, Delegate.badge_serial,
-               Delegate.details)
-        .where(Delegate.status.not_in((Status.SUBMITTED.value,)))
-        .order_by(Delegate.id)
+def photo_jpeg(public_id: uuid.UUID) -> bytes | None:
+    """The photo a door shows with a scanned delegate (None if there is none)."""
+    return db.session.scalar(
+        select(DelegatePhoto.jpeg).join(Delegate, Delegate.id == DelegatePhoto.delegate_id)
+        .where(Delegate.public_id == public_id)
     )
-    delegates = [
-        {
-            "public_id": str(r.public_id),
-            "name": r.badge_name or " ".join(p for p in (r.given_name, r.family_name) if p),
-            "honorific": r.honorific,
-            "native_name": r.native_name,
-            "category": r.category,
-            "country": r.country,
-            "status": r.status,
-            "badge_serial": r.badge_serial,
-            "head_of_delegation": is_head_of_delegation(r.details),
-        }
-        for r in rows
-    ]
-    from ..countries import country_name
-
-    return {
-        "generated_at": iso(utcnow()),
-        "accredited_statuses": list(ACCREDITED_VALUES),
-        "category_labels": {key: category_label(key) for key in CATEGORY_KEYS},
-        "country_names": {code: country_name(code, current_language()) for code in
-                          sorted({d["country"] for d in delegates if d["country"]})},
-        "public_keys": public_keys_b64(),
-        "checkpoints": [checkpoint_json(c) for c in list_checkpoints(active_only=True)],
-        "delegates": delegates,
-    }
-
-
-# --------------------------------------------------------------------------- dashboard
-
-BUCKET = timedelta(minutes=10)
-
-
-def _bucket_start(value: datetime) -> datetime:
-    value = value.astimezone(UTC)
-    return value.replace(minute=value.minute - value.minute % 10, second=0, microsecond=0)
-
-
-def dashboard(*, now: datetime | None = None, hours: int = 4, last: int = 15) -> dict[str, Any]:
-    """Figures for the live dashboard: checked in vs accredited per category and per
-    checkpoint, arrivals (first check-in anywhere) per 10 minutes, the last scans."""
-    now = now or utcnow()
-    accredited = Counter(dict(db.session.execute(
-        select(Delegate.category, func.count(Delegate.id))
-        .where(Delegate.status.in_(ACCREDITED_VALUES))
-        .group_by(Delegate.category)
-    ).all()))
-    arrivals_q = (
-        select(CheckIn.delegate_id, func.min(CheckIn.checked_in_at).label("first"))
-        .group_by(CheckIn.delegate_id).subquery()
-    )
-    arrived = Counter(dict(db.session.execute(
-        select(Delegate.category, func.count(arrivals_q.c.delegate_id))
-        .join(arrivals_q, arrivals_q.c.delegate_id == Delegate.id)
-        .group_by(Delegate.category)
-    ).all()))
-    categories = [
-        {"key": key, "label": category_label(key), "checked_in": arrived.get(key, 0),
-         "accredited": accredited.get(key, 0)}
-        for key in CATEGORY_KEYS
-    ]
-
-    per_checkpoint = dict(db.session.execute(
-        select(CheckIn.checkpoint_id, func.count(CheckIn.id)).group_by(CheckIn.checkpoint_id)
-    ).all())
-    heads_by_category: Counter[str] | None = None
-    checkpoints = []
-    total_accredited = sum(accredited.values())
-    for cp in list_checkpoints():
-        if cp.allowed_categories is None:
-            eligible = total_accredited
-        else:
-            eligible = sum(accredited.get(c, 0) for c in cp.allowed_categories)
-            if cp.admit_heads_of_delegation:
-                if heads_by_category is None:
-                    heads_by_category = Counter(
-                        category for category, details in db.session.execute(
-                            select(Delegate.category, Delegate.details)
-                            .where(Delegate.status.in_(ACCREDITED_VALUES))
-                        ) if is_head_of_delegation(details)
-                    )
-                eligible += sum(n for c, n in heads_by_category.items()
-                                if c not in cp.allowed_categories)
-        checkpoints.append({"id": cp.id, "name": cp.name, "active": cp.active,
-                            "checked_in": per_checkpoint.get(cp.id, 0), "eligible": eligible})
-
-    end = _bucket_start(now) + BUCKET
-    start = end - timedelta(hours=hours)
-    firsts = db.session.scalars(
-        select(arrivals_q.c.first).where(arrivals_q.c.first >= start)
-    ).all()
-    counts: Counter[datetime] = Counter()
-    for first in firsts:
-        if first.tzinfo is None:  # SQLite returns aggregates without the column type
-            first = first.replace(tzinfo=UTC)
-        counts[_bucket_start(first)] += 1
-    buckets = []
-    cursor = start
-    while cursor < end:
-        buckets.append({"start": iso(cursor), "count": counts.get(cursor, 0)})
-        cursor += BUCKET
-
-    scans = db.session.execute(
-        select(Scan, Checkpoint.name, Delegate, Device.name, StaffUser.email)
-        .join(Checkpoint, Checkpoint.id == Scan.checkpoint_id)
-        .outerjoin(Delegate, Delegate.id == Scan.delegate_id)
-        .outerjoin(Device, Device.id == Scan.device_id)
-        .outerjoin(StaffUser, StaffUser.id == Scan.staff_id)
-        .order_by(Scan.id.desc()).limit(last)
-    ).all()
-    last_scans = [
-        {"scanned_at": iso(scan.scanned_at), "checkpoint": scan.checkpoint_id,
-         "checkpoint_name": cp_name, "result": scan.result, "offline": scan.offline,
-         "name": display_name(d) if d is not None else None,
-         "category": d.category if d is not None else None,
-         "device": device_name or staff_email}
-        for scan, cp_name, d, device_name, staff_email in scans
-    ]
-    return {
-        "generated_at": iso(now),
-        "timezone": current_app.config.get("EVENT_TIMEZONE", "UTC"),
-        "totals": {"checked_in": sum(arrived.values()), "accredited": total_accredited},
-        "categories": categories,
-        "checkpoints": checkpoints,
-        "arrivals": {"bucket_minutes": 10, "buckets": buckets},
-        "last_scans": last_scans,
-    }

@@ -55,8 +55,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 __all__ = [
     "PREFIX",
     "TOKEN_LENGTH",
-    "Ticket",
-    "TicketError",
+    "BadgeToken",
+    "BadgeTokenError",
     "generate_private_key",
     "issue",
     "load_or_create_private_key",
@@ -74,7 +74,7 @@ TOKEN_LENGTH = len(PREFIX) + (_RAW_LEN * 8 + 4) // 5
 MAX_SERIAL = 0xFFFF
 
 
-class TicketError(Exception):
+class BadgeTokenError(Exception):
     """A token failed verification; ``reason`` is a stable machine-readable code.
 
     Codes: ``malformed`` (not a token of ours at all), ``bad_signature`` (well-formed but
@@ -86,13 +86,13 @@ class TicketError(Exception):
 
     def __init__(self, reason: str, message: str | None = None) -> None:
         if reason not in self.REASONS:
-            raise ValueError(f"unknown TicketError reason {reason!r}")
+            raise ValueError(f"unknown BadgeTokenError reason {reason!r}")
         super().__init__(message or reason)
         self.reason = reason
 
 
 @dataclass(frozen=True)
-class Ticket:
+class BadgeToken:
     """The verified content of a token."""
 
     badge_id: uuid.UUID
@@ -198,22 +198,22 @@ def issue(private_key: Ed25519PrivateKey, badge_id: uuid.UUID, serial: int) -> s
 
 def _decode(code: str) -> tuple[bytes, bytes]:
     if not isinstance(code, str):
-        raise TicketError("malformed", "token is not a string")
+        raise BadgeTokenError("malformed", "token is not a string")
     text = code.strip().upper()
     if len(text) != TOKEN_LENGTH or not text.startswith(PREFIX):
-        raise TicketError("malformed", "wrong length or prefix")
+        raise BadgeTokenError("malformed", "wrong length or prefix")
     b32 = text[len(PREFIX) :]
     try:
         raw = base64.b32decode(b32 + "=" * (-len(b32) % 8))
     except (binascii.Error, ValueError) as exc:
-        raise TicketError("malformed", "not base32") from exc
+        raise BadgeTokenError("malformed", "not base32") from exc
     if len(raw) != _RAW_LEN or _b32encode(raw) != b32:
         # Non-canonical encoding (e.g. the unused trailing bit set): reject, so that no
         # two different strings are accepted for the same badge.
-        raise TicketError("malformed", "non-canonical encoding")
+        raise BadgeTokenError("malformed", "non-canonical encoding")
     body, sig = raw[:_BODY_LEN], raw[_BODY_LEN:]
     if body[0] != VERSION:
-        raise TicketError("malformed", f"unsupported token version {body[0]}")
+        raise BadgeTokenError("malformed", f"unsupported token version {body[0]}")
     return body, sig
 
 
@@ -221,8 +221,8 @@ def verify(
     code: str,
     public_keys: Sequence[Ed25519PublicKey],
     current_serial: Callable[[uuid.UUID], int | None] | None = None,
-) -> Ticket:
-    """Check a scanned token and return its :class:`Ticket`, or raise :class:`TicketError`.
+) -> BadgeToken:
+    """Check a scanned token and return its :class:`BadgeToken`, or raise :class:`BadgeTokenError`.
 
     ``public_keys``: every key still trusted (current first, then keys retired by a
     rotation). ``current_serial(badge_id)`` returns the badge's latest serial, or ``None``
@@ -236,19 +236,19 @@ def verify(
             continue
         break
     else:
-        raise TicketError("bad_signature", "not signed by a trusted key")
+        raise BadgeTokenError("bad_signature", "not signed by a trusted key")
     badge_id = uuid.UUID(bytes=body[1:17])
     serial = int.from_bytes(body[17:19], "big")
     if serial < 1:
-        raise TicketError("malformed", "serial out of range")
+        raise BadgeTokenError("malformed", "serial out of range")
     if current_serial is not None:
         current = current_serial(badge_id)
         if current is None:
-            raise TicketError("unknown_badge", f"badge {badge_id} is not registered")
+            raise BadgeTokenError("unknown_badge", f"badge {badge_id} is not registered")
         if serial < current:
-            raise TicketError("revoked", f"serial {serial} superseded by {current}")
+            raise BadgeTokenError("revoked", f"serial {serial} superseded by {current}")
         if serial > current:
             # Signed by us but newer than the database knows: treat like an unknown print
             # rather than silently accepting (e.g. a restored-from-backup database).
-            raise TicketError("unknown_badge", f"serial {serial} was never issued")
-    return Ticket(badge_id=badge_id, serial=serial)
+            raise BadgeTokenError("unknown_badge", f"serial {serial} was never issued")
+    return BadgeToken(badge_id=badge_id, serial=serial)

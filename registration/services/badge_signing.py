@@ -1,8 +1,9 @@
-"""The app's side of badge tokens: which key signs, which keys verify, a delegate's token.
+"""Signing badge tokens in the app: which key signs, which keys verify, a delegate's token.
+The token format itself (no Flask, no database) is registration/badge_token.py.
 
 Keys: BADGE_SIGNING_KEY from the environment wins; otherwise `instance/badge_signing_key.pem`
 is created on first use. BADGE_PREVIOUS_PUBLIC_KEYS (comma-separated base64url raw keys)
-keeps badges signed before a rotation valid (see registration/tickets.py for the procedure).
+keeps badges signed before a rotation valid (see registration/badge_token.py for the procedure).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from .. import tickets
+from .. import badge_token
 from ..extensions import db
 from ..models import Delegate
 
@@ -26,7 +27,7 @@ def _keys(app: Flask) -> tuple[Ed25519PrivateKey, list[Ed25519PublicKey]]:
     # Cached per app (not per process): tests build apps with different instance folders.
     cached = app.extensions.get(_EXT)
     if cached is None:
-        private = tickets.load_or_create_private_key(
+        private = badge_token.load_or_create_private_key(
             Path(app.config["INSTANCE_DIR"]) / "badge_signing_key.pem",
             app.config.get("BADGE_SIGNING_KEY"),
         )
@@ -49,18 +50,18 @@ def public_keys() -> list[Ed25519PublicKey]:
 
 
 def public_keys_b64() -> list[str]:
-    return [tickets.public_key_b64(k) for k in public_keys()]
+    return [badge_token.public_key_b64(k) for k in public_keys()]
 
 
 def token_for(delegate: Delegate) -> str:
     """The QR payload for the delegate's current badge serial."""
-    return tickets.issue(signing_key(), delegate.public_id, delegate.badge_serial)
+    return badge_token.issue(signing_key(), delegate.public_id, delegate.badge_serial)
 
 
 def current_serial(badge_id: uuid.UUID) -> int | None:
     return db.session.scalar(select(Delegate.badge_serial).where(Delegate.public_id == badge_id))
 
 
-def verify_code(code: str) -> tickets.Ticket:
-    """Verify a scanned code against the database's current serials; raises TicketError."""
-    return tickets.verify(code, public_keys(), current_serial)
+def verify_code(code: str) -> badge_token.BadgeToken:
+    """Verify a scanned code against the database's current serials; raises BadgeTokenError."""
+    return badge_token.verify(code, public_keys(), current_serial)

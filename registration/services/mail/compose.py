@@ -113,7 +113,8 @@ def build_message(kind: str, delegate: Delegate, *, recipient: str | None = None
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     if qr_cid:
-        html_part = msg.get_payload()[1]
+        html_part = next(part for part in msg.iter_parts()
+                         if part.get_content_type() == "text/html")
         html_part.add_related(qr_png(badge_tokens.token_for(delegate)), "image", "png",
                               cid=qr_cid, disposition="inline", filename="qr-code.png")
         msg.add_attachment(eticket_pdf(delegate), maintype="application", subtype="pdf",

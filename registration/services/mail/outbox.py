@@ -13,10 +13,10 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email.policy import SMTP as SMTP_POLICY
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from ... import signals
 from ...extensions import db
@@ -178,14 +178,14 @@ def claim(now: datetime, include_waiting: bool, after_id: int) -> OutboxMessage 
         if row is None:
             db.session.commit()
             return None
-        claimed = db.session.execute(
+        claimed = cast(CursorResult, db.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row.id,
                    OutboxMessage.status == OutboxStatus.PENDING.value,
                    OutboxMessage.next_attempt_at == row.next_attempt_at)
             .values(next_attempt_at=now + LEASE)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         db.session.commit()
         if claimed == 1:
             db.session.refresh(row)
@@ -230,7 +230,7 @@ def outbox_rows(status: OutboxStatus | str | None = None,
     """The latest messages, newest first (only those in `status` if given)."""
     stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if status:
-        stmt = stmt.where(OutboxMessage.status == OutboxStatus(status).value)
+        stmt = stmt.where(OutboxMessage.status == status)
     yield from db.session.scalars(stmt)
 
 
@@ -250,12 +250,12 @@ def prune_sent(older_than: timedelta, now: datetime | None = None) -> int:
     """Drop the stored bytes of messages sent before `older_than` ago (the row — who, what,
     when — stays). A registration's e-ticket mail is ~50 kB: 5,000 delegates add up."""
     cutoff = (now or utcnow()) - older_than
-    result = db.session.execute(
+    result = cast(CursorResult, db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.SENT.value,
                OutboxMessage.sent_at < cutoff,
                func.length(OutboxMessage.message) > 0)
         .values(message=b"")
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     db.session.commit()
     return result.rowcount or 0

@@ -35,14 +35,14 @@ def _blueprints() -> list:
     from .api import views as _api_views  # noqa: F401
     from .checkin import bp as checkin_bp
     from .checkin import views as _checkin_views  # noqa: F401
-    from .manage import bp as manage_bp
-    from .manage import views as _manage_views  # noqa: F401
     from .public.views import bp as public_bp
+    from .self_service import bp as self_service_bp
+    from .self_service import views as _self_service_views  # noqa: F401
     from .staff import bp as staff_bp
     from .staff import checkpoints, dashboard, devices, exchange, photos, printing  # noqa: F401
     from .staff import views as _staff_views  # noqa: F401
 
-    return [public_bp, staff_bp, checkin_bp, api_bp, manage_bp]
+    return [public_bp, staff_bp, checkin_bp, api_bp, self_service_bp]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

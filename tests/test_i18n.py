@@ -29,15 +29,16 @@ MO = PO.with_suffix(".mo")
 
 # What delegates see: these templates and the Python modules whose strings reach them.
 PUBLIC_TEMPLATES = sorted(
-    [*TEMPLATES.glob("public/*.html"), *TEMPLATES.glob("manage/*.html"),
+    [*TEMPLATES.glob("public/*.html"), *TEMPLATES.glob("self_service/*.html"),
      *TEMPLATES.glob("mail/*.html"), *TEMPLATES.glob("mail/*.txt"),
      TEMPLATES / "base.html", TEMPLATES / "error.html", TEMPLATES / "_form.html"]
 )
 PUBLIC_MODULES = [
     ROOT / "registration" / name for name in (
         "validation.py", "fields.py", "web.py", "models/status.py", "public/forms.py",
-        "public/views.py", "manage/forms.py", "manage/views.py", "services/self_service.py",
-        "services/mail.py", "services/photos.py",
+        "public/views.py", "self_service/forms.py", "self_service/views.py",
+        "services/self_service.py", "services/eticket.py", "services/mail/compose.py",
+        "services/photos.py",
     )
 ]
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}

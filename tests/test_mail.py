@@ -26,6 +26,7 @@ from registration.badge_token import BadgeTokenError
 from registration.extensions import db
 from registration.models import Delegate, OutboxMessage, Status
 from registration.services import badge_signing, mail
+from registration.services.mail import outbox
 from tests.conftest import csrf_from
 from tests.test_registration import form_data
 
@@ -478,13 +479,13 @@ def test_claimed_message_is_not_claimed_again(mail_app):
     register(mail_app)
     register(mail_app, email="second@example.org")
     now = datetime.now(UTC)
-    first = mail._claim(now, False, 0)
+    first = outbox.claim(now, False, 0)
     assert first is not None
     other: list = []
 
     def second_worker() -> None:
         with mail_app.app_context():
-            row = mail._claim(datetime.now(UTC), False, 0)
+            row = outbox.claim(datetime.now(UTC), False, 0)
             other.append(row.id if row is not None else None)
             db.session.rollback()
 
@@ -534,7 +535,7 @@ def test_a_mail_bug_never_blocks_the_registration(mail_app, smtp, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("template exploded")
 
-    monkeypatch.setattr(mail, "build_message", broken)
+    monkeypatch.setattr(mail.compose, "build_message", broken)
     delegate = register(mail_app)
     assert delegate.status == "submitted"
     assert deliver().failed == 1

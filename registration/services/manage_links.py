@@ -127,5 +127,5 @@ def path_for(endpoint: str, **values: object) -> str:
 def manage_url(delegate: Delegate, base: str | None = None) -> str:
     """The absolute manage link to put in an email (`base`: the site's address, by default
     base_url())."""
-    return (base or base_url()).rstrip("/") + path_for("manage.show",
+    return (base or base_url()).rstrip("/") + path_for("self_service.show",
                                                        token=make_token(delegate))

@@ -1,4 +1,5 @@
-"""The delegate's private manage pages, reached through the signed link in their emails.
+"""The delegate's private pages (self-service), reached through the signed link in their
+emails (the URLs keep their /manage/ prefix).
 
 Every page below /manage/<token> resolves the token first: a tampered or outdated link gets
 404, an expired one 410, both with a way to ask for a fresh link by email. A cancelled
@@ -28,6 +29,8 @@ from flask_babel import gettext as _
 from ..i18n import category_label, current_language
 from ..models import Delegate
 from ..services import manage_links, self_service
+from ..services.delegate_edit import form_data
+from ..services.eticket import ETicketUnavailable, eticket_filename, eticket_pdf
 from ..services.self_service import SelfServiceRefused
 from . import bp
 from .forms import ConfirmForm, ManageForm, PhotoForm, RequestLinkForm, field_labels
@@ -50,10 +53,10 @@ def with_delegate(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             delegate = manage_links.resolve(token)
         except manage_links.LinkExpired:
-            return render_template("manage/link_invalid.html", expired=True,
+            return render_template("self_service/link_invalid.html", expired=True,
                                    form=RequestLinkForm()), 410
         except manage_links.LinkInvalid:
-            return render_template("manage/link_invalid.html", expired=False,
+            return render_template("self_service/link_invalid.html", expired=False,
                                    form=RequestLinkForm()), 404
         return view(delegate, token, **kwargs)
 
@@ -62,7 +65,8 @@ def with_delegate(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def _page(template: str, delegate: Delegate, token: str, **context: Any) -> str:
     return render_template(
-        template, delegate=delegate, token=token, ss=self_service,
+        template, delegate=delegate, token=token, allowed=self_service.allowed(delegate),
+        cancelled=self_service.is_cancelled(delegate), printed=self_service.is_printed(delegate),
         category_label=category_label(delegate.category),
         link_expires_at=manage_links.expires_at(token), field_labels=field_labels(), **context)
 
@@ -74,15 +78,15 @@ def request_link():
         if form.validate():
             self_service.send_manage_link(form.email.data)
             # The same answer whether or not the address is registered.
-            return render_template("manage/link_sent.html", email=form.email.data)
-        return render_template("manage/request_link.html", form=form), 422
-    return render_template("manage/request_link.html", form=form)
+            return render_template("self_service/link_sent.html", email=form.email.data)
+        return render_template("self_service/request_link.html", form=form), 422
+    return render_template("self_service/request_link.html", form=form)
 
 
 @bp.get("/<token>")
 @with_delegate
 def show(delegate: Delegate, token: str):
-    return _page("manage/show.html", delegate, token,
+    return _page("self_service/show.html", delegate, token,
                  pending_request=self_service.pending_change_request(delegate))
 
 
@@ -91,8 +95,8 @@ def show(delegate: Delegate, token: str):
 def edit(delegate: Delegate, token: str):
     if not self_service.can_edit(delegate):
         flash(_("This registration is cancelled and can no longer be changed."), "error")
-        return redirect(url_for("manage.show", token=token), code=303)
-    form = ManageForm(lang=current_language(), data=self_service.current_values(delegate))
+        return redirect(url_for("self_service.show", token=token), code=303)
+    form = ManageForm(lang=current_language(), data=form_data(delegate))
     if request.method == "POST" and form.validate():
         result, errors = self_service.apply_edit(delegate, form.submitted_data(),
                                                  locale=current_language())
@@ -111,11 +115,10 @@ def edit(delegate: Delegate, token: str):
                 flash(_("Your email address is changed. A new link was sent to it; the link "
                         "in earlier emails no longer works."), "info")
                 token = manage_links.make_token(delegate)
-            return redirect(url_for("manage.show", token=token), code=303)
+            return redirect(url_for("self_service.show", token=token), code=303)
         form.show_errors(errors)
     status = 422 if request.method == "POST" else 200
-    return _page("manage/edit.html", delegate, token, form=form,
-                 printed=self_service.is_printed(delegate)), status
+    return _page("self_service/edit.html", delegate, token, form=form), status
 
 
 @bp.route("/<token>/photo", methods=["GET", "POST"])
@@ -137,10 +140,10 @@ def photo(delegate: Delegate, token: str):
                 form.photo.errors = [str(exc.message)]
             else:
                 flash(_("Your photo is saved."), "info")
-                return redirect(url_for("manage.show", token=token), code=303)
+                return redirect(url_for("self_service.show", token=token), code=303)
         elif not form.photo.errors:
             form.photo.errors = [_("Choose a photo to upload.")]
-    return _page("manage/photo.html", delegate, token, form=form), status
+    return _page("self_service/photo.html", delegate, token, form=form), status
 
 
 @bp.get("/<token>/photo.jpg")
@@ -155,10 +158,10 @@ def photo_image(delegate: Delegate, token: str):
 @with_delegate
 def eticket(delegate: Delegate, token: str):
     try:
-        pdf = self_service.eticket_pdf(delegate, current_language())
-    except SelfServiceRefused as exc:
-        return _page("manage/refused.html", delegate, token, message=str(exc.message)), 403
-    filename = self_service.eticket_filename(delegate)
+        pdf = eticket_pdf(delegate, current_language())
+    except ETicketUnavailable as exc:
+        return _page("self_service/refused.html", delegate, token, message=str(exc.message)), 403
+    filename = eticket_filename(delegate)
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
 
@@ -168,15 +171,15 @@ def eticket(delegate: Delegate, token: str):
 def cancel(delegate: Delegate, token: str):
     form = ConfirmForm()
     if self_service.is_cancelled(delegate):
-        return redirect(url_for("manage.show", token=token), code=303)
+        return redirect(url_for("self_service.show", token=token), code=303)
     if request.method == "POST":
         if form.validate() and form.confirm.data:
             self_service.cancel(delegate)
             flash(_("Your registration is cancelled."), "info")
-            return redirect(url_for("manage.show", token=token), code=303)
+            return redirect(url_for("self_service.show", token=token), code=303)
         form.confirm.errors = [*form.confirm.errors, _("Tick the box to confirm.")]
-        return _page("manage/cancel.html", delegate, token, form=form), 422
-    return _page("manage/cancel.html", delegate, token, form=form)
+        return _page("self_service/cancel.html", delegate, token, form=form), 422
+    return _page("self_service/cancel.html", delegate, token, form=form)
 
 
 @bp.get("/<token>/export.json")
@@ -195,12 +198,12 @@ def erase(delegate: Delegate, token: str):
         if form.validate() and form.confirm.data:
             self_service.erase(delegate)
             current_app.logger.info("delegate %s erased their personal data", delegate.reference)
-            return redirect(url_for("manage.erased"), code=303)
+            return redirect(url_for("self_service.erased"), code=303)
         form.confirm.errors = [*form.confirm.errors, _("Tick the box to confirm.")]
-        return _page("manage/erase.html", delegate, token, form=form), 422
-    return _page("manage/erase.html", delegate, token, form=form)
+        return _page("self_service/erase.html", delegate, token, form=form), 422
+    return _page("self_service/erase.html", delegate, token, form=form)
 
 
 @bp.get("/erased")
 def erased():
-    return render_template("manage/erased.html")
+    return render_template("self_service/erased.html")

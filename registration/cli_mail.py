@@ -1,4 +1,7 @@
-"""`flask --app wsgi mail …`: deliver the outbox and look into it."""
+"""`flask --app wsgi mail …`: deliver the outbox and look into it.
+
+The mail area has no pages, so its commands sit beside the collector (cli.py) rather than
+in a blueprint package; the work is done by services.mail."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from datetime import timedelta
 import click
 from flask.cli import AppGroup
 
-from ..services import mail
+from .models.outbox import OUTBOX_STATUS_LABELS, OutboxStatus
+from .services import mail
 
 mail_group = AppGroup("mail", help="Outgoing email: the outbox and its delivery.")
 
@@ -25,7 +29,9 @@ def send_pending(include_waiting: bool, limit: int) -> None:
 
 
 @mail_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "sent", "failed"]), default=None)
+@click.option("--status", type=click.Choice([s.value for s in OutboxStatus]), default=None,
+              help="Only messages in this state: " + "; ".join(
+                  f"{s.value} ({OUTBOX_STATUS_LABELS[s]})" for s in OutboxStatus) + ".")
 @click.option("--limit", default=50, show_default=True)
 def list_messages(status: str | None, limit: int) -> None:
     """The latest messages in the outbox, newest first."""
@@ -38,7 +44,7 @@ def list_messages(status: str | None, limit: int) -> None:
             timespec="seconds")
         click.echo(f"{row.id:>6}  {row.status:<7}  {row.kind:<11}  attempts={row.attempts}  "
                    f"{when}  {row.recipient}  {row.subject}")
-        if row.last_error and row.status != "sent":
+        if row.last_error and row.status != OutboxStatus.SENT:
             click.echo(f"        last error: {row.last_error}")
 
 

@@ -38,9 +38,16 @@ def _blueprints() -> list:
     from .manage import bp as manage_bp
     from .manage import views as _manage_views  # noqa: F401
     from .public.views import bp as public_bp
+    from .staff import (  # noqa: F401
+        accounts,
+        delegates,
+        import_export,
+        photos,
+        printing,
+        signin,
+        walk_in,
+    )
     from .staff import bp as staff_bp
-    from .staff import exchange, photos, printing  # noqa: F401
-    from .staff import views as _staff_views  # noqa: F401
 
     return [public_bp, staff_bp, checkin_bp, api_bp, manage_bp]
 
@@ -78,6 +85,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import auth, models  # noqa: F401  (user loader; tables on the metadata)
     from .web import register_web_helpers
+
+    auth.init_app(app)
 
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)

@@ -313,10 +313,11 @@ def validate_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, st
     existing: dict[str, Delegate] = {}
     keys = list(first_row)
     for start in range(0, len(keys), 500):
-        for delegate in db.session.scalars(
+        for stored in db.session.scalars(
                 select(Delegate).where(Delegate.email_key.in_(keys[start:start + 500]))):
-            existing[delegate.email_key] = delegate
-    to_insert = []
+            if stored.email_key is not None:
+                existing[stored.email_key] = stored
+    to_insert: list[_Planned] = []
     for plan in planned:
         delegate = existing.get(email_key(plan.clean["email"]))
         if delegate is None:

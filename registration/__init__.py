@@ -38,9 +38,19 @@ def _blueprints() -> list:
     from .public.views import bp as public_bp
     from .self_service import bp as self_service_bp
     from .self_service import views as _self_service_views  # noqa: F401
+    from .staff import (  # noqa: F401
+        accounts,
+        checkpoints,
+        dashboard,
+        delegates,
+        devices,
+        import_export,
+        photos,
+        printing,
+        signin,
+        walk_in,
+    )
     from .staff import bp as staff_bp
-    from .staff import checkpoints, dashboard, devices, exchange, photos, printing  # noqa: F401
-    from .staff import views as _staff_views  # noqa: F401
 
     return [public_bp, staff_bp, checkin_bp, api_bp, self_service_bp]
 
@@ -78,6 +88,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import auth, models  # noqa: F401  (user loader; tables on the metadata)
     from .web import register_web_helpers
+
+    auth.init_app(app)
 
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)

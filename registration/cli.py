@@ -47,12 +47,9 @@ def welcome(url: str) -> None:
     else:
         click.echo("  Staff accounts: flask --app wsgi staff list  "
                    "(new one: flask --app wsgi staff create EMAIL --role admin|desk|scanner)")
-    try:
-        from badges.fonts import missing_fonts_hint
+    from badges.fonts import missing_fonts_hint
 
-        hint = missing_fonts_hint()
-    except ImportError:
-        hint = None
+    hint = missing_fonts_hint()
     if hint:
         click.echo(f"  Badge fonts missing for some scripts; add them with: {hint}")
     click.echo("")

@@ -471,7 +471,7 @@ def walk_in_data(token: str) -> dict:
             "expertise": ["cybersecurity"], "consent": "y"}
 
 
-def test_trail_describes_other_engineers_actions(app, login):
+def test_trail_describes_every_kind_of_action(app, login):
     staff = login("desk")
     d = make_delegate()
     audit.record(d, "registered", staff=staff, source="walk_in")
@@ -520,3 +520,17 @@ def test_record_shows_times_in_the_forums_time_zone(client, login):
     db.session.commit()
     page = client.get(f"/staff/delegates/{delegate.public_id}").get_data(as_text=True)
     assert "2026-12-08 09:14 (GMT+08:00)" in page  # 01:14 UTC in Lianyungang
+
+
+def test_record_shows_expertise_theme_labels(client, login):
+    login("desk")
+    d = make_delegate(category="expert", expertise=["counter_terrorism", "public_health"])
+    html = client.get(record_url(d)).get_data(as_text=True)
+    assert "<dd>Counter-terrorism, Public health emergencies</dd>" in html
+    assert "counter_terrorism" not in html
+
+
+def test_record_shows_how_the_record_came_in(client, login):
+    login("desk")
+    html = client.get(record_url(make_delegate())).get_data(as_text=True)
+    assert "Source: registration form" in html

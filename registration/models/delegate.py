@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -13,6 +15,25 @@ from ..extensions import db
 from ..text import search_key
 from .status import ACCREDITED, STATUS_LABELS, Status, check_transition
 from .types import UTCDateTime, utcnow
+
+
+class RecordSource(StrEnum):
+    """How a record came in (stored in `delegate.source`)."""
+
+    SELF = "self"  # the public registration form
+    WALK_IN = "walk_in"  # registered and accredited at the desk
+    IMPORT = "import"  # a CSV/XLSX file imported by the desk or the CLI
+
+    @property
+    def label(self) -> str:
+        return str(RECORD_SOURCE_LABELS[self])
+
+
+RECORD_SOURCE_LABELS = {
+    RecordSource.SELF: _l("registration form"),
+    RecordSource.WALK_IN: _l("walk-in at the desk"),
+    RecordSource.IMPORT: _l("import"),
+}
 
 
 class Delegate(db.Model):
@@ -24,8 +45,7 @@ class Delegate(db.Model):
     reference: Mapped[str] = mapped_column(String(16), unique=True)
     category: Mapped[str] = mapped_column(String(16), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True, default=Status.SUBMITTED.value)
-    # How the record came in: "self", "walk_in" or "import".
-    source: Mapped[str] = mapped_column(String(16), default="self")
+    source: Mapped[str] = mapped_column(String(16), default=RecordSource.SELF.value)
 
     honorific: Mapped[str] = mapped_column(String(16), default="")
     given_name: Mapped[str] = mapped_column(String(120), default="")
@@ -73,6 +93,14 @@ class Delegate(db.Model):
     @property
     def status_label(self) -> str:
         return str(STATUS_LABELS[self.status_enum])
+
+    @property
+    def source_label(self) -> str:
+        """How the record came in, in the request's language (an unknown value as it is)."""
+        try:
+            return RecordSource(self.source).label
+        except ValueError:
+            return self.source
 
     @property
     def is_accredited(self) -> bool:

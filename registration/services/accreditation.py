@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import AuditEntry, Delegate, InvalidTransition, StaffUser, Status
+from ..models.delegate import RecordSource
 from ..models.status import can_transition
 from ..signals import delegate_approved, delegate_rejected
 from . import audit
@@ -141,7 +142,7 @@ def register_walk_in(clean: dict[str, Any], staff: StaffUser, locale: str = "en"
     """A delegate registered at the desk (consent confirmed there) and approved at once.
 
     Raises registration.RegistrationRefused ("duplicate_email"); limits do not apply."""
-    delegate = register_delegate(clean, source="walk_in", locale=locale, staff=staff,
+    delegate = register_delegate(clean, source=RecordSource.WALK_IN, locale=locale, staff=staff,
                                  consent=True, enforce_limits=False)
     return approve(delegate, staff)
 
@@ -194,7 +195,7 @@ def describe(entry: AuditEntry) -> list[str]:
             lines.append("badge fields changed after printing: needs reprint")
         return lines or ["edited"]
     if entry.action == "registered":
-        return [f"registered ({d.get('source', 'self')})"]
+        return [f"registered ({d.get('source', RecordSource.SELF.value)})"]
     if entry.action in ("printed", "reprinted"):
         line = f"{entry.action} badge"
         if d.get("serial") is not None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from registration.extensions import db
 from registration.fields import EXCHANGE_COLUMNS
 from registration.models import AuditEntry, Delegate, Status
-from registration.services import exchange
+from registration.services import delegate_import
 from tests.conftest import SAMPLES, csrf_from
 from tests.test_printing import make_delegate
 
@@ -59,8 +59,8 @@ def count() -> int:
     return db.session.scalar(select(func.count(Delegate.id)))
 
 
-def import_bytes(data: bytes, name: str = "file.csv", **kwargs) -> exchange.ImportReport:
-    return exchange.import_file(data, name, None, actor="test", **kwargs)
+def import_bytes(data: bytes, name: str = "file.csv", **kwargs) -> delegate_import.ImportReport:
+    return delegate_import.import_file(data, name, None, actor="test", **kwargs)
 
 
 # --- the shared sample ----------------------------------------------------------------------
@@ -370,7 +370,7 @@ def test_export_page_links_keep_the_filter(client, login):
 
 
 def test_damaged_files_are_refused_with_a_message(app):
-    from registration.services.exchange import ImportFileError, read_table
+    from registration.services.delegate_import import ImportFileError, read_table
 
     with pytest.raises(ImportFileError, match="UTF-16"):
         read_table(b"\xff\xfe" + b"abc", "list.csv")
@@ -399,7 +399,7 @@ def test_xlsx_declaring_a_huge_sheet_reads_only_our_columns(app):
     sheet.append(["ngo", "Aisha", "Bello"])
     sheet.cell(row=3000, column=16384, value="far away")  # declares A1:XFD3000
     workbook.save(buffer)
-    rows = exchange._xlsx_rows(buffer.getvalue())  # before the column checks
+    rows = delegate_import._xlsx_rows(buffer.getvalue())  # before the column checks
     assert rows[0][:3] == ["category", "given_name", "family_name"]
     assert all(len(row) <= len(EXCHANGE_COLUMNS) + 10 for row in rows)
     assert rows[1][1] == "Aisha"

@@ -1,14 +1,14 @@
-"""Import and export of delegates as CSV or XLSX (columns: fields.EXCHANGE_COLUMNS).
+"""Importing delegates from CSV or XLSX (columns: fields.EXCHANGE_COLUMNS).
 
-Import is all or nothing: every row is validated first (the same rules as the form, with
+All or nothing: every row is validated first (the same rules as the form, with
 category-specific fields optional), plus duplicate emails inside the file and emails
 already registered. A row whose email is already registered with the same data is
 "already imported — skipped", so importing a file twice creates nothing new. If any row
 has an error, nothing is imported and the report lists row, field and message. Otherwise
 all rows are inserted in one transaction. See docs/import-template.md.
 
-Export writes reference, status and the exchange columns for a selection (the desk's
-filter), with cells that a spreadsheet would run as a formula neutralised.
+A file exported by delegate_export can be imported again: its extra columns are ignored and
+its formula neutralisation is undone.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time
-from typing import IO, Any
+from datetime import date, datetime, time
+from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -30,20 +30,18 @@ from ..extensions import db
 from ..fields import ALL_CATEGORY_FIELD_NAMES, CATEGORY_FIELDS, COMMON_FIELDS, EXCHANGE_COLUMNS
 from ..i18n import plain
 from ..models import Delegate, StaffUser, Status
+from ..models.delegate import RecordSource
 from ..signals import delegate_approved
 from ..text import new_reference
 from ..validation import clean_record, email_key
 from . import audit
-from .printing import SelectionFilter
+from .delegate_export import EXPORT_COLUMNS, FORMULA_START, bool_cell
 from .registration import build_delegate
 
 MAX_ROWS = 10_000
 MAX_FILE_BYTES = 10 * 1024 * 1024
-# Columns an export adds; an exported file can be imported again, these are ignored.
-IGNORED_COLUMNS = frozenset({"reference", "status"})
-EXPORT_COLUMNS: tuple[str, ...] = ("reference", "status", *EXCHANGE_COLUMNS)
-# Spreadsheets run a cell starting with one of these as a formula (CSV/formula injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Columns an export adds (reference, status): an exported file imports again without them.
+IGNORED_COLUMNS = frozenset(EXPORT_COLUMNS) - frozenset(EXCHANGE_COLUMNS)
 REQUIRED_COLUMNS = ("category", "email")
 Progress = Callable[[int, int, str], None]
 
@@ -113,7 +111,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else ""
+        return bool_cell(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a phone number typed into a spreadsheet cell
     if isinstance(value, datetime | date | time):
@@ -315,10 +313,11 @@ def validate_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, st
     existing: dict[str, Delegate] = {}
     keys = list(first_row)
     for start in range(0, len(keys), 500):
-        for delegate in db.session.scalars(
+        for stored in db.session.scalars(
                 select(Delegate).where(Delegate.email_key.in_(keys[start:start + 500]))):
-            existing[delegate.email_key] = delegate
-    to_insert = []
+            if stored.email_key is not None:
+                existing[stored.email_key] = stored
+    to_insert: list[_Planned] = []
     for plan in planned:
         delegate = existing.get(email_key(plan.clean["email"]))
         if delegate is None:
@@ -376,7 +375,7 @@ def import_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, str]
     try:
         delegates = []
         for plan, reference in zip(to_insert, _references(len(to_insert)), strict=True):
-            delegate = build_delegate(plan.clean, source="import")
+            delegate = build_delegate(plan.clean, source=RecordSource.IMPORT)
             delegate.reference = reference
             delegate.refresh_search_text()
             delegates.append((plan.row, delegate))
@@ -415,84 +414,3 @@ def import_file(data: bytes, filename: str, staff: StaffUser | None, *, approve:
     except ImportFileError as exc:
         return ImportReport(file_error=exc.message, approved=approve)
     return import_rows(columns, rows, staff, approve=approve, actor=actor, progress=progress)
-
-
-# --- exporting ------------------------------------------------------------------------------
-
-def neutralise(value: str) -> str:
-    """Prefix an apostrophe to a cell a spreadsheet would evaluate (=, +, -, @, tab, CR)."""
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
-def _export_value(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else ""
-    if isinstance(value, list | tuple):
-        return "; ".join(str(v) for v in value)
-    return str(value)
-
-
-def delegate_row(delegate: Delegate) -> list[str]:
-    details = delegate.details or {}
-    values: list[Any] = [delegate.reference, delegate.status]
-    values += [getattr(delegate, name) for name in COMMON_FIELDS]
-    values += [details.get(name) for name in ALL_CATEGORY_FIELD_NAMES]
-    return [neutralise(_export_value(v)) for v in values]
-
-
-def export_rows(selection: SelectionFilter) -> Iterator[list[str]]:
-    """The header, then one row per delegate of the selection (streamed in chunks)."""
-    yield list(EXPORT_COLUMNS)
-    stmt = selection.query().execution_options(yield_per=500)
-    for delegate in db.session.scalars(stmt):
-        yield delegate_row(delegate)
-
-
-def write_csv(rows: Iterable[list[str]], out: IO[bytes]) -> int:
-    """UTF-8 with a BOM (so Excel shows every script), CRLF lines. Returns data rows."""
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
-    writer = csv.writer(text, lineterminator="\r\n")
-    count = -1
-    for row in rows:
-        writer.writerow(row)
-        count += 1
-    text.flush()
-    text.detach()
-    return max(count, 0)
-
-
-def write_xlsx(rows: Iterable[list[str]], out: IO[bytes]) -> int:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Delegates")
-    count = -1
-    for row in rows:
-        sheet.append(row)
-        count += 1
-    workbook.save(out)
-    return max(count, 0)
-
-
-def export(selection: SelectionFilter, fmt: str, out: IO[bytes]) -> int:
-    """Write the selection as "csv" or "xlsx" to `out`; returns the number of delegates."""
-    if fmt == "csv":
-        return write_csv(export_rows(selection), out)
-    if fmt == "xlsx":
-        return write_xlsx(export_rows(selection), out)
-    raise ValueError(f"unknown export format {fmt!r}")
-
-
-def export_filename(fmt: str, now: datetime | None = None) -> str:
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M")
-    return f"delegates-{stamp}.{fmt}"
-
-
-def record_export(staff: StaffUser | None, fmt: str, count: int, filters: dict[str, Any], *,
-                  actor: str = "system") -> None:
-    """Personal data left the system: note who exported what (and commit)."""
-    audit.record(None, "exported", actor=actor, staff=staff, format=fmt, count=count,
-                 filters=filters)
-    db.session.commit()

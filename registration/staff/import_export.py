@@ -11,8 +11,8 @@ from flask_login import current_user
 from ..auth import roles_required
 from ..extensions import db
 from ..models import Role, StaffUser
-from ..services import exchange, jobs, printing
-from ..services.exchange import ImportFileError, ImportReport
+from ..services import delegate_export, delegate_import, jobs, printing
+from ..services.delegate_import import ImportFileError, ImportReport
 from . import bp
 
 # Files with more rows than this are imported by a background job with a progress page.
@@ -36,9 +36,9 @@ def import_delegates():
     if upload is None or not upload.filename:
         report = ImportReport(file_error=_("Choose a CSV or XLSX file to import."))
         return render_template("staff/import.html", report=report.to_dict(), job=None), 400
-    data = upload.stream.read(exchange.MAX_FILE_BYTES + 1)
+    data = upload.stream.read(delegate_import.MAX_FILE_BYTES + 1)
     try:
-        columns, rows = exchange.read_table(data, upload.filename)
+        columns, rows = delegate_import.read_table(data, upload.filename)
     except ImportFileError as exc:
         report = ImportReport(file_error=exc.message, approved=approve)
         return render_template("staff/import.html", report=report.to_dict(), job=None), 400
@@ -49,7 +49,7 @@ def import_delegates():
 
         def work(progress: jobs.Progress) -> dict:
             staff = db.session.get(StaffUser, staff_id)
-            result = exchange.import_rows(columns, rows, staff, approve=approve,
+            result = delegate_import.import_rows(columns, rows, staff, approve=approve,
                                           progress=lambda d, t, m: progress(d, t, m))
             progress.job.message = result.summary()
             return result.to_dict()
@@ -57,7 +57,7 @@ def import_delegates():
         jobs.start(job, work)
         return redirect(url_for("staff.job", job_id=job.id), 303)
 
-    report = exchange.import_rows(columns, rows, current_user, approve=approve)
+    report = delegate_import.import_rows(columns, rows, current_user, approve=approve)
     return render_template("staff/import.html", report=report.to_dict(), job=None), (
         200 if report.ok else 422)
 
@@ -77,10 +77,10 @@ def export_delegates(fmt: str):
     """The delegates list as CSV or XLSX, honouring the list's filter arguments."""
     selection = printing.filter_from_args(request.args)
     out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
-    count = exchange.export(selection, fmt, out)
-    exchange.record_export(current_user, fmt, count, request.args.to_dict())
+    count = delegate_export.export(selection, fmt, out)
+    delegate_export.record_export(current_user, fmt, count, request.args.to_dict())
     out.seek(0)
     response = send_file(out, mimetype=MIMETYPES[fmt], as_attachment=True,
-                         download_name=exchange.export_filename(fmt), max_age=0)
+                         download_name=delegate_export.export_filename(fmt), max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response

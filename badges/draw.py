@@ -246,7 +246,7 @@ def _draw_photo(c: Canvas, d: Design, photo: bytes | None) -> None:
             c.drawImage(_photo_reader(photo, w, h), x, y, w, h,
                         preserveAspectRatio=True, anchor="c")
             return
-        except Exception as exc:  # a corrupt upload must not stop a 5,000-badge run
+        except Exception as exc:  # noqa: BLE001 - a corrupt upload must not stop a 5,000-badge run
             log.warning("cannot draw photo (%s); printing the placeholder", exc)
     c.setFillColor(_color("#eeeeee"))
     c.setStrokeColor(_color("#bbbbbb"))

@@ -13,6 +13,7 @@ import os
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from .fonts import FONT_DIRS_ENV
 from .layouts import MM, TextSlot
@@ -43,7 +44,7 @@ def _pitch(laid: list, slot: TextSlot) -> float:
     """Baseline-to-baseline distance in em: the slot's leading, or more if the ink of
     consecutive lines would otherwise touch (tall scripts, stacked marks)."""
     pitch = slot.leading
-    for upper, lower in zip(laid, laid[1:], strict=False):
+    for upper, lower in pairwise(laid):
         pitch = max(pitch, lower[2] - upper[3] + 0.08)
     return pitch
 

@@ -255,10 +255,7 @@ def _layout_line(text: str, bold: bool, _dirs_key: str | None) -> LineLayout:
                 start = k
         pos += len(piece)
     # merge same-direction neighbours sharing a font (already contiguous by construction)
-    if base_rtl(joined):
-        visual = _reorder_rtl(logical)
-    else:
-        visual = _reorder_ltr(logical)
+    visual = _reorder_rtl(logical) if base_rtl(joined) else _reorder_ltr(logical)
     runs = tuple(_make_run(t, f, rtl) for t, f, rtl in visual if t)
     width = sum(r.width for r in runs)
     ascent, descent = _ink_extent(runs)

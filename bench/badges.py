@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from badges import BadgeData, EventInfo, render_badge, render_badges  # noqa: E402
-from registration import badge_token  # noqa: E402
+from badges import BadgeData, EventInfo, render_badge, render_badges
+from registration import badge_token
 
 EVENT = EventInfo("Global Public Safety Cooperation Forum",
                   "8\u201310 December 2026 \u00b7 Lianyungang")

@@ -20,12 +20,12 @@ def select_locale() -> str:
     from flask import current_app, has_request_context
 
     if not has_request_context():  # CLI commands and background jobs
-        return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+        return str(current_app.config.get("BABEL_DEFAULT_LOCALE", "en"))
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in languages:
-        return chosen
-    return request.accept_languages.best_match(languages) or "en"
+        return str(chosen)
+    return str(request.accept_languages.best_match(languages) or "en")
 
 
 def _blueprints() -> list:

@@ -170,7 +170,7 @@ def test_layout_boxes_inside_badge_and_disjoint(layout):
     if d.photo is not None:
         boxes["photo"] = d.photo
     for key_, b in boxes.items():
-        assert 0 <= b.x and 0 <= b.y and b.x + b.w <= d.width + 1e-9, key_
+        assert b.x >= 0 and b.y >= 0 and b.x + b.w <= d.width + 1e-9, key_
         assert b.y + b.h <= d.height + 1e-9, key_
     names = sorted(boxes)
     for i, a in enumerate(names):

@@ -45,13 +45,13 @@ class Inbox:
         self.refuse_rcpt: str | None = None
         self.hold: threading.Event | None = None
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse_rcpt and address == self.refuse_rcpt:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+    async def handle_DATA(self, server, session, envelope):
         if self.hold is not None:
             import asyncio
 

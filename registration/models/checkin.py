@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 
@@ -48,7 +48,7 @@ SCAN_OUTCOME_HEADLINES = {
 }
 
 
-class Checkpoint(db.Model):
+class Checkpoint(Model):
     __tablename__ = "checkpoint"
 
     # Short stable id used by scanners and the API, e.g. "main", "vip".
@@ -62,7 +62,7 @@ class Checkpoint(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Device(db.Model):
+class Device(Model):
     """A scanner device with its own bearer token (only the token's hash is kept)."""
 
     __tablename__ = "device"
@@ -75,7 +75,7 @@ class Device(db.Model):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Scan(db.Model):
+class Scan(Model):
     """Every scan, admitted or not, kept for the audit.
 
     The client-made nonce is unique: a scan re-sent after a timeout is recorded once."""
@@ -96,7 +96,7 @@ class Scan(db.Model):
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class CheckIn(db.Model):
+class CheckIn(Model):
     """A delegate's admission at a checkpoint; the unique pair makes double check-in impossible."""
 
     __tablename__ = "check_in"

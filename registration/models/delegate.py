@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from ..text import search_key
 from .status import ACCREDITED, STATUS_LABELS, Status, check_transition
 from .types import UTCDateTime, utcnow
@@ -36,7 +36,7 @@ RECORD_SOURCE_LABELS = {
 }
 
 
-class Delegate(db.Model):
+class Delegate(Model):
     __tablename__ = "delegate"
 
     # The integer key never leaves the server; URLs and QR codes use `public_id`.
@@ -129,7 +129,7 @@ class Delegate(db.Model):
         return f"<Delegate {self.reference} {self.category} {self.status}>"
 
 
-class DelegatePhoto(db.Model):
+class DelegatePhoto(Model):
     """The badge photo, re-encoded JPEG, kept apart so listing delegates never loads it."""
 
     __tablename__ = "delegate_photo"

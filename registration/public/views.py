@@ -66,7 +66,7 @@ def register():
             form.category.errors = [str(REFUSAL_MESSAGES["full"]())]
         else:
             try:
-                delegate = register_delegate(clean, source="self", locale=current_language())
+                delegate = register_delegate(clean, locale=current_language())
             except RegistrationRefused as refused:
                 target = {"duplicate_email": form.email, "full": form.category}.get(refused.reason)
                 if target is None:  # closed while the form was being filled in

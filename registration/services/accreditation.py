@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
-from ..extensions import db
+from ..extensions import db, real_app
 from ..models import AuditEntry, Delegate, InvalidTransition, StaffUser, Status
 from ..models.delegate import RecordSource
 from ..models.status import can_transition
@@ -46,14 +45,14 @@ def _lock(delegate: Delegate) -> None:
 def _approve(delegate: Delegate, staff: StaffUser | None) -> None:
     old = delegate.move_to(Status.APPROVED)
     audit.record(delegate, "status", staff=staff, **{"from": old.value, "to": delegate.status})
-    delegate_approved.send(current_app._get_current_object(), delegate=delegate)
+    delegate_approved.send(real_app(), delegate=delegate)
 
 
 def _reject(delegate: Delegate, staff: StaffUser | None, reason: str) -> None:
     old = delegate.move_to(Status.REJECTED)
     audit.record(delegate, "status", staff=staff,
                  **{"from": old.value, "to": delegate.status, "reason": reason})
-    delegate_rejected.send(current_app._get_current_object(), delegate=delegate, reason=reason)
+    delegate_rejected.send(real_app(), delegate=delegate, reason=reason)
 
 
 def approve(delegate: Delegate, staff: StaffUser | None) -> Delegate:

@@ -13,11 +13,11 @@ import uuid
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import select
 
 from .. import badge_token
-from ..extensions import db
+from ..extensions import db, real_app
 from ..models import Delegate
 
 _EXT = "badge_keys"
@@ -41,12 +41,12 @@ def _keys(app: Flask) -> tuple[Ed25519PrivateKey, list[Ed25519PublicKey]]:
 
 
 def signing_key() -> Ed25519PrivateKey:
-    return _keys(current_app._get_current_object())[0]  # type: ignore[attr-defined]
+    return _keys(real_app())[0]
 
 
 def public_keys() -> list[Ed25519PublicKey]:
     """Current key first, then keys from before a rotation."""
-    return _keys(current_app._get_current_object())[1]  # type: ignore[attr-defined]
+    return _keys(real_app())[1]
 
 
 def public_keys_b64() -> list[str]:

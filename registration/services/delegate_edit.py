@@ -90,8 +90,8 @@ def edit_delegate(delegate: Delegate, clean: dict[str, Any],
     if reprint:
         delegate.needs_reprint = True
     delegate.refresh_search_text()
-    audit.record(delegate, "edited", staff=staff, changes=changes,
-                 **({"needs_reprint": True} if reprint else {}))
+    extra: dict[str, Any] = {"needs_reprint": True} if reprint else {}
+    audit.record(delegate, "edited", staff=staff, changes=changes, **extra)
     try:
         db.session.commit()
     except IntegrityError:  # the address was taken between the check and the commit

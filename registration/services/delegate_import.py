@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
+from time import monotonic
 from typing import Any
 
 from flask import current_app
@@ -26,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
+from ..extensions import db, real_app
 from ..fields import ALL_CATEGORY_FIELD_NAMES, CATEGORY_FIELDS, COMMON_FIELDS, EXCHANGE_COLUMNS
 from ..i18n import plain
 from ..models import Delegate, StaffUser, Status
@@ -145,7 +146,7 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     first = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first.count)
     try:
-        return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise ImportFileError(_l("The CSV file cannot be read: %(error)s", error=str(exc))
                               ) from None
@@ -266,9 +267,9 @@ def _differences(delegate: Delegate, clean: dict[str, Any], columns: set[str]) -
             diffs.append(name)
     details = delegate.details or {}
     for name in ALL_CATEGORY_FIELD_NAMES:
-        if name in columns and name in clean["details"]:
-            if details.get(name, _empty(name)) != clean["details"][name]:
-                diffs.append(name)
+        if (name in columns and name in clean["details"]
+                and details.get(name, _empty(name)) != clean["details"][name]):
+            diffs.append(name)
     return diffs
 
 
@@ -364,13 +365,13 @@ def import_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, str]
                 staff: StaffUser | None, *, approve: bool = False, actor: str = "system",
                 progress: Progress | None = None) -> ImportReport:
     """Validate every row; if all are good insert them in one transaction (and commit)."""
-    started = datetime.now()
+    started = monotonic()
     to_insert, report = validate_rows(columns, rows, progress)
     report.approved = approve
     if not report.ok:
-        report.seconds = (datetime.now() - started).total_seconds()
+        report.seconds = monotonic() - started
         return report
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = real_app()
     actor = audit.actor_label(staff, actor)
     try:
         delegates = []
@@ -402,7 +403,7 @@ def import_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, str]
         db.session.rollback()
         raise
     report.imported = len(delegates)
-    report.seconds = (datetime.now() - started).total_seconds()
+    report.seconds = monotonic() - started
     return report
 
 

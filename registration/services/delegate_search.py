@@ -166,7 +166,7 @@ def counts(flt: DelegateFilter | None = None) -> Counts:
         .where(*flt.conditions(facets=False))
         .group_by(Delegate.category, Delegate.status)
     ).all()
-    result = Counts(by_category={k: 0 for k in CATEGORY_KEYS},
+    result = Counts(by_category=dict.fromkeys(CATEGORY_KEYS, 0),
                     by_status={s.value: 0 for s in Status})
     for category, status, n in rows:
         result.by_category[category] = result.by_category.get(category, 0) + n

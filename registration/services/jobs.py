@@ -28,8 +28,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import lazy_gettext as _l
+
+from ..extensions import real_app
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ class Job:
 
 
 def jobs_dir(app: Flask | None = None) -> Path:
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or real_app()
     path = Path(app.config["INSTANCE_DIR"]) / "jobs"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
@@ -148,7 +150,7 @@ def _cleanup(app: Flask) -> None:
 
 
 def create(kind: str, created_by: str, total: int = 0) -> Job:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = real_app()
     _cleanup(app)
     job = Job(id=secrets.token_urlsafe(16), kind=kind, created_by=created_by, total=total)
     save(job, app)
@@ -179,7 +181,7 @@ class Progress:
 
 def start(job: Job, work: Callable[[Progress], dict[str, Any]]) -> threading.Thread:
     """Run `work(progress)` in a thread with an app context; its return value is the result."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = real_app()
 
     def run() -> None:
         progress = Progress(job, app)

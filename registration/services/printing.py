@@ -22,7 +22,7 @@ import badges
 
 from ..badge_token import MAX_SERIAL
 from ..countries import country_name
-from ..extensions import db
+from ..extensions import db, real_app
 from ..i18n import category_label, event_texts, plain
 from ..models import AuditEntry, Delegate, StaffUser, Status
 from ..models.status import ACCREDITED_VALUES
@@ -104,7 +104,7 @@ def check_layout(layout: str) -> str:
 
 
 def badge_data(delegate: Delegate, lang: str | None = None,
-               photo: bytes | None | bool = True) -> badges.BadgeData:
+               photo: bytes | bool | None = True) -> badges.BadgeData:
     """What is printed on `delegate`'s badge, resolved to display strings (in `lang`, by
     default badge_language()). `photo=True` loads the stored photo; pass bytes (or None)
     when already loaded."""
@@ -219,7 +219,7 @@ def reprint_badge(delegate: Delegate, staff: StaffUser | None, reason: str,
                      reason=reason, reason_text=reason_text, layout=layout,
                      old_serial=old_serial, new_serial=delegate.badge_serial,
                      print_count=delegate.print_count)
-        badge_reprinted.send(current_app._get_current_object(), delegate=delegate,
+        badge_reprinted.send(real_app(), delegate=delegate,
                              reason=reason_text if reason == "other" else reason)
         db.session.commit()
     except BaseException:

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
+from ..extensions import db, real_app
 from ..models import Delegate, StaffUser, Status
 from ..models.delegate import RecordSource
 from ..models.status import HOLDS_PLACE
@@ -145,6 +145,6 @@ def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSou
         raise RegistrationRefused("duplicate_email") from None
     audit.record(delegate, "registered", actor="delegate" if staff is None else "staff",
                  staff=staff, source=RecordSource(source).value)
-    delegate_registered.send(current_app._get_current_object(), delegate=delegate)
+    delegate_registered.send(real_app(), delegate=delegate)
     db.session.commit()
     return delegate

@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
+from ..extensions import db, real_app
 from ..fields import CATEGORY_FIELDS, COMMON_FIELDS
 from ..models import AuditEntry, Delegate, OutboxMessage, Status
 from ..signals import delegate_cancelled
@@ -164,7 +164,7 @@ def apply_edit(delegate: Delegate, data: dict[str, Any], *, locale: str | None =
             continue
         setattr(delegate, name, value)
         result.applied.append(name)
-    if locale in current_app.config["LANGUAGES"] and locale != delegate.locale:
+    if locale and locale in current_app.config["LANGUAGES"] and locale != delegate.locale:
         delegate.locale = locale
         result.applied.append("locale")
     details, old_details = dict(clean["details"]), dict(delegate.details or {})
@@ -228,9 +228,9 @@ def upload_photo(delegate: Delegate, data: bytes) -> None:
 
 def _cancel(delegate: Delegate) -> None:
     old = delegate.move_to(Status.CANCELLED)
-    audit.record(delegate, "status", actor=ACTOR, by="self_service",
-                 **{"from": old.value, "to": Status.CANCELLED.value})
-    delegate_cancelled.send(current_app._get_current_object(), delegate=delegate)
+    change: dict[str, Any] = {"from": old.value, "to": Status.CANCELLED.value}
+    audit.record(delegate, "status", actor=ACTOR, by="self_service", **change)
+    delegate_cancelled.send(real_app(), delegate=delegate)
 
 
 def cancel(delegate: Delegate) -> None:

@@ -247,7 +247,8 @@ def _record_failure(email_key: str, ip_key: str, staff: StaffUser | None) -> Non
             _count_failure(ip_key, settings.max_ip, settings, now)
             if staff is not None:
                 staff.failed_logins = (staff.failed_logins or 0) + 1
-                staff.locked_until = db.session.get(LoginThrottle, email_key).locked_until
+                throttle = db.session.get(LoginThrottle, email_key)
+                staff.locked_until = throttle.locked_until if throttle is not None else None
             db.session.commit()
             return
         except IntegrityError:  # another worker inserted the same key first: count again
@@ -276,7 +277,7 @@ def authenticate(email: str, password: str, ip: str | None) -> StaffUser:
         ok = False
     else:
         ok = check_password_hash(staff.password_hash, password)
-    if not ok:
+    if staff is None or not ok:
         _record_failure(email_key, ip_key, staff)
         # The failure that reaches the limit already says so.
         now = _now()

@@ -11,7 +11,7 @@ from flask_login import current_user
 from ..auth import roles_required
 from ..extensions import db
 from ..models import Role, StaffUser
-from ..services import delegate_export, delegate_import, jobs, printing
+from ..services import delegate_export, delegate_import, delegate_search, jobs, printing
 from ..services.delegate_import import ImportFileError, ImportReport
 from . import bp
 
@@ -66,7 +66,7 @@ def import_delegates():
 @roles_required(Role.DESK)
 def export_page():
     """Choose CSV or XLSX for the delegates-list filter given in the query string."""
-    selection = printing.filter_from_args(request.args)
+    selection = delegate_search.DelegateFilter.from_args(request.args)
     return render_template("staff/import.html", report=None, job=None,
                            export_args=selection.to_args(), export_total=selection.count())
 
@@ -76,7 +76,8 @@ def export_page():
 def export_delegates(fmt: str):
     """The delegates list as CSV or XLSX, honouring the list's filter arguments."""
     selection = printing.filter_from_args(request.args)
-    out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    # send_file streams it and closes it when the response is done.
+    out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
     count = delegate_export.export(selection, fmt, out)
     delegate_export.record_export(current_user, fmt, count, request.args.to_dict())
     out.seek(0)

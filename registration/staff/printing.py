@@ -7,7 +7,6 @@ import uuid
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -21,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..auth import roles_required
-from ..extensions import db
+from ..extensions import db, real_app
 from ..fields import CATEGORIES
 from ..models import STATUS_LABELS, Role, StaffUser
 from ..services import jobs, printing
@@ -174,7 +173,7 @@ def job_status(job_id: str):
 @roles_required(Role.DESK)
 def job_output(job_id: str):
     job = _job_or_404(job_id)
-    path = jobs.output_path(job, current_app._get_current_object())
+    path = jobs.output_path(job, real_app())
     if job.state != jobs.JobState.DONE or path is None or not path.exists():
         abort(404)
     name = f"badges-{job.created_at[:10]}-{job.id[:6]}{path.suffix}"

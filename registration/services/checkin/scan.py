@@ -116,7 +116,7 @@ _TYPES = (bindparam("scanned_at", type_=UTCDateTime), bindparam("received_at", t
 def _statement(sql: str, conflict: str | None) -> Any:
     tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING id" if conflict else " RETURNING id"
     statement = text(sql + tail)
-    names = set(statement._bindparams)  # noqa: SLF001 - the text's own parameter names
+    names = set(statement._bindparams)
     return statement.bindparams(*(b for b in _TYPES if b.key in names))
 
 
@@ -226,7 +226,8 @@ def _existing_check_in(delegate_id: int, checkpoint_id: str) -> Any:
 def _stored_result(scan: Scan) -> ScanResult:
     """Rebuild the answer given for an already recorded scan (a replayed nonce)."""
     checkpoint = find_checkpoint(scan.checkpoint_id)
-    assert checkpoint is not None  # foreign key
+    if checkpoint is None:  # the foreign key makes this impossible
+        raise LookupError(f"scan {scan.id} refers to a missing checkpoint")
     delegate = _delegate_where(_D.c.id == scan.delegate_id) if scan.delegate_id else None
     result = ScanResult(status=ScanOutcome(scan.result), checkpoint_id=checkpoint.id,
                         checkpoint_name=checkpoint.name, scanned_at=scan.scanned_at,
@@ -331,7 +332,8 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
         return _stored_result(seen)
 
     if result.status == ScanOutcome.CHECKED_IN:
-        assert delegate is not None
+        if delegate is None:
+            raise LookupError("an admission without a delegate")
         _admit(result, scan_id, delegate, checkpoint, device=device, staff=staff)
     db.session.commit()
     return result
@@ -383,7 +385,8 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
                    replaced=iso(first.checked_in_at), **gate)
             return
         first = _existing_check_in(delegate.id, checkpoint.id)
-        assert first is not None
+        if first is None:
+            raise LookupError("the check-in that made this one a duplicate is gone")
     result.status = ScanOutcome.ALREADY_CHECKED_IN
     result.checked_in_at = first.checked_in_at
     db.session.execute(

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from flask import Flask, current_app, g
+from flask import Flask, Response, g
 
-from ...extensions import db
+from ...extensions import db, real_app
 from ...models.types import utcnow
 from . import outbox
 from .transport import ConnectionFailure, transport_for
@@ -42,7 +42,7 @@ def deliver_pending(*, include_waiting: bool = False, limit: int = 1000,
                     now: datetime | None = None) -> DeliveryReport:
     """Send what is due (or, with include_waiting, every pending message). Needs an app
     context; commits per message."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = real_app()
     report = DeliveryReport()
     transport = transport_for(app)
     last_id = 0
@@ -119,7 +119,7 @@ class DeliveryWorker:
                     report = deliver_pending()
                     if report.sent or report.retrying or report.failed:
                         log.info("mail delivery: %s", report)
-            except Exception:  # noqa: BLE001 - keep the thread alive
+            except Exception:
                 log.exception("mail delivery run failed")
             finally:
                 if not self.wake.is_set():
@@ -127,7 +127,7 @@ class DeliveryWorker:
 
 
 def worker(app: Flask | None = None) -> DeliveryWorker:
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or real_app()
     return app.extensions["mail_outbox"]
 
 
@@ -149,7 +149,7 @@ def init_app(app: Flask) -> None:
         background = not app.config.get("TESTING")
 
     @app.after_request
-    def deliver_after_request(response):  # type: ignore[no-untyped-def]
+    def deliver_after_request(response: Response) -> Response:
         if background:
             if g.pop("mail_queued", False):
                 worker(app).notify()

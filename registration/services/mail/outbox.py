@@ -95,7 +95,7 @@ def materialise(row: OutboxMessage) -> None:
                                     **draft.get("context", {}))
     except BuildFailure:
         raise
-    except Exception as exc:  # noqa: BLE001 - recorded on the row, visible in `mail list`
+    except Exception as exc:
         log.exception("could not build %s mail %s", row.kind, row.id)
         raise BuildFailure(f"could not build the message: {exc!r}") from exc
     row.message = msg.as_bytes(policy=SMTP_POLICY)

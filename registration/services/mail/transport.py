@@ -8,6 +8,7 @@ exception is a temporary problem with this message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import ssl
@@ -102,10 +103,8 @@ class SMTPTransport(Transport):
 
     def close(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
                 self.conn.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
             self.conn = None
 
 

@@ -233,6 +233,12 @@ CATEGORY_DATA = {
 
 
 @pytest.fixture
+def category_data() -> dict[str, dict[str, Any]]:
+    """The category fields `form_data` fills in, per category."""
+    return CATEGORY_DATA
+
+
+@pytest.fixture
 def form_data() -> Callable[..., dict]:
     """What a delegate posts to /register (`None` leaves a field out)."""
 

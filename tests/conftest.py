@@ -195,6 +195,18 @@ def _loaded(obj: Any) -> Any:
 
 
 @pytest.fixture
+def from_db(app: Flask) -> Callable[[Any], Any]:
+    """A row as stored now (by primary key `id`), read in an app context of its own and
+    returned detached with every column loaded."""
+
+    def load(obj: Any) -> Any:
+        with app.app_context():
+            return db.session.get(type(obj), obj.id)
+
+    return load
+
+
+@pytest.fixture
 def login(client: FlaskClient, app: Flask) -> Callable[..., StaffUser]:
     """Sign `client` in as a new staff member of `role` (without going through the form)."""
 

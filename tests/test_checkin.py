@@ -26,6 +26,7 @@ from registration.services import devices as device_svc
 from registration.services.badge_tokens import signing_key, token_for
 from registration.tickets import issue
 
+
 def nonce() -> str:
     return uuid.uuid4().hex
 

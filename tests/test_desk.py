@@ -18,6 +18,7 @@ from registration.services.delegate_search import DelegateFilter, counts, pagina
 from registration.signals import delegate_approved, delegate_rejected
 from registration.validation import clean_record
 
+
 def refs(flt: DelegateFilter) -> set[str]:
     return {d.reference for d in db.session.scalars(flt.query())}
 

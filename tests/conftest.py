@@ -37,32 +37,36 @@ STAFF_PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-def _worker_database(url: str, worker: str) -> str:
-    """A database of its own for one xdist worker, created empty next to TEST_DATABASE_URL's."""
-    base = sa.make_url(url)
-    name = f"{base.database}_{worker}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+def _recreate_database(url: sa.URL, name: str, create: bool = True) -> None:
+    """Drop database `name` on TEST_DATABASE_URL's server (and create it again, empty)."""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        if create:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:  # each xdist worker has its own temporary directory, so its own file
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:  # parallel run: workers must not empty each other's tables
-        return _worker_database(url, worker)
+    if worker:  # parallel run: each worker empties tables in a database of its own
+        base = sa.make_url(url)
+        name = f"{base.database}_{worker}"
+        _recreate_database(base, name)
+        yield base.set(database=name).render_as_string(hide_password=False)
+        _recreate_database(base, name, create=False)
+        return
     engine = sa.create_engine(url)
     with engine.begin() as conn:  # every test run starts from an empty schema
         conn.execute(sa.text("DROP SCHEMA public CASCADE"))
         conn.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
-    return url
+    yield url
 
 
 @pytest.fixture(scope="session")

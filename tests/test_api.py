@@ -136,7 +136,6 @@ def test_each_status_over_http(app, client, device_token, make_delegate):
             (token_for(pending), "main", "not_accredited"),
             (token_for(expert), "vip", "zone_denied"),
         ]
-        ok_id = ok.public_id
     seen = {}
     for code, checkpoint, expected in cases:
         response = post(client, device_token, body_for(code, checkpoint))
@@ -145,7 +144,7 @@ def test_each_status_over_http(app, client, device_token, make_delegate):
         assert body["status"] == expected
         assert body["checkpoint"] == checkpoint
         seen[expected] = body
-    assert seen["checked_in"]["delegate"]["public_id"] == str(ok_id)
+    assert seen["checked_in"]["delegate"]["public_id"] == str(ok.public_id)
     assert seen["checked_in"]["delegate"]["native_name"] == "王小明"
     assert seen["already_checked_in"]["checked_in_at"] == seen["checked_in"]["checked_in_at"]
     assert seen["already_checked_in"]["checkpoint_name"] == "Main entrance"

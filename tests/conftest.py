@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask import Flask, has_app_context
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
+from jinja2.bccache import Bucket, BytecodeCache
 from werkzeug.security import generate_password_hash
 
 from registration import create_app
@@ -115,6 +116,23 @@ class OwnContextClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+class _SharedBytecode(BytecodeCache):
+    """Compiled templates kept across the apps of one test process."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATES = _SharedBytecode()
+
+
 @pytest.fixture
 def make_app(base_config: dict, _migrated: None) -> Iterator[Callable[..., Flask]]:
     """Build an app with extra settings; tables are emptied afterwards."""
@@ -123,6 +141,7 @@ def make_app(base_config: dict, _migrated: None) -> Iterator[Callable[..., Flask
     def factory(**overrides: Any) -> Flask:
         app = create_app({**base_config, **overrides})
         app.test_client_class = OwnContextClient
+        app.jinja_env.bytecode_cache = _TEMPLATES
         apps.append(app)
         return app
 

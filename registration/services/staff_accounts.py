@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from functools import cache
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from flask import current_app
 from sqlalchemy import delete, func, or_, select

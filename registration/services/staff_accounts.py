@@ -1,9 +1,9 @@
 """Staff accounts: creating and disabling them, and signing in with throttling.
 
-Passwords are hashed with werkzeug, by the method in PASSWORD_HASH_METHOD (scrypt unless
-configured otherwise). Failed sign-ins are counted in the LoginThrottle
-table under two keys, the account ("email:…") and the client address ("ip:…"), so every
-gunicorn worker sees the same counts. Too many failures within the window lock the key for
+Passwords are hashed by werkzeug with the method in PASSWORD_HASH_METHOD (scrypt unless
+configured otherwise). Failed sign-ins are counted in the LoginThrottle table under two keys,
+the account ("email:…") and the client address ("ip:…"), so every gunicorn worker sees the
+same counts. Too many failures within the window lock the key for
 a while; a successful sign-in clears the account's counter (not the address's: one valid
 account must not unlock an address that is guessing other accounts' passwords).
 """

@@ -30,10 +30,11 @@ run: migrate
 	@$(FLASK) welcome --url "http://$(HOST):$(PORT)"
 	$(FLASK) run --host "$(HOST)" --port "$(PORT)"
 
-## make test: test dependencies, ruff, the whole suite (TEST_DATABASE_URL picks PostgreSQL)
+## make test: test dependencies, ruff, the whole suite on every core (TEST_DATABASE_URL picks
+## PostgreSQL; each worker gets its own database, so the user needs CREATEDB)
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

@@ -7,24 +7,10 @@ import pytest
 from registration import badge_token
 from registration.extensions import db
 from registration.services import badge_signing
-from registration.services.registration import build_delegate
 
 
-def make_delegate():
-    delegate = build_delegate(
-        {"category": "expert", "honorific": "", "given_name": "Ji-woo", "family_name": "Park",
-         "native_name": "박지우", "badge_name": "Ji-woo Park", "organisation": "KISA",
-         "position": "Researcher", "country": "KR", "email": "park@example.kr",
-         "phone": "+821012345678", "dietary_needs": "", "accessibility_needs": "",
-         "details": {}}, source="import")
-    delegate.reference = "GPS-TEST-0001"
-    db.session.add(delegate)
-    db.session.commit()
-    return delegate
-
-
-def test_token_verifies_and_reprint_revokes_it(app):
-    delegate = make_delegate()
+def test_token_verifies_and_reprint_revokes_it(app_ctx, make_delegate):
+    delegate = make_delegate("expert")
     old = badge_signing.token_for(delegate)
     assert badge_signing.verify_code(old).badge_id == delegate.public_id
     delegate.badge_serial += 1
@@ -45,10 +31,10 @@ def test_key_is_created_once_in_the_instance_folder(make_app, tmp_path):
         assert badge_signing.public_keys_b64() == first
 
 
-def test_previous_public_keys_still_verify_after_rotation(make_app, tmp_path):
+def test_previous_public_keys_still_verify_after_rotation(make_app, tmp_path, make_delegate):
     old_app = make_app(INSTANCE_DIR=str(tmp_path / "old"))
     with old_app.app_context():
-        delegate = make_delegate()
+        delegate = make_delegate("expert")
         token = badge_signing.token_for(delegate)
         old_public = badge_signing.public_keys_b64()[0]
     rotated = make_app(INSTANCE_DIR=str(tmp_path / "new"))

@@ -385,7 +385,7 @@ def test_openapi_examples_match_their_schemas():
     checked = 0
     for ops in DOC["paths"].values():
         for op in ops.values():
-            bodies = [op.get("requestBody", {})] + list(op["responses"].values())
+            bodies = [op.get("requestBody", {}), *list(op["responses"].values())]
             for part in bodies:
                 media = part.get("content", {}).get("application/json")
                 if not media:

@@ -126,7 +126,7 @@ def test_non_string_is_malformed(key):
 
 @pytest.mark.parametrize("serial", [0, -1, 65536, True, 1.0])
 def test_issue_rejects_bad_serial(key, serial):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"serial must be an int in 1\.\.65535"):
         issue(key, BADGE, serial)
 
 
@@ -184,7 +184,7 @@ def test_env_value_wins(tmp_path, key):
     assert badge_token.public_key_b64(badge_token.load_or_create_private_key(p, urlsafe)) == (
         badge_token.public_key_b64(key)
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="32 raw bytes, got 5 bytes"):
         badge_token.load_or_create_private_key(p, base64.b64encode(b"short").decode())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="neither PEM nor base64"):
         badge_token.load_or_create_private_key(p, "not base64 at all!")

@@ -78,12 +78,12 @@ def key():
 
 def make_badge(key, **kw) -> tuple[BadgeData, uuid.UUID]:
     badge_id = uuid.uuid4()
-    data = dict(
-        badge_name="Xiaoming Wang", honorific="H.E.", native_name="",
-        organisation="Ministry of Public Security", country="China",
-        category="government", category_label="GOVERNMENT OFFICIAL",
-        qr_payload=badge_token.issue(key, badge_id, 2), reference="GPS-7K3Q-9XWD",
-    )
+    data = {
+        "badge_name": "Xiaoming Wang", "honorific": "H.E.", "native_name": "",
+        "organisation": "Ministry of Public Security", "country": "China",
+        "category": "government", "category_label": "GOVERNMENT OFFICIAL",
+        "qr_payload": badge_token.issue(key, badge_id, 2), "reference": "GPS-7K3Q-9XWD",
+    }
     data.update(kw)
     return BadgeData(**data), badge_id
 

@@ -81,8 +81,8 @@ def _browser(playwright, extra_args: list[str]):
     return playwright.chromium.launch(
         executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
         headless=True,
-        args=LAUNCH_ARGS + ["--use-fake-ui-for-media-stream",
-                            "--use-fake-device-for-media-stream", *extra_args],
+        args=[*LAUNCH_ARGS, "--use-fake-ui-for-media-stream",
+              "--use-fake-device-for-media-stream", *extra_args],
     )
 
 

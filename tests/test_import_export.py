@@ -154,7 +154,7 @@ def test_bom_semicolons_missing_columns_and_numeric_phones(app_ctx):
                              ) == "+5511912345678"
 
 
-@pytest.mark.parametrize("data, name, message", [
+@pytest.mark.parametrize(("data", "name", "message"), [
     ("category,given_name,email\ngovernment,Zoë,z@example.org\n".encode("latin-1"),
      "x.csv", "not UTF-8"),
     ("category,given_name,email\ngovernment,王,w@example.org\n".encode("gbk"), "x.csv",

@@ -66,7 +66,7 @@ def test_exif_orientation_applied_then_stripped(app_ctx):
     assert bottom[2] > 200 and bottom[0] < 60
 
 
-@pytest.mark.parametrize("data, reason", [
+@pytest.mark.parametrize(("data", "reason"), [
     (b"", "empty"),
     (b"hello, this is text, not a photo\n" * 10, "not_image"),
     (b"GIF89a" + b"\x00" * 100, "not_image"),

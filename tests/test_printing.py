@@ -318,7 +318,7 @@ def test_badge_changed_during_a_batch_is_not_marked_printed(app_ctx, login, monk
         return render(iter(drawn), *args, **kwargs)
 
     monkeypatch.setattr(printing.badges, "render_badges", render_then_edit)
-    pdf, count = printing.render_to_bytes(printing.BatchFilter(), staff, "a6")
+    _pdf, count = printing.render_to_bytes(printing.BatchFilter(), staff, "a6")
     assert count == 2
     db.session.expire_all()
     first, second = db.session.get(Delegate, first.id), db.session.get(Delegate, second.id)

@@ -23,6 +23,7 @@ from badges import qr as badge_qr
 from badges import shaping as badge_shaping
 from badges.fitting import ELLIPSIS, choose_lines
 from badges.layouts import MM
+from badges.names import choose_name
 from badges.pdfcat import PdfConcatenator
 from registration import badge_token
 
@@ -158,17 +159,14 @@ def test_qr_geometry_at_least_22mm_with_quiet_zone(layout):
     assert symbol_mm >= 22, (layout, symbol_mm)
 
 
+@pytest.mark.parametrize("photo", [True, False], ids=["photo", "no-photo"])
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-def test_layout_boxes_inside_badge_and_disjoint(layout):
-    d = LAYOUTS[layout].design
-    boxes = {
-        "event_name": d.event_name.box, "event_dates": d.event_dates.box,
-        "name": d.name.box, "native_name": d.native_name.box,
-        "organisation": d.organisation.box, "country": d.country.box,
-        "qr": d.qr, "reference": d.reference.box, "band": d.band,
-    }
-    if d.photo is not None:
-        boxes["photo"] = d.photo
+def test_layout_boxes_inside_badge_and_disjoint(layout, photo):
+    d = LAYOUTS[layout].design_for(photo)
+    boxes = d.slots()
+    assert {"event_name", "event_dates", "name", "native_name", "organisation", "country",
+            "qr", "reference", "band"} <= set(boxes)
+    assert ("photo" in boxes) == photo
     for key_, b in boxes.items():
         assert b.x >= 0 and b.y >= 0 and b.x + b.w <= d.width + 1e-9, key_
         assert b.y + b.h <= d.height + 1e-9, key_
@@ -179,9 +177,13 @@ def test_layout_boxes_inside_badge_and_disjoint(layout):
             overlap = (p.x < q.x + q.w and q.x < p.x + p.w and p.y < q.y + q.h
                        and q.y < p.y + p.h)
             assert not overlap, (layout, a, b)
-    bt, band = d.band_text.box, d.band
-    assert band.x <= bt.x and bt.x + bt.w <= band.x + band.w
-    assert band.y <= bt.y and bt.y + bt.h <= band.y + band.h
+    band = d.band
+    for slot in (d.band_text, d.band_text_zh):
+        if slot is None:
+            continue
+        bt = slot.box
+        assert band.x <= bt.x and bt.x + bt.w <= band.x + band.w
+        assert band.y <= bt.y and bt.y + bt.h <= band.y + band.h
 
 
 def test_fast_qr_matrix_identical_to_qrcode_library(key):
@@ -230,7 +232,7 @@ def test_script_renders_embedded_extractable_and_inked(key, script):
 
     lay = LAYOUTS["a6"]
     img = rasterise(pdf, 150)
-    rect = lay.slot_rect_pt(lay.design.native_name.box)
+    rect = lay.slot_rect_pt(lay.design_for(photo=False).native_name.box)
     assert ink_in(img, rect, 150, lay.page_height * MM) > 30
 
 
@@ -283,7 +285,7 @@ def test_long_names_stay_inside_their_box(key, layout, name):
                           organisation="", country="", reference="", category_label="")
     pdf = render_badge(badge, EventInfo("", ""), layout)
     lay = LAYOUTS[layout]
-    x0, y0, x1, y1 = lay.slot_rect_pt(lay.design.name.box)
+    x0, y0, x1, y1 = lay.slot_rect_pt(lay.design_for(photo=False).name.box)
     boxes = chars_outside_band(pdf, lay)  # i.e. the name: every other field is empty
     assert len(boxes) >= 20
     tol = 0.5
@@ -304,7 +306,7 @@ def test_long_native_names_stay_inside_their_box(key, layout, script):
                           organisation="", country="", reference="", category_label="")
     pdf = render_badge(badge, EventInfo("", ""), layout)
     lay = LAYOUTS[layout]
-    x0, y0, x1, y1 = lay.slot_rect_pt(lay.design.native_name.box)
+    x0, y0, x1, y1 = lay.slot_rect_pt(lay.design_for(photo=False).native_name.box)
     boxes = chars_outside_band(pdf, lay)
     assert len(boxes) >= 3
     tol = 0.5
@@ -314,13 +316,28 @@ def test_long_native_names_stay_inside_their_box(key, layout, script):
 
 
 def test_fitting_shrinks_then_wraps_then_ellipsis():
+    # organisations (any text but a name): shrink, wrap to the slot's lines, then ellipsis
+    slot = LAYOUTS["a6"].design.organisation
+    assert slot.max_lines == 2
+    lines, size = choose_lines("Red Crescent Society", slot)
+    assert lines == ("Red Crescent Society",) and size == slot.size
+    org = "Universidad Nacional Autónoma de México, Instituto de Investigaciones Jurídicas"
+    lines, size = choose_lines(org, slot)
+    assert len(lines) == 2 and size >= slot.min_size and ELLIPSIS not in "".join(lines)
+    assert " ".join(lines) == org
+    lines, size = choose_lines(LONG_120 + " " + LONG_120, slot)
+    assert len(lines) == 2 and lines[-1].endswith(ELLIPSIS) and size <= slot.min_size
+
+
+def test_names_are_wrapped_not_cut():
+    # was: the name slot cut TWELVE_WORDS after two lines with an ellipsis; a name is now
+    # wrapped onto a third line at a legible size instead
     slot = LAYOUTS["a6"].design.name
     lines, size = choose_lines("Dr. Ana Li", slot)
     assert lines == ("Dr. Ana Li",) and size == slot.size
-    lines, size = choose_lines(TWELVE_WORDS, slot)
-    assert len(lines) == 2 and size >= slot.min_size
-    lines, size = choose_lines(LONG_120 + " " + LONG_120, slot)
-    assert len(lines) == 2 and lines[-1].endswith(ELLIPSIS) and size <= slot.min_size
+    fitted = choose_name("", "", "", TWELVE_WORDS, slot)  # a chosen badge name
+    assert fitted.lines and " ".join(fitted.lines) == TWELVE_WORDS
+    assert len(fitted.lines) == 3 and fitted.size >= slot.min_size and fitted.legible
 
 
 # ------------------------------------------------------------------ bulk / sheets

@@ -207,10 +207,9 @@ def _draw_badge(c: Canvas, lay: BadgeLayout, cell: int, badge: BadgeData,
         c.scale(lay.scale, lay.scale)
     _use_form(c, d, ("header", event.name, event.name_zh, event.dates),
               lambda: _draw_header(c, d, event))
-    if d.name is not None:
-        c.setFillColor(color(d.name.color))
-        draw_fitted(c, fit_name(badge.honorific, badge.given_name, badge.family_name,
-                                badge.badge_name, d.name))
+    c.setFillColor(color(d.name.color))
+    draw_fitted(c, fit_name(badge.honorific, badge.given_name, badge.family_name,
+                            badge.badge_name, d.name))
     _text(c, badge.native_name, d.native_name)
     _text(c, badge.organisation, d.organisation)
     _text(c, badge.position, d.position)

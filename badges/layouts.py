@@ -167,7 +167,7 @@ A6_DESIGN = dataclasses.replace(
         photo=None,
         name=TextSlot(Box(6, 94, 93, 28.5), 26, 14, bold=True, max_lines=3),
         native_name=TextSlot(Box(6, 84, 93, 9.5), 18, 8),
-        organisation=TextSlot(Box(6, 68.5, 93, 14.5), 12, 7, max_lines=3,
+        organisation=TextSlot(Box(6, 68.5, 93, 14.5), 12, 9, max_lines=3,
                               color="#333333"),
         position=TextSlot(Box(6, 49, 58, 16), 10.5, 8.5, max_lines=3, color="#333333"),
         country=TextSlot(Box(6, 30, 58, 16), 16, 8, bold=True, max_lines=2,

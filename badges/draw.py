@@ -182,11 +182,14 @@ _form_names: dict[tuple[int, tuple], str] = {}
 def _use_form(c: Canvas, d: Design, key: tuple, draw: Callable[[], None],
               margin: float = 0.0) -> None:
     """Draw shared artwork (header, band) once per PDF as a Form XObject and reference it
-    from every badge: smaller files, much less work per badge. ``margin`` (design mm)
-    widens the form's bounding box for artwork that bleeds past the badge's edges."""
+    from every badge: smaller files, much less work per badge. The form's name depends
+    only on the boxes it draws (so a design and its no-photo variant share it) and
+    ``key``; ``margin`` (design mm) widens its bounding box for artwork that bleeds."""
     name = _form_names.get((id(d), key))
     if name is None:
-        digest = hashlib.blake2s(repr((d, key)).encode(), digest_size=8).hexdigest()
+        part = (d.width, d.height, d.accent, d.event_name_zh, d.event_name, d.event_dates,
+                d.band, d.band_text, d.band_text_zh)
+        digest = hashlib.blake2s(repr((part, key)).encode(), digest_size=8).hexdigest()
         name = _form_names[(id(d), key)] = "bf" + digest
     if not c.hasForm(name):
         m = margin * MM

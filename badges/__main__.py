@@ -19,14 +19,16 @@ from .draw import BadgeData, EventInfo
 from .fonts import missing_fonts_hint
 from .layouts import LAYOUTS
 
+# The app takes these from its catalogue (registration/i18n.py); samples need no app.
 CATEGORY_LABELS = {
-    "government": "GOVERNMENT OFFICIAL",
-    "expert": "EXPERT",
-    "scholar": "SCHOLAR",
-    "ngo": "NGO REPRESENTATIVE",
+    "government": ("GOVERNMENT OFFICIAL", "政府官员"),
+    "expert": ("SECURITY EXPERT", "安全专家"),
+    "scholar": ("SCHOLAR / ACADEMIC", "学者"),
+    "ngo": ("NGO REPRESENTATIVE", "非政府组织代表"),
 }
 SAMPLE_EVENT = EventInfo(
-    "Global Public Safety Cooperation Forum", "8\u201310 December 2026 \u00b7 Lianyungang"
+    "Global Public Safety Cooperation Forum", "8\u201310 December 2026 \u00b7 Lianyungang",
+    name_zh="全球公共安全合作论坛",
 )
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
@@ -57,15 +59,20 @@ def read_delegates(csv_path: Path) -> Iterator[BadgeData]:
         for row in csv.DictReader(fh):
             badge_id = uuid.uuid4()
             code = row["country"].strip().upper()
+            category = row["category"].strip()
+            label, label_zh = CATEGORY_LABELS.get(category, (category.upper(), ""))
             yield BadgeData(
-                badge_name=f"{row['given_name'].strip()} {row['family_name'].strip()}".strip(),
-                honorific=row.get("honorific", "").strip(),
-                native_name=row.get("native_name", "").strip(),
-                organisation=row.get("organisation", "").strip(),
+                badge_name=(row.get("badge_name") or "").strip(),
+                given_name=(row.get("given_name") or "").strip(),
+                family_name=(row.get("family_name") or "").strip(),
+                honorific=(row.get("honorific") or "").strip(),
+                native_name=(row.get("native_name") or "").strip(),
+                organisation=(row.get("organisation") or "").strip(),
+                position=(row.get("position") or "").strip(),
                 country=countries.get(code, code),
-                category=row["category"].strip(),
-                category_label=CATEGORY_LABELS.get(row["category"].strip(),
-                                                   row["category"].upper()),
+                category=category,
+                category_label=label,
+                category_label_zh=label_zh,
                 qr_payload=badge_token.issue(key, badge_id, 1),
                 reference=reference_for(badge_id),
             )

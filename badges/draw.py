@@ -9,8 +9,6 @@ PDFs and joined by :mod:`badges.batch`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import functools
 import hashlib
 import io
 import logging
@@ -21,24 +19,14 @@ from typing import BinaryIO
 
 from PIL import Image
 from reportlab import rl_config
-from reportlab.lib.colors import HexColor
-from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 from . import qr
+from .artwork import bilingual, color, draw_band, draw_crop_marks, rect
 from .fitting import fit
-from .layouts import (
-    CATEGORIES,
-    LAYOUTS,
-    MM,
-    UNKNOWN_CATEGORY,
-    BadgeLayout,
-    Box,
-    Category,
-    Design,
-    TextSlot,
-)
+from .layouts import LAYOUTS, MM, BadgeLayout, Design, TextSlot
+from .names import fit_name
 from .pdftext import draw_fitted
 
 log = logging.getLogger("badges")
@@ -52,7 +40,14 @@ PHOTO_PASS_PIXELS = 1_000_000
 
 @dataclass(frozen=True)
 class BadgeData:
-    """Everything printed on one badge, already resolved to display strings."""
+    """Everything printed on one badge, already resolved to display strings.
+
+    The name: with ``given_name`` / ``family_name`` a long name is shortened by the rules
+    of :mod:`badges.names` (never losing the family name). ``badge_name`` is the form the
+    delegate chose; if it is more than given + family name it is printed as written
+    (shrunk and wrapped, never cut). Without given / family name, ``badge_name`` is all
+    there is and is treated the same way.
+    """
 
     badge_name: str
     honorific: str
@@ -64,14 +59,19 @@ class BadgeData:
     qr_payload: str
     reference: str  # e.g. GPS-7K3Q-9XWD
     photo: bytes | None = None  # JPEG/PNG, already cropped
+    given_name: str = ""
+    family_name: str = ""
+    position: str = ""  # position / title, under the organisation where there is room
+    category_label_zh: str = ""  # the band's label in Chinese, e.g. "政府官员"
 
 
 @dataclass(frozen=True)
 class EventInfo:
-    """The event header printed on every badge."""
+    """The event header printed on every badge: name in English and Chinese, dates."""
 
     name: str
     dates: str
+    name_zh: str = ""
 
 
 def get_layout(layout: str | BadgeLayout) -> BadgeLayout:
@@ -84,121 +84,19 @@ def get_layout(layout: str | BadgeLayout) -> BadgeLayout:
         raise ValueError(f"unknown badge layout {layout!r}; known: {sorted(LAYOUTS)}") from None
 
 
-_colors: dict[str, HexColor] = {}
-
-
-def _color(hex_: str) -> HexColor:
-    col = _colors.get(hex_)
-    if col is None:
-        col = _colors[hex_] = HexColor(hex_)
-    return col
-
-
-def _rect(box: Box) -> tuple[float, float, float, float]:
-    return box.x * MM, box.y * MM, box.w * MM, box.h * MM
-
-
-def _text(c: Canvas, text: str, slot: TextSlot) -> None:
-    if not text or not text.strip():
+def _text(c: Canvas, text: str, slot: TextSlot | None) -> None:
+    if slot is None or not text or not text.strip():
         return
-    c.setFillColor(_color(slot.color))
+    c.setFillColor(color(slot.color))
     draw_fitted(c, fit(text, slot))
-
-
-@functools.lru_cache(maxsize=64)
-def _pattern_ops(box: Box, pattern: str) -> str:
-    """Path operators for a band pattern (computed once; the dot pattern alone is ~70
-    circles, which ReportLab would otherwise re-derive as Bezier arcs for every PDF)."""
-    x, y, w, h = _rect(box)
-    step = 3 * MM
-    ops = []
-    if pattern == "diagonal":
-        k = -h
-        while k < w:
-            ops.append(f"{fp_str(x + k)} {fp_str(y)} m {fp_str(x + k + h)} {fp_str(y + h)} l")
-            k += step
-        ops.append("S")
-    elif pattern == "horizontal":
-        k = step / 2
-        while k < h:
-            ops.append(f"{fp_str(x)} {fp_str(y + k)} m {fp_str(x + w)} {fp_str(y + k)} l")
-            k += step
-        ops.append("S")
-    elif pattern == "dots":
-        r = 0.45 * MM
-        kappa = 0.5523 * r  # cubic Bezier approximation of a quarter circle
-        yy = y + step / 2
-        while yy < y + h:
-            xx = x + step / 2
-            while xx < x + w:
-                ops.append(" ".join((
-                    f"{fp_str(xx + r)} {fp_str(yy)} m",
-                    f"{fp_str(xx + r, yy + kappa, xx + kappa, yy + r, xx, yy + r)} c",
-                    f"{fp_str(xx - kappa, yy + r, xx - r, yy + kappa, xx - r, yy)} c",
-                    f"{fp_str(xx - r, yy - kappa, xx - kappa, yy - r, xx, yy - r)} c",
-                    f"{fp_str(xx + kappa, yy - r, xx + r, yy - kappa, xx + r, yy)} c h",
-                )))
-                xx += step
-            yy += step
-        ops.append("f")
-    return "\n".join(ops)
-
-
-def _draw_pattern(c: Canvas, box: Box, cat: Category) -> None:
-    if cat.pattern == "solid":
-        return
-    x, y, w, h = _rect(box)
-    c.saveState()
-    p = c.beginPath()
-    p.rect(x, y, w, h)
-    c.clipPath(p, stroke=0, fill=0)
-    c.setStrokeColor(_color(cat.text_color))
-    c.setFillColor(_color(cat.text_color))
-    c.setStrokeAlpha(0.18)
-    c.setFillAlpha(0.18)
-    c.setLineWidth(1.2)
-    c.addLiteral(_pattern_ops(box, cat.pattern))
-    c.restoreState()
-
-
-def _draw_band(c: Canvas, d: Design, badge: BadgeData) -> None:
-    cat = CATEGORIES.get(badge.category)
-    if cat is None:
-        log.warning("unknown badge category %r; printing a grey band", badge.category)
-        cat = UNKNOWN_CATEGORY
-    x, y, w, h = _rect(d.band)
-    c.setFillColor(_color(cat.color))
-    c.rect(x, y, w, h, stroke=0, fill=1)
-    _draw_pattern(c, d.band, cat)
-    # the category letter in a white tile: readable on any printer, even monochrome
-    tile = min(h * 0.7, d.band_text.box.x * MM - x - 2 * MM)
-    if tile > 4:
-        tx, ty = x + (d.band_text.box.x * MM - x - tile) / 2, y + (h - tile) / 2
-        c.setFillColor(_color("#ffffff"))
-        c.rect(tx, ty, tile, tile, stroke=0, fill=1)
-        letter_slot = TextSlot(Box(tx / MM, ty / MM, tile / MM, tile / MM), tile * 0.8,
-                               4, bold=True, color="#000000")
-        _text(c, cat.letter, letter_slot)
-    slot = dataclasses.replace(d.band_text, color=cat.text_color)
-    fitted = fit(badge.category_label, slot)
-    if fitted.lines and cat.pattern != "solid":
-        # a plain strip behind the label so the pattern never crosses the letters
-        pad = 2 * MM
-        x0 = min(lx for _runs, lx, _y in fitted.lines)
-        x1 = max(lx + sum(r.width for r in runs) * fitted.size / 1000
-                 for runs, lx, _y in fitted.lines)
-        c.setFillColor(_color(cat.color))
-        c.rect(x0 - pad, y, x1 - x0 + 2 * pad, h, stroke=0, fill=1)
-    c.setFillColor(_color(slot.color))
-    draw_fitted(c, fitted)
 
 
 def _draw_qr(c: Canvas, d: Design, payload: str) -> None:
     n, cells = qr.grid(payload)
-    x, y, w, _h = _rect(d.qr)
+    x, y, w, _h = rect(d.qr)
     unit = w / (n + 2 * qr.QUIET_ZONE)
     c.saveState()
-    c.setFillColor(_color("#000000"))
+    c.setFillColor(color("#000000"))
     c.translate(x + qr.QUIET_ZONE * unit, y + qr.QUIET_ZONE * unit)
     c.scale(unit, unit)
     c.addLiteral(qr.grid_path_ops(n, cells))
@@ -237,50 +135,65 @@ def _photo_reader(photo: bytes, w_pt: float, h_pt: float) -> ImageReader:
     return _PhotoReader(out)
 
 
-def _draw_photo(c: Canvas, d: Design, photo: bytes | None) -> None:
+def _photo_for(badge: BadgeData, d: Design) -> ImageReader | None:
+    """The badge's photo ready to embed, or None (no photo, or one that cannot be read: a
+    corrupt upload must not stop a 5,000-badge run; that badge prints without one)."""
+    if not badge.photo or d.photo is None:
+        return None
+    _x, _y, w, h = rect(d.photo)
+    try:
+        return _photo_reader(badge.photo, w, h)
+    except Exception as exc:  # noqa: BLE001 - any decoder error means "no usable photo"
+        log.warning("cannot read the photo of badge %s (%s); printing it without one",
+                    badge.reference, exc)
+        return None
+
+
+def _draw_photo(c: Canvas, d: Design, reader: ImageReader) -> None:
     if d.photo is None:
         return
-    x, y, w, h = _rect(d.photo)
-    if photo:
-        try:
-            c.drawImage(_photo_reader(photo, w, h), x, y, w, h,
-                        preserveAspectRatio=True, anchor="c")
-            return
-        except Exception as exc:  # noqa: BLE001 - a corrupt upload must not stop a 5,000-badge run
-            log.warning("cannot draw photo (%s); printing the placeholder", exc)
-    c.setFillColor(_color("#eeeeee"))
-    c.setStrokeColor(_color("#bbbbbb"))
-    c.setLineWidth(0.5)
-    c.rect(x, y, w, h, stroke=1, fill=1)
-    c.setFillColor(_color("#cccccc"))
-    r = min(w, h) * 0.2
-    c.circle(x + w / 2, y + h * 0.62, r, stroke=0, fill=1)
-    c.wedge(x + w / 2 - 1.7 * r, y + h * 0.05, x + w / 2 + 1.7 * r, y + h * 0.05 + 3 * r,
-            0, 180, stroke=0, fill=1)
+    x, y, w, h = rect(d.photo)
+    try:
+        c.drawImage(reader, x, y, w, h, preserveAspectRatio=True, anchor="c")
+    except Exception as exc:  # noqa: BLE001 - as in _photo_for
+        log.warning("cannot draw photo (%s); leaving its place empty", exc)
 
 
 def _draw_header(c: Canvas, d: Design, event: EventInfo) -> None:
-    _text(c, event.name, d.event_name)
+    if d.event_name_zh is not None:
+        zh = event.name_zh.strip()
+        if zh.casefold() != event.name.strip().casefold():
+            _text(c, zh, d.event_name_zh)
+        _text(c, event.name, d.event_name)
+        top = d.event_name_zh
+    else:
+        _text(c, bilingual(event.name_zh, event.name), d.event_name)
+        top = d.event_name
     _text(c, event.dates, d.event_dates)
     rule_y = (d.event_dates.box.y - 0.8) * MM
-    c.setStrokeColor(_color(d.accent))
+    c.setStrokeColor(color(d.accent))
     c.setLineWidth(0.8)
-    c.line(d.event_name.box.x * MM, rule_y,
-           (d.event_name.box.x + d.event_name.box.w) * MM, rule_y)
+    c.line(top.box.x * MM, rule_y, (top.box.x + top.box.w) * MM, rule_y)
 
 
 _form_names: dict[tuple[int, tuple], str] = {}
 
 
-def _use_form(c: Canvas, d: Design, key: tuple, draw: Callable[[], None]) -> None:
-    """Draw shared artwork (header, band, photo placeholder) once per PDF as a Form
-    XObject and reference it from every badge: smaller files, much less work per badge."""
+def _use_form(c: Canvas, d: Design, key: tuple, draw: Callable[[], None],
+              margin: float = 0.0) -> None:
+    """Draw shared artwork (header, band) once per PDF as a Form XObject and reference it
+    from every badge: smaller files, much less work per badge. The form's name depends
+    only on the boxes it draws (so a design and its no-photo variant share it) and
+    ``key``; ``margin`` (design mm) widens its bounding box for artwork that bleeds."""
     name = _form_names.get((id(d), key))
     if name is None:
-        digest = hashlib.blake2s(repr((d, key)).encode(), digest_size=8).hexdigest()
+        part = (d.width, d.height, d.accent, d.event_name_zh, d.event_name, d.event_dates,
+                d.band, d.band_text, d.band_text_zh)
+        digest = hashlib.blake2s(repr((part, key)).encode(), digest_size=8).hexdigest()
         name = _form_names[(id(d), key)] = "bf" + digest
     if not c.hasForm(name):
-        c.beginForm(name, 0, 0, d.width * MM, d.height * MM)
+        m = margin * MM
+        c.beginForm(name, -m, -m, d.width * MM + m, d.height * MM + m)
         draw()
         c.endForm()
     c.doForm(name)
@@ -288,39 +201,33 @@ def _use_form(c: Canvas, d: Design, key: tuple, draw: Callable[[], None]) -> Non
 
 def _draw_badge(c: Canvas, lay: BadgeLayout, cell: int, badge: BadgeData,
                 event: EventInfo) -> None:
-    d = lay.design
+    photo = _photo_for(badge, lay.design)
+    d = lay.design_for(photo is not None)  # no empty frame: the text takes its room
     cx, cy = lay.cells[cell]
     c.saveState()
     c.translate(cx * MM, cy * MM)
     if lay.scale != 1:
         c.scale(lay.scale, lay.scale)
-    _use_form(c, d, ("header", event.name, event.dates), lambda: _draw_header(c, d, event))
-    name = " ".join(p for p in (badge.honorific.strip(), badge.badge_name.strip()) if p)
-    _text(c, name, d.name)
+    _use_form(c, d, ("header", event.name, event.name_zh, event.dates),
+              lambda: _draw_header(c, d, event))
+    c.setFillColor(color(d.name.color))
+    draw_fitted(c, fit_name(badge.honorific, badge.given_name, badge.family_name,
+                            badge.badge_name, d.name))
     _text(c, badge.native_name, d.native_name)
     _text(c, badge.organisation, d.organisation)
+    _text(c, badge.position, d.position)
     _text(c, badge.country, d.country)
-    if badge.photo:
-        _draw_photo(c, d, badge.photo)
-    else:
-        _use_form(c, d, ("photo",), lambda: _draw_photo(c, d, None))
+    if photo is not None:
+        _draw_photo(c, d, photo)
     _draw_qr(c, d, badge.qr_payload)
     _text(c, badge.reference, d.reference)
-    _use_form(c, d, ("band", badge.category, badge.category_label),
-              lambda: _draw_band(c, d, badge))
+    bleed = lay.bleed / lay.scale  # paper mm -> design mm
+    _use_form(c, d, ("band", badge.category, badge.category_label, badge.category_label_zh,
+                     bleed),
+              lambda: draw_band(c, d, badge.category, badge.category_label,
+                                badge.category_label_zh, bleed),
+              margin=bleed)
     c.restoreState()
-
-
-def _draw_crop_marks(c: Canvas, lay: BadgeLayout) -> None:
-    c.setStrokeColor(_color("#000000"))
-    c.setLineWidth(0.25)
-    off, ln = lay.crop_mark_offset * MM, lay.crop_mark_length * MM
-    for cell in range(lay.per_page):
-        x0, y0, x1, y1 = lay.cell_rect_pt(cell)
-        for x, sx in ((x0, -1), (x1, 1)):
-            for y, sy in ((y0, -1), (y1, 1)):
-                c.line(x + sx * off, y, x + sx * (off + ln), y)
-                c.line(x, y + sy * off, x, y + sy * (off + ln))
 
 
 def _new_canvas(out: BinaryIO | io.BytesIO, lay: BadgeLayout, title: str) -> Canvas:
@@ -365,7 +272,7 @@ def render_badge(badge: BadgeData, event: EventInfo, layout: str | BadgeLayout =
     with _binary_streams():
         c = _new_canvas(buf, lay, f"{event.name} badge {badge.reference}")
         if lay.crop_marks:
-            _draw_crop_marks(c, lay)
+            draw_crop_marks(c, lay, 1)
         _draw_badge(c, lay, 0, badge, event)
         c.showPage()
         c.save()
@@ -374,22 +281,30 @@ def render_badge(badge: BadgeData, event: EventInfo, layout: str | BadgeLayout =
 
 def draw_pages(c: Canvas, badges: Iterable[BadgeData], event: EventInfo, lay: BadgeLayout,
                progress: Callable[[int], None] | None = None) -> int:
-    """Draw ``badges`` in order onto ``c``, ``lay.per_page`` per page; returns the count."""
+    """Draw ``badges`` in order onto ``c``, ``lay.per_page`` per page; returns the count.
+
+    A sheet's crop marks are drawn first, around its filled cells only, so no badge's
+    bleed is ever covered by a neighbour's mark."""
     count = 0
-    cell = 0
+    page: list[BadgeData] = []
+
+    def flush() -> None:
+        if lay.crop_marks:
+            draw_crop_marks(c, lay, len(page))
+        for cell, badge in enumerate(page):
+            _draw_badge(c, lay, cell, badge, event)
+        c.showPage()
+        page.clear()
+
     for badge in badges:
-        if cell == 0 and lay.crop_marks:
-            _draw_crop_marks(c, lay)
-        _draw_badge(c, lay, cell, badge, event)
+        page.append(badge)
         count += 1
-        cell += 1
-        if cell == lay.per_page:
-            c.showPage()
-            cell = 0
+        if len(page) == lay.per_page:
+            flush()
         if progress is not None:
             progress(count)
-    if cell:
-        c.showPage()
+    if page:
+        flush()
     return count
 
 

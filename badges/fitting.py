@@ -1,10 +1,11 @@
 """Fitting text into a box: which lines, at which size, at which positions.
 
-Fitting order (from the issue): shrink from the slot's size down to its minimum, then wrap
-onto up to ``max_lines`` lines (choosing the split that allows the largest size), then cut
-with an ellipsis at the minimum size. The result never leaves its box: the height check
-uses the real ascent/descent of the fonts chosen for the line. :mod:`badges.pdftext`
-writes the result into the PDF.
+Fitting order: shrink from the slot's size down to its minimum, then wrap onto two, then
+up to ``max_lines`` lines (choosing the split that allows the largest size, the most
+balanced one among equals), then cut with an ellipsis at the minimum size. Names are never
+cut: :mod:`badges.names` uses :func:`best_split` and :func:`place` with its own remedies.
+The result never leaves its box: the height check uses the real ascent/descent of the
+fonts chosen for the line. :mod:`badges.pdftext` writes the result into the PDF.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import os
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
+from itertools import combinations, pairwise
+from math import comb
 
 from .fonts import FONT_DIRS_ENV
 from .layouts import MM, TextSlot
@@ -49,21 +51,55 @@ def _pitch(laid: list, slot: TextSlot) -> float:
     return pitch
 
 
-def _size_for(lines: list[str], slot: TextSlot) -> float:
+def _size_and_width(lines: list[str], slot: TextSlot) -> tuple[float, float]:
+    """The largest size (<= slot.size) at which ``lines`` fit the box; widest line (em/1000)."""
     w_pt, h_pt = slot.box.w * MM, slot.box.h * MM
     width, height, _asc = _metrics(lines, slot)
     s = slot.size
     if width > 0:
         s = min(s, w_pt * 1000 / width)
-    return min(s, h_pt / height) if height > 0 else s
+    return (min(s, h_pt / height) if height > 0 else s), width
 
 
-def _break_points(text: str) -> list[int]:
-    spaces = [i for i, c in enumerate(text) if c == " "]
-    if spaces:
-        return spaces
-    # no spaces (CJK, Thai): any boundary not followed by a combining mark
+def _size_for(lines: list[str], slot: TextSlot) -> float:
+    return _size_and_width(lines, slot)[0]
+
+
+def break_points(text: str, hyphens: bool = False) -> list[int]:
+    """Where ``text`` may wrap: at spaces (and after a hyphen between letters if
+    ``hyphens``); without spaces (CJK, Thai) at any boundary not before a combining mark."""
+    points = [i for i, c in enumerate(text) if c == " "]
+    if hyphens:
+        points += [i + 1 for i in range(1, len(text) - 1)
+                   if text[i] == "-" and text[i - 1].isalpha() and text[i + 1].isalpha()]
+        points.sort()
+    if points:
+        return points
     return [i for i in range(1, len(text)) if not _is_mark(text[i])]
+
+
+_MAX_SPLITS = 3000  # candidate splits tried per (text, line count); names need a few dozen
+
+
+def best_split(text: str, slot: TextSlot, points: list[int], n: int
+               ) -> tuple[float, tuple[str, ...]] | None:
+    """The split of ``text`` into ``n`` lines at ``points`` that fits the largest size
+    (the most balanced among equal sizes): (size, lines), or None if there is none."""
+    if n == 1:
+        return _size_for([text], slot), (text,)
+    while len(points) > n and comb(len(points), n - 1) > _MAX_SPLITS:
+        points = points[::2]  # pathological input (hundreds of break points): thin out
+    best: tuple[float, float, tuple[str, ...]] | None = None
+    for combo in combinations(points, n - 1):
+        bounds = (0, *combo, len(text))
+        parts = tuple(text[a:b].strip() for a, b in pairwise(bounds))
+        if not all(parts):
+            continue
+        size, width = _size_and_width(list(parts), slot)
+        if best is None or size > best[0] + 1e-9 or (
+                abs(size - best[0]) <= 1e-9 and width < best[1]):
+            best = (size, width, parts)
+    return (best[0], best[2]) if best is not None else None
 
 
 def _is_mark(ch: str) -> bool:
@@ -94,7 +130,7 @@ def _truncate(text: str, slot: TextSlot, size: float) -> str:
 def _first_line(text: str, slot: TextSlot, size: float) -> tuple[str, str]:
     """Greedy: the longest first line that fits, breaking at spaces when possible."""
     best = None
-    for i in _break_points(text):
+    for i in break_points(text):
         head = text[:i].rstrip()
         if head and _fits(head, slot, size):
             best = i
@@ -126,20 +162,11 @@ def _choose_lines(text: str, slot: TextSlot, _dirs_key: str | None
     text = " ".join(text.split())
     if not text:
         return (), slot.size
-    size = _size_for([text], slot)
-    if size >= slot.min_size:
-        return (text,), size
-    if slot.max_lines >= 2:
-        best: tuple[float, list[str]] | None = None
-        for i in _break_points(text):
-            parts = [text[:i].rstrip(), text[i:].lstrip()]
-            if not parts[0] or not parts[1]:
-                continue
-            s = _size_for(parts, slot)
-            if best is None or s > best[0]:
-                best = (s, parts)
+    points = break_points(text)
+    for n in range(1, max(1, slot.max_lines) + 1):
+        best = best_split(text, slot, points, n)
         if best is not None and best[0] >= slot.min_size:
-            return tuple(best[1]), best[0]
+            return best[1], best[0]
     # last resort: minimum size, fill lines greedily, ellipsis on the last one
     n = max(1, slot.max_lines)
     _w, height, _a = _metrics([text] * n, slot)
@@ -167,6 +194,11 @@ def fit(text: str, slot: TextSlot) -> FittedText:
     vertically in the box, so the result never leaves it.
     """
     lines, size = choose_lines(text, slot)
+    return place(lines, size, slot)
+
+
+def place(lines: tuple[str, ...], size: float, slot: TextSlot) -> FittedText:
+    """Position chosen ``lines`` at ``size`` in ``slot`` (see :func:`fit`)."""
     if not lines:
         return FittedText((), size)
     laid = [layout_line(t, slot.bold) for t in lines]

@@ -8,6 +8,7 @@ design at a scale (the 4-up sheet shrinks the A6 design so crop marks fit on A4)
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 MM = 72 / 25.4  # points per millimetre
@@ -26,7 +27,7 @@ class Box:
 @dataclass(frozen=True)
 class TextSlot:
     """Where a text goes and how it may shrink: ``size`` down to ``min_size`` (pt), then
-    wrap to ``max_lines``, then ellipsis."""
+    wrap to ``max_lines``, then ellipsis (names are never cut: see :mod:`badges.names`)."""
 
     box: Box
     size: float
@@ -75,6 +76,27 @@ class Design:
     reference: TextSlot
     photo: Box | None
     accent: str = "#1d3b8b"
+    #: The event name in Chinese, above the English one; None: both share ``event_name``
+    #: ("中文 · English" on one fitted line).
+    event_name_zh: TextSlot | None = None
+    #: The category label in Chinese, above the English one on the band; None: both share
+    #: ``band_text``.
+    band_text_zh: TextSlot | None = None
+    #: Position / title under the organisation; None: this design has no room for it.
+    position: TextSlot | None = None
+    #: The same badge for a delegate without a photo: no empty frame or silhouette, the
+    #: text uses the space. None: the photo box is simply left empty.
+    no_photo: Design | None = None
+
+    def slots(self) -> dict[str, Box]:
+        """Every box drawn on this design by name (for checks and tests)."""
+        out = {name: getattr(self, name).box for name in (
+            "event_name", "event_dates", "name", "native_name", "organisation", "country",
+            "reference", "event_name_zh", "position") if getattr(self, name) is not None}
+        out.update(qr=self.qr, band=self.band)
+        if self.photo is not None:
+            out["photo"] = self.photo
+        return out
 
 
 @dataclass(frozen=True)
@@ -90,10 +112,19 @@ class BadgeLayout:
     crop_marks: bool = False
     crop_mark_length: float = 3.0
     crop_mark_offset: float = 1.0
+    #: mm of paper the colour band extends past the trim line where it touches the badge's
+    #: edge, so an imprecise cut leaves no white sliver (sheets cut to size only).
+    bleed: float = 0.0
 
     @property
     def per_page(self) -> int:
         return len(self.cells)
+
+    def design_for(self, photo: bool) -> Design:
+        """The design a badge is drawn with: with a photo, or without one."""
+        if photo or self.design.no_photo is None:
+            return self.design
+        return self.design.no_photo
 
     def slot_rect_pt(self, box: Box, cell: int = 0) -> tuple[float, float, float, float]:
         """Page coordinates (pt) of ``box`` in ``cell``: (x0, y0, x1, y1)."""
@@ -107,42 +138,74 @@ class BadgeLayout:
         return self.slot_rect_pt(Box(0, 0, self.design.width, self.design.height), cell)
 
 
-A6_DESIGN = Design(
+# The name gets three lines of room at its legible minimum (14 pt); see badges.names.
+_A6_WITH_PHOTO = Design(
     width=105,
     height=148,
-    event_name=TextSlot(Box(6, 131, 93, 13), 13, 8, bold=True, max_lines=2, color="#1d3b8b"),
-    event_dates=TextSlot(Box(6, 125, 93, 5.5), 8.5, 6, color="#333333"),
-    name=TextSlot(Box(6, 97, 93, 25), 24, 14, bold=True, max_lines=2),
-    native_name=TextSlot(Box(6, 88, 93, 9), 17, 8),
-    organisation=TextSlot(Box(6, 78, 93, 9.5), 11, 7, max_lines=2, color="#333333"),
-    country=TextSlot(Box(6, 71.5, 93, 6), 11, 7, bold=True, color="#333333"),
-    photo=Box(8, 30, 30, 38),
+    event_name_zh=TextSlot(Box(6, 138, 93, 7), 13, 8, bold=True, color="#1d3b8b"),
+    event_name=TextSlot(Box(6, 129.5, 93, 8.5), 10.5, 7, bold=True, max_lines=2,
+                        color="#1d3b8b"),
+    event_dates=TextSlot(Box(6, 124.5, 93, 4.5), 8.5, 6, color="#333333"),
+    name=TextSlot(Box(6, 99, 93, 23.5), 24, 14, bold=True, max_lines=3),
+    native_name=TextSlot(Box(6, 90.5, 93, 8.5), 17, 8),
+    organisation=TextSlot(Box(6, 80.5, 93, 9.5), 11, 7, max_lines=2, color="#333333"),
+    position=TextSlot(Box(6, 74.5, 93, 5.5), 9.5, 6.5, color="#333333"),
+    country=TextSlot(Box(6, 68, 93, 6), 11, 7, bold=True, color="#333333"),
+    photo=Box(8, 27, 30, 38),
     qr=Box(67, 32, 32, 32),
     reference=TextSlot(Box(67, 28, 32, 4), 7, 5, color="#333333"),
     band=Box(0, 0, 105, 24),
-    band_text=TextSlot(Box(24, 3, 78, 18), 18, 8, bold=True),
+    band_text_zh=TextSlot(Box(24, 12.5, 78, 9), 17, 8, bold=True),
+    band_text=TextSlot(Box(24, 2.5, 78, 9.5), 15, 7, bold=True),
+)
+A6_DESIGN = dataclasses.replace(
+    _A6_WITH_PHOTO,
+    # Without a photo the name, native name and organisation grow into the height the
+    # photo frees; position and country move to the column beside the QR code.
+    no_photo=dataclasses.replace(
+        _A6_WITH_PHOTO,
+        photo=None,
+        name=TextSlot(Box(6, 94, 93, 28.5), 26, 14, bold=True, max_lines=3),
+        native_name=TextSlot(Box(6, 84, 93, 9.5), 18, 8),
+        organisation=TextSlot(Box(6, 68.5, 93, 14.5), 12, 9, max_lines=3,
+                              color="#333333"),
+        position=TextSlot(Box(6, 49, 58, 16), 10.5, 8.5, max_lines=3, color="#333333"),
+        country=TextSlot(Box(6, 30, 58, 16), 16, 8, bold=True, max_lines=2,
+                         color="#333333"),
+    ),
 )
 
-CR80_DESIGN = Design(
-    width=85.6,
-    height=54,
-    event_name=TextSlot(Box(3, 47.5, 79.6, 5), 8, 5, bold=True, color="#1d3b8b"),
-    event_dates=TextSlot(Box(3, 44, 79.6, 3.5), 5.5, 4.5, color="#333333"),
-    photo=Box(3, 14, 17, 22),
-    name=TextSlot(Box(22, 30.5, 34, 12.5), 13, 9, bold=True, max_lines=2, align="left"),
-    native_name=TextSlot(Box(22, 25, 34, 5.5), 10, 5, align="left"),
-    organisation=TextSlot(Box(22, 18.5, 34, 6.5), 7, 6, max_lines=2, align="left",
-                          color="#333333"),
-    country=TextSlot(Box(22, 14.5, 34, 4), 7, 4.5, bold=True, align="left", color="#333333"),
-    qr=Box(57.6, 13, 27, 27),
-    reference=TextSlot(Box(57.6, 10.2, 27, 2.8), 5, 4, color="#333333"),
-    band=Box(0, 0, 85.6, 9.5),
-    band_text=TextSlot(Box(12, 1.5, 70, 6.5), 11, 5, bold=True),
-)
+
+def _cr80(text_x: float, photo: Box | None) -> Design:
+    """The card: the text block right of the photo, or from the left margin without one."""
+    w = 56 - text_x
+    return Design(
+        width=85.6,
+        height=54,
+        event_name_zh=TextSlot(Box(3, 49.2, 79.6, 3.8), 8, 5, bold=True, color="#1d3b8b"),
+        event_name=TextSlot(Box(3, 45.4, 79.6, 3.6), 6.5, 4.5, bold=True, color="#1d3b8b"),
+        event_dates=TextSlot(Box(3, 42.5, 79.6, 2.8), 5.5, 4.5, color="#333333"),
+        photo=photo,
+        name=TextSlot(Box(text_x, 29, w, 12.5), 13, 9, bold=True, max_lines=3, align="left"),
+        native_name=TextSlot(Box(text_x, 24, w, 5), 10, 5, align="left"),
+        organisation=TextSlot(Box(text_x, 17.5, w, 6.5), 7, 5.5, max_lines=2, align="left",
+                              color="#333333"),
+        country=TextSlot(Box(text_x, 13.5, w, 4), 7, 4.5, bold=True, align="left",
+                         color="#333333"),
+        qr=Box(57.6, 13, 27, 27),
+        reference=TextSlot(Box(57.6, 10.2, 27, 2.8), 5, 4, color="#333333"),
+        band=Box(0, 0, 85.6, 9.5),
+        # one line: "政府官员 · GOVERNMENT OFFICIAL" (band_text_zh None)
+        band_text=TextSlot(Box(12, 1.5, 70, 6.5), 11, 5, bold=True),
+    )
+
+
+CR80_DESIGN = dataclasses.replace(_cr80(22, Box(3, 14, 17, 22)), no_photo=_cr80(3, None))
 
 # The A6 design at 88% (92.4 x 130.2 mm, fits A6 pockets): four full A6 cells would fill
-# the sheet edge to edge, leaving no printable room for crop marks. With a 6 mm gutter the
-# outermost marks end >= 6 mm from the paper edge, inside common printers' margins.
+# the sheet edge to edge, leaving no printable room for crop marks and bleed. With a 6 mm
+# gutter the 2 mm bleeds of neighbouring cells stay 2 mm apart and the outermost marks end
+# >= 5 mm from the paper edge, inside common printers' margins.
 _A4_SCALE = 0.88
 _A4_GAP = 6.0
 _A4_MX = (210 - 2 * 105 * _A4_SCALE - _A4_GAP) / 2
@@ -165,6 +228,10 @@ LAYOUTS: dict[str, BadgeLayout] = {
         ),
         scale=_A4_SCALE,
         crop_marks=True,
-        crop_mark_length=2.0,  # marks of neighbouring cells meet mid-gutter
+        bleed=2.0,
+        # marks start clear of the bleed and stop at mid-gutter (see draw._crop_marks);
+        # the outermost end 5.3 mm from the paper's edge
+        crop_mark_offset=2.5,
+        crop_mark_length=1.8,
     ),
 }

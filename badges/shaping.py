@@ -213,6 +213,7 @@ def layout_line(text: str, bold: bool = False) -> LineLayout:
 @lru_cache(maxsize=8192)
 def _layout_line(text: str, bold: bool, _dirs_key: str | None) -> LineLayout:
     fc = chain(bold)
+    primary = fc.primary
     text = unicodedata.normalize("NFC", text)
     pieces: list[tuple[str, Font]] = []
     cur: Font | None = None
@@ -220,9 +221,17 @@ def _layout_line(text: str, bold: bool, _dirs_key: str | None) -> LineLayout:
     dropped: list[str] = []
     for ch in text:
         if cur is not None and cur.covers(ch):
-            buf.append(ch)
-            continue
-        f = fc.first_covering(ch)
+            # marks, spaces and punctuation stay in the run; a letter or digit goes back
+            # to the font the chain prefers for it (Latin after Chinese: Noto, not WQY)
+            if cur is primary or unicodedata.category(ch)[0] not in "LN":
+                buf.append(ch)
+                continue
+            f = fc.first_covering(ch)
+            if f is cur:
+                buf.append(ch)
+                continue
+        else:
+            f = fc.first_covering(ch)
         if f is None:
             if unicodedata.category(ch)[0] != "C":
                 dropped.append(ch)

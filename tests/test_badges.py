@@ -17,12 +17,13 @@ import pytest
 import qrcode
 import zxingcpp
 
-from badges import LAYOUTS, BadgeData, EventInfo, render_badge, render_badges
+from badges import LAYOUTS, BadgeData, EventInfo, preview_name, render_badge, render_badges
 from badges import fonts as badge_fonts
 from badges import qr as badge_qr
 from badges import shaping as badge_shaping
 from badges.fitting import ELLIPSIS, choose_lines
 from badges.layouts import MM
+from badges.names import choose_name
 from badges.pdfcat import PdfConcatenator
 from registration import badge_token
 
@@ -158,17 +159,14 @@ def test_qr_geometry_at_least_22mm_with_quiet_zone(layout):
     assert symbol_mm >= 22, (layout, symbol_mm)
 
 
+@pytest.mark.parametrize("photo", [True, False], ids=["photo", "no-photo"])
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-def test_layout_boxes_inside_badge_and_disjoint(layout):
-    d = LAYOUTS[layout].design
-    boxes = {
-        "event_name": d.event_name.box, "event_dates": d.event_dates.box,
-        "name": d.name.box, "native_name": d.native_name.box,
-        "organisation": d.organisation.box, "country": d.country.box,
-        "qr": d.qr, "reference": d.reference.box, "band": d.band,
-    }
-    if d.photo is not None:
-        boxes["photo"] = d.photo
+def test_layout_boxes_inside_badge_and_disjoint(layout, photo):
+    d = LAYOUTS[layout].design_for(photo)
+    boxes = d.slots()
+    assert {"event_name", "event_dates", "name", "native_name", "organisation", "country",
+            "qr", "reference", "band"} <= set(boxes)
+    assert ("photo" in boxes) == photo
     for key_, b in boxes.items():
         assert b.x >= 0 and b.y >= 0 and b.x + b.w <= d.width + 1e-9, key_
         assert b.y + b.h <= d.height + 1e-9, key_
@@ -179,9 +177,13 @@ def test_layout_boxes_inside_badge_and_disjoint(layout):
             overlap = (p.x < q.x + q.w and q.x < p.x + p.w and p.y < q.y + q.h
                        and q.y < p.y + p.h)
             assert not overlap, (layout, a, b)
-    bt, band = d.band_text.box, d.band
-    assert band.x <= bt.x and bt.x + bt.w <= band.x + band.w
-    assert band.y <= bt.y and bt.y + bt.h <= band.y + band.h
+    band = d.band
+    for slot in (d.band_text, d.band_text_zh):
+        if slot is None:
+            continue
+        bt = slot.box
+        assert band.x <= bt.x and bt.x + bt.w <= band.x + band.w
+        assert band.y <= bt.y and bt.y + bt.h <= band.y + band.h
 
 
 def test_fast_qr_matrix_identical_to_qrcode_library(key):
@@ -230,7 +232,7 @@ def test_script_renders_embedded_extractable_and_inked(key, script):
 
     lay = LAYOUTS["a6"]
     img = rasterise(pdf, 150)
-    rect = lay.slot_rect_pt(lay.design.native_name.box)
+    rect = lay.slot_rect_pt(lay.design_for(photo=False).native_name.box)
     assert ink_in(img, rect, 150, lay.page_height * MM) > 30
 
 
@@ -283,7 +285,7 @@ def test_long_names_stay_inside_their_box(key, layout, name):
                           organisation="", country="", reference="", category_label="")
     pdf = render_badge(badge, EventInfo("", ""), layout)
     lay = LAYOUTS[layout]
-    x0, y0, x1, y1 = lay.slot_rect_pt(lay.design.name.box)
+    x0, y0, x1, y1 = lay.slot_rect_pt(lay.design_for(photo=False).name.box)
     boxes = chars_outside_band(pdf, lay)  # i.e. the name: every other field is empty
     assert len(boxes) >= 20
     tol = 0.5
@@ -304,7 +306,7 @@ def test_long_native_names_stay_inside_their_box(key, layout, script):
                           organisation="", country="", reference="", category_label="")
     pdf = render_badge(badge, EventInfo("", ""), layout)
     lay = LAYOUTS[layout]
-    x0, y0, x1, y1 = lay.slot_rect_pt(lay.design.native_name.box)
+    x0, y0, x1, y1 = lay.slot_rect_pt(lay.design_for(photo=False).native_name.box)
     boxes = chars_outside_band(pdf, lay)
     assert len(boxes) >= 3
     tol = 0.5
@@ -314,13 +316,229 @@ def test_long_native_names_stay_inside_their_box(key, layout, script):
 
 
 def test_fitting_shrinks_then_wraps_then_ellipsis():
+    # organisations (any text but a name): shrink, wrap to the slot's lines, then ellipsis
+    slot = LAYOUTS["a6"].design.organisation
+    assert slot.max_lines == 2
+    lines, size = choose_lines("Red Crescent Society", slot)
+    assert lines == ("Red Crescent Society",) and size == slot.size
+    org = "Universidad Nacional Autónoma de México, Instituto de Investigaciones Jurídicas"
+    lines, size = choose_lines(org, slot)
+    assert len(lines) == 2 and size >= slot.min_size and ELLIPSIS not in "".join(lines)
+    assert " ".join(lines) == org
+    lines, size = choose_lines(LONG_120 + " " + LONG_120, slot)
+    assert len(lines) == 2 and lines[-1].endswith(ELLIPSIS) and size <= slot.min_size
+
+
+def test_names_are_wrapped_not_cut():
+    # was: the name slot cut TWELVE_WORDS after two lines with an ellipsis; a name is now
+    # wrapped onto a third line at a legible size instead
     slot = LAYOUTS["a6"].design.name
     lines, size = choose_lines("Dr. Ana Li", slot)
     assert lines == ("Dr. Ana Li",) and size == slot.size
-    lines, size = choose_lines(TWELVE_WORDS, slot)
+    fitted = choose_name("", "", "", TWELVE_WORDS, slot)  # a chosen badge name
+    assert fitted.lines and " ".join(fitted.lines) == TWELVE_WORDS
+    assert len(fitted.lines) == 3 and fitted.size >= slot.min_size and fitted.legible
+
+
+# ------------------------------------------------------------------ long names (issue 11)
+
+WOLFGANG = ("Dr.", "Wolfgang Amadeus Maximilian Friedrich",
+            "von Hohenzollern-Sigmaringen-Württemberg")
+ABDULRAHMAN = ("H.E.", "Abdulrahman bin Mohammed bin Abdulaziz", "Al-Thani")
+
+
+def _flat(text: str) -> str:
+    # pdfium joins a line that ends in a hyphen to the next and marks the join with U+FFFE
+    # (U+0002 in bounded text): that is a compound name wrapped at its own hyphen
+    return " ".join(text.replace("\ufffe", "-").replace("\x02", "-").split())
+
+
+def flat_text(pdf: bytes, page: int = 0) -> str:
+    """The page's text on one line."""
+    return _flat(pdf_text(pdf, page))
+
+
+def chars_in(pdf: bytes, rect, page: int = 0) -> str:
+    """The text inside ``rect`` (page points), on one line."""
+    return _flat(pdfium.PdfDocument(pdf)[page].get_textpage().get_text_bounded(*rect))
+
+
+@pytest.mark.parametrize("photo", [True, False], ids=["photo", "no-photo"])
+@pytest.mark.parametrize(("layout", "name"), [("a6", WOLFGANG), ("a4-4up", WOLFGANG),
+                                              ("cr80", ABDULRAHMAN), ("cr80", WOLFGANG)])
+def test_long_name_never_loses_its_family_name(key, layout, name, photo):
+    honorific, given, family = name
+    require_fonts(given + family, "fonts-noto-core", bold=True)
+    badge, _ = make_badge(key, badge_name=f"{given} {family}", given_name=given,
+                          family_name=family, honorific=honorific,
+                          photo=_jpeg() if photo else None)
+    for pdf in (render_badge(badge, EVENT, layout), _batch([badge, badge], layout)):
+        text = flat_text(pdf)
+        assert family in text, text  # whole, never "Hohenzollern-Sigmari…"
+        assert ELLIPSIS not in text
+        assert text.startswith(EVENT.name) or honorific in text
+        # the name stays inside its box (a wrapped third line included)
+        lay = LAYOUTS[layout]
+        x0, y0, x1, y1 = lay.slot_rect_pt(lay.design_for(photo).name.box)
+        assert family in chars_in(pdf, (x0 - 0.5, y0 - 0.5, x1 + 0.5, y1 + 0.5))
+
+
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (300, 380), (90, 90, 90)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _batch(items: list[BadgeData], layout: str, event: EventInfo = EVENT) -> bytes:
+    buf = io.BytesIO()
+    render_badges(items, event, layout, buf)
+    return buf.getvalue()
+
+
+def test_name_remedies_in_order():
+    # a slot exactly as wide as each form at the legible minimum picks that form
+    from badges.layouts import Box, TextSlot
+    from badges.shaping import line_width
+
+    honorific, given, family = "Dr.", "Jean-Pierre Amadeus", "Dupont"
+    forms = ["Dr. Jean-Pierre Amadeus Dupont", "Dr. Jean-Pierre Dupont", "Dr. J.-P. Dupont"]
+    for k, form in enumerate(forms):
+        width_mm = line_width(form, 10, bold=True) / MM + 0.01
+        slot = TextSlot(Box(0, 0, width_mm, 10), 10, 10, bold=True, max_lines=1)
+        fitted = choose_name(honorific, given, family, "", slot)
+        assert fitted.lines == (form,) and fitted.shortened == (k > 0) and fitted.legible
+    # wrapping comes before dropping names, and keeps the family name on one line
+    slot = TextSlot(Box(0, 0, line_width("Dr. Jean-Pierre", 10, True) / MM + 0.01, 40), 10,
+                    10, bold=True, max_lines=3)
+    fitted = choose_name(honorific, given, family, "", slot)
+    assert fitted.lines == ("Dr. Jean-Pierre", "Amadeus", "Dupont") and not fitted.shortened
+    # nothing fits legibly: the shortest form, smaller than the minimum, never cut
+    slot = TextSlot(Box(0, 0, 12, 5), 10, 10, bold=True, max_lines=1)
+    fitted = choose_name(honorific, given, family, "", slot)
+    assert fitted.lines == ("Dr. J.-P. Dupont",) and not fitted.legible and fitted.size < 10
+
+
+def test_chosen_badge_name_is_printed_as_written_and_never_cut(key):
+    # the delegate's own form: no word is dropped or shortened (we cannot tell which is
+    # the family name), it is shrunk below the legible minimum rather than cut
+    chosen = "Sheikh Abdulrahman bin Mohammed bin Abdulaziz bin Hamad Al-Thani of Doha"
+    badge, _ = make_badge(key, badge_name=chosen, given_name="Abdulrahman",
+                          family_name="Al-Thani", honorific="H.E.")
+    for layout in LAYOUTS:
+        text = flat_text(render_badge(badge, EVENT, layout))
+        assert f"H.E. {chosen}" in text and ELLIPSIS not in text, (layout, text)
+    fitted = preview_name("Abdulrahman", "Al-Thani", "cr80", honorific="H.E.",
+                          badge_name=chosen)
+    assert fitted.text == f"H.E. {chosen}" and not fitted.shortened and not fitted.legible
+    # a badge name that is just given + family name is not a chosen form: it may shorten
+    fitted = preview_name(*WOLFGANG[1:], "cr80", honorific="Dr.",
+                          badge_name=" ".join(WOLFGANG[1:]).upper())
+    assert fitted.shortened and fitted.text == "Dr. W. von Hohenzollern-Sigmaringen-Württemberg"
+
+
+def test_preview_name_is_what_prints(key):
+    given, family = WOLFGANG[1:]
+    # A6 prints the whole name (wrapped at the compound name's hyphen); CR80 drops the
+    # middle names where there is no photo, and uses the initial beside a photo
+    assert preview_name(given, family, "a6", honorific="Dr.").text == " ".join(WOLFGANG)
+    no_photo = preview_name(given, family, "cr80", honorific="Dr.", photo=False)
+    assert no_photo.text == "Dr. Wolfgang von Hohenzollern-Sigmaringen-Württemberg"
+    assert no_photo.shortened and no_photo.legible
+    beside_photo = preview_name(given, family, "cr80", honorific="Dr.")
+    assert beside_photo.text == "Dr. W. von Hohenzollern-Sigmaringen-Württemberg"
+    badge, _ = make_badge(key, badge_name="", given_name=given, family_name=family,
+                          honorific="Dr.")
+    assert no_photo.text in flat_text(render_badge(badge, EVENT, "cr80"))
+    assert "Amadeus" not in flat_text(render_badge(badge, EVENT, "cr80"))
+    assert not preview_name("Xiaoming", "Wang", "cr80").changed
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_organisation_wraps_to_two_lines_before_any_ellipsis(key, layout):
+    org = "Ministry of Public Security of the People's Republic of China"
+    if layout != "cr80":  # one line of A6 takes that at 7 pt
+        org += ", Bureau of International Cooperation"
+    badge, _ = make_badge(key, organisation=org, photo=_jpeg())
+    text = flat_text(render_badge(badge, EVENT, layout))
+    assert org in text and ELLIPSIS not in text
+    lay = LAYOUTS[layout]
+    slot = lay.design.organisation
+    assert slot.max_lines >= 2
+    lines, size = choose_lines(org, slot)
     assert len(lines) == 2 and size >= slot.min_size
-    lines, size = choose_lines(LONG_120 + " " + LONG_120, slot)
-    assert len(lines) == 2 and lines[-1].endswith(ELLIPSIS) and size <= slot.min_size
+
+
+# ------------------------------------------------------------------ bilingual, position
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_event_name_and_category_in_chinese_and_english(key, layout):
+    require_fonts("全球公共安全合作论坛政府官员", "fonts-wqy-zenhei")
+    event = EventInfo(EVENT.name, EVENT.dates, name_zh="全球公共安全合作论坛")
+    badge, _ = make_badge(key, category_label="GOVERNMENT OFFICIAL",
+                          category_label_zh="政府官员")
+    for pdf in (render_badge(badge, event, layout), _batch([badge] * 5, layout, event)):
+        text = flat_text(pdf)
+        for s in ("全球公共安全合作论坛", EVENT.name, "政府官员", "GOVERNMENT OFFICIAL"):
+            assert s in text, (layout, s, text)
+        # the category label is on the band
+        lay = LAYOUTS[layout]
+        band = chars_in(pdf, lay.slot_rect_pt(lay.design.band))
+        assert "政府官员" in band and "GOVERNMENT OFFICIAL" in band
+    # an untranslated label or event name is printed once, not twice
+    same, _ = make_badge(key, category_label="PRESS", category_label_zh="press")
+    text = flat_text(render_badge(same, EventInfo("Forum", "", name_zh="Forum"), layout))
+    assert text.count("PRESS") + text.count("press") == 1 and text.count("Forum") == 1
+
+
+@pytest.mark.parametrize("photo", [True, False], ids=["photo", "no-photo"])
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_position_under_the_organisation_where_there_is_room(key, layout, photo):
+    badge, _ = make_badge(key, organisation="Ministry of Public Security",
+                          position="Deputy Director-General", photo=_jpeg() if photo else None)
+    pdf = render_badge(badge, EVENT, layout)
+    lay = LAYOUTS[layout]
+    d = lay.design_for(photo)
+    if layout == "cr80":  # a card has no room for it
+        assert d.position is None and "Deputy Director-General" not in pdf_text(pdf)
+        return
+    assert d.position is not None
+    assert "Deputy Director-General" in chars_in(pdf, lay.slot_rect_pt(d.position.box))
+    tp = pdfium.PdfDocument(pdf)[0].get_textpage()
+    text = tp.get_text_range()
+    org_top = tp.get_charbox(text.index("Ministry"))[1]
+    pos_top = tp.get_charbox(text.index("Deputy"))[3]
+    assert pos_top < org_top  # below it
+
+
+# ------------------------------------------------------------------ no photo
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_no_silhouette_without_photo_the_text_takes_the_room(key, layout):
+    lay = LAYOUTS[layout]
+    photo_box = lay.slot_rect_pt(lay.design.photo)
+    # nothing but the photo could be drawn there with every other text empty
+    badge, _ = make_badge(key, badge_name="", honorific="", native_name="", organisation="",
+                          country="", position="", photo=None)
+    img = rasterise(render_badge(badge, EVENT, layout), 100)
+    page_h = lay.page_height * MM
+    assert ink_in(img, photo_box, 100, page_h, threshold=250) == 0  # not even light grey
+    # a broken photo is treated as none (was: the placeholder)
+    broken, _ = make_badge(key, badge_name="", honorific="", native_name="", organisation="",
+                           country="", photo=b"not an image")
+    img = rasterise(render_badge(broken, EVENT, layout), 100)
+    assert ink_in(img, photo_box, 100, page_h, threshold=250) == 0
+    # ... and the space is used: the name (CR80) / country (A6) move into it
+    name = "Konstantinopoulos-Vanderbilt Ouattara-Montenegro"
+    full, _ = make_badge(key, badge_name=name, honorific="", country="Central African Republic")
+    pdf = render_badge(full, EVENT, layout)
+    img = rasterise(pdf, 100)
+    assert ink_in(img, photo_box, 100, page_h) > 50
+    field = "name" if layout == "cr80" else "country"
+    box = getattr(lay.design_for(photo=False), field).box
+    expected = name if field == "name" else "Central African Republic"
+    assert chars_in(pdf, lay.slot_rect_pt(box)) == expected
 
 
 # ------------------------------------------------------------------ bulk / sheets
@@ -355,6 +573,54 @@ def test_a4_4up_fills_in_order_with_crop_marks(key):
     inner = ink_in(img, (margin, margin, lay.page_width * MM - margin, page_h - margin), 100,
                    page_h)
     assert inner == total
+
+
+def test_a4_4up_no_crop_marks_around_empty_slots(key):
+    badges = [make_badge(key, badge_name=f"Delegate Number{i}")[0] for i in range(1, 6)]
+    pdf = _batch(badges, "a4-4up")
+    lay = LAYOUTS["a4-4up"]
+    page_h = lay.page_height * MM
+    reach = (lay.crop_mark_offset + lay.crop_mark_length + 0.5) * MM
+
+    def around(cell: int) -> tuple[float, float, float, float]:
+        x0, y0, x1, y1 = lay.cell_rect_pt(cell)
+        return x0 - reach, y0 - reach, x1 + reach, y1 + reach
+
+    full, last = rasterise(pdf, 100, page=0), rasterise(pdf, 100, page=1)
+    everything = (0, 0, lay.page_width * MM, page_h)
+    # the last sheet holds one badge: no ink at all outside it and its own marks
+    assert ink_in(last, everything, 100, page_h) == ink_in(last, around(0), 100, page_h)
+    # a full sheet has marks at every cell's outer corners (here: the bottom-right one's)
+    _x0, y0, x1, y1 = lay.cell_rect_pt(3)
+    corner = (x1 + lay.bleed * MM, y0 - reach, x1 + reach, y0 - lay.bleed * MM)
+    assert ink_in(full, corner, 100, page_h) > 0
+    assert ink_in(last, (x1 + lay.bleed * MM, y0 - reach, x1 + reach, y1), 100, page_h) == 0
+
+
+def test_a4_4up_band_bleeds_2mm_past_the_trim_line(key):
+    badge, _ = make_badge(key)  # government: a dark blue band
+    lay = LAYOUTS["a4-4up"]
+    assert lay.bleed == 2.0
+    dpi = 300
+    page_h = lay.page_height * MM
+    k = dpi / 72
+    for pdf in (render_badge(badge, EVENT, "a4-4up"), _batch([badge] * 2, "a4-4up")):
+        img = rasterise(pdf, dpi)
+        bx0, by0, bx1, by1 = lay.slot_rect_pt(lay.design.band)
+        mid_y, mid_x = (by0 + by1) / 2, (bx0 + bx1) / 2
+
+        def lum(x: float, y: float, img=img) -> int:
+            return img.getpixel((int(x * k), int((page_h - y) * k)))
+
+        for d_mm in (0.5, 1.0, 1.8):  # band colour past the left, right and bottom trim
+            assert lum(bx0 - d_mm * MM, mid_y) < 100
+            assert lum(bx1 + d_mm * MM, mid_y) < 100
+            assert lum(mid_x, by0 - d_mm * MM) < 100
+        for d_mm in (2.4, 3.0):  # and no further
+            assert lum(bx0 - d_mm * MM, mid_y) > 240
+            assert lum(mid_x, by0 - d_mm * MM) > 240
+        # nothing bleeds above the band, into the badge
+        assert lum(bx0 - 1.0 * MM, by1 + 1.0 * MM) > 240
 
 
 def assert_xref_exact(pdf: bytes) -> None:
@@ -516,6 +782,85 @@ def test_oversized_photo_is_downscaled_for_print(key):
 def test_unknown_layout_rejected(key):
     with pytest.raises(ValueError, match="unknown badge layout"):
         render_badge(make_badge(key)[0], EVENT, "letter")
+
+
+# ------------------------------------------------------------------ the app's badges, the form
+
+def test_app_badge_bilingual_with_position_and_whole_family_name(app):
+    from registration.extensions import db
+    from registration.services import printing
+    from tests.test_printing import make_delegate
+
+    require_fonts("全球公共安全合作论坛政府官员", "fonts-wqy-zenhei")
+    given, family = WOLFGANG[1:]
+    with app.app_context():
+        delegate = make_delegate(family=family)
+        delegate.given_name, delegate.badge_name = given, f"{given} {family}"
+        delegate.position = "Deputy Director-General"
+        db.session.commit()
+        data = printing.badge_data(delegate, "en")
+        assert (data.given_name, data.family_name) == (given, family)
+        assert (data.category_label, data.category_label_zh) == ("GOVERNMENT OFFICIAL",
+                                                                 "政府官员")
+        event = printing.event_info("en")
+        assert (event.name, event.name_zh) == ("Global Public Safety Cooperation Forum",
+                                               "全球公共安全合作论坛")
+        for layout in LAYOUTS:
+            text = flat_text(printing.preview_badge(delegate, layout))
+            for s in (family, "全球公共安全合作论坛", "Global Public Safety Cooperation Forum",
+                      "政府官员", "GOVERNMENT OFFICIAL"):
+                assert s in text, (layout, s, text)
+            assert ("Deputy Director-General" in text) == (layout != "cr80")
+
+
+def _register_page(client, get_csrf, lang: str = "en", **overrides) -> str:
+    from tests.test_registration import form_data
+
+    if lang != "en":
+        client.get(f"/lang/{lang}")
+    # an error elsewhere (no email) brings the form back: the hint shows the badge's name
+    data = form_data(get_csrf(), email="", **overrides)
+    response = client.post("/register", data=data)
+    assert response.status_code == 422
+    return response.get_data(as_text=True)
+
+
+def test_register_form_shows_how_a_long_name_prints(client, get_csrf):
+    given, family = WOLFGANG[1:]
+    page = _register_page(client, get_csrf, honorific="Dr.", given_name=given,
+                          family_name=family)
+    hint = re.search(r'<small class="hint" id="badge_name-hint">(.*?)</small>', page, re.S)
+    assert hint is not None
+    assert "your badge will read" in hint.group(1)
+    assert "“Dr. W. von Hohenzollern-Sigmaringen-Württemberg”" in hint.group(1)
+    assert "/static/js/badge-name.js" in page
+    short = _register_page(client, get_csrf, given_name="Xiaoming", family_name="Wang")
+    assert "badge-name-preview" not in short
+    assert "Leave empty to use your given and family names." in short
+
+
+def test_register_form_hint_for_a_long_chosen_badge_name(client, get_csrf):
+    chosen = "Sheikh Abdulrahman bin Mohammed bin Abdulaziz bin Hamad Al-Thani of Doha"
+    page = _register_page(client, get_csrf, badge_name=chosen, given_name="Abdulrahman",
+                          family_name="Al-Thani")
+    assert "printed in small letters" in page
+
+
+def test_register_form_hint_in_chinese(client, get_csrf):
+    page = _register_page(client, get_csrf, "zh", honorific="Dr.",
+                          given_name=WOLFGANG[1], family_name=WOLFGANG[2])
+    assert "在空间有限的证件上将显示为“Dr. W. von Hohenzollern-Sigmaringen-Württemberg”" in page
+
+
+def test_register_form_hint_escapes_the_name(client, get_csrf):
+    page = _register_page(client, get_csrf, given_name="<i>Wolfgang</i> Amadeus Maximilian",
+                          family_name=WOLFGANG[2])
+    assert "<i>Wolfgang" not in page and "&lt;i&gt;Wolfgang&lt;/i&gt; von Hohenzollern" in page
+
+
+def test_badge_name_script_is_served(client):
+    response = client.get("/static/js/badge-name.js")
+    assert response.status_code == 200 and b".badge-name-preview" in response.data
 
 
 # ------------------------------------------------------------------ no fonts at all

@@ -344,7 +344,8 @@ def test_cli_badges_print_on_two_processes_keeps_every_badge_in_order(app_ctx, r
 
     def names(path):
         pdf = pypdfium2.PdfDocument(str(path))
-        return [pdf[i].get_textpage().get_text_range().split("\n")[2] for i in range(len(pdf))]
+        return [next(line for line in pdf[i].get_textpage().get_text_range().splitlines()
+                     if "Family" in line) for i in range(len(pdf))]  # the badge's name
 
     assert len(set(names(two))) == 9  # nine different badges
     assert names(two) == names(one)

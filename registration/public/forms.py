@@ -24,6 +24,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
+import badges
+
 from ..countries import country_choices
 from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFICS, THEMES
 from ..validation import clean_record
@@ -83,9 +85,9 @@ class DelegateForm(FlaskForm):
         _l("Name in your own script (optional)"),
         description=_l("For example 王小明, Мария Иванова, محمد علي"),
     )
+    BADGE_NAME_HINT = _l("Leave empty to use your given and family names.")
     badge_name = StringField(
-        _l("Name as it should appear on your badge"),
-        description=_l("Leave empty to use your given and family names."),
+        _l("Name as it should appear on your badge"), description=BADGE_NAME_HINT
     )
     organisation = StringField(_l("Organisation"))
     position = StringField(_l("Position / job title"))
@@ -125,6 +127,28 @@ class DelegateForm(FlaskForm):
         self.delegation.choices = _country_options(lang, str(_l("Same as my country")))
         self.honorific.choices = [SelectChoice(h, h or _l("none")) for h in HONORIFICS]
         self.cleaned: dict[str, Any] = {}
+        self.badge_name.description = self.badge_name_hint()
+
+    def badge_name_hint(self) -> object:
+        """The badge-name field's hint; for a name too long for a badge, also what will
+        print where space is shortest (badges.preview_name on every layout)."""
+        def text(name: str) -> str:
+            return str(self[name].data or "").strip()
+
+        preview = badge_name_preview(text("given_name"), text("family_name"),
+                                     text("honorific"), text("badge_name"))
+        if preview is None:
+            return self.BADGE_NAME_HINT
+        if preview.shortened:
+            note = _l("Your name is long: where space is short, your badge will read "
+                      "“%(name)s”. To choose the short form yourself, enter it here.",
+                      name=preview.text)
+        else:
+            note = _l("This name is long for a badge: it will be printed in small "
+                      "letters. A shorter form reads better.")
+        # str(): a lazy string counts as safe HTML for markupsafe, but the name is not
+        return Markup('{} <span class="badge-name-preview">{}</span>').format(
+            str(self.BADGE_NAME_HINT), str(note))
 
     def category_sections(self) -> list[tuple[str, object, list]]:
         """(category key, label, [bound fields]) for the template's per-category fieldsets."""
@@ -141,3 +165,17 @@ class DelegateForm(FlaskForm):
         for name, message in errors.items():
             self[name].errors = [*self[name].errors, str(message)]
         return ok and not errors
+
+
+def badge_name_preview(given: str, family: str, honorific: str = "", badge_name: str = ""
+                       ) -> badges.NameFit | None:
+    """How the name will print where it fits worst, if any layout shortens it or prints it
+    below the legible size; None if it prints as entered everywhere."""
+    if not (given or family or badge_name):
+        return None
+    fits = [badges.preview_name(given, family, layout, honorific=honorific,
+                                badge_name=badge_name) for layout in badges.LAYOUTS]
+    changed = [f for f in fits if f.changed]
+    if not changed:
+        return None
+    return min(changed, key=lambda f: (not f.shortened, len(f.text), f.size))

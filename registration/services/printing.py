@@ -105,20 +105,26 @@ def check_layout(layout: str) -> str:
 
 def badge_data(delegate: Delegate, lang: str | None = None,
                photo: bytes | bool | None = True) -> badges.BadgeData:
-    """What is printed on `delegate`'s badge, resolved to display strings (in `lang`, by
-    default badge_language()). `photo=True` loads the stored photo; pass bytes (or None)
-    when already loaded."""
+    """What is printed on `delegate`'s badge, resolved to display strings: the country in
+    `lang` (default badge_language()), the category label in English and Chinese. The
+    name goes as given + family name plus the stored badge name, so the engine can shorten
+    a long name without losing the family name (badges.names). `photo=True` loads the
+    stored photo; pass bytes (or None) when already loaded."""
     lang = lang or badge_language()
     if photo is True:
         photo = delegate.photo.jpeg if delegate.photo is not None else None
     return badges.BadgeData(
-        badge_name=delegate.badge_name or delegate.full_name,
+        badge_name=delegate.badge_name or "",
+        given_name=delegate.given_name or "",
+        family_name=delegate.family_name or "",
         honorific=delegate.honorific or "",
         native_name=delegate.native_name or "",
         organisation=delegate.organisation or "",
+        position=delegate.position or "",
         country=country_name(delegate.country, lang) if delegate.country else "",
         category=delegate.category,
-        category_label=category_label(delegate.category, lang).upper(),
+        category_label=category_label(delegate.category, "en").upper(),
+        category_label_zh=category_label(delegate.category, "zh"),
         qr_payload=badge_signing.token_for(delegate),
         reference=delegate.reference,
         photo=photo or None,
@@ -133,10 +139,11 @@ def badge_language() -> str:
 
 
 def event_info(lang: str | None = None) -> badges.EventInfo:
-    """The event's name and dates as badges print them (in `lang`, default the badge
-    language)."""
-    texts = event_texts(lang or badge_language())
-    return badges.EventInfo(name=texts["event_name"], dates=texts["event_dates"])
+    """The event as badges print it: its name in English and Chinese (door and security
+    staff read Chinese), its dates in `lang` (default the badge language)."""
+    return badges.EventInfo(name=event_texts("en")["event_name"],
+                            name_zh=event_texts("zh")["event_name"],
+                            dates=event_texts(lang or badge_language())["event_dates"])
 
 
 def check_printable(delegate: Delegate) -> None:

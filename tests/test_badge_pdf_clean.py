@@ -130,12 +130,11 @@ def test_without_any_fonts_still_print_clean(badges, tmp_path, monkeypatch):
         assert_print_clean(buf.getvalue(), tmp_path / layout)
 
 
-def test_the_apps_prints_are_print_clean(app, tmp_path):
+def test_the_apps_prints_are_print_clean(app, tmp_path, make_delegate):
     from registration.services import eticket, printing
-    from tests.test_printing import make_delegate
 
     with app.app_context():
-        delegates = [make_delegate(n, category=c) for n, c in enumerate(CATEGORIES, start=1)]
+        delegates = [make_delegate(c, "approved") for c in CATEGORIES]
         for layout in sorted(LAYOUTS):
             assert_print_clean(printing.preview_badge(delegates[1], layout),
                                tmp_path / f"one-{layout}")

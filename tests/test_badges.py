@@ -786,15 +786,14 @@ def test_unknown_layout_rejected(key):
 
 # ------------------------------------------------------------------ the app's badges, the form
 
-def test_app_badge_bilingual_with_position_and_whole_family_name(app):
+def test_app_badge_bilingual_with_position_and_whole_family_name(app, make_delegate):
     from registration.extensions import db
     from registration.services import printing
-    from tests.test_printing import make_delegate
 
     require_fonts("全球公共安全合作论坛政府官员", "fonts-wqy-zenhei")
     given, family = WOLFGANG[1:]
     with app.app_context():
-        delegate = make_delegate(family=family)
+        delegate = make_delegate("government", "approved", family_name=family)
         delegate.given_name, delegate.badge_name = given, f"{given} {family}"
         delegate.position = "Deputy Director-General"
         db.session.commit()
@@ -813,9 +812,7 @@ def test_app_badge_bilingual_with_position_and_whole_family_name(app):
             assert ("Deputy Director-General" in text) == (layout != "cr80")
 
 
-def _register_page(client, get_csrf, lang: str = "en", **overrides) -> str:
-    from tests.test_registration import form_data
-
+def _register_page(client, get_csrf, form_data, lang: str = "en", **overrides) -> str:
     if lang != "en":
         client.get(f"/lang/{lang}")
     # an error elsewhere (no email) brings the form back: the hint shows the badge's name
@@ -825,35 +822,36 @@ def _register_page(client, get_csrf, lang: str = "en", **overrides) -> str:
     return response.get_data(as_text=True)
 
 
-def test_register_form_shows_how_a_long_name_prints(client, get_csrf):
+def test_register_form_shows_how_a_long_name_prints(client, get_csrf, form_data):
     given, family = WOLFGANG[1:]
-    page = _register_page(client, get_csrf, honorific="Dr.", given_name=given,
+    page = _register_page(client, get_csrf, form_data, honorific="Dr.", given_name=given,
                           family_name=family)
     hint = re.search(r'<small class="hint" id="badge_name-hint">(.*?)</small>', page, re.S)
     assert hint is not None
     assert "your badge will read" in hint.group(1)
     assert "“Dr. W. von Hohenzollern-Sigmaringen-Württemberg”" in hint.group(1)
     assert "/static/js/badge-name.js" in page
-    short = _register_page(client, get_csrf, given_name="Xiaoming", family_name="Wang")
+    short = _register_page(client, get_csrf, form_data, given_name="Xiaoming", family_name="Wang")
     assert "badge-name-preview" not in short
     assert "Leave empty to use your given and family names." in short
 
 
-def test_register_form_hint_for_a_long_chosen_badge_name(client, get_csrf):
+def test_register_form_hint_for_a_long_chosen_badge_name(client, get_csrf, form_data):
     chosen = "Sheikh Abdulrahman bin Mohammed bin Abdulaziz bin Hamad Al-Thani of Doha"
-    page = _register_page(client, get_csrf, badge_name=chosen, given_name="Abdulrahman",
+    page = _register_page(client, get_csrf, form_data, badge_name=chosen, given_name="Abdulrahman",
                           family_name="Al-Thani")
     assert "printed in small letters" in page
 
 
-def test_register_form_hint_in_chinese(client, get_csrf):
-    page = _register_page(client, get_csrf, "zh", honorific="Dr.",
+def test_register_form_hint_in_chinese(client, get_csrf, form_data):
+    page = _register_page(client, get_csrf, form_data, "zh", honorific="Dr.",
                           given_name=WOLFGANG[1], family_name=WOLFGANG[2])
     assert "在空间有限的证件上将显示为“Dr. W. von Hohenzollern-Sigmaringen-Württemberg”" in page
 
 
-def test_register_form_hint_escapes_the_name(client, get_csrf):
-    page = _register_page(client, get_csrf, given_name="<i>Wolfgang</i> Amadeus Maximilian",
+def test_register_form_hint_escapes_the_name(client, get_csrf, form_data):
+    page = _register_page(client, get_csrf, form_data,
+                          given_name="<i>Wolfgang</i> Amadeus Maximilian",
                           family_name=WOLFGANG[2])
     assert "<i>Wolfgang" not in page and "&lt;i&gt;Wolfgang&lt;/i&gt; von Hohenzollern" in page
 

@@ -345,7 +345,7 @@ def test_cli_badges_print_on_two_processes_keeps_every_badge_in_order(app_ctx, r
     def names(path):
         pdf = pypdfium2.PdfDocument(str(path))
         return [next(line for line in pdf[i].get_textpage().get_text_range().splitlines()
-                     if "Family" in line) for i in range(len(pdf))]  # the badge's name
+                     if "Given" in line) for i in range(len(pdf))]  # the badge's name
 
     assert len(set(names(two))) == 9  # nine different badges
     assert names(two) == names(one)

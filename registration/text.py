@@ -61,9 +61,10 @@ def new_reference(prefix: str = "GPS") -> str:
 
 
 # A reference as someone may type it: any case, with or without hyphens or spaces, full-width
-# forms from a Chinese keyboard (NFKC folds them). The prefix is letters and digits (the
-# REFERENCE_PREFIX setting), then the eight characters of the alphabet above.
-_REFERENCE_TYPED = re.compile(rf"([A-Z0-9]{{1,8}}?)([{REFERENCE_ALPHABET}]{{8}})")
+# forms from a Chinese keyboard (NFKC folds them). The prefix (the REFERENCE_PREFIX setting)
+# and the eight characters after it are letters and digits: references made before the
+# alphabet above, or given in an import, are found too.
+_REFERENCE_TYPED = re.compile(r"[A-Z0-9]{1,8}[A-Z0-9]{8}")
 _REFERENCE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.·]+")
 
 

@@ -336,12 +336,11 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
     # finder already did (revoked, refused, confirm_identity).
     result = ScanResult(status=ScanOutcome.INVALID, checkpoint_id=checkpoint.id,
                         checkpoint_name=checkpoint.name, scanned_at=when, offline=offline)
-    serial: int | None = None
-    reference = parse_reference(code)
-    if reference is not None:
-        delegate = _by_reference(reference, identity_confirmed, result)
-    else:
-        delegate, serial = _by_token(code, result)
+    # What starts like a QR token is one (a malformed one is "invalid", never a reference).
+    is_token = code.strip().upper().startswith(badge_token.PREFIX)
+    reference = None if is_token else parse_reference(code)
+    delegate, serial = (_by_token(code, result) if reference is None
+                        else (_by_reference(reference, identity_confirmed, result), None))
 
     if delegate is not None:
         result.delegate, result.has_photo = delegate, delegate.has_photo

@@ -657,6 +657,10 @@
     event.preventDefault();
     var value = els.input.value;
     els.input.value = "";
+    if (els.input.getAttribute("inputmode") !== "none") {
+      keyboard(false); // the keyboard goes away so that the answer can be seen
+      els.input.blur();
+    }
     handleCode(value);
     els.input.focus();
   });
@@ -665,7 +669,7 @@
   els.input.addEventListener("blur", function () {
     setTimeout(function () {
       var a = document.activeElement;
-      if (els.scan.hidden || (a && a !== document.body && a !== els.input &&
+      if (els.scan.hidden || !els.confirm.hidden || (a && a !== document.body && a !== els.input &&
           /^(SELECT|INPUT|TEXTAREA|BUTTON|A)$/.test(a.tagName))) return;
       els.input.focus();
     }, 150);

@@ -168,6 +168,11 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # Reverse proxies in front of the app (nginx = 1): their X-Forwarded-For/-Proto are
         # trusted, so sign-in throttling counts the client's address, not the proxy's.
         "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES"), 0),
+        # The scanner page does not send a code seen again within this many seconds; it shows
+        # the previous answer again (a handheld scanner often reads a badge twice).
+        "CHECKIN_REPEAT_SECONDS": _int(
+            "CHECKIN_REPEAT_SECONDS", env.get("CHECKIN_REPEAT_SECONDS"), 4
+        ),
         "MANAGE_LINK_MAX_AGE_DAYS": _int(
             "MANAGE_LINK_MAX_AGE_DAYS", env.get("MANAGE_LINK_MAX_AGE_DAYS"), 30
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import unicodedata
 
@@ -57,3 +58,30 @@ def new_reference(prefix: str = "GPS") -> str:
         number, digit = divmod(number, len(REFERENCE_ALPHABET))
         chars.append(REFERENCE_ALPHABET[digit])
     return f"{prefix}-{''.join(chars[:4])}-{''.join(chars[4:])}"
+
+
+# A reference as someone may type it: any case, with or without hyphens or spaces, full-width
+# forms from a Chinese keyboard (NFKC folds them). The prefix (the REFERENCE_PREFIX setting)
+# and the eight characters after it are letters and digits: references made before the
+# alphabet above, or given in an import, are found too.
+_REFERENCE_TYPED = re.compile(r"[A-Z0-9]{1,8}[A-Z0-9]{8}")
+_REFERENCE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212_.·]+")
+
+
+def reference_key(typed: str) -> str | None:
+    """The reference's letters without separators ("GPSY8ZGCY7J" for "gps-y8zg cy7j"), or
+    None if `typed` cannot be a reference code (a QR token, say). The scanner page's
+    snapshot lookup uses the same key."""
+    if not isinstance(typed, str) or len(typed) > 40:
+        return None
+    folded = _REFERENCE_SEPARATORS.sub("", unicodedata.normalize("NFKC", typed)).upper()
+    return folded if _REFERENCE_TYPED.fullmatch(folded) else None
+
+
+def parse_reference(typed: str) -> str | None:
+    """The reference as stored ("GPS-Y8ZG-CY7J") for what someone typed, or None."""
+    key = reference_key(typed)
+    if key is None:
+        return None
+    prefix, body = key[:-8], key[-8:]
+    return f"{prefix}-{body[:4]}-{body[4:]}"

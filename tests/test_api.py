@@ -410,3 +410,156 @@ def test_every_schema_ref_resolves():
     text = repr(DOC)
     for name in re.findall(r"#/components/schemas/(\w+)", text):
         assert name in DOC["components"]["schemas"], name
+
+
+# ----------------------------------------------------------------------------- typed codes
+
+
+def _scans(app) -> list[Scan]:
+    with app.app_context():
+        return db.session.scalars(select(Scan).order_by(Scan.id)).all()
+
+
+@pytest.mark.parametrize("typed", ["{ref}", "{lower}", "{bare}", " {spaced} ", "{fullwidth}"])
+def test_reference_code_asks_to_confirm_identity_and_records_nothing(app, client, device_token,
+                                                                      make_delegate, typed):
+    delegate = make_delegate(status="badge_printed", native_name="王小明")
+    ref = delegate.reference  # GPS-XXXX-XXXX
+    code = typed.format(ref=ref, lower=ref.lower(), bare=ref.replace("-", ""),
+                        spaced=ref.replace("-", " "),
+                        fullwidth="".join(chr(ord(c) + 0xFEE0) for c in ref))
+    response = post(client, device_token, body_for(code))
+    assert response.status_code == 200
+    body = check_documented(response, "/api/v1/checkins")
+    assert (body["status"], body["method"]) == ("confirm_identity", "manual")
+    assert body["delegate"]["public_id"] == str(delegate.public_id)
+    assert body["delegate"]["native_name"] == "王小明"
+    assert body["delegate"]["organisation"] == "Ministry of Public Security"
+    assert body["checked_in_at"] is None
+    assert _scans(app) == []  # a question, not an admission
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 0
+
+
+@pytest.mark.parametrize(("status", "category", "checkpoint", "expected"), [
+    ("badge_printed", "government", "main", "checked_in"),
+    ("approved", "government", "main", "checked_in"),
+    ("submitted", "government", "main", "not_accredited"),
+    ("rejected", "government", "main", "not_accredited"),
+    ("badge_printed", "expert", "vip", "zone_denied"),
+])
+def test_confirmed_reference_is_decided_and_stored_as_manual(app, client, device_token,
+                                                            make_delegate, status, category,
+                                                            checkpoint, expected):
+    with app.app_context():
+        save_checkpoint("vip", "VIP lounge", ["government"], False)
+    delegate = make_delegate(category, status)
+    ask = post(client, device_token, body_for(delegate.reference.lower(), checkpoint)).get_json()
+    assert ask["status"] == "confirm_identity"
+    response = post(client, device_token,
+                    body_for(delegate.reference.lower(), checkpoint, identity_confirmed=True))
+    body = check_documented(response, "/api/v1/checkins")
+    assert (body["status"], body["method"]) == (expected, "manual")
+    assert body["delegate"]["public_id"] == str(delegate.public_id)
+    [scan] = _scans(app)
+    assert (scan.result, scan.method, scan.delegate_id) == (expected, "manual", delegate.id)
+    assert scan.badge_serial is None  # no badge was read
+    with app.app_context():
+        check_ins = db.session.scalars(select(CheckIn)).all()
+    assert [c.scan_id for c in check_ins] == ([scan.id] if expected == "checked_in" else [])
+
+
+def test_confirmed_reference_twice_is_already_checked_in_and_qr_is_method_qr(
+        app, client, device_token, make_delegate):
+    delegate = make_delegate(status="badge_printed")
+    other = make_delegate(status="badge_printed")
+    with app.app_context():
+        code, other_code = token_for(delegate), token_for(other)
+    first = post(client, device_token,
+                 body_for(delegate.reference, identity_confirmed=True)).get_json()
+    again = post(client, device_token,
+                 body_for(delegate.reference, identity_confirmed=True)).get_json()
+    badge = post(client, device_token, body_for(code)).get_json()
+    assert (first["status"], again["status"], badge["status"]) == (
+        "checked_in", "already_checked_in", "already_checked_in")
+    assert again["checked_in_at"] == badge["checked_in_at"] == first["checked_in_at"]
+    assert (first["method"], badge["method"]) == ("manual", "qr")
+    assert [(s.result, s.method) for s in _scans(app)] == [
+        ("checked_in", "manual"), ("already_checked_in", "manual"),
+        ("already_checked_in", "qr")]
+    # identity_confirmed means nothing with a QR token: a badge is decided as always.
+    assert post(client, device_token, body_for(other_code, identity_confirmed=False)
+                ).get_json()["status"] == "checked_in"
+
+
+def test_refusing_records_a_refused_scan(app, client, device_token, make_delegate):
+    delegate = make_delegate(status="badge_printed")
+    response = post(client, device_token, body_for(delegate.reference, identity_confirmed=False))
+    body = check_documented(response, "/api/v1/checkins")
+    assert (body["status"], body["method"]) == ("refused", "manual")
+    assert body["delegate"]["public_id"] == str(delegate.public_id)
+    [scan] = _scans(app)
+    assert (scan.result, scan.method, scan.delegate_id) == ("refused", "manual", delegate.id)
+    with app.app_context():
+        from registration.models import AuditEntry, Delegate
+
+        assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 0
+        assert db.session.get(Delegate, delegate.id).status == "badge_printed"
+        entry = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "checkin_refused")).one()
+        assert entry.delegate_id == delegate.id and entry.details["gate"] == "main"
+
+
+def test_unknown_reference_is_an_invalid_manual_scan(app, client, device_token):
+    response = post(client, device_token, body_for("GPS-2345-6789"))
+    body = check_documented(response, "/api/v1/checkins")
+    assert (body["status"], body["reason"], body["delegate"]) == (
+        "invalid", "unknown_reference", None)
+    assert [(s.result, s.method) for s in _scans(app)] == [("invalid", "manual")]
+
+
+def test_manual_scan_synced_from_offline_and_replayed(app, client, device_token, make_delegate):
+    delegate = make_delegate(status="badge_printed")
+    when = (datetime.now(UTC) - timedelta(minutes=3)).isoformat()
+    body = body_for(delegate.reference, identity_confirmed=True, scanned_at=when)
+    first = post(client, device_token, body).get_json()
+    again = post(client, device_token, body).get_json()
+    assert (first["status"], first["offline"], first["method"]) == ("checked_in", True, "manual")
+    assert (again["replayed"], again["method"]) == (True, "manual")
+    [scan] = _scans(app)
+    assert scan.offline and scan.method == "manual"
+
+
+@pytest.mark.parametrize("value", ["yes", 1, "true", [True]])
+def test_identity_confirmed_must_be_a_boolean(client, device_token, make_delegate, value):
+    delegate = make_delegate(status="badge_printed")
+    response = post(client, device_token, body_for(delegate.reference, identity_confirmed=value))
+    assert response.status_code == 422
+    assert check_documented(response, "/api/v1/checkins")["error"] == (
+        "invalid_identity_confirmed")
+
+
+def test_snapshot_finds_accredited_delegates_by_reference_only(app, client, device_token,
+                                                               make_delegate):
+    admitted = make_delegate(status="badge_printed")
+    pending = make_delegate(status="submitted")
+    refused = make_delegate(status="rejected")
+    response = client.get("/api/v1/checkin-snapshot",
+                          headers={"Authorization": f"Bearer {device_token}"})
+    body = check_documented(response, "/api/v1/checkin-snapshot", "get")
+    assert body["references"] == {admitted.reference.replace("-", ""): str(admitted.public_id)}
+    assert pending.reference.replace("-", "") not in body["references"]
+    assert refused.reference.replace("-", "") not in body["references"]
+
+
+def test_scan_answer_names_the_country_in_the_readers_language(app, client, device_token,
+                                                               make_delegate):
+    delegate = make_delegate(status="badge_printed", country="FR")
+    with app.app_context():
+        code = token_for(delegate)
+    body = post(client, device_token, body_for(code),
+                **{"Accept-Language": "zh-CN"}).get_json()
+    assert body["delegate"]["country_name"] == "法国"
+    assert body["delegate"]["category_label"] != "Government official"
+    english = post(client, device_token, body_for(delegate.reference)).get_json()
+    assert english["delegate"]["country_name"] == "France"

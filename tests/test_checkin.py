@@ -534,3 +534,58 @@ def test_checkpoints_cli(runner):
     listed = runner.invoke(args=["checkpoints", "list"]).output
     assert "vip\tVIP lounge\tgovernment + heads of delegation" in listed
     assert "main\tMain entrance\tall accredited" in listed
+
+
+# ----------------------------------------------------------------------------- scanner page
+
+
+def _scanner_strings(html: str) -> dict:
+    import json
+
+    block = re.search(r'<script type="application/json" id="scanner-strings">(.*?)</script>',
+                      html, re.S)
+    assert block, "no scanner strings"
+    return json.loads(block.group(1))
+
+
+def test_scanner_page_is_a_kiosk_with_a_code_keyboard_control(client, login):
+    login("scanner")
+    html = client.get("/checkin").get_data(as_text=True)
+    assert 'class="staff-nav"' not in html  # the desk's menu is not at the door
+    assert 'class="inline sign-out"' in html and 'id="checkpoint-name"' in html
+    assert 'id="type-code"' in html and 'inputmode="none"' in html
+    assert 'id="confirm-admit"' in html and 'id="confirm-refuse"' in html
+    strings = _scanner_strings(html)
+    assert strings["refused"] == "Refused" and strings["confirm_identity"] == "Check identity"
+
+
+def test_scanner_page_in_chinese_sets_the_checkpoint_name_off(client, login):
+    login("scanner")
+    with client.session_transaction() as session:
+        session["lang"] = "zh"
+    strings = _scanner_strings(client.get("/checkin").get_data(as_text=True))
+    assert "「{place}」" in strings["already_at"]
+    assert strings["refused"] == "拒绝入场"
+    assert strings["confirm_identity"] == "请核验身份"
+
+
+def test_service_worker_is_served_for_the_scanner_scope(client, login):
+    login("scanner")
+    response = client.get("/checkin/sw.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    # Its folder is /checkin/, which does not cover the page /checkin: the header allows it.
+    assert response.headers["Service-Worker-Allowed"] == "/checkin"
+    assert response.headers["Cache-Control"] == "no-cache"
+    source = response.get_data(as_text=True)
+    import json
+
+    urls = json.loads(source.split("\n", 1)[0].removeprefix("self.CHECKIN = ").rstrip(";"))
+    assert urls["page"] == "/checkin" and urls["snapshot"] == "/api/v1/checkin-snapshot"
+    html = client.get("/checkin").get_data(as_text=True)
+    for path in urls["static"]:
+        assert client.get(path).status_code == 200, path
+    # Everything the page loads from /static/ is kept for a reload without network.
+    loaded = set(re.findall(r'"(/static/[^"]+)"', html))  # tags and the page's config
+    assert loaded <= set(urls["static"]), loaded - set(urls["static"])
+    assert "addEventListener(\"fetch\"" in source

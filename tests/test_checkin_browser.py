@@ -10,6 +10,7 @@ The app runs in a thread (werkzeug) on 127.0.0.1 against the session's test data
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import uuid
@@ -352,6 +353,264 @@ def test_signing_out_forgets_the_offline_list_but_keeps_unsynced_scans(live_serv
             page.wait_for_url("**/staff/login**")
             assert page.evaluate("localStorage.getItem('checkin.snapshot')") is None
             assert "kept" in page.evaluate("localStorage.getItem('checkin.queue')")
+            assert errors == []
+        finally:
+            browser.close()
+
+
+# ----------------------------------------------------------------------------- typed codes
+
+
+def _jpeg() -> bytes:
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (300, 400), (200, 160, 120)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _scans_of(app, delegate_id: int) -> list[tuple[str, str, bool]]:
+    with app.app_context():
+        return [(s.result, s.method, s.offline) for s in db.session.scalars(
+            select(Scan).where(Scan.delegate_id == delegate_id).order_by(Scan.id))]
+
+
+def _screenshot(page, name: str) -> None:
+    """With SCREENS_DIR set (e.g. docs/screens), keep a picture of the page for review."""
+    folder = os.environ.get("SCREENS_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
+def _type_code(page, code: str) -> None:
+    page.click("#type-code")
+    assert page.get_attribute("#code-input", "inputmode") == "text"  # the phone keyboard
+    assert page.evaluate("document.activeElement.id") == "code-input"
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+
+
+def test_typed_reference_needs_an_identity_check_online(app, live_server, staff_account,
+                                                       make_delegate):
+    from registration.models import DelegatePhoto
+
+    with app.app_context():
+        admitted = make_delegate(status="badge_printed", given_name="Typed",
+                                 native_name="王小明", country="FR")
+        db.session.add(DelegatePhoto(delegate_id=admitted.id, jpeg=_jpeg()))
+        refused = make_delegate(status="badge_printed", given_name="Impostor")
+        db.session.commit()
+        admitted_id, refused_id = admitted.id, refused.id
+        admitted_ref, refused_ref = admitted.reference, refused.reference
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            page, errors = _sign_in_and_open_scanner(browser.new_context(), live_server)
+            assert page.get_attribute("#code-input", "inputmode") == "none"  # USB scanner
+            # As printed under the QR, typed in lower case with spaces: a question, no entry.
+            _type_code(page, admitted_ref.lower().replace("-", " "))
+            confirm = page.locator("#confirm")
+            expect(confirm).to_be_visible()
+            expect(page.locator("#result")).to_be_hidden()
+            expect(page.locator("#confirm-name")).to_contain_text("Typed")
+            expect(page.locator("#confirm-native")).to_have_text("王小明")
+            expect(page.locator("#confirm-category")).to_have_text("Government official")
+            expect(page.locator("#confirm-organisation")).to_have_text(
+                "Ministry of Public Security")
+            expect(page.locator("#confirm-country")).to_have_text("France")
+            photo = page.locator("#confirm-photo")
+            expect(photo).to_be_visible()
+            page.wait_for_function(
+                "document.getElementById('confirm-photo').naturalWidth === 300")
+            assert photo.bounding_box()["height"] >= 200  # large enough to compare a face
+            _screenshot(page, "scanner-confirm-identity-desktop-en")
+            for button in ("#confirm-admit", "#confirm-refuse"):  # no scrolling to answer
+                box = page.locator(button).bounding_box()
+                assert box["y"] + box["height"] <= page.viewport_size["height"], button
+            assert confirm.get_attribute("data-offline") == "0"
+            assert _check_ins(app, admitted_id) == []
+            assert _scans_of(app, admitted_id) == []
+            page.click("#confirm-admit")
+            result = page.locator("#result")
+            expect(result).to_have_attribute("data-status", "checked_in")
+            expect(page.locator("#result-mark")).to_have_text("✓")
+            assert page.get_attribute("#code-input", "inputmode") == "none"  # back to USB
+            assert _scans_of(app, admitted_id) == [("checked_in", "manual", False)]
+            assert len(_check_ins(app, admitted_id)) == 1
+
+            # Refuse: recorded as a refused scan, red with a cross.
+            _type_code(page, refused_ref)
+            expect(confirm).to_be_visible()
+            expect(page.locator("#confirm-photo")).to_be_hidden()
+            expect(page.locator("#confirm-no-photo")).to_be_visible()
+            page.click("#confirm-refuse")
+            expect(result).to_have_attribute("data-status", "refused")
+            expect(page.locator("#result-title")).to_have_text("Refused")
+            _screenshot(page, "scanner-refused-desktop-en")
+            expect(page.locator("#result-mark")).to_have_text("✕")
+            assert "result-bad" in result.get_attribute("class")
+            assert errors == []
+        finally:
+            browser.close()
+    assert _scans_of(app, refused_id) == [("refused", "manual", False)]
+    assert _check_ins(app, refused_id) == []
+
+
+def test_repeated_code_shows_the_previous_answer_again(app, live_server, staff_account,
+                                                      make_delegate):
+    with app.app_context():
+        delegate = make_delegate(status="badge_printed", given_name="Twice")
+        code = token_for(delegate)
+    # A window no loaded CI machine can overrun between the two scans (4 s in production).
+    app.config["CHECKIN_REPEAT_SECONDS"] = 60
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            page, errors = _sign_in_and_open_scanner(browser.new_context(), live_server)
+            result = page.locator("#result")
+            page.keyboard.type(code)
+            page.keyboard.press("Enter")
+            expect(result).to_have_attribute("data-status", "checked_in")
+            assert result.get_attribute("data-repeat") == "0"
+            expect(page.locator("#result-repeat")).to_be_hidden()
+            page.click("#result")  # staff dismissed it; the same badge is scanned again
+            expect(result).to_be_hidden()
+            page.keyboard.type(code)
+            page.keyboard.press("Enter")
+            # Within the de-duplication window: not sent again, but the answer is back.
+            expect(result).to_be_visible()
+            expect(result).to_have_attribute("data-repeat", "1")
+            expect(result).to_have_attribute("data-status", "checked_in")
+            expect(page.locator("#result-repeat")).to_be_visible()
+            expect(page.locator("#result-name")).to_contain_text("Twice")
+            expect(page.locator("#result-mark")).to_have_text("✓")
+            assert errors == []
+        finally:
+            browser.close()
+    assert _scans_of(app, delegate.id) == [("checked_in", "qr", False)]
+
+
+def test_typed_reference_offline_is_checked_against_the_list_then_synced(
+        app, live_server, staff_account, make_delegate):
+    with app.app_context():
+        arriving = make_delegate(status="badge_printed", given_name="Manual", country="FR")
+        refused = make_delegate(status="badge_printed", given_name="Doubtful")
+        pending = make_delegate(status="submitted", given_name="Pending")
+        ids = arriving.id, refused.id, pending.id
+        refs = arriving.reference, refused.reference, pending.reference
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            context = browser.new_context()
+            page, errors = _sign_in_and_open_scanner(context, live_server)
+            context.set_offline(True)
+            result, confirm = page.locator("#result"), page.locator("#confirm")
+            _type_code(page, refs[0].replace("-", ""))
+            expect(confirm).to_be_visible()
+            expect(confirm).to_have_attribute("data-offline", "1")
+            expect(page.locator("#confirm-offline")).to_be_visible()
+            expect(page.locator("#confirm-name")).to_contain_text("Manual")
+            expect(page.locator("#confirm-country")).to_have_text("France")
+            page.click("#confirm-admit")
+            expect(result).to_have_attribute("data-status", "checked_in")
+            expect(result).to_have_attribute("data-offline", "1")
+            expect(page.locator("#queue-status")).to_have_attribute("data-count", "1")
+            _type_code(page, refs[1])
+            expect(confirm).to_be_visible()
+            page.click("#confirm-refuse")
+            expect(result).to_have_attribute("data-status", "refused")
+            expect(result).to_have_attribute("data-offline", "1")
+            # Not accredited: not findable by a code anyone can read off a badge.
+            _type_code(page, refs[2])
+            expect(result).to_have_attribute("data-status", "invalid")
+            expect(confirm).to_be_hidden()
+            expect(page.locator("#queue-status")).to_have_attribute("data-count", "2")
+            assert _check_ins(app, ids[0]) == []
+
+            context.set_offline(False)
+            expect(page.locator("#queue-status")).to_have_attribute("data-count", "0",
+                                                                    timeout=15000)
+            expect(page.locator("#sync-summary")).to_contain_text("2")
+            assert errors == []
+        finally:
+            browser.close()
+    assert _scans_of(app, ids[0]) == [("checked_in", "manual", True)]
+    assert len(_check_ins(app, ids[0])) == 1
+    assert _scans_of(app, ids[1]) == [("refused", "manual", True)]
+    assert _scans_of(app, ids[2]) == []
+
+
+def test_service_worker_reopens_the_scanner_without_network(app, live_server, staff_account,
+                                                            make_delegate):
+    with app.app_context():
+        badge = make_delegate(status="badge_printed", given_name="Reloaded")
+        typed = make_delegate(status="badge_printed", given_name="Keyed")
+        code, ids, ref = token_for(badge), (badge.id, typed.id), typed.reference
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            context = browser.new_context()
+            page, errors = _sign_in_and_open_scanner(context, live_server)
+            # Installed, in control, and holding the page and the list.
+            page.wait_for_function("navigator.serviceWorker.controller !== null",
+                                   timeout=10000)
+            page.wait_for_function(
+                "caches.open('checkin-private-v1').then(c => Promise.all("
+                "['/checkin', '/api/v1/checkin-snapshot'].map(u => c.match(u))))"
+                ".then(hits => hits.every(Boolean))", timeout=10000)
+            context.set_offline(True)
+            page.reload()
+            # The page came from the service worker: the remembered checkpoint, the list.
+            expect(page.locator("#scan")).to_be_visible()
+            expect(page.locator("#checkpoint-name")).to_have_text("Main entrance")
+            expect(page.locator("#snapshot-status")).to_contain_text("delegates")
+            result = page.locator("#result")
+            page.keyboard.type(code)
+            page.keyboard.press("Enter")
+            expect(result).to_have_attribute("data-status", "checked_in")
+            expect(result).to_have_attribute("data-offline", "1")
+            expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+            _type_code(page, ref)
+            expect(page.locator("#confirm")).to_be_visible()
+            page.click("#confirm-admit")
+            expect(page.locator("#queue-status")).to_have_attribute("data-count", "2")
+            assert _check_ins(app, ids[0]) == []
+
+            context.set_offline(False)
+            expect(page.locator("#queue-status")).to_have_attribute("data-count", "0",
+                                                                    timeout=15000)
+            expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
+            assert errors == []
+        finally:
+            browser.close()
+    assert _scans_of(app, ids[0]) == [("checked_in", "qr", True)]
+    assert _scans_of(app, ids[1]) == [("checked_in", "manual", True)]
+
+
+def test_scanner_on_a_phone_kiosk_header_and_touch_targets(app, live_server, staff_account):
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            context = browser.new_context(viewport={"width": 360, "height": 740},
+                                          has_touch=True, is_mobile=True)
+            page, errors = _sign_in_and_open_scanner(context, live_server)
+            assert page.locator(".staff-nav").count() == 0  # no desk menu at the door
+            _screenshot(page, "scanner-phone-en")
+            header = page.locator(".site-header").bounding_box()
+            assert header["height"] <= 110, header
+            expect(page.locator("#checkpoint-name")).to_have_text("Main entrance")
+            small = page.evaluate("""() => [...document.querySelectorAll(
+                'a[href], button, input:not([type=hidden]), select')]
+                .filter(el => el.offsetParent !== null)
+                .map(el => [el.id || el.textContent.trim(), el.getBoundingClientRect()])
+                .filter(([, r]) => r.width < 44 || r.height < 44)
+                .map(([name, r]) => `${name}: ${Math.round(r.width)}x${Math.round(r.height)}`)
+            """)
+            assert small == []
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360
             assert errors == []
         finally:
             browser.close()

@@ -9,9 +9,10 @@ from copy import deepcopy
 from typing import Any
 
 from ..fields import CATEGORY_KEYS
-from ..models.checkin import ScanOutcome
+from ..models.checkin import ScanMethod, ScanOutcome
 
 RESULTS = [outcome.value for outcome in ScanOutcome]
+METHODS = [method.value for method in ScanMethod]
 
 
 def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
@@ -43,7 +44,9 @@ SCHEMAS: dict[str, Any] = {
     }),
     "CheckinRequest": _object({
         "code": {"type": "string", "maxLength": 512,
-                 "description": "The scanned QR text (GP1… token)."},
+                 "description": "The scanned QR text (GP1… token), or the reference code "
+                                "printed under the QR, typed by staff (GPS-Y8ZG-CY7J; any "
+                                "case, with or without hyphens or spaces)."},
         "checkpoint": {"type": "string", "description": "Checkpoint id, e.g. main."},
         "nonce": {"type": "string", "minLength": 8, "maxLength": 64,
                   "description": "Client-made, unique per scan: a re-sent scan is recorded "
@@ -51,6 +54,13 @@ SCHEMAS: dict[str, Any] = {
         "scanned_at": {"type": "string", "format": "date-time",
                        "description": "For offline syncs: when the scan was made (with a "
                                       "zone). The earliest scan wins."},
+        "identity_confirmed": {
+            "type": "boolean",
+            "description": "Reference codes only (ignored with a QR token). Absent: the "
+                           "answer is confirm_identity with the delegate, and nothing is "
+                           "recorded. true: staff compared the person with the photo / ID; "
+                           "decided like a QR scan and recorded with method manual. false: "
+                           "staff refused; recorded as refused."},
     }, required=["code", "checkpoint", "nonce"]),
     "Delegate": _object({
         "public_id": {"type": "string", "format": "uuid"},
@@ -80,13 +90,17 @@ SCHEMAS: dict[str, Any] = {
         "checkpoint_name": {"type": "string"},
         "scanned_at": DATE_TIME,
         "offline": {"type": "boolean"},
-        "reason": _nullable("string", description="For invalid: malformed, bad_signature "
-                                                  "or unknown_badge. Null otherwise."),
+        "reason": _nullable("string", description="For invalid: malformed, bad_signature, "
+                                                  "unknown_badge or unknown_reference. Null "
+                                                  "otherwise."),
         "superseded_at": _nullable("string", format="date-time",
                                    description="An offline scan earlier than the recorded "
                                                "check-in replaced it: the replaced time."),
         "replayed": {"type": "boolean",
                      "description": "The nonce was seen before; this is the stored answer."},
+        "method": {"type": "string", "enum": METHODS,
+                   "description": "qr: the signed QR token; manual: a typed reference code "
+                                  "(stored with the scan)."},
     }),
     "Checkpoint": _object({
         "id": {"type": "string"},
@@ -115,6 +129,11 @@ SCHEMAS: dict[str, Any] = {
         "country_names": {"type": "object", "additionalProperties": {"type": "string"},
                           "description": "Country code → name, for the codes listed."},
         "public_keys": {"type": "array", "items": {"type": "string"}},
+        "references": {"type": "object",
+                       "additionalProperties": {"type": "string", "format": "uuid"},
+                       "description": "Reference code without separators, upper case "
+                                      "(GPSY8ZGCY7J) → public_id, for accredited delegates "
+                                      "only: typed codes offline."},
         "checkpoints": {"type": "array", "items": {"$ref": "#/components/schemas/Checkpoint"}},
         "delegates": {"type": "array",
                       "items": {"$ref": "#/components/schemas/SnapshotDelegate"}},
@@ -146,17 +165,39 @@ EXAMPLES: dict[str, Any] = {
         "checked_in_at": "2026-12-08T01:14:03.120Z", "checkpoint": "main",
         "checkpoint_name": "Main entrance", "scanned_at": "2026-12-08T01:14:03.120Z",
         "offline": False, "reason": None, "superseded_at": None, "replayed": False,
+        "method": "qr",
     },
     "already_checked_in": {
         "status": "already_checked_in", "delegate": EXAMPLE_DELEGATE,
         "checked_in_at": "2026-12-08T01:14:03.120Z", "checkpoint": "main",
         "checkpoint_name": "Main entrance", "scanned_at": "2026-12-08T01:20:41.007Z",
         "offline": False, "reason": None, "superseded_at": None, "replayed": False,
+        "method": "qr",
     },
     "invalid": {
         "status": "invalid", "delegate": None, "checked_in_at": None, "checkpoint": "main",
         "checkpoint_name": "Main entrance", "scanned_at": "2026-12-08T01:21:00.000Z",
         "offline": False, "reason": "bad_signature", "superseded_at": None, "replayed": False,
+        "method": "qr",
+    },
+    "confirm_identity": {
+        "status": "confirm_identity", "delegate": EXAMPLE_DELEGATE, "checked_in_at": None,
+        "checkpoint": "main", "checkpoint_name": "Main entrance",
+        "scanned_at": "2026-12-08T01:22:10.500Z", "offline": False, "reason": None,
+        "superseded_at": None, "replayed": False, "method": "manual",
+    },
+    "checked_in_manual": {
+        "status": "checked_in", "delegate": EXAMPLE_DELEGATE,
+        "checked_in_at": "2026-12-08T01:22:19.031Z", "checkpoint": "main",
+        "checkpoint_name": "Main entrance", "scanned_at": "2026-12-08T01:22:19.031Z",
+        "offline": False, "reason": None, "superseded_at": None, "replayed": False,
+        "method": "manual",
+    },
+    "refused": {
+        "status": "refused", "delegate": EXAMPLE_DELEGATE, "checked_in_at": None,
+        "checkpoint": "main", "checkpoint_name": "Main entrance",
+        "scanned_at": "2026-12-08T01:22:19.031Z", "offline": False, "reason": None,
+        "superseded_at": None, "replayed": False, "method": "manual",
     },
     "error": {"error": "unknown_checkpoint", "message": "No open checkpoint 'vip2'."},
     "public_key": {"algorithm": "Ed25519", "encoding": "base64url-raw",
@@ -169,6 +210,7 @@ EXAMPLES: dict[str, Any] = {
                             "scholar": "Scholar / academic", "ngo": "NGO representative"},
         "country_names": {"CN": "China"},
         "public_keys": ["O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik"],
+        "references": {"GPS7K3Q9XWD": "0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11"},
         "checkpoints": [{"id": "main", "name": "Main entrance", "allowed_categories": None,
                          "admit_heads_of_delegation": False, "active": True}],
         "delegates": [{"public_id": "0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11",
@@ -208,19 +250,35 @@ PATHS: dict[str, Any] = {
                 "Every decided scan answers HTTP 200 with its status, admitted or not, and is "
                 "recorded once per nonce. A delegate is checked in once per checkpoint; later "
                 "scans answer already_checked_in with the first time. Staff sessions must "
-                "send the CSRF token in X-CSRFToken; device tokens need none."),
+                "send the CSRF token in X-CSRFToken; device tokens need none.\n\n"
+                "A typed reference code (printed on the badge, so anyone who has seen one "
+                "can type it) never admits on its own: the first request answers "
+                "confirm_identity with the delegate and records nothing; the door compares "
+                "the person with the photo or their ID and sends the same code again with a "
+                "new nonce and identity_confirmed true (answered checked_in, "
+                "already_checked_in, not_accredited or zone_denied, recorded with method "
+                "manual) or false (recorded as refused)."),
             "security": AUTH,
             "parameters": [{"name": "X-CSRFToken", "in": "header", "required": False,
                             "schema": {"type": "string"},
                             "description": "Required with a staff session."}],
-            "requestBody": {"required": True, **_json("CheckinRequest", {
-                "code": "GP1AEAAAAAA…", "checkpoint": "main",
-                "nonce": "c0a8f3e2-91d4-4e0b-a7a4-3b1f2c6d7e8f"})},
+            "requestBody": {"required": True, **_json("CheckinRequest", examples={
+                "qr": {"code": "GP1AEAAAAAA…", "checkpoint": "main",
+                       "nonce": "c0a8f3e2-91d4-4e0b-a7a4-3b1f2c6d7e8f"},
+                "reference": {"code": "gps-7k3q-9xwd", "checkpoint": "main",
+                              "nonce": "5d1f0c52a7e34b0e9c4f3a1b2c3d4e5f"},
+                "reference_confirmed": {"code": "gps-7k3q-9xwd", "checkpoint": "main",
+                                        "nonce": "9e8d7c6b5a4f4e3d8c2b1a0f9e8d7c6b",
+                                        "identity_confirmed": True},
+                "reference_refused": {"code": "GPS7K3Q9XWD", "checkpoint": "main",
+                                      "nonce": "0f1e2d3c4b5a46978877665544332211",
+                                      "identity_confirmed": False}})},
             "responses": {
                 "200": {"description": "The decision.",
                         **_json("CheckinResult", examples={
-                            k: EXAMPLES[k] for k in ("checked_in", "already_checked_in",
-                                                     "invalid")})},
+                            k: EXAMPLES[k] for k in (
+                                "checked_in", "already_checked_in", "invalid",
+                                "confirm_identity", "checked_in_manual", "refused")})},
                 "400": _error("Body is not a JSON object (invalid_json) or the CSRF token "
                               "is missing (csrf_failed)."),
                 "401": _error("No or bad credentials (unauthenticated, invalid_token, "
@@ -229,7 +287,7 @@ PATHS: dict[str, Any] = {
                 "404": _error("Unknown or closed checkpoint (unknown_checkpoint)."),
                 "422": _error("A field is missing or has the wrong shape (missing_field, "
                               "invalid_code, invalid_nonce, invalid_scanned_at, "
-                              "invalid_checkpoint)."),
+                              "invalid_checkpoint, invalid_identity_confirmed)."),
             },
         }
     },

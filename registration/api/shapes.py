@@ -39,7 +39,8 @@ def delegate_json(delegate: Any, has_photo: bool = False) -> dict[str, Any]:
         "category": delegate.category,
         "category_label": category_label(delegate.category),
         "country": delegate.country,
-        "country_name": country_name(delegate.country) if delegate.country else "",
+        "country_name": (country_name(delegate.country, current_language())
+                         if delegate.country else ""),
         "status": delegate.status,
         "badge_serial": delegate.badge_serial,
         "head_of_delegation": is_head_of_delegation(delegate.details),
@@ -61,6 +62,7 @@ def scan_result_json(result: ScanResult) -> dict[str, Any]:
         "reason": result.reason,
         "superseded_at": iso(result.superseded_at),
         "replayed": result.replayed,
+        "method": result.method.value,
     }
 
 
@@ -98,6 +100,7 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
         "country_names": {code: country_name(code, current_language()) for code in
                           sorted({d["country"] for d in delegates if d["country"]})},
         "public_keys": snapshot.public_keys,
+        "references": snapshot.references,
         "checkpoints": [checkpoint_json(c) for c in snapshot.checkpoints],
         "delegates": delegates,
     }

@@ -89,10 +89,15 @@ def post_checkin():
             raise ApiError(422, "missing_field", f"'{name}' is required.")
     if not isinstance(body["checkpoint"], str):
         raise ApiError(422, "invalid_checkpoint", "'checkpoint' must be a string.")
+    confirmed = body.get("identity_confirmed")
+    if confirmed is not None and not isinstance(confirmed, bool):
+        raise ApiError(422, "invalid_identity_confirmed",
+                       "'identity_confirmed' must be true, false or absent.")
     try:
         scanned_at = parse_scanned_at(body.get("scanned_at"))
         result = check_in(body["code"], body["checkpoint"], body["nonce"],
-                          device=device, staff=staff, scanned_at=scanned_at)
+                          device=device, staff=staff, scanned_at=scanned_at,
+                          identity_confirmed=confirmed)
     except CheckinError as exc:
         status = 404 if exc.code == "unknown_checkpoint" else 422
         raise ApiError(status, exc.code, str(exc)) from None

@@ -4,7 +4,9 @@ blueprint's."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 
 from flask import abort, current_app, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -19,6 +21,12 @@ from ..services.checkin.checkpoints import list_checkpoints
 from ..services.checkin.scan import photo_jpeg
 from . import bp
 
+# What the service worker keeps for a reload without network (besides the page and the
+# snapshot): every static file the scanner page loads.
+SCANNER_STATIC = ("css/app.css", "css/staff.css", "css/checkin.css", "js/staff.js",
+                  "js/scanner.js", "vendor/jsqr/jsQR.js", "vendor/tweetnacl/nacl-fast.min.js")
+SERVICE_WORKER = "js/checkin-sw.js"
+
 
 @bp.get("/checkin")
 @roles_required(Role.SCANNER, Role.DESK)
@@ -30,8 +38,11 @@ def scanner() -> ResponseReturnValue:
         "loginUrl": url_for("checkin.scanner"),
         "timezone": current_app.config.get("EVENT_TIMEZONE", "UTC"),
         "csrf": generate_csrf(),
+        "repeatSeconds": current_app.config.get("CHECKIN_REPEAT_SECONDS", 4),
         "publicKeys": public_keys_b64(),
         "checkpoints": [checkpoint_json(c) for c in checkpoints],
+        "serviceWorker": {"url": url_for("checkin.service_worker"),
+                          "scope": url_for("checkin.scanner")},
         "vendor": {
             "jsqr": url_for("static", filename="vendor/jsqr/jsQR.js"),
             "nacl": url_for("static", filename="vendor/tweetnacl/nacl-fast.min.js"),
@@ -52,4 +63,22 @@ def photo(public_id: uuid.UUID) -> ResponseReturnValue:
         abort(404)
     response = current_app.response_class(jpeg, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@bp.get("/checkin/sw.js")
+@roles_required(Role.SCANNER, Role.DESK)
+def service_worker() -> ResponseReturnValue:
+    """The scanner's service worker (static/js/checkin-sw.js) with the URLs it keeps.
+
+    Served from /checkin/sw.js, not /static/, so that it may control /checkin: its scope is
+    the page itself, allowed by Service-Worker-Allowed (a script's default scope is its
+    folder, /checkin/, which does not cover /checkin)."""
+    urls = {"page": url_for("checkin.scanner"), "snapshot": url_for("api.get_snapshot"),
+            "static": [url_for("static", filename=name) for name in SCANNER_STATIC]}
+    source = (Path(current_app.static_folder or "static") / SERVICE_WORKER).read_text("utf-8")
+    response = current_app.response_class(f"self.CHECKIN = {json.dumps(urls)};\n{source}",
+                                          mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = urls["page"]
+    response.headers["Cache-Control"] = "no-cache"
     return response

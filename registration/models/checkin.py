@@ -15,14 +15,36 @@ from .types import UTCDateTime, utcnow
 
 class ScanOutcome(StrEnum):
     """What a door is told about one scan (stored in `scan.result`, sent as the API's
-    `status`). Every outcome is recorded; only the first two let the holder in."""
+    `status`). Every outcome but CONFIRM_IDENTITY is recorded; only the first two let the
+    holder in."""
 
     CHECKED_IN = "checked_in"
     ALREADY_CHECKED_IN = "already_checked_in"
-    INVALID = "invalid"  # not a badge of ours: malformed, bad signature or unknown badge
+    # not a badge of ours: malformed, bad signature, unknown badge or unknown reference
+    INVALID = "invalid"
     REVOKED = "revoked"  # an older print of a reprinted badge
     NOT_ACCREDITED = "not_accredited"
     ZONE_DENIED = "zone_denied"
+    # A typed reference code: staff compared the person with the photo / ID and refused.
+    REFUSED = "refused"
+    # A typed reference code is a question, not an admission: the door is shown the
+    # delegate and asked to compare. Never stored (nothing was decided).
+    CONFIRM_IDENTITY = "confirm_identity"
+
+
+class ScanMethod(StrEnum):
+    """How the code reached the door (stored in `scan.method`): the signed QR token, or the
+    reference code printed under it, typed by staff and admitted only after they confirmed
+    the holder's identity."""
+
+    QR = "qr"
+    MANUAL = "manual"
+
+
+SCAN_METHOD_LABELS = {
+    ScanMethod.QR: _l("QR code"),
+    ScanMethod.MANUAL: _l("typed code, identity checked"),
+}
 
 
 ADMITTED = frozenset({ScanOutcome.CHECKED_IN, ScanOutcome.ALREADY_CHECKED_IN})
@@ -35,6 +57,8 @@ SCAN_OUTCOME_LABELS = {
     ScanOutcome.REVOKED: _l("revoked badge"),
     ScanOutcome.NOT_ACCREDITED: _l("not accredited"),
     ScanOutcome.ZONE_DENIED: _l("not allowed in this zone"),
+    ScanOutcome.REFUSED: _l("refused at identity check"),
+    ScanOutcome.CONFIRM_IDENTITY: _l("identity check asked"),
 }
 
 # The outcome as the scanner page shows it, in large letters, to the person at the door.
@@ -45,6 +69,8 @@ SCAN_OUTCOME_HEADLINES = {
     ScanOutcome.REVOKED: _l("Badge revoked — send to desk"),
     ScanOutcome.NOT_ACCREDITED: _l("Not accredited"),
     ScanOutcome.ZONE_DENIED: _l("Not allowed in this zone"),
+    ScanOutcome.REFUSED: _l("Refused"),
+    ScanOutcome.CONFIRM_IDENTITY: _l("Check identity"),
 }
 
 
@@ -94,6 +120,9 @@ class Scan(Model):
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A ScanMethod value: the QR token, or a typed reference code confirmed by staff.
+    method: Mapped[str] = mapped_column(String(8), default=ScanMethod.QR.value,
+                                        server_default=ScanMethod.QR.value)
 
 
 class CheckIn(Model):

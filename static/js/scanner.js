@@ -4,7 +4,16 @@
  * - Camera: rear camera via getUserMedia; BarcodeDetector where the browser has it (Android
  *   Chrome), else jsQR (vendored in /static/vendor/jsqr). Continuous; the same code seen
  *   again within a few seconds is not re-submitted.
- * - Handheld USB scanners type the code and Enter into the focused input (kept focused).
+ * - Handheld USB scanners type the code and Enter into the focused input (kept focused; its
+ *   inputmode is "none" so no phone keyboard covers the page). "Type a code" switches it to a
+ *   keyboard for the reference printed under the QR (GPS-Y8ZG-CY7J).
+ * - A typed reference never admits on its own: the server (or, offline, the snapshot's
+ *   reference map) names the delegate, the page shows photo, names, category, organisation
+ *   and country, and staff press "Confirm and admit" (sent again with identity_confirmed
+ *   true: a manual check-in) or "Refuse" (identity_confirmed false: a refused scan).
+ * - The same code again within a few seconds is not sent again: its answer is shown again.
+ * - A service worker (/checkin/sw.js, static/js/checkin-sw.js) keeps the page, its scripts
+ *   and the last snapshot, so the page reloads without network.
  * - Online: POST /api/v1/checkins (X-CSRFToken, 3 s timeout) and show the answer full screen.
  * - Offline (network error, timeout, 5xx; later scans skip the network until the queue has
  *   synced, so each still answers at once): verify the Ed25519 signature locally (WebCrypto,
@@ -26,7 +35,10 @@
   var KEY_QUEUE = "checkin.queue";
   var KEY_SNAPSHOT = "checkin.snapshot";
   var KEY_ADMITTED = "checkin.admitted.";
-  var DEDUP_MS = 4000;
+  // A code seen again this soon is not sent again (a scanner held over a badge reads it
+  // several times); CHECKIN_REPEAT_SECONDS on the server.
+  var DEDUP_MS = (config.repeatSeconds || 4) * 1000;
+  var MARKS = { ok: "\u2713", warn: "!", bad: "\u2715" }; // ✓ ! ✕: not by colour alone
   var POST_TIMEOUT_MS = 3000;
   var SNAPSHOT_EVERY_MS = 5 * 60 * 1000;
   var SYNC_EVERY_MS = 4000;
@@ -41,13 +53,19 @@
     rName: $("result-name"), rNative: $("result-native"), rMeta: $("result-meta"),
     rDetail: $("result-detail"), rOffline: $("result-offline"), net: $("net-status"),
     report: $("sync-report"), reportSummary: $("sync-summary"), reportList: $("sync-duplicates"),
-    reportClose: $("sync-report-close"),
+    reportClose: $("sync-report-close"), rMark: $("result-mark"), rRepeat: $("result-repeat"),
+    typeCode: $("type-code"), confirm: $("confirm"), cTitle: $("confirm-title"),
+    cOffline: $("confirm-offline"), cPhoto: $("confirm-photo"), cNoPhoto: $("confirm-no-photo"),
+    cName: $("confirm-name"), cNative: $("confirm-native"), cCategory: $("confirm-category"),
+    cOrg: $("confirm-organisation"), cOrgLabel: $("confirm-organisation-label"),
+    cCountry: $("confirm-country"), cCode: $("confirm-code"), cAdmit: $("confirm-admit"),
+    cRefuse: $("confirm-refuse"), cCancel: $("confirm-cancel"),
   };
 
   var state = {
     checkpoint: null, snapshot: null, index: new Map(), queue: [], recent: new Map(),
     online: true, syncing: false, decoder: null, stream: null, hideTimer: null,
-    chain: Promise.resolve(), keys: new Map(),
+    chain: Promise.resolve(), keys: new Map(), shown: new Map(), pending: null,
   };
 
   // ------------------------------------------------------------------ small helpers
@@ -135,8 +153,17 @@
     return "bad";
   }
 
-  function showResult(r, offline) {
+  // `code`: remember the answer for a repeat; `repeat`: this is one (no new beep if the
+  // answer is still on screen, e.g. a badge held in front of the camera).
+  function showResult(r, offline, code, repeat) {
     var kind = kindOf(r.status);
+    var onScreen = !els.result.hidden;
+    if (code) {
+      state.shown.set(dedupKey(code), function (again) { showResult(r, offline, null, again); });
+    }
+    els.rRepeat.hidden = !repeat;
+    els.result.dataset.repeat = repeat ? "1" : "0";
+    els.rMark.textContent = MARKS[kind];
     var d = r.delegate;
     var title = T[r.status] || r.status;
     if (r.status === "already_checked_in" && r.checked_in_at) {
@@ -159,11 +186,12 @@
       els.rPhoto.removeAttribute("src");
     }
     els.rOffline.hidden = !offline;
+    els.confirm.hidden = true;
     els.result.className = "result result-" + kind + (offline ? " result-provisional" : "");
     els.result.dataset.status = r.status;
     els.result.dataset.offline = offline ? "1" : "0";
     els.result.hidden = false;
-    signal(kind);
+    if (!(repeat && onScreen)) signal(kind);
     clearTimeout(state.hideTimer);
     state.hideTimer = setTimeout(hideResult, kind === "ok" ? 2500 : 5000);
     els.input.focus();
@@ -177,8 +205,78 @@
 
   function hideResult() {
     els.result.hidden = true;
+    if (els.confirm.hidden) els.input.focus();
+  }
+
+  // The answer to a code seen again within DEDUP_MS, shown again and marked so.
+  function showAgain(code) {
+    var again = state.shown.get(code);
+    if (again) again(true); // none yet: the first answer is still on its way
+  }
+
+  // ------------------------------------------------------------------ identity check
+
+  // The key of a typed reference code (as text.reference_key on the server), or null.
+  function referenceKey(code) {
+    var text = String(code || "");
+    if (text.normalize) text = text.normalize("NFKC");
+    text = text.replace(/[\s\-\u2010-\u2015\u2212_.\u00b7]+/g, "").toUpperCase();
+    if (text.indexOf("GP1") === 0) return null;
+    return /^[A-Z0-9]{9,16}$/.test(text) ? text : null;
+  }
+
+  function dedupKey(code) { return referenceKey(code) || code; }
+
+  function showConfirm(code, d, offline) {
+    clearTimeout(state.hideTimer);
+    els.result.hidden = true;
+    state.pending = { code: code, delegate: d, offline: offline };
+    state.shown.set(dedupKey(code), function () { showConfirm(code, d, offline); });
+    els.confirm.dataset.code = code;
+    els.cOffline.hidden = !offline;
+    els.cName.textContent = [d.honorific, d.name].filter(Boolean).join(" ");
+    els.cNative.textContent = d.native_name && d.native_name !== d.name ? d.native_name : "";
+    els.cCategory.textContent = d.category_label || d.category || "";
+    els.cOrg.textContent = d.organisation || "";
+    els.cOrg.hidden = els.cOrgLabel.hidden = !d.organisation;
+    els.cCountry.textContent = d.country_name || d.country || "";
+    els.cCode.textContent = code;
+    if (d.photo_url && !offline) {
+      els.cPhoto.hidden = false; els.cNoPhoto.hidden = true;
+      els.cPhoto.src = d.photo_url;
+    } else {
+      els.cPhoto.hidden = true; els.cNoPhoto.hidden = false;
+      els.cPhoto.removeAttribute("src");
+    }
+    els.confirm.dataset.offline = offline ? "1" : "0";
+    var onScreen = !els.confirm.hidden;
+    els.confirm.hidden = false;
+    if (!onScreen) signal("warn");
+    els.cTitle.focus();
+  }
+
+  function closeConfirm() {
+    state.pending = null;
+    els.confirm.hidden = true;
     els.input.focus();
   }
+
+  function answerConfirm(confirmed) {
+    var p = state.pending;
+    if (!p) return;
+    state.pending = null;
+    els.confirm.hidden = true;
+    state.recent.set(dedupKey(p.code), Date.now()); // a repeat now shows this answer
+    state.chain = state.chain.then(function () {
+      return submit(p.code, { confirmed: confirmed, delegate: p.delegate });
+    }).catch(function (e) { showError(String(e)); });
+  }
+  els.cAdmit.addEventListener("click", function () { answerConfirm(true); });
+  els.cRefuse.addEventListener("click", function () { answerConfirm(false); });
+  els.cCancel.addEventListener("click", closeConfirm);
+  els.cPhoto.addEventListener("error", function () {
+    els.cPhoto.hidden = true; els.cNoPhoto.hidden = false;
+  });
   els.rPhoto.addEventListener("error", function () { els.rPhoto.hidden = true; });
   els.result.addEventListener("click", hideResult);
 
@@ -319,6 +417,14 @@
     if (!seen[publicId]) { seen[publicId] = iso; save(KEY_ADMITTED + state.checkpoint.id, seen); }
   }
 
+  function withLabels(d) {
+    var snap = state.snapshot || {};
+    return Object.assign({}, d, {
+      category_label: d.category_label || (snap.category_labels || {})[d.category] || d.category,
+      country_name: d.country_name || (snap.country_names || {})[d.country] || d.country,
+    });
+  }
+
   function decideFromSnapshot(badgeId, serial) {
     var cp = state.checkpoint;
     var base = { checkpoint: cp.id, checkpoint_name: cp.name, delegate: null };
@@ -330,17 +436,22 @@
     if (!d || serial > d.badge_serial) {
       return Object.assign(base, { status: "invalid", reason: "unknown_badge" });
     }
-    var snap = state.snapshot;
-    base.delegate = Object.assign({}, d, {
-      category_label: (snap.category_labels || {})[d.category] || d.category,
-      country_name: (snap.country_names || {})[d.country] || d.country,
-    });
-    if (serial < d.badge_serial) return Object.assign(base, { status: "revoked" });
-    if (state.snapshot.accredited_statuses.indexOf(d.status) < 0) {
+    if (serial < d.badge_serial) {
+      return Object.assign(base, { status: "revoked", delegate: withLabels(d) });
+    }
+    return decideForDelegate(d);
+  }
+
+  // The server's rules for a known delegate at this checkpoint, on the local list.
+  function decideForDelegate(d) {
+    var cp = state.checkpoint;
+    var snap = state.snapshot || {};
+    var base = { checkpoint: cp.id, checkpoint_name: cp.name, delegate: withLabels(d) };
+    var accredited = snap.accredited_statuses || ["approved", "badge_printed", "checked_in"];
+    if (accredited.indexOf(d.status) < 0) {
       return Object.assign(base, { status: "not_accredited" });
     }
-    var zone = (state.snapshot.checkpoints || []).find(function (c) { return c.id === cp.id; })
-      || cp;
+    var zone = (snap.checkpoints || []).find(function (c) { return c.id === cp.id; }) || cp;
     if (zone.allowed_categories && zone.allowed_categories.indexOf(d.category) < 0 &&
         !(zone.admit_heads_of_delegation && d.head_of_delegation)) {
       return Object.assign(base, { status: "zone_denied" });
@@ -350,6 +461,14 @@
     return Object.assign(base, { status: "checked_in" });
   }
 
+  // The delegate of a typed reference in the offline list (accredited delegates only).
+  function delegateByReference(code) {
+    var key = referenceKey(code);
+    var refs = (state.snapshot && state.snapshot.references) || {};
+    var publicId = key && refs[key];
+    return publicId ? state.index.get(publicId) || null : null;
+  }
+
   // ------------------------------------------------------------------ sending scans
 
   function postScan(entry, timeoutMs) {
@@ -357,6 +476,9 @@
     var timer = setTimeout(function () { controller.abort(); }, timeoutMs);
     var payload = { code: entry.code, checkpoint: entry.checkpoint, nonce: entry.nonce };
     if (entry.scanned_at) payload.scanned_at = entry.scanned_at;
+    if (typeof entry.identity_confirmed === "boolean") {
+      payload.identity_confirmed = entry.identity_confirmed;
+    }
     return fetch(config.checkinUrl, {
       method: "POST", credentials: "same-origin", signal: controller.signal,
       headers: { "Content-Type": "application/json", "X-CSRFToken": config.csrf },
@@ -369,48 +491,78 @@
     }, function (err) { clearTimeout(timer); throw err; });
   }
 
-  function submit(code) {
+  // `answer`: staff's answer to the identity check of a typed code ({confirmed, delegate}).
+  function submit(code, answer) {
     var entry = {
       code: code, checkpoint: state.checkpoint.id, nonce: randomNonce(),
       scanned_at: new Date().toISOString(),
     };
+    if (answer) entry.identity_confirmed = answer.confirmed;
     if (!state.online && state.queue.length) {
       // Known to be offline: answer from the local list at once (no 3 s wait per badge);
       // the sync loop probes the server every few seconds and switches back.
-      return offline(entry);
+      return offline(entry, answer);
     }
-    var online = { code: entry.code, checkpoint: entry.checkpoint, nonce: entry.nonce };
+    var online = { code: entry.code, checkpoint: entry.checkpoint, nonce: entry.nonce,
+                   identity_confirmed: entry.identity_confirmed };
     return postScan(online, POST_TIMEOUT_MS).then(function (res) {
       if (res.status === 200) {
         setOnline(true);
         var r = res.data;
-        if (r.delegate && (r.status === "checked_in" || r.status === "already_checked_in")) {
-          markAdmitted(r.delegate.public_id, r.checked_in_at);
+        if (r.status === "confirm_identity" && r.delegate) {
+          showConfirm(code, r.delegate, false);
+        } else {
+          if (r.delegate && (r.status === "checked_in" || r.status === "already_checked_in")) {
+            markAdmitted(r.delegate.public_id, r.checked_in_at);
+          }
+          showResult(r, false, code);
         }
-        showResult(r, false);
         if (state.queue.length) syncQueue();
         return;
       }
-      if (res.status >= 500) return offline(entry);
+      if (res.status >= 500) return offline(entry, answer);
       if (res.status === 401 || res.status === 403) {
         showError(T.signed_out);
         return;
       }
       showError(fmt(T.error, { msg: (res.data && res.data.message) || res.status }));
-    }, function () { return offline(entry); });
+    }, function () { return offline(entry, answer); });
   }
 
-  function offline(entry) {
+  function queueOffline(entry, r) {
+    entry.provisional = r.status;
+    entry.name = r.delegate ? r.delegate.name : "";
+    state.queue.push(entry);
+    save(KEY_QUEUE, state.queue);
+    if (r.status === "checked_in" && r.delegate) markAdmitted(r.delegate.public_id, entry.scanned_at);
+    renderQueue();
+    showResult(r, true, entry.code);
+  }
+
+  function offline(entry, answer) {
     setOnline(false);
-    return verifyLocally(entry.code).then(function (r) {
-      entry.provisional = r.status;
-      entry.name = r.delegate ? r.delegate.name : "";
-      state.queue.push(entry);
-      save(KEY_QUEUE, state.queue);
-      if (r.status === "checked_in" && r.delegate) markAdmitted(r.delegate.public_id, entry.scanned_at);
-      renderQueue();
-      showResult(r, true);
-    });
+    if (referenceKey(entry.code)) return offlineTyped(entry, answer);
+    return verifyLocally(entry.code).then(function (r) { queueOffline(entry, r); });
+  }
+
+  // A typed reference offline: find the delegate in the list, ask staff, then decide
+  // provisionally and queue the answer (the server decides again when it is synced).
+  function offlineTyped(entry, answer) {
+    var cp = state.checkpoint;
+    var known = answer && answer.delegate;
+    var d = delegateByReference(entry.code) ||
+      (known && (state.index.get(known.public_id) || known)) || null;
+    if (!answer) {
+      if (d) { showConfirm(entry.code, withLabels(d), true); return; }
+      // Not accredited, or not in the list: nothing to compare with, nothing to queue.
+      showResult({ status: "invalid", reason: "unknown_reference", checkpoint: cp.id,
+                   checkpoint_name: cp.name, delegate: null, error: T.unknown_reference },
+                 true, entry.code);
+      return;
+    }
+    var r = answer.confirmed ? decideForDelegate(d) :
+      { status: "refused", checkpoint: cp.id, checkpoint_name: cp.name, delegate: withLabels(d) };
+    queueOffline(entry, r);
   }
 
   // ------------------------------------------------------------------ sync
@@ -475,19 +627,42 @@
   function handleCode(raw) {
     var code = String(raw || "").trim();
     if (!code || !state.checkpoint) return;
+    var key = dedupKey(code);
     var now = Date.now();
-    var last = state.recent.get(code);
-    if (last && now - last < DEDUP_MS) return;
-    state.recent.set(code, now);
+    var last = state.recent.get(key);
+    if (last && now - last < DEDUP_MS) {
+      // Not sent again, but never silence: staff would think the device froze.
+      showAgain(key);
+      return;
+    }
+    state.recent.set(key, now);
     state.recent.forEach(function (t, k) { if (now - t > DEDUP_MS) state.recent.delete(k); });
+    state.shown.forEach(function (_, k) { if (!state.recent.has(k)) state.shown.delete(k); });
     state.chain = state.chain.then(function () { return submit(code); })
       .catch(function (e) { showError(String(e)); });
   }
+
+  // "Type a code": the phone keyboard for a code read off a badge; back to "none" (a
+  // handheld scanner's keystrokes, no keyboard over the page) once it is sent.
+  function keyboard(on) {
+    els.input.setAttribute("inputmode", on ? "text" : "none");
+    els.input.placeholder = on ? T.type_hint : "";
+    els.typeCode.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+  els.typeCode.addEventListener("click", function () {
+    keyboard(els.input.getAttribute("inputmode") === "none");
+    els.input.blur(); // a focused input keeps its old keyboard until focused again
+    els.input.focus();
+  });
 
   els.form.addEventListener("submit", function (event) {
     event.preventDefault();
     var value = els.input.value;
     els.input.value = "";
+    if (els.input.getAttribute("inputmode") !== "none") {
+      keyboard(false); // the keyboard goes away so that the answer can be seen
+      els.input.blur();
+    }
     handleCode(value);
     els.input.focus();
   });
@@ -496,7 +671,7 @@
   els.input.addEventListener("blur", function () {
     setTimeout(function () {
       var a = document.activeElement;
-      if (els.scan.hidden || (a && a !== document.body && a !== els.input &&
+      if (els.scan.hidden || !els.confirm.hidden || (a && a !== document.body && a !== els.input &&
           /^(SELECT|INPUT|TEXTAREA|BUTTON|A)$/.test(a.tagName))) return;
       els.input.focus();
     }, 150);
@@ -582,6 +757,7 @@
     state.checkpoint = cp;
     try { localStorage.setItem(KEY_CHECKPOINT, id); } catch (e) { /* ignore */ }
     els.cpName.textContent = cp.name;
+    els.change.hidden = false;
     els.setup.hidden = true;
     els.scan.hidden = false;
     root.dataset.state = "scanning";
@@ -596,12 +772,21 @@
   }
   els.change.addEventListener("click", function () {
     els.scan.hidden = true;
+    els.change.hidden = true;
     els.setup.hidden = false;
     root.dataset.state = "setup";
     if (els.select && state.checkpoint) els.select.value = state.checkpoint.id;
   });
 
   // ------------------------------------------------------------------ start
+
+  // The service worker keeps this page, its scripts and the last snapshot for a reload
+  // without network (a phone whose browser restarts during an outage).
+  if (config.serviceWorker && "serviceWorker" in navigator) {
+    navigator.serviceWorker.register(config.serviceWorker.url, { scope: config.serviceWorker.scope })
+      .catch(function () { /* no offline reload: scanning still works */ });
+  }
+  if (navigator.onLine === false) setOnline(false);
 
   state.queue = load(KEY_QUEUE, []);
   var cached = load(KEY_SNAPSHOT, null);

@@ -13,7 +13,8 @@
   // phone), but keeps scans still waiting to be synced: they are not personal data and
   // must not be lost.
   document.querySelectorAll("form.sign-out").forEach(function (form) {
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (event) {
+      if (event.defaultPrevented) return; // "sign out everywhere?" answered no
       try {
         Object.keys(localStorage).forEach(function (key) {
           if (key === "checkin.snapshot" || key.indexOf("checkin.admitted.") === 0) {
@@ -21,6 +22,12 @@
           }
         });
       } catch (e) { /* storage unavailable: nothing kept */ }
+      // The scanner's service worker (checkin-sw.js) keeps the page and the list too.
+      if (window.caches && !form.dataset.cachesCleared) {
+        event.preventDefault();
+        var send = function () { form.dataset.cachesCleared = "1"; form.submit(); };
+        window.caches.delete("checkin-private-v1").then(send, send);
+      }
     });
   });
 

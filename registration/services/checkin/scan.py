@@ -15,8 +15,15 @@ Rules, as implemented by :func:`check_in`:
   transaction's outcome. (A SAVEPOINT + INSERT + IntegrityError does the same in three
   round trips, and is the fallback for other databases; bench/checkin.py measured the
   difference.)
-* **Every scan is kept** as a `scan` row (time, checkpoint, device or staff, result), refused
-  ones too (`invalid`, `revoked`, `not_accredited`, `zone_denied`).
+* **Every scan is kept** as a `scan` row (time, checkpoint, device or staff, result, method),
+  refused ones too (`invalid`, `revoked`, `not_accredited`, `zone_denied`, `refused`).
+* **Typed reference codes** (`GPS-Y8ZG-CY7J`, any case, with or without separators) are
+  printed on the badge, so anyone who has seen one can type it: it never admits on its own.
+  Without `identity_confirmed` the answer is `confirm_identity` with the delegate (photo,
+  names) and nothing is written; staff compare the person with it and send the scan again
+  (a new nonce) with `identity_confirmed` true (decided as a QR scan would be, recorded with
+  method `manual`) or false (recorded as `refused`). An unknown reference is `invalid`
+  (reason `unknown_reference`).
 * **Status.** The first successful check-in at *any* checkpoint moves an approved or
   badge-printed delegate to `checked_in`: the status machine (`can_transition`) decides and
   the write is a compare-and-set (`UPDATE … WHERE id = … AND status = <status read>`), so a
@@ -46,9 +53,10 @@ from sqlalchemy.exc import IntegrityError
 from ... import badge_token
 from ...extensions import db
 from ...models import ACCREDITED, CheckIn, Delegate, DelegatePhoto, Scan, StaffUser, Status
-from ...models.checkin import ADMITTED, ScanOutcome
+from ...models.checkin import ADMITTED, ScanMethod, ScanOutcome
 from ...models.status import can_transition
 from ...models.types import UTCDateTime, utcnow
+from ...text import parse_reference
 from .. import audit
 from ..badge_signing import public_keys
 from . import CheckinError, iso
@@ -73,10 +81,12 @@ class ScanResult:
     # checked_in: this admission; already_checked_in: the first one at this checkpoint.
     checked_in_at: datetime | None = None
     offline: bool = False
-    reason: str | None = None  # for "invalid": malformed, bad_signature or unknown_badge
+    # for "invalid": malformed, bad_signature, unknown_badge or unknown_reference
+    reason: str | None = None
     superseded_at: datetime | None = None
     replayed: bool = False  # the nonce was seen before: this is the stored answer
     has_photo: bool = False
+    method: ScanMethod = ScanMethod.QR
 
 
 # --------------------------------------------------------------------------- scanning
@@ -102,8 +112,9 @@ _CHECK_IN_SELECT = select(_CI.c.id, _CI.c.checked_in_at).where(
 )
 _INSERT_SCAN = (
     "INSERT INTO scan (nonce, checkpoint_id, delegate_id, device_id, staff_id, badge_serial, "
-    "result, scanned_at, received_at, offline) VALUES (:nonce, :checkpoint_id, :delegate_id, "
-    ":device_id, :staff_id, :badge_serial, :result, :scanned_at, :received_at, :offline)"
+    "result, scanned_at, received_at, offline, method) VALUES (:nonce, :checkpoint_id, "
+    ":delegate_id, :device_id, :staff_id, :badge_serial, :result, :scanned_at, :received_at, "
+    ":offline, :method)"
 )
 _INSERT_CHECK_IN = (
     "INSERT INTO check_in (delegate_id, checkpoint_id, scan_id, checked_in_at) "
@@ -231,7 +242,8 @@ def _stored_result(scan: Scan) -> ScanResult:
     delegate = _delegate_where(_D.c.id == scan.delegate_id) if scan.delegate_id else None
     result = ScanResult(status=ScanOutcome(scan.result), checkpoint_id=checkpoint.id,
                         checkpoint_name=checkpoint.name, scanned_at=scan.scanned_at,
-                        delegate=delegate, offline=scan.offline, replayed=True)
+                        delegate=delegate, offline=scan.offline, replayed=True,
+                        method=ScanMethod(scan.method))
     if delegate is not None:
         result.has_photo = delegate.has_photo
         if scan.result in ADMITTED:
@@ -260,14 +272,50 @@ def _insert_once(table: str, values: dict[str, Any]) -> int | None:
         return None
 
 
+def _by_token(code: str, result: ScanResult) -> tuple[DelegateView | None, int | None]:
+    """The delegate and serial of a QR token, or the refusal in `result` (invalid, revoked).
+    The signature is verified, then the serial against the delegate loaded once."""
+    loaded: dict[str, DelegateView | None] = {}
+
+    def current_serial(badge_id: uuid.UUID) -> int | None:
+        found = loaded["delegate"] = _delegate_where(_D.c.public_id == badge_id)
+        return found.badge_serial if found is not None else None
+
+    try:
+        serial = badge_token.verify(code, public_keys(), current_serial).serial
+    except badge_token.BadgeTokenError as exc:
+        if exc.reason == "revoked":
+            result.status = ScanOutcome.REVOKED
+            return loaded.get("delegate"), None
+        result.status, result.reason = ScanOutcome.INVALID, exc.reason
+        return None, None
+    return loaded["delegate"], serial
+
+
+def _by_reference(reference: str, identity_confirmed: bool | None, result: ScanResult
+                  ) -> DelegateView | None:
+    """The delegate of a typed reference code; `result` says what staff must do or did."""
+    result.method = ScanMethod.MANUAL
+    delegate = _delegate_where(_D.c.reference == reference)
+    if delegate is None:
+        result.status, result.reason = ScanOutcome.INVALID, "unknown_reference"
+    elif identity_confirmed is None:
+        result.status = ScanOutcome.CONFIRM_IDENTITY
+    elif not identity_confirmed:
+        result.status = ScanOutcome.REFUSED
+    return delegate
+
+
 def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = None,
-             staff: StaffUser | None = None, scanned_at: datetime | None = None) -> ScanResult:
+             staff: StaffUser | None = None, scanned_at: datetime | None = None,
+             identity_confirmed: bool | None = None) -> ScanResult:
     """Decide one scan and record it (commits). See the module docstring for the rules.
 
     `device` is the scanner device (anything with `id` and `name`), `staff` the signed-in
-    staff member. Raises CheckinError for a request that cannot be decided (unknown
-    checkpoint, bad nonce); every decided scan, admitted or refused, returns a ScanResult
-    and is stored once."""
+    staff member. `identity_confirmed` only matters for a typed reference code. Raises
+    CheckinError for a request that cannot be decided (unknown checkpoint, bad nonce);
+    every decided scan, admitted or refused, returns a ScanResult and is stored once (a
+    `confirm_identity` question is answered and not stored)."""
     if not isinstance(nonce, str) or not 8 <= len(nonce) <= MAX_NONCE_LENGTH:
         raise CheckinError("invalid_nonce", "nonce must be a string of 8 to 64 characters.")
     if not isinstance(code, str) or len(code) > MAX_CODE_LENGTH:
@@ -284,30 +332,21 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
     now = utcnow()
     offline = scanned_at is not None
     when = min(scanned_at, now) if scanned_at is not None else now
+    # INVALID until a delegate is found; then the delegate's standing decides unless the
+    # finder already did (revoked, refused, confirm_identity).
     result = ScanResult(status=ScanOutcome.INVALID, checkpoint_id=checkpoint.id,
                         checkpoint_name=checkpoint.name, scanned_at=when, offline=offline)
-
-    # Verify the signature, then the serial against the delegate loaded once.
-    loaded: dict[str, DelegateView | None] = {}
-
-    def current_serial(badge_id: uuid.UUID) -> int | None:
-        found = loaded["delegate"] = _delegate_where(_D.c.public_id == badge_id)
-        return found.badge_serial if found is not None else None
-
-    serial: int | None = None
-    try:
-        serial = badge_token.verify(code, public_keys(), current_serial).serial
-        delegate = loaded["delegate"]
-    except badge_token.BadgeTokenError as exc:
-        delegate = loaded.get("delegate")
-        if exc.reason == "revoked":
-            result.status = ScanOutcome.REVOKED
-        else:
-            result.status, result.reason, delegate = ScanOutcome.INVALID, exc.reason, None
+    # What starts like a QR token is one (a malformed one is "invalid", never a reference).
+    is_token = code.strip().upper().startswith(badge_token.PREFIX)
+    reference = None if is_token else parse_reference(code)
+    delegate, serial = (_by_token(code, result) if reference is None
+                        else (_by_reference(reference, identity_confirmed, result), None))
 
     if delegate is not None:
         result.delegate, result.has_photo = delegate, delegate.has_photo
-        if result.status != ScanOutcome.REVOKED:
+        if result.status == ScanOutcome.CONFIRM_IDENTITY:
+            return result  # a question to the door: nothing is decided or written
+        if result.status == ScanOutcome.INVALID:
             if delegate.status_enum not in ACCREDITED:
                 result.status = ScanOutcome.NOT_ACCREDITED
             elif not admits(checkpoint, delegate):
@@ -323,7 +362,7 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
         "device_id": device.id if device is not None else None,
         "staff_id": staff.id if staff is not None else None,
         "badge_serial": serial, "result": result.status.value, "scanned_at": when,
-        "received_at": now, "offline": offline,
+        "received_at": now, "offline": offline, "method": result.method.value,
     })
     if scan_id is None:
         seen = _find_scan(nonce)
@@ -335,6 +374,10 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
         if delegate is None:
             raise LookupError("an admission without a delegate")
         _admit(result, scan_id, delegate, checkpoint, device=device, staff=staff)
+    elif result.status == ScanOutcome.REFUSED and delegate is not None:
+        _audit(delegate.id, "checkin_refused", staff, device, at=iso(when),
+               gate=checkpoint.id, gate_name=checkpoint.name, method=result.method.value,
+               device=device.name if device is not None else None, offline=offline)
     db.session.commit()
     return result
 
@@ -344,7 +387,8 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
     """The accredited delegate may enter: record the check-in once, or answer "already"."""
     when = result.scanned_at
     gate = {"gate": checkpoint.id, "gate_name": checkpoint.name,
-            "device": device.name if device is not None else None, "offline": result.offline}
+            "device": device.name if device is not None else None, "offline": result.offline,
+            "method": result.method.value}
     admitted = _insert_once("check_in", {"delegate_id": delegate.id,
                                          "checkpoint_id": checkpoint.id, "scan_id": scan_id,
                                          "checked_in_at": when})

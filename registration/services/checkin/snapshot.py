@@ -3,7 +3,7 @@ the network is down. `registration/api/shapes.py` turns it into the API's JSON."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Checkpoint, Delegate, Status
+from ...models.status import ACCREDITED_VALUES
 from ...models.types import utcnow
+from ...text import reference_key
 from ..badge_signing import public_keys_b64
 from .checkpoints import list_checkpoints
 
@@ -24,6 +26,10 @@ class Snapshot:
     delegates: list[Any]
     checkpoints: list[Checkpoint]  # the open ones
     public_keys: list[str]  # base64url raw, current first
+    # Typed reference code (its key, text.reference_key) → public id, for accredited
+    # delegates only: the door finds the delegate of a typed code offline. Delegates who
+    # may not enter are not findable by a code anyone can read off a badge.
+    references: dict[str, str] = field(default_factory=dict)
 
 
 def snapshot() -> Snapshot:
@@ -39,4 +45,12 @@ def snapshot() -> Snapshot:
     ).all()
     return Snapshot(generated_at=utcnow(), delegates=list(rows),
                     checkpoints=list_checkpoints(active_only=True),
-                    public_keys=public_keys_b64())
+                    public_keys=public_keys_b64(), references=_references())
+
+
+def _references() -> dict[str, str]:
+    """Reference key → public id of every accredited delegate (Snapshot.references)."""
+    rows = db.session.execute(select(Delegate.reference, Delegate.public_id)
+                              .where(Delegate.status.in_(ACCREDITED_VALUES)))
+    return {key: str(public_id) for reference, public_id in rows
+            if (key := reference_key(reference or "")) is not None}

@@ -76,12 +76,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         default_translation_directories=str(ROOT / "translations"),
     )
 
-    from . import auth, models  # noqa: F401  (user loader; tables on the metadata)
+    from . import auth, editions, models  # noqa: F401  (user loader; tables on the metadata)
     from .web import register_web_helpers
 
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
     register_web_helpers(app)
+    editions.init_app(app)  # every forum query scoped to the current edition
     from .services import mail
 
     mail.init_app(app)  # outbox receivers for the domain signals, delivery after requests

@@ -45,12 +45,9 @@ target_db = current_app.extensions['migrate'].db
 
 
 def get_metadata():
-    # The edition table lives on its own MetaData (registration/models/edition.py).
-    from registration.models.edition import EditionBase
-
     if hasattr(target_db, 'metadatas'):
-        return [target_db.metadatas[None], EditionBase.metadata]
-    return [target_db.metadata, EditionBase.metadata]
+        return target_db.metadatas[None]
+    return target_db.metadata
 
 
 def run_migrations_offline():

@@ -21,17 +21,20 @@ edition commands).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
-from sqlalchemy import event, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from .extensions import db
+from .models.checkin import Checkpoint
 from .models.edition import Edition, EditionScoped
+from .models.types import utcnow
 
 SESSION_KEY = "edition"
 _G_REQUEST = "_edition_request"  # (request object id, Edition) for this request
@@ -59,15 +62,90 @@ def require_edition(slug: str) -> Edition:
 
 def marked_current() -> Edition | None:
     """The edition marked current (the public one), or the first one if none is marked."""
-    return db.session.scalar(
-        select(Edition).order_by(Edition.is_current.desc(), Edition.id).limit(1)
-        .execution_options(**_LOOKUP))
+    query = (select(Edition).order_by(Edition.is_current.desc(), Edition.id).limit(1)
+             .execution_options(**_LOOKUP))
+    found = db.session.scalar(query)
+    if found is None and ensure_first_edition():
+        found = db.session.scalar(query)
+    return found
+
+
+MONTHS = {m: i for i, m in enumerate(
+    ("january february march april may june july august september october november "
+     "december").split(), start=1)}
+
+
+def _dates_from_text(text: str) -> tuple[date, date]:
+    """Start and end from EVENT_DATES ("8–10 December 2026 · …"), as migration 0003 reads it."""
+    m = re.search(r"(\d{1,2})\s*[–-]\s*(\d{1,2})\s+([A-Za-z]+)\s+(\d{4})", text)
+    if m and m.group(3).lower() in MONTHS:
+        month, year = MONTHS[m.group(3).lower()], int(m.group(4))
+        with contextlib.suppress(ValueError):
+            return date(year, month, int(m.group(1))), date(year, month, int(m.group(2)))
+    m = re.search(r"(\d{1,2})\s+([A-Za-z]+)\s+(\d{4})", text)
+    if m and m.group(2).lower() in MONTHS:
+        with contextlib.suppress(ValueError):
+            day = date(int(m.group(3)), MONTHS[m.group(2).lower()], int(m.group(1)))
+            return day, day
+    return date(2026, 12, 8), date(2026, 12, 10)
+
+
+def seed_values(config: Any) -> dict[str, Any]:
+    """The first edition's settings from the environment's EVENT_* settings."""
+    dates, dates_zh = config.get("EVENT_DATES") or "", config.get("EVENT_DATES_ZH") or ""
+    starts, ends = _dates_from_text(dates)
+    return {
+        "slug": str(starts.year), "name_en": config.get("EVENT_NAME") or "Forum",
+        "name_zh": config.get("EVENT_NAME_ZH") or "", "starts_on": starts, "ends_on": ends,
+        "city_en": dates.split("·", 1)[1].strip() if "·" in dates else "",
+        "city_zh": dates_zh.split("·", 1)[1].strip() if "·" in dates_zh else "",
+        "timezone": config.get("EVENT_TIMEZONE") or "Asia/Shanghai",
+        "registration_closes_at": config.get("REGISTRATION_CLOSES_AT"),
+        "capacities": dict(config.get("CATEGORY_CAPACITIES") or {}),
+    }
+
+
+def ensure_first_edition() -> bool:
+    """Make the first edition (and its main entrance) from the environment if there is no
+    edition at all, as migration 0003 does; in its own transaction. True if it made one."""
+    with db.engine.begin() as conn:
+        if conn.scalar(select(func.count()).select_from(Edition.__table__)):
+            return False
+        values = {**_EDITION_DEFAULTS, **seed_values(current_app.config), "is_current": True,
+                  "created_at": utcnow()}
+        edition_id = conn.execute(insert(Edition.__table__).values(**values)
+                                  .returning(Edition.__table__.c.id)).scalar_one()
+        checkpoints = Checkpoint.__table__
+        if not conn.scalar(select(func.count()).select_from(checkpoints).where(
+                checkpoints.c.edition_id == edition_id, checkpoints.c.id == "main")):
+            conn.execute(insert(checkpoints).values(**main_checkpoint(edition_id)))
+    current_app.extensions.pop("first_edition_id", None)
+    return True
+
+
+_EDITION_DEFAULTS = {
+    "venue_en": "", "venue_zh": "", "invitation_only": [], "organiser_name": "",
+    "contact_email": "", "privacy_en": "", "privacy_zh": "", "logo_mime": "",
+}
+
+
+def main_checkpoint(edition_id: int) -> dict[str, Any]:
+    """The main entrance every edition starts with (admits every accredited delegate)."""
+    return {"edition_id": edition_id, "id": "main", "name": "Main entrance",
+            "allowed_categories": None, "admit_heads_of_delegation": False, "active": True,
+            "created_at": utcnow()}
 
 
 def first_edition_id() -> int | None:
-    """The first edition: the one old databases and badges printed before editions belong to."""
-    return db.session.scalar(select(Edition.id).order_by(Edition.id).limit(1)
-                             .execution_options(**_LOOKUP))
+    """The first edition: the one old databases and badges printed before editions belong
+    to. Editions are never deleted, so it is looked up once per app."""
+    found = current_app.extensions.get("first_edition_id")
+    if found is None:
+        found = db.session.scalar(select(Edition.id).order_by(Edition.id).limit(1)
+                                  .execution_options(**_LOOKUP))
+        if found is not None:
+            current_app.extensions["first_edition_id"] = found
+    return found
 
 
 def all_editions() -> list[Edition]:
@@ -199,6 +277,14 @@ def format_dates(edition: Edition, lang: str) -> str:
     return f"{text} · {city}" if city else text
 
 
+def page_version() -> tuple:
+    """What a cached page shows of the edition (its id and settings), for cache keys."""
+    edition = current_edition()
+    if edition is None:
+        return ()
+    return (edition.id, repr(sorted(edition.settings().items())))
+
+
 def check_timezone(name: str) -> str:
     try:
         return ZoneInfo(name).key
@@ -208,9 +294,25 @@ def check_timezone(name: str) -> str:
 
 # --------------------------------------------------------------------------- listeners
 
+def _stamp_bulk_insert(state: ORMExecuteState) -> None:
+    """ORM bulk INSERT (`session.execute(insert(Model), [rows])`) bypasses before_flush."""
+    entity = state.bind_arguments.get("mapper")
+    if entity is None or not issubclass(entity.class_, EditionScoped):
+        return
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params] if isinstance(params, dict) else []
+    if rows and any("edition_id" not in row for row in rows):
+        edition_id = current_edition_id()
+        for row in rows:
+            row.setdefault("edition_id", edition_id)
+
+
 def _scope_orm_statements(state: ORMExecuteState) -> None:
-    if (not state.is_orm_statement or state.is_insert or state.is_column_load
+    if (not state.is_orm_statement or state.is_column_load
             or state.execution_options.get("all_editions")):
+        return
+    if state.is_insert:
+        _stamp_bulk_insert(state)
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return

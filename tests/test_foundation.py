@@ -23,7 +23,7 @@ def test_migrations_produce_exactly_the_models_schema(app):
 
 
 def test_main_checkpoint_exists_from_the_first_migration(app):
-    main = db.session.get(Checkpoint, "main")
+    main = db.session.scalar(select(Checkpoint).where(Checkpoint.id == "main"))
     assert main is not None
     assert main.name == "Main entrance"
     assert main.allowed_categories is None

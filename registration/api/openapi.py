@@ -76,8 +76,9 @@ SCHEMAS: dict[str, Any] = {
         "checkpoint_name": {"type": "string"},
         "scanned_at": DATE_TIME,
         "offline": {"type": "boolean"},
-        "reason": _nullable("string", description="For invalid: malformed, bad_signature "
-                                                  "or unknown_badge. Null otherwise."),
+        "reason": _nullable("string", description="For invalid: malformed, bad_signature, "
+                                                  "unknown_badge or other_edition (a badge "
+                                                  "of another edition). Null otherwise."),
         "superseded_at": _nullable("string", format="date-time",
                                    description="An offline scan earlier than the recorded "
                                                "check-in replaced it: the replaced time."),
@@ -111,6 +112,10 @@ SCHEMAS: dict[str, Any] = {
         "country_names": {"type": "object", "additionalProperties": {"type": "string"},
                           "description": "Country code → name, for the codes listed."},
         "public_keys": {"type": "array", "items": {"type": "string"}},
+        "edition": {"type": "integer", "description": "The edition checked in: a badge "
+                    "token carrying another edition is invalid (other_edition)."},
+        "legacy_edition": _nullable("integer", description="The edition that badge tokens "
+                                    "without an edition (printed before editions) belong to."),
         "checkpoints": {"type": "array", "items": {"$ref": "#/components/schemas/Checkpoint"}},
         "delegates": {"type": "array",
                       "items": {"$ref": "#/components/schemas/SnapshotDelegate"}},
@@ -165,6 +170,7 @@ EXAMPLES: dict[str, Any] = {
                             "scholar": "Scholar / academic", "ngo": "NGO representative"},
         "country_names": {"CN": "China"},
         "public_keys": ["O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik"],
+        "edition": 1, "legacy_edition": 1,
         "checkpoints": [{"id": "main", "name": "Main entrance", "allowed_categories": None,
                          "admit_heads_of_delegation": False, "active": True}],
         "delegates": [{"public_id": "0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11",

@@ -12,6 +12,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from ..auth import roles_required
+from ..editions import timezone_name
 from ..extensions import db
 from ..fields import CATEGORIES, CATEGORY_KEYS
 from ..models import Checkpoint, Delegate, DelegatePhoto, Role
@@ -35,7 +36,7 @@ def scanner():
         "checkinUrl": url_for("api.post_checkin"),
         "snapshotUrl": url_for("api.get_snapshot"),
         "loginUrl": url_for("checkin.scanner"),
-        "timezone": current_app.config.get("EVENT_TIMEZONE", "UTC"),
+        "timezone": timezone_name(),
         "csrf": generate_csrf(),
         "publicKeys": public_keys_b64(),
         "checkpoints": [checkin_service.checkpoint_json(c) for c in checkpoints],
@@ -127,7 +128,7 @@ def revoke_device(device_id: int):
 def checkpoints():
     form = CheckpointForm()
     if request.method == "GET" and request.args.get("edit"):
-        cp = db.session.get(Checkpoint, request.args["edit"])
+        cp = db.session.scalar(select(Checkpoint).where(Checkpoint.id == request.args["edit"]))
         if cp is None:
             abort(404)
         form = CheckpointForm(formdata=None, id=cp.id, name=cp.name,

@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    JSON, Boolean, ForeignKey, ForeignKeyConstraint, Integer, String, UniqueConstraint,
+    JSON,
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from .edition import Edition, EditionScoped
+from .edition import EditionScoped
 from .types import UTCDateTime, utcnow
 
 
@@ -18,7 +24,7 @@ class Checkpoint(EditionScoped, db.Model):
     __tablename__ = "checkpoint"
 
     # Each edition has its own checkpoints: the key is (edition, id).
-    edition_id: Mapped[int] = mapped_column(ForeignKey(Edition.__table__.c.id), primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("edition.id"), primary_key=True)
     # Short stable id used by scanners and the API, e.g. "main", "vip".
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))

@@ -6,9 +6,8 @@ mixin every forum model carries: its `edition_id` column is filled on insert and
 query is filtered by it automatically (see registration/editions.py). Staff accounts and the
 login throttle are shared across editions and do not carry it.
 
-The edition table lives on its own MetaData: it is the root every forum table points at, not
-a forum record itself, so code that empties or copies "the forum's tables" (tests, exports)
-walking `db.metadata` never touches it. Alembic's env.py includes both metadatas.
+The first edition is made by migration 0003 from the environment; should the table ever be
+empty (a wiped database), `editions.ensure_first_edition` makes it again on first use.
 """
 
 from __future__ import annotations
@@ -17,20 +16,16 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, MetaData, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from ..extensions import NAMING_CONVENTION, db
+from ..extensions import db
 from .types import UTCDateTime, utcnow
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-class EditionBase(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class Edition(EditionBase):
+class Edition(db.Model):
     __tablename__ = "edition"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -102,7 +97,7 @@ class EditionScoped:
 
     @declared_attr
     def edition_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
-        return mapped_column(ForeignKey(Edition.__table__.c.id), index=True, nullable=False)
+        return mapped_column(ForeignKey("edition.id"), index=True, nullable=False)
 
 
-__all__ = ["SLUG_RE", "Edition", "EditionBase", "EditionScoped", "db"]
+__all__ = ["SLUG_RE", "Edition", "EditionScoped"]

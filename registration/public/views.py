@@ -16,6 +16,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from .. import editions
 from ..extensions import db
 from ..fields import CATEGORIES
 from ..i18n import current_language
@@ -40,6 +41,7 @@ REFUSAL_MESSAGES = {
     ),
     "full": lambda: _("Registration for this category is full."),
     "closed": lambda: _("Registration is closed."),
+    "invitation_only": lambda: _("This category is by invitation only."),
 }
 
 
@@ -54,13 +56,16 @@ def register():
     closed = registration_closed()
     full = full_categories()
     form = DelegateForm(lang=current_language())
+    invited = editions.invitation_only()  # categories not offered to the public
+    form.category.choices = [c for c in form.category.choices if c[0] not in invited]
     if request.method == "GET" and request.args.get("category") in CATEGORIES:
         form.category.data = request.args["category"]
     if closed:
         return render_template("public/register.html", form=form, closed=True, full=full), (
             403 if request.method == "POST" else 200)
     if cacheable_request(frozenset({"category"})):
-        key = (current_language(), form.category.data, frozenset(full), request.full_path)
+        key = (current_language(), form.category.data, frozenset(full), request.full_path,
+               editions.page_version())
         return blank_form_page(key, lambda: render_template(
             "public/register.html", form=form, closed=False, full=full))
     if request.method == "POST" and form.validate():
@@ -71,7 +76,8 @@ def register():
             try:
                 delegate = register_delegate(clean, source="self", locale=current_language())
             except RegistrationRefused as refused:
-                target = {"duplicate_email": form.email, "full": form.category}.get(refused.reason)
+                target = {"duplicate_email": form.email, "full": form.category,
+                          "invitation_only": form.category}.get(refused.reason)
                 if target is None:  # closed while the form was being filled in
                     return render_template("public/register.html", form=form, closed=True,
                                            full=full), 403

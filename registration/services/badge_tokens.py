@@ -54,7 +54,8 @@ def public_keys_b64() -> list[str]:
 
 def token_for(delegate: Delegate) -> str:
     """The QR payload for the delegate's current badge serial."""
-    return tickets.issue(signing_key(), delegate.public_id, delegate.badge_serial)
+    return tickets.issue(signing_key(), delegate.public_id, delegate.badge_serial,
+                         edition=delegate.edition_id)
 
 
 def current_serial(badge_id: uuid.UUID) -> int | None:
@@ -63,4 +64,7 @@ def current_serial(badge_id: uuid.UUID) -> int | None:
 
 def verify_code(code: str) -> tickets.Ticket:
     """Verify a scanned code against the database's current serials; raises TicketError."""
-    return tickets.verify(code, public_keys(), current_serial)
+    from ..editions import current_edition_id, first_edition_id
+
+    return tickets.verify(code, public_keys(), current_serial, edition=current_edition_id(),
+                          legacy_edition=first_edition_id())

@@ -42,11 +42,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app, has_request_context, url_for
+from flask import has_request_context, url_for
 from sqlalchemy import JSON, Boolean, bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import tickets
+from ..editions import current_edition_id, first_edition_id, timezone_name
 from ..extensions import db
 from ..fields import CATEGORY_KEYS
 from ..i18n import category_label, current_language
@@ -97,7 +98,7 @@ class ScanResult:
     # checked_in: this admission; already_checked_in: the first one at this checkpoint.
     checked_in_at: datetime | None = None
     offline: bool = False
-    reason: str | None = None  # for "invalid": malformed, bad_signature or unknown_badge
+    reason: str | None = None  # "invalid": malformed, bad_signature, unknown_badge, other_edition
     superseded_at: datetime | None = None
     replayed: bool = False  # the nonce was seen before: this is the stored answer
     has_photo: bool = False
@@ -217,7 +218,7 @@ def save_checkpoint(checkpoint_id: str, name: str, allowed_categories: Iterable[
     if checkpoint_id == "main" and (categories is not None or not active):
         raise CheckinError("main_is_open",
                            "The main entrance admits every accredited delegate and stays open.")
-    checkpoint = db.session.get(Checkpoint, checkpoint_id)
+    checkpoint = db.session.scalar(select(Checkpoint).where(Checkpoint.id == checkpoint_id))
     created = checkpoint is None
     if created:
         checkpoint = Checkpoint(id=checkpoint_id)
@@ -263,19 +264,20 @@ _DELEGATE_SELECT = select(
 )
 _CHECKPOINT_SELECT = select(
     _C.c.id, _C.c.name, _C.c.allowed_categories, _C.c.admit_heads_of_delegation, _C.c.active
-).where(_C.c.id == bindparam("checkpoint_id"))
+).where(_C.c.id == bindparam("checkpoint_id"), _C.c.edition_id == bindparam("edition_id"))
 _CHECK_IN_SELECT = select(_CI.c.id, _CI.c.checked_in_at).where(
     _CI.c.delegate_id == bindparam("delegate_id"),
     _CI.c.checkpoint_id == bindparam("checkpoint_id"),
 )
 _INSERT_SCAN = (
     "INSERT INTO scan (nonce, checkpoint_id, delegate_id, device_id, staff_id, badge_serial, "
-    "result, scanned_at, received_at, offline) VALUES (:nonce, :checkpoint_id, :delegate_id, "
-    ":device_id, :staff_id, :badge_serial, :result, :scanned_at, :received_at, :offline)"
+    "result, scanned_at, received_at, offline, edition_id) VALUES (:nonce, :checkpoint_id, "
+    ":delegate_id, :device_id, :staff_id, :badge_serial, :result, :scanned_at, :received_at, "
+    ":offline, :edition_id)"
 )
 _INSERT_CHECK_IN = (
-    "INSERT INTO check_in (delegate_id, checkpoint_id, scan_id, checked_in_at) "
-    "VALUES (:delegate_id, :checkpoint_id, :scan_id, :checked_in_at)"
+    "INSERT INTO check_in (delegate_id, checkpoint_id, scan_id, checked_in_at, edition_id) "
+    "VALUES (:delegate_id, :checkpoint_id, :scan_id, :checked_in_at, :edition_id)"
 )
 _TYPES = (bindparam("scanned_at", type_=UTCDateTime), bindparam("received_at", type_=UTCDateTime),
           bindparam("offline", type_=Boolean), bindparam("checked_in_at", type_=UTCDateTime))
@@ -292,8 +294,9 @@ _STATUS_CAS = text(
     "UPDATE delegate SET status = :new, updated_at = :updated_at WHERE id = :id AND status = :old"
 ).bindparams(bindparam("updated_at", type_=UTCDateTime))
 _AUDIT_INSERT = text(
-    "INSERT INTO audit_entry (delegate_id, staff_id, actor, action, details, created_at) "
-    "VALUES (:delegate_id, :staff_id, :actor, :action, :details, :created_at)"
+    "INSERT INTO audit_entry (delegate_id, staff_id, actor, action, details, created_at, "
+    "edition_id) VALUES (:delegate_id, :staff_id, :actor, :action, :details, :created_at, "
+    ":edition_id)"
 ).bindparams(bindparam("details", type_=JSON), bindparam("created_at", type_=UTCDateTime))
 
 
@@ -305,7 +308,7 @@ def _audit(delegate_id: int, action: str, staff: StaffUser | None, by_device: An
     db.session.execute(_AUDIT_INSERT, {
         "delegate_id": delegate_id, "staff_id": staff.id if staff is not None else None,
         "actor": audit.actor_label(staff, actor), "action": action, "details": details,
-        "created_at": utcnow()})
+        "created_at": utcnow(), "edition_id": current_edition_id()})
 
 
 _UPSERT = {"scan": _statement(_INSERT_SCAN, "nonce"),
@@ -355,7 +358,8 @@ def _delegate_where(condition: Any) -> DelegateView | None:
 def get_checkpoint(checkpoint_id: str) -> Any:
     """The open checkpoint `checkpoint_id` (a row: id, name, allowed_categories,
     admit_heads_of_delegation, active); CheckinError if unknown or closed."""
-    row = db.session.execute(_CHECKPOINT_SELECT, {"checkpoint_id": checkpoint_id}).first() \
+    row = db.session.execute(_CHECKPOINT_SELECT, {"checkpoint_id": checkpoint_id,
+                                                  "edition_id": current_edition_id()}).first() \
         if checkpoint_id else None
     if row is None or not row.active:
         raise CheckinError("unknown_checkpoint", f"No open checkpoint {checkpoint_id!r}.")
@@ -398,7 +402,7 @@ def _existing_check_in(delegate_id: int, checkpoint_id: str) -> Any:
 
 def _stored_result(scan: Scan) -> ScanResult:
     """Rebuild the answer given for an already recorded scan (a replayed nonce)."""
-    checkpoint = db.session.get(Checkpoint, scan.checkpoint_id)
+    checkpoint = db.session.get(Checkpoint, (scan.edition_id, scan.checkpoint_id))
     assert checkpoint is not None  # foreign key
     delegate = _delegate_where(_D.c.id == scan.delegate_id) if scan.delegate_id else None
     result = ScanResult(status=scan.result, checkpoint_id=checkpoint.id,
@@ -464,12 +468,15 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
     loaded: dict[str, DelegateView | None] = {}
 
     def current_serial(badge_id: uuid.UUID) -> int | None:
-        found = loaded["delegate"] = _delegate_where(_D.c.public_id == badge_id)
+        found = loaded["delegate"] = _delegate_where(
+            (_D.c.public_id == badge_id) & (_D.c.edition_id == current_edition_id()))
         return found.badge_serial if found is not None else None
 
     serial: int | None = None
     try:
-        serial = tickets.verify(code, public_keys(), current_serial).serial
+        serial = tickets.verify(code, public_keys(), current_serial,
+                                edition=current_edition_id(),
+                                legacy_edition=first_edition_id()).serial
         delegate = loaded["delegate"]
     except tickets.TicketError as exc:
         delegate = loaded.get("delegate")
@@ -496,7 +503,7 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
         "device_id": device.id if device is not None else None,
         "staff_id": staff.id if staff is not None else None,
         "badge_serial": serial, "result": result.status, "scanned_at": when,
-        "received_at": now, "offline": offline,
+        "received_at": now, "offline": offline, "edition_id": current_edition_id(),
     })
     if scan_id is None:
         seen = _find_scan(nonce)
@@ -520,7 +527,8 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
             "device": device.name if device is not None else None, "offline": result.offline}
     admitted = _insert_once("check_in", {"delegate_id": delegate.id,
                                          "checkpoint_id": checkpoint.id, "scan_id": scan_id,
-                                         "checked_in_at": when})
+                                         "checked_in_at": when,
+                                         "edition_id": current_edition_id()})
     if admitted is not None:
         result.checked_in_at = when
         old = delegate.status_enum
@@ -607,6 +615,8 @@ def snapshot() -> dict[str, Any]:
         "country_names": {code: country_name(code, current_language()) for code in
                           sorted({d["country"] for d in delegates if d["country"]})},
         "public_keys": public_keys_b64(),
+        # Badges carry their edition: another edition's is refused offline too.
+        "edition": current_edition_id(), "legacy_edition": first_edition_id(),
         "checkpoints": [checkpoint_json(c) for c in list_checkpoints(active_only=True)],
         "delegates": delegates,
     }
@@ -704,7 +714,7 @@ def dashboard(*, now: datetime | None = None, hours: int = 4, last: int = 15) ->
     ]
     return {
         "generated_at": iso(now),
-        "timezone": current_app.config.get("EVENT_TIMEZONE", "UTC"),
+        "timezone": timezone_name(),
         "totals": {"checked_in": sum(arrived.values()), "accredited": total_accredited},
         "categories": categories,
         "checkpoints": checkpoints,

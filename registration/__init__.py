@@ -39,7 +39,7 @@ def _blueprints() -> list:
     from .manage import views as _manage_views  # noqa: F401
     from .public.views import bp as public_bp
     from .staff import bp as staff_bp
-    from .staff import exchange, photos, printing  # noqa: F401
+    from .staff import editions, exchange, photos, printing  # noqa: F401
     from .staff import views as _staff_views  # noqa: F401
 
     return [public_bp, staff_bp, checkin_bp, api_bp, manage_bp]

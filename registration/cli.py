@@ -63,11 +63,12 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(welcome)
     # Command groups live beside their area: staff, delegates + badges, devices +
     # checkpoints, mail.
+    from . import cli_editions
     from .checkin import cli as checkin_cli
     from .manage import cli as manage_cli
     from .staff import cli as staff_cli
     from .staff import cli_delegates
 
-    for module in (staff_cli, cli_delegates, checkin_cli, manage_cli):
+    for module in (staff_cli, cli_delegates, checkin_cli, manage_cli, cli_editions):
         for command in module.commands:
             app.cli.add_command(command)

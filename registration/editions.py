@@ -350,4 +350,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _edition_context() -> dict[str, Any]:
-        return {"current_edition": current_edition}
+        return {"current_edition": current_edition, "all_editions": all_editions}

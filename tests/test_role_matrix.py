@@ -54,6 +54,10 @@ KNOWN = {
     ("checkin.checkpoints", "GET"): {"desk": 403, "admin": 200},
     ("checkin.checkpoints", "POST"): {"desk": 403, "admin": 422},
     ("checkin.revoke_device", "POST"): {"desk": 403, "admin": 404},  # no such device
+    # Editions: every signed-in role switches; admins edit the edition's settings.
+    ("staff.switch_edition", "POST"): {"scanner": 303, "desk": 303, "admin": 303},
+    ("staff.settings", "GET"): {"desk": 403, "admin": 200},
+    ("staff.settings", "POST"): {"desk": 403, "admin": 303},  # nothing posted: unchanged
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {

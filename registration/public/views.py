@@ -57,7 +57,7 @@ def register():
     full = full_categories()
     form = DelegateForm(lang=current_language())
     invited = editions.invitation_only()  # categories not offered to the public
-    form.category.choices = [c for c in form.category.choices if c[0] not in invited]
+    form.category.choices = [c for c in form.category.choices if c.value not in invited]
     if request.method == "GET" and request.args.get("category") in CATEGORIES:
         form.category.data = request.args["category"]
     if closed:

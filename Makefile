@@ -30,10 +30,11 @@ run: migrate
 	@$(FLASK) welcome --url "http://$(HOST):$(PORT)"
 	$(FLASK) run --host "$(HOST)" --port "$(PORT)"
 
-## make test: test dependencies, ruff, the whole suite (TEST_DATABASE_URL picks PostgreSQL)
+## make test: test dependencies, ruff, the whole suite on every core (TEST_DATABASE_URL picks
+## PostgreSQL; each worker gets its own database, so the user needs CREATEDB)
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
@@ -60,3 +61,22 @@ i18n: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+.PHONY: typecheck requirements requirements-check
+
+## make typecheck: mypy over registration/ and badges/ (settings in pyproject.toml)
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+## make requirements: recompile the pinned requirements from requirements*.in
+requirements: $(VENV)/.dev-installed
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements.txt requirements.in
+	$(BIN)/pip-compile -q --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements-dev.txt requirements-dev.in
+
+requirements-check: $(VENV)/.dev-installed
+	@cp requirements.txt /tmp/requirements.check && cp requirements-dev.txt /tmp/requirements-dev.check
+	@$(MAKE) -s requirements
+	@diff -q /tmp/requirements.check requirements.txt && diff -q /tmp/requirements-dev.check requirements-dev.txt \
+		|| { echo "requirements*.txt were stale: recompiled, review and commit"; exit 1; }

@@ -8,6 +8,10 @@ Usage::
     with open("all.pdf", "wb") as fh:                           # bulk, any iterable, in order
         n = render_badges(badges_in_print_order, event, "a4-4up", fh, progress=print)
 
+Inside: ``layouts`` (data), ``fonts`` (discovery), ``shaping`` (bidi, HarfBuzz, one
+line's runs), ``fitting`` (lines and size in a box), ``pdftext`` (text operators), ``qr``,
+``draw`` (one badge, one run of pages), ``batch`` (chunks, processes) and ``pdfcat``.
+
 Layouts are data (``badges.layouts``): ``a6`` (A6 lanyard insert), ``cr80`` (PVC card) and
 ``a4-4up`` (the A6 design at 88% four to an A4 sheet, with crop marks). A new layout is a
 ``Design`` (boxes in mm, font sizes) and/or a ``BadgeLayout`` entry in ``LAYOUTS``.
@@ -17,9 +21,10 @@ so when they are absent); ``BADGE_FONT_DIRS`` replaces the font search directori
 Sample PDFs: ``python -m badges sample --csv delegates.csv -o DIR``.
 """
 
+from .batch import render_badges
+from .draw import BadgeData, EventInfo, render_badge
 from .fonts import missing_fonts_hint
 from .layouts import LAYOUTS, BadgeLayout
-from .render import BadgeData, EventInfo, render_badge, render_badges
 
 __all__ = [
     "LAYOUTS",

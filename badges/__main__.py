@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from .batch import render_badges
+from .draw import BadgeData, EventInfo
 from .fonts import missing_fonts_hint
 from .layouts import LAYOUTS
-from .render import BadgeData, EventInfo, render_badges
 
 CATEGORY_LABELS = {
     "government": "GOVERNMENT OFFICIAL",
@@ -48,9 +49,9 @@ def _country_names() -> dict[str, str]:
 
 def read_delegates(csv_path: Path) -> Iterator[BadgeData]:
     """Yield :class:`BadgeData` for each CSV row, with a freshly signed token."""
-    from registration import tickets  # the token format is the app's, not ours
+    from registration import badge_token  # the token format is the app's, not ours
 
-    key = tickets.generate_private_key()
+    key = badge_token.generate_private_key()
     countries = _country_names()
     with csv_path.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -65,7 +66,7 @@ def read_delegates(csv_path: Path) -> Iterator[BadgeData]:
                 category=row["category"].strip(),
                 category_label=CATEGORY_LABELS.get(row["category"].strip(),
                                                    row["category"].upper()),
-                qr_payload=tickets.issue(key, badge_id, 1),
+                qr_payload=badge_token.issue(key, badge_id, 1),
                 reference=reference_for(badge_id),
             )
 

@@ -169,7 +169,7 @@ def _alnum_codewords(text: str, version: int, ecc: int) -> list[int]:
         offset += b.data_count
         dc_blocks.append(dc)
         ec_blocks.append(_rs_ec(dc, b.total_count - b.data_count))
-    out = []
+    out: list[int] = []
     for group in (dc_blocks, ec_blocks):
         for i in range(max(len(g) for g in group)):
             out.extend(g[i] for g in group if i < len(g))
@@ -214,7 +214,7 @@ _run_ops: dict[tuple[int, int, int], str] = {}
 def grid_path_ops(n: int, cells: bytes) -> str:
     """PDF path operators for the dark modules of a :func:`grid` (see :func:`path_ops`)."""
     stride = n + 1
-    parts = []
+    parts: list[str] = []
     append = parts.append
     for m in _DARK_RUN.finditer(cells):
         a, b = m.span()

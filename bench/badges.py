@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from badges import BadgeData, EventInfo, render_badge, render_badges  # noqa: E402
-from registration import tickets  # noqa: E402
+from badges import BadgeData, EventInfo, render_badge, render_badges
+from registration import badge_token
 
 EVENT = EventInfo("Global Public Safety Cooperation Forum",
                   "8\u201310 December 2026 \u00b7 Lianyungang")
@@ -71,7 +71,7 @@ def _photo(i: int) -> bytes:
 
 def delegates(n: int, photos: bool = False) -> Iterator[BadgeData]:
     """Mixed-script delegates with unique names and real tokens, generated lazily."""
-    key = tickets.generate_private_key()
+    key = badge_token.generate_private_key()
     for i in range(n):
         k = i % len(LATIN)
         cat, label = CATS[i % 4]
@@ -80,7 +80,7 @@ def delegates(n: int, photos: bool = False) -> Iterator[BadgeData]:
             native_name=f"{NATIVE[k]}{i}" if NATIVE[k] else "",
             organisation=ORGS[i % len(ORGS)], country=COUNTRIES[k],
             category=cat, category_label=label,
-            qr_payload=tickets.issue(key, uuid.uuid4(), 1 + i % 3),
+            qr_payload=badge_token.issue(key, uuid.uuid4(), 1 + i % 3),
             reference=f"GPS-{i:04d}-{(i * 7919) % 10000:04d}",
             photo=_photo(i) if photos and i % 2 == 0 else None,
         )

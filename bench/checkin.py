@@ -38,12 +38,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+import httpx
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench._server import (  # noqa: E402
+from bench._server import (
     app_env,
     ensure_postgres_database,
     fresh_database,
@@ -65,11 +65,11 @@ def seed(env: dict[str, str], n: int) -> tuple[list[str], str]:
     for key in ("DATABASE_URL", "APP_ENV", "SECRET_KEY", "INSTANCE_PATH",
                 "BADGE_SIGNING_KEY", "SESSION_COOKIE_SECURE", "PUBLIC_BASE_URL"):
         os.environ[key] = env[key]
-    from registration import create_app, tickets
+    from registration import badge_token, create_app
     from registration.extensions import db
     from registration.models import Delegate
     from registration.services import devices
-    from registration.services.badge_tokens import signing_key
+    from registration.services.badge_signing import signing_key
 
     app = create_app()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # create_app logs at INFO
@@ -91,7 +91,7 @@ def seed(env: dict[str, str], n: int) -> tuple[list[str], str]:
         db.session.execute(sa.insert(Delegate), rows)
         db.session.commit()
         key = signing_key()
-        codes = [tickets.issue(key, r["public_id"], 1) for r in rows]
+        codes = [badge_token.issue(key, r["public_id"], 1) for r in rows]
         _, token = devices.issue("bench-device")
         db.engine.dispose()
     return codes, token

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._server import (  # noqa: E402
+from bench._server import (
     BIN,
     ROOT,
     app_env,

@@ -20,12 +20,12 @@ def select_locale() -> str:
     from flask import current_app, has_request_context
 
     if not has_request_context():  # CLI commands and background jobs
-        return current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+        return str(current_app.config.get("BABEL_DEFAULT_LOCALE", "en"))
     languages = current_app.config["LANGUAGES"]
     chosen = session.get("lang")
     if chosen in languages:
-        return chosen
-    return request.accept_languages.best_match(languages) or "en"
+        return str(chosen)
+    return str(request.accept_languages.best_match(languages) or "en")
 
 
 def _blueprints() -> list:
@@ -35,14 +35,25 @@ def _blueprints() -> list:
     from .api import views as _api_views  # noqa: F401
     from .checkin import bp as checkin_bp
     from .checkin import views as _checkin_views  # noqa: F401
-    from .manage import bp as manage_bp
-    from .manage import views as _manage_views  # noqa: F401
     from .public.views import bp as public_bp
+    from .self_service import bp as self_service_bp
+    from .self_service import views as _self_service_views  # noqa: F401
+    from .staff import (  # noqa: F401
+        accounts,
+        checkpoints,
+        dashboard,
+        delegates,
+        devices,
+        editions,
+        import_export,
+        photos,
+        printing,
+        signin,
+        walk_in,
+    )
     from .staff import bp as staff_bp
-    from .staff import editions, exchange, photos, printing  # noqa: F401
-    from .staff import views as _staff_views  # noqa: F401
 
-    return [public_bp, staff_bp, checkin_bp, api_bp, manage_bp]
+    return [public_bp, staff_bp, checkin_bp, api_bp, self_service_bp]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -78,6 +89,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import auth, editions, models  # noqa: F401  (user loader; tables on the metadata)
     from .web import register_web_helpers
+
+    auth.init_app(app)
 
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)

@@ -47,12 +47,9 @@ def welcome(url: str) -> None:
     else:
         click.echo("  Staff accounts: flask --app wsgi staff list  "
                    "(new one: flask --app wsgi staff create EMAIL --role admin|desk|scanner)")
-    try:
-        from badges.fonts import missing_fonts_hint
+    from badges.fonts import missing_fonts_hint
 
-        hint = missing_fonts_hint()
-    except ImportError:
-        hint = None
+    hint = missing_fonts_hint()
     if hint:
         click.echo(f"  Badge fonts missing for some scripts; add them with: {hint}")
     click.echo("")
@@ -63,12 +60,11 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(welcome)
     # Command groups live beside their area: staff, delegates + badges, devices +
     # checkpoints, mail.
-    from . import cli_editions
+    from . import cli_editions, cli_mail
     from .checkin import cli as checkin_cli
-    from .manage import cli as manage_cli
     from .staff import cli as staff_cli
     from .staff import cli_delegates
 
-    for module in (staff_cli, cli_delegates, checkin_cli, manage_cli, cli_editions):
+    for module in (staff_cli, cli_delegates, checkin_cli, cli_mail, cli_editions):
         for command in module.commands:
             app.cli.add_command(command)

@@ -4,9 +4,10 @@ on a forum's records takes (defaulting to the current edition)."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
-from datetime import date, datetime
-from typing import Any
+from datetime import date
+from typing import Any, NoReturn
 
 import click
 from flask.cli import AppGroup
@@ -14,7 +15,7 @@ from flask.cli import AppGroup
 editions_group = AppGroup("editions", help="Editions of the forum (one per year).")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     raise SystemExit(1)
 
@@ -43,10 +44,11 @@ def edition_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _date(value: str, name: str) -> date:
     try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return date.fromisoformat(value)
     except ValueError:
-        _fail(f"{name} must be a date as YYYY-MM-DD, got {value!r}.")
-        raise  # unreachable
+        pass
+    _fail(f"{name} must be a date as YYYY-MM-DD, got {value!r}.")
 
 
 @editions_group.command("list")

@@ -171,4 +171,7 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "MANAGE_LINK_MAX_AGE_DAYS": _int(
             "MANAGE_LINK_MAX_AGE_DAYS", env.get("MANAGE_LINK_MAX_AGE_DAYS"), 30
         ),
+        # How staff passwords are hashed (werkzeug's method string). scrypt in production;
+        # the test suite sets a cheap one so that creating accounts costs nothing.
+        "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt").strip() or "scrypt",
     }

@@ -21,25 +21,25 @@ edition commands).
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from .extensions import db
-from .models.checkin import Checkpoint
 from .models.edition import Edition, EditionScoped
 from .models.types import utcnow
 
 SESSION_KEY = "edition"
-_G_REQUEST = "_edition_request"  # (request object id, Edition) for this request
+_G_REQUEST = "_edition_request"  # the Edition resolved for this request
 _G_SCOPE = "_edition_scope"  # stack of editions entered with edition_scope()
-_LOOKUP = {"all_editions": True}
+# `.execution_options(**ALL_EDITIONS)`: this statement is not limited to one edition.
+ALL_EDITIONS: dict[str, Any] = {"all_editions": True}
+_LOOKUP = ALL_EDITIONS
 
 
 class EditionError(ValueError):
@@ -61,72 +61,12 @@ def require_edition(slug: str) -> Edition:
 
 
 def marked_current() -> Edition | None:
-    """The edition marked current (the public one), or the first one if none is marked."""
-    query = (select(Edition).order_by(Edition.is_current.desc(), Edition.id).limit(1)
-             .execution_options(**_LOOKUP))
-    found = db.session.scalar(query)
-    if found is None and ensure_first_edition():
-        found = db.session.scalar(query)
-    return found
-
-
-MONTHS = {m: i for i, m in enumerate(
-    ("january february march april may june july august september october november "
-     "december").split(), start=1)}
-
-
-def _dates_from_text(text: str) -> tuple[date, date]:
-    """Start and end from EVENT_DATES ("8–10 December 2026 · …"), as migration 0003 reads it."""
-    m = re.search(r"(\d{1,2})\s*[–-]\s*(\d{1,2})\s+([A-Za-z]+)\s+(\d{4})", text)
-    if m and m.group(3).lower() in MONTHS:
-        month, year = MONTHS[m.group(3).lower()], int(m.group(4))
-        with contextlib.suppress(ValueError):
-            return date(year, month, int(m.group(1))), date(year, month, int(m.group(2)))
-    m = re.search(r"(\d{1,2})\s+([A-Za-z]+)\s+(\d{4})", text)
-    if m and m.group(2).lower() in MONTHS:
-        with contextlib.suppress(ValueError):
-            day = date(int(m.group(3)), MONTHS[m.group(2).lower()], int(m.group(1)))
-            return day, day
-    return date(2026, 12, 8), date(2026, 12, 10)
-
-
-def seed_values(config: Any) -> dict[str, Any]:
-    """The first edition's settings from the environment's EVENT_* settings."""
-    dates, dates_zh = config.get("EVENT_DATES") or "", config.get("EVENT_DATES_ZH") or ""
-    starts, ends = _dates_from_text(dates)
-    return {
-        "slug": str(starts.year), "name_en": config.get("EVENT_NAME") or "Forum",
-        "name_zh": config.get("EVENT_NAME_ZH") or "", "starts_on": starts, "ends_on": ends,
-        "city_en": dates.split("·", 1)[1].strip() if "·" in dates else "",
-        "city_zh": dates_zh.split("·", 1)[1].strip() if "·" in dates_zh else "",
-        "timezone": config.get("EVENT_TIMEZONE") or "Asia/Shanghai",
-        "registration_closes_at": config.get("REGISTRATION_CLOSES_AT"),
-        "capacities": dict(config.get("CATEGORY_CAPACITIES") or {}),
-    }
-
-
-def ensure_first_edition() -> bool:
-    """Make the first edition (and its main entrance) from the environment if there is no
-    edition at all, as migration 0003 does; in its own transaction. True if it made one."""
-    with db.engine.begin() as conn:
-        if conn.scalar(select(func.count()).select_from(Edition.__table__)):
-            return False
-        values = {**_EDITION_DEFAULTS, **seed_values(current_app.config), "is_current": True,
-                  "created_at": utcnow()}
-        edition_id = conn.execute(insert(Edition.__table__).values(**values)
-                                  .returning(Edition.__table__.c.id)).scalar_one()
-        checkpoints = Checkpoint.__table__
-        if not conn.scalar(select(func.count()).select_from(checkpoints).where(
-                checkpoints.c.edition_id == edition_id, checkpoints.c.id == "main")):
-            conn.execute(insert(checkpoints).values(**main_checkpoint(edition_id)))
-    current_app.extensions.pop("first_edition_id", None)
-    return True
-
-
-_EDITION_DEFAULTS = {
-    "venue_en": "", "venue_zh": "", "invitation_only": [], "organiser_name": "",
-    "contact_email": "", "privacy_en": "", "privacy_zh": "", "logo_mime": "",
-}
+    """The edition marked current (the public one), or the first one if none is marked.
+    None only in a database without editions (not migrated: `flask --app wsgi db upgrade`
+    makes the first one)."""
+    return db.session.scalar(
+        select(Edition).order_by(Edition.is_current.desc(), Edition.id).limit(1)
+        .execution_options(**_LOOKUP))
 
 
 def main_checkpoint(edition_id: int) -> dict[str, Any]:
@@ -170,14 +110,10 @@ def current_edition() -> Edition | None:
     stack = g.get(_G_SCOPE)
     if stack:
         return stack[-1]
-    if has_request_context():
-        key = id(request._get_current_object())  # type: ignore[attr-defined]
-        cached = g.get(_G_REQUEST)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        edition = _for_request()
-        setattr(g, _G_REQUEST, (key, edition))
-        return edition
+    if has_request_context():  # resolved once per request (each has its own app context)
+        if _G_REQUEST not in g:
+            setattr(g, _G_REQUEST, _for_request())
+        return g.get(_G_REQUEST)
     return marked_current()
 
 
@@ -195,6 +131,18 @@ def edition_scope(edition: Edition) -> Iterator[Edition]:
         yield edition
     finally:
         stack.pop()
+
+
+@contextlib.contextmanager
+def edition_scope_id(edition_id: int | None) -> Iterator[Edition | None]:
+    """`edition_scope` for an edition known by id (a background thread carries the id of
+    the edition its request worked on); None: the current edition, as without a scope."""
+    edition = db.session.get(Edition, edition_id) if edition_id is not None else None
+    if edition is None:
+        yield None
+        return
+    with edition_scope(edition):
+        yield edition
 
 
 def forget_request_edition() -> None:

@@ -1,5 +1,8 @@
 """Extension objects, created unbound and attached to an app in `create_app`."""
 
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -24,7 +27,20 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # Flask-SQLAlchemy builds db.Model at run time (table names, query property); type
+    # checkers see the declarative base it is made from.
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+
+
+def real_app() -> Flask:
+    """The app object behind `current_app` (for signal senders and threads that outlive the
+    request)."""
+    return current_app._get_current_object()  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .countries import country_name
-from .i18n import event_texts, local_datetime
+from .i18n import event_texts, local_datetime, yes_no
 
 
 def safe_next(target: str | None) -> str | None:
@@ -41,6 +41,7 @@ def register_web_helpers(app: Flask) -> None:
         }
 
     app.add_template_filter(local_datetime, "local_datetime")
+    app.add_template_global(yes_no, "yes_no")
 
     @app.after_request
     def security_headers(response):

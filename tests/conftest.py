@@ -1,36 +1,73 @@
-"""Fixtures: one migrated database per test session (SQLite, or PostgreSQL from
-TEST_DATABASE_URL), a fresh app per test, emptied tables after each test."""
+"""Fixtures: one migrated database per test session and xdist worker (SQLite, or PostgreSQL
+from TEST_DATABASE_URL), a fresh app per test, emptied tables after each test; and the
+shared helpers as fixtures (test modules do not import each other).
+
+As in Flask's tutorial, `app` holds no app context: every request the test client sends
+gets its own, as in production. A test that reads or writes the database itself opens one
+(`with app.app_context():`), or asks for `app_ctx` when it sends no request at all.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask, g, request_started
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
+from jinja2.bccache import Bucket, BytecodeCache
+from werkzeug.security import generate_password_hash
 
 from registration import create_app
 from registration.extensions import db
+from registration.fields import EXCHANGE_COLUMNS
+from registration.models import Checkpoint, Delegate, Edition, StaffUser, Status
+from registration.services.registration import build_delegate
+from registration.validation import clean_record
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "delegates.csv"
+STAFF_PASSWORD = "correct horse battery staple"
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def _recreate_database(url: sa.URL, name: str, create: bool = True) -> None:
+    """Drop database `name` on TEST_DATABASE_URL's server (and create it again, empty)."""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if create:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    if not url:  # each xdist worker has its own temporary directory, so its own file
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:  # parallel run: each worker empties tables in a database of its own
+        base = sa.make_url(url)
+        name = f"{base.database}_{worker}"
+        _recreate_database(base, name)
+        yield base.set(database=name).render_as_string(hide_password=False)
+        _recreate_database(base, name, create=False)
+        return
     engine = sa.create_engine(url)
     with engine.begin() as conn:  # every test run starts from an empty schema
         conn.execute(sa.text("DROP SCHEMA public CASCADE"))
         conn.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
-    return url
+    yield url
 
 
 @pytest.fixture(scope="session")
@@ -43,45 +80,80 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "INSTANCE_DIR": str(tmp_path_factory.mktemp("instance")),
         "REGISTRATION_CLOSES_AT": None,
         "CATEGORY_CAPACITIES": {},
+        # scrypt costs tens of milliseconds per staff account; the suite creates hundreds.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
 
 
 @pytest.fixture(scope="session")
-def _migrated(base_config: dict) -> None:
+def _migrated(base_config: dict) -> dict[str, Any]:
+    """Migrate the test database; returns the first edition as the migration seeded it."""
     app = create_app(base_config)
     with app.app_context():
         upgrade()
+        edition = Edition.__table__
+        with db.engine.connect() as conn:
+            first = conn.execute(sa.select(edition).order_by(edition.c.id).limit(1)).one()
         db.engine.dispose()
+    return dict(first._mapping)
 
 
-def _empty_tables() -> None:
-    tables = [t for t in reversed(db.metadata.sorted_tables) if t.name != "checkpoint"]
+def _empty_tables(first_edition: dict[str, Any]) -> None:
+    """Empty every table but keep what the migrations made: the first edition (its settings
+    put back as seeded, current again) and its main entrance."""
+    kept = {"edition", "checkpoint"}
+    tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in kept]
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("TRUNCATE " + ", ".join(t.name for t in tables)
                                    + " RESTART IDENTITY CASCADE"))
     else:
         for table in tables:
             db.session.execute(table.delete())
-    db.session.execute(sa.text("DELETE FROM checkpoint WHERE id <> 'main'"))
+    checkpoint, edition, first_id = Checkpoint.__table__, Edition.__table__, first_edition["id"]
+    db.session.execute(checkpoint.delete().where(
+        (checkpoint.c.edition_id != first_id) | (checkpoint.c.id != "main")))
+    db.session.execute(edition.delete().where(edition.c.id != first_id))
+    db.session.execute(edition.update().where(edition.c.id == first_id).values(first_edition))
     db.session.commit()
 
 
-def _fresh_request_state(sender: Flask, **extra) -> None:
-    g.pop("_login_user", None)
-    g.pop(sender.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+class OwnContextClient(FlaskClient):
+    """Refuses to send a request while the test holds an app context: the request would
+    reuse it (its `g`, its database session) instead of getting its own as in production."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if has_app_context():
+            raise RuntimeError("a test request was sent inside an app context; close the "
+                               "`with app.app_context():` block (or drop `app_ctx`) first")
+        return super().open(*args, **kwargs)
+
+
+class _SharedBytecode(BytecodeCache):
+    """Compiled templates kept across the apps of one test process."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATES = _SharedBytecode()
 
 
 @pytest.fixture
-def make_app(base_config: dict, _migrated: None) -> Iterator:
+def make_app(base_config: dict, _migrated: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
     """Build an app with extra settings; tables are emptied afterwards."""
     apps: list[Flask] = []
 
-    def factory(**overrides) -> Flask:
+    def factory(**overrides: Any) -> Flask:
         app = create_app({**base_config, **overrides})
-        # Tests keep one app context open across requests, so `g` outlives a request; in
-        # production every request has its own. Drop what extensions cache there per request
-        # (Flask-Login's user, Flask-WTF's CSRF token) so each request reads its own session.
-        request_started.connect(_fresh_request_state, app)
+        app.test_client_class = OwnContextClient
+        app.jinja_env.bytecode_cache = _TEMPLATES
         apps.append(app)
         return app
 
@@ -89,15 +161,20 @@ def make_app(base_config: dict, _migrated: None) -> Iterator:
     for app in apps[:1]:
         with app.app_context():
             db.session.remove()
-            _empty_tables()
+            _empty_tables(_migrated)
     for app in apps:
         with app.app_context():
             db.engine.dispose()
 
 
 @pytest.fixture
-def app(make_app) -> Iterator[Flask]:
-    app = make_app()
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    """An app context for the whole test, for tests that send no request."""
     with app.app_context():
         yield app
 
@@ -112,42 +189,196 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def csrf_from(html: str) -> str:
-    match = CSRF_RE.search(html) or re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
+@pytest.fixture
+def samples_csv() -> Path:
+    if not SAMPLES.exists():
+        pytest.skip(f"{SAMPLES} is missing")
+    return SAMPLES
 
 
 @pytest.fixture
-def get_csrf(client: FlaskClient):
+def csrf_from() -> Callable[[str], str]:
+    """The CSRF token of a page's form."""
+
+    def find(html: str) -> str:
+        match = CSRF_RE.search(html) or re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert match, "page has no CSRF token"
+        return match.group(1)
+
+    return find
+
+
+@pytest.fixture
+def get_csrf(client: FlaskClient, csrf_from: Callable[[str], str]) -> Callable[..., str]:
     def fetch(path: str = "/register") -> str:
         return csrf_from(client.get(path).get_data(as_text=True))
 
     return fetch
 
 
-STAFF_PASSWORD = "correct horse battery staple"
+@pytest.fixture
+def staff_password() -> str:
+    """The password of the accounts `login` creates."""
+    return STAFF_PASSWORD
+
+
+def _loaded(obj: Any) -> Any:
+    """Load every column before the app context ends, so the object can still be read after
+    it (detached); reading it again from the database needs a new context."""
+    db.session.refresh(obj)
+    return obj
 
 
 @pytest.fixture
-def login(client: FlaskClient, app: Flask):
-    """Sign `client` in as a new staff member of `role` (without going through the form)."""
-    from werkzeug.security import generate_password_hash
+def from_db(app: Flask) -> Callable[[Any], Any]:
+    """A row as stored now (by primary key `id`), read in an app context of its own and
+    returned detached with every column loaded."""
 
-    from registration.models import StaffUser
+    def load(obj: Any) -> Any:
+        with app.app_context():
+            return db.session.get(type(obj), obj.id)
+
+    return load
+
+
+@pytest.fixture
+def login(client: FlaskClient, app: Flask) -> Callable[..., StaffUser]:
+    """Sign `client` in as a new staff member of `role` (without going through the form)."""
 
     def sign_in(role: str = "desk", email: str | None = None) -> StaffUser:
-        staff = StaffUser(email=email or f"{role}@forum.test", role=role, active=True,
-                          password_hash=generate_password_hash(STAFF_PASSWORD),
-                          session_version=0, failed_logins=0)
-        db.session.add(staff)
-        db.session.commit()
+        with app.app_context():
+            staff = StaffUser(email=email or f"{role}@forum.test", role=role, active=True,
+                              password_hash=generate_password_hash(
+                                  STAFF_PASSWORD, method=app.config["PASSWORD_HASH_METHOD"]),
+                              session_version=0, failed_logins=0)
+            db.session.add(staff)
+            db.session.commit()
+            staff = _loaded(staff)
         with client.session_transaction() as session:
             session["_user_id"] = staff.get_id()
             session["_fresh"] = True
         return staff
 
     return sign_in
+
+
+# The public registration form, filled in for each category.
+CATEGORY_DATA = {
+    "government": {
+        "ministry": "Ministry of Public Security",
+        "delegation": "CN",
+        "head_of_delegation": "y",
+    },
+    "expert": {"expertise": ["cybersecurity", "counter_terrorism"]},
+    "scholar": {
+        "institution": "Peking University",
+        "department": "Law School",
+        "academic_title": "Professor",
+    },
+    "ngo": {"website": "redcross.example.org", "focus": "Disaster relief"},
+}
+
+
+@pytest.fixture
+def category_data() -> dict[str, dict[str, Any]]:
+    """The category fields `form_data` fills in, per category."""
+    return CATEGORY_DATA
+
+
+@pytest.fixture
+def form_data() -> Callable[..., dict]:
+    """What a delegate posts to /register (`None` leaves a field out)."""
+
+    def fill(csrf: str, category: str = "government", **overrides: Any) -> dict:
+        data = {
+            "csrf_token": csrf,
+            "category": category,
+            "honorific": "Dr.",
+            "given_name": "Xiaoming",
+            "family_name": "Wang",
+            "native_name": "王小明",
+            "badge_name": "",
+            "organisation": "Ministry of Public Security",
+            "position": "Deputy Director-General",
+            "country": "CN",
+            "email": "wang.xiaoming@example.cn",
+            "phone": "+86 138 0013 8000",
+            "dietary_needs": "Halal",
+            "accessibility_needs": "",
+            "consent": "y",
+            **CATEGORY_DATA.get(category, {}),
+        }
+        data.update(overrides)
+        return {k: v for k, v in data.items() if v is not None}
+
+    return fill
+
+
+@pytest.fixture
+def make_delegate(request: pytest.FixtureRequest) -> Callable[..., Delegate]:
+    """A stored delegate, validated by the product's own rules (validation.clean_record, as
+    for imports: category fields and consent optional) and built by build_delegate.
+
+    Keyword arguments named like form/import columns (given_name, email, country, ministry,
+    expertise, …) are form data; other keywords set model attributes afterwards (public_id,
+    needs_reprint, …). `status` and `printed` set what the desk would have done since;
+    `head` sets head_of_delegation whatever the category. Called inside an app context the
+    delegate stays in that session; outside one, it is stored in a context of its own and
+    returned detached, with every column loaded.
+    """
+    numbers = itertools.count(1)
+
+    def make(category: str = "government", status: Status | str = Status.SUBMITTED, *,
+             printed: bool = False, head: bool | None = None, source: str = "self",
+             commit: bool = True, **fields: Any) -> Delegate:
+        if not has_app_context():
+            assert commit, "outside an app context the delegate must be committed"
+            with request.getfixturevalue("app").app_context():
+                return _loaded(make(category, status, printed=printed, head=head,
+                                    source=source, **fields))
+        n = next(numbers)
+        data = {
+            "category": category, "honorific": "Dr.", "given_name": f"Given{n}",
+            "family_name": "Wang", "native_name": "", "badge_name": "",
+            "organisation": "Ministry of Public Security", "position": "Director",
+            "country": "CN", "email": f"person{n}@example.org", "phone": "+86 138 0013 8000",
+            "ministry": "MPS",
+        }
+        data.update({k: v for k, v in fields.items() if k in EXCHANGE_COLUMNS})
+        clean, errors = clean_record(data, require_category_fields=False,
+                                     require_consent=False)
+        assert not errors, errors
+        delegate = build_delegate(clean, source=source)
+        delegate.reference = f"GPS-TEST-{n:04d}"
+        delegate.status = Status(status).value
+        if head is not None:
+            delegate.details = {**delegate.details, "head_of_delegation": head}
+        if printed:
+            delegate.printed_at = datetime.now(UTC)
+            delegate.print_count = 1
+        for name, value in fields.items():
+            if name not in EXCHANGE_COLUMNS:
+                setattr(delegate, name, value)
+        delegate.refresh_search_text()
+        db.session.add(delegate)
+        if commit:
+            db.session.commit()
+        return delegate
+
+    return make
+
+
+@pytest.fixture
+def wait_for_job() -> Callable[..., dict]:
+    """Poll a background job's JSON until it has finished; returns that JSON."""
+
+    def wait(client: FlaskClient, job_url: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = client.get(job_url + ".json").get_json()
+            if data["finished"]:
+                return data
+            time.sleep(0.05)
+        raise AssertionError("job did not finish")
+
+    return wait

@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from test_checkin import make_delegate
 
 from registration.api.openapi import EXAMPLES, document
 from registration.extensions import db
 from registration.models import CheckIn, Scan
-from registration.services import checkin as svc
 from registration.services import devices as device_svc
-from registration.services.badge_tokens import public_keys_b64, token_for
+from registration.services.badge_signing import public_keys_b64, token_for
+from registration.services.checkin.checkpoints import save_checkpoint
 
 DOC = document()
 
@@ -101,7 +100,8 @@ def check_documented(response, path: str, method: str = "post") -> dict:
 
 @pytest.fixture
 def device_token(app) -> str:
-    return device_svc.issue("Door 1 phone")[1]
+    with app.app_context():
+        return device_svc.issue("Door 1 phone")[1]
 
 
 def post(client, token: str | None, body: Any, **headers) -> Any:
@@ -117,24 +117,25 @@ def body_for(code: str, checkpoint: str = "main", **extra) -> dict:
 # ----------------------------------------------------------------------------- statuses
 
 
-def test_each_status_over_http(client, device_token):
-    svc.save_checkpoint("vip", "VIP lounge", ["government"], False)
-    ok = make_delegate("government")
-    expert = make_delegate("expert")
-    pending = make_delegate(status="submitted")
-    reprinted = make_delegate()
-    old_code = token_for(reprinted)
-    reprinted.badge_serial = 2
-    db.session.commit()
+def test_each_status_over_http(app, client, device_token, make_delegate):
+    with app.app_context():
+        save_checkpoint("vip", "VIP lounge", ["government"], False)
+        ok = make_delegate("government", "badge_printed", native_name="王小明")
+        expert = make_delegate("expert", "badge_printed")
+        pending = make_delegate(status="submitted")
+        reprinted = make_delegate(status="badge_printed")
+        old_code = token_for(reprinted)
+        reprinted.badge_serial = 2
+        db.session.commit()
 
-    cases = [
-        (token_for(ok), "main", "checked_in"),
-        (token_for(ok), "main", "already_checked_in"),
-        ("GP1NOTATOKEN", "main", "invalid"),
-        (old_code, "main", "revoked"),
-        (token_for(pending), "main", "not_accredited"),
-        (token_for(expert), "vip", "zone_denied"),
-    ]
+        cases = [
+            (token_for(ok), "main", "checked_in"),
+            (token_for(ok), "main", "already_checked_in"),
+            ("GP1NOTATOKEN", "main", "invalid"),
+            (old_code, "main", "revoked"),
+            (token_for(pending), "main", "not_accredited"),
+            (token_for(expert), "vip", "zone_denied"),
+        ]
     seen = {}
     for code, checkpoint, expected in cases:
         response = post(client, device_token, body_for(code, checkpoint))
@@ -150,24 +151,26 @@ def test_each_status_over_http(client, device_token):
     assert seen["invalid"]["delegate"] is None
     assert seen["invalid"]["reason"] == "malformed"
     assert seen["revoked"]["delegate"]["name"]
-    scans = db.session.scalars(select(Scan).order_by(Scan.id)).all()
-    assert [s.result for s in scans] == [c[2] for c in cases]
-    assert all(s.device_id is not None and s.staff_id is None for s in scans)
+    with app.app_context():
+        scans = db.session.scalars(select(Scan).order_by(Scan.id)).all()
+        assert [s.result for s in scans] == [c[2] for c in cases]
+        assert all(s.device_id is not None and s.staff_id is None for s in scans)
 
 
-def test_nonce_replay_over_http_is_one_scan(client, device_token):
-    delegate = make_delegate()
-    body = body_for(token_for(delegate))
+def test_nonce_replay_over_http_is_one_scan(app, client, device_token, make_delegate):
+    with app.app_context():
+        body = body_for(token_for(make_delegate(status="badge_printed")))
     first = post(client, device_token, body).get_json()
     again = post(client, device_token, body).get_json()
     assert first["status"] == again["status"] == "checked_in"
     assert again["replayed"] is True
-    assert db.session.scalar(select(func.count()).select_from(Scan)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Scan)) == 1
 
 
-def test_offline_sync_reports_duplicates_earliest_wins(client, device_token):
-    delegate = make_delegate()
-    code = token_for(delegate)
+def test_offline_sync_reports_duplicates_earliest_wins(app, client, device_token, make_delegate):
+    with app.app_context():
+        code = token_for(make_delegate(status="badge_printed"))
     t0 = datetime.now(UTC) - timedelta(minutes=20)
     online = post(client, device_token, body_for(code)).get_json()
     early = post(client, device_token, body_for(code, scanned_at=t0.isoformat())).get_json()
@@ -179,15 +182,16 @@ def test_offline_sync_reports_duplicates_earliest_wins(client, device_token):
     assert dup["status"] == "already_checked_in"
     assert datetime.fromisoformat(dup["checked_in_at"].replace("Z", "+00:00")) == t0.replace(
         microsecond=t0.microsecond // 1000 * 1000)
-    assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
 
 
-def test_twenty_scanners_post_the_same_badge_at_once(app, device_token):
+def test_twenty_scanners_post_the_same_badge_at_once(app, device_token, make_delegate):
     """Over HTTP: 20 clients (threads, each its own request context and DB session)."""
     import threading
 
-    delegate = make_delegate()
-    code = token_for(delegate)
+    with app.app_context():
+        code = token_for(make_delegate(status="badge_printed"))
     barrier = threading.Barrier(20)
     answers: list = [None] * 20
 
@@ -203,9 +207,9 @@ def test_twenty_scanners_post_the_same_badge_at_once(app, device_token):
     for t in threads:
         t.join(60)
     assert sorted(answers) == [(200, "already_checked_in")] * 19 + [(200, "checked_in")]
-    db.session.expire_all()
-    assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
-    assert db.session.scalar(select(func.count()).select_from(Scan)) == 20
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Scan)) == 20
 
 
 # ----------------------------------------------------------------------------- errors
@@ -229,7 +233,7 @@ def test_twenty_scanners_post_the_same_badge_at_once(app, device_token):
     ({"code": "x", "checkpoint": "main", "nonce": "abcdefgh12",
       "scanned_at": "2020-01-01T09:00:00Z"}, 422, "invalid_scanned_at"),  # backdating
 ])
-def test_malformed_requests_get_json_errors(client, device_token, body, status, code):
+def test_malformed_requests_get_json_errors(app, client, device_token, body, status, code):
     if isinstance(body, str):
         response = client.post("/api/v1/checkins", data=body, content_type="application/json",
                                headers={"Authorization": f"Bearer {device_token}"})
@@ -237,7 +241,8 @@ def test_malformed_requests_get_json_errors(client, device_token, body, status, 
         response = post(client, device_token, body)
     assert response.status_code == status
     assert check_documented(response, "/api/v1/checkins")["error"] == code
-    assert db.session.scalar(select(func.count()).select_from(Scan)) == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Scan)) == 0
 
 
 def test_unknown_route_and_method_are_json(client):
@@ -250,9 +255,10 @@ def test_unknown_route_and_method_are_json(client):
 # ----------------------------------------------------------------------------- auth
 
 
-def test_no_credentials_is_401_json(client):
-    delegate = make_delegate()
-    response = post(client, None, body_for(token_for(delegate)))
+def test_no_credentials_is_401_json(app, client, make_delegate):
+    with app.app_context():
+        code = token_for(make_delegate(status="badge_printed"))
+    response = post(client, None, body_for(code))
     assert response.status_code == 401
     assert check_documented(response, "/api/v1/checkins")["error"] == "unauthenticated"
     assert client.get("/api/v1/checkin-snapshot").status_code == 401
@@ -267,74 +273,84 @@ def test_bad_authorization_is_401(client, header):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_revoked_device_token_is_refused_at_once(client, device_token):
-    delegate = make_delegate()
-    assert post(client, device_token, body_for(token_for(delegate))).status_code == 200
+def test_revoked_device_token_is_refused_at_once(app, client, device_token, make_delegate):
+    with app.app_context():
+        code = token_for(make_delegate(status="badge_printed"))
+    assert post(client, device_token, body_for(code)).status_code == 200
     assert client.get("/api/v1/checkin-snapshot",
                       headers={"Authorization": f"Bearer {device_token}"}).status_code == 200
-    device_svc.revoke("Door 1 phone")
-    response = post(client, device_token, body_for(token_for(delegate)))
+    with app.app_context():
+        device_svc.revoke("Door 1 phone")
+    response = post(client, device_token, body_for(code))
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_token"
     assert client.get("/api/v1/checkin-snapshot",
                       headers={"Authorization": f"Bearer {device_token}"}).status_code == 401
 
 
-def test_device_token_needs_no_csrf_and_marks_last_seen(client, device_token):
+def test_device_token_needs_no_csrf_and_marks_last_seen(app, client, device_token,
+                                                        make_delegate):
     from registration.models import AuditEntry
 
-    delegate = make_delegate()
-    assert post(client, device_token, body_for(token_for(delegate))).status_code == 200
-    entry = db.session.scalars(select(AuditEntry)
-                               .where(AuditEntry.action == "checked_in")).one()
-    assert entry.actor == "device:Door 1 phone"
-    assert entry.details["gate"] == "main" and entry.details["moved"] is True
-    device = device_svc.list_devices()[0]
-    db.session.refresh(device)
-    assert device.last_seen_at is not None
+    with app.app_context():
+        code = token_for(make_delegate(status="badge_printed"))
+    assert post(client, device_token, body_for(code)).status_code == 200
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry)
+                                   .where(AuditEntry.action == "checked_in")).one()
+        assert entry.actor == "device:Door 1 phone"
+        assert entry.details["gate"] == "main" and entry.details["moved"] is True
+        device = device_svc.list_devices()[0]
+        db.session.refresh(device)
+        assert device.last_seen_at is not None
 
 
 @pytest.mark.parametrize("role", ["scanner", "desk", "admin"])
-def test_staff_session_needs_the_csrf_header(client, login, get_csrf, role):
+def test_staff_session_needs_the_csrf_header(app, client, login, get_csrf, role,
+                                             make_delegate):
     staff = login(role)
-    delegate = make_delegate()
+    with app.app_context():
+        code = token_for(make_delegate(status="badge_printed"))
     # Cookies alone (what a cross-site form would send) are not enough.
-    refused = post(client, None, body_for(token_for(delegate)))
+    refused = post(client, None, body_for(code))
     assert refused.status_code == 400
     assert refused.get_json()["error"] == "csrf_failed"
     csrf = get_csrf("/checkin")
-    response = post(client, None, body_for(token_for(delegate)), **{"X-CSRFToken": csrf})
+    response = post(client, None, body_for(code), **{"X-CSRFToken": csrf})
     assert response.status_code == 200
     assert response.get_json()["status"] == "checked_in"
-    assert db.session.scalars(select(Scan.staff_id)).one() == staff.id
+    with app.app_context():
+        assert db.session.scalars(select(Scan.staff_id)).one() == staff.id
     # GETs need no CSRF token.
     assert client.get("/api/v1/checkin-snapshot").status_code == 200
 
 
-def test_scanner_page_carries_a_working_csrf_token(client, login):
+def test_scanner_page_carries_a_working_csrf_token(app, client, login, make_delegate):
     login("scanner")
     html = client.get("/checkin").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    delegate = make_delegate()
-    response = post(client, None, body_for(token_for(delegate)), **{"X-CSRFToken": token})
+    with app.app_context():
+        code = token_for(make_delegate(status="badge_printed"))
+    response = post(client, None, body_for(code), **{"X-CSRFToken": token})
     assert response.status_code == 200
 
 
 # ----------------------------------------------------------------------------- snapshot, key
 
 
-def test_snapshot_matches_schema(client, device_token):
-    delegate = make_delegate(head=True)
+def test_snapshot_matches_schema(app, client, device_token, make_delegate):
+    delegate = make_delegate(status="badge_printed", head=True)
     response = client.get("/api/v1/checkin-snapshot",
                           headers={"Authorization": f"Bearer {device_token}"})
     body = check_documented(response, "/api/v1/checkin-snapshot", "get")
     assert body["delegates"][0]["public_id"] == str(delegate.public_id)
-    assert body["public_keys"] == public_keys_b64()
+    with app.app_context():
+        assert body["public_keys"] == public_keys_b64()
     assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_public_key_current_and_previous(make_app):
-    from registration.tickets import generate_private_key, public_key_b64
+    from registration.badge_token import generate_private_key, public_key_b64
 
     old = public_key_b64(generate_private_key())
     app = make_app(BADGE_PREVIOUS_PUBLIC_KEYS=old)
@@ -369,7 +385,7 @@ def test_openapi_examples_match_their_schemas():
     checked = 0
     for ops in DOC["paths"].values():
         for op in ops.values():
-            bodies = [op.get("requestBody", {})] + list(op["responses"].values())
+            bodies = [op.get("requestBody", {}), *list(op["responses"].values())]
             for part in bodies:
                 media = part.get("content", {}).get("application/json")
                 if not media:

@@ -20,10 +20,11 @@ import zxingcpp
 from badges import LAYOUTS, BadgeData, EventInfo, render_badge, render_badges
 from badges import fonts as badge_fonts
 from badges import qr as badge_qr
+from badges import shaping as badge_shaping
+from badges.fitting import ELLIPSIS, choose_lines
 from badges.layouts import MM
 from badges.pdfcat import PdfConcatenator
-from badges.text import ELLIPSIS, choose_lines
-from registration import tickets
+from registration import badge_token
 
 EVENT = EventInfo("Global Public Safety Cooperation Forum",
                   "8\u201310 December 2026 \u00b7 Lianyungang")
@@ -72,17 +73,17 @@ def badge_log():
 
 @pytest.fixture(scope="module")
 def key():
-    return tickets.generate_private_key()
+    return badge_token.generate_private_key()
 
 
 def make_badge(key, **kw) -> tuple[BadgeData, uuid.UUID]:
     badge_id = uuid.uuid4()
-    data = dict(
-        badge_name="Xiaoming Wang", honorific="H.E.", native_name="",
-        organisation="Ministry of Public Security", country="China",
-        category="government", category_label="GOVERNMENT OFFICIAL",
-        qr_payload=tickets.issue(key, badge_id, 2), reference="GPS-7K3Q-9XWD",
-    )
+    data = {
+        "badge_name": "Xiaoming Wang", "honorific": "H.E.", "native_name": "",
+        "organisation": "Ministry of Public Security", "country": "China",
+        "category": "government", "category_label": "GOVERNMENT OFFICIAL",
+        "qr_payload": badge_token.issue(key, badge_id, 2), "reference": "GPS-7K3Q-9XWD",
+    }
     data.update(kw)
     return BadgeData(**data), badge_id
 
@@ -143,7 +144,7 @@ def test_qr_round_trip_300_and_150_dpi(key, layout):
     pdf = render_badge(badge, EVENT, layout)
     for dpi in (300, 150):
         code = decode_qr(rasterise(pdf, dpi))
-        t = tickets.verify(code, [key.public_key()], lambda b: 2 if b == badge_id else None)
+        t = badge_token.verify(code, [key.public_key()], lambda b: 2 if b == badge_id else None)
         assert (t.badge_id, t.serial) == (badge_id, 2), (layout, dpi)
 
 
@@ -169,7 +170,7 @@ def test_layout_boxes_inside_badge_and_disjoint(layout):
     if d.photo is not None:
         boxes["photo"] = d.photo
     for key_, b in boxes.items():
-        assert 0 <= b.x and 0 <= b.y and b.x + b.w <= d.width + 1e-9, key_
+        assert b.x >= 0 and b.y >= 0 and b.x + b.w <= d.width + 1e-9, key_
         assert b.y + b.h <= d.height + 1e-9, key_
     names = sorted(boxes)
     for i, a in enumerate(names):
@@ -184,7 +185,7 @@ def test_layout_boxes_inside_badge_and_disjoint(layout):
 
 
 def test_fast_qr_matrix_identical_to_qrcode_library(key):
-    payloads = [tickets.issue(key, uuid.uuid4(), s) for s in (1, 2, 65535)]
+    payloads = [badge_token.issue(key, uuid.uuid4(), s) for s in (1, 2, 65535)]
     payloads += ["HELLO WORLD", "A", "0123456789 $%*+-./:"]
     for p in payloads:
         for mask in (0, 5):
@@ -209,7 +210,7 @@ def test_script_renders_embedded_extractable_and_inked(key, script):
     name, package, preferred = SCRIPTS[script]
     require_fonts(name, package)
     # coverage: every code point is drawn by a font that has it in its cmap
-    runs = badge_fonts.layout_line(name)[0]
+    runs = badge_shaping.layout_line(name)[0]
     for run in runs:
         assert run.font.embedded
         for ch in unicodedata.normalize("NFC", run.text):
@@ -398,7 +399,7 @@ def test_bulk_is_chunked_streamed_and_ordered(key):
     if badge_fonts.missing_fonts_hint() is None:  # else Helvetica fallback (not embedded)
         assert all(emb for _, emb in embedded_fonts(pdf))
     code = decode_qr(rasterise(pdf, 200, page=2))
-    assert tickets.verify(code, [key.public_key()]).serial == 2
+    assert badge_token.verify(code, [key.public_key()]).serial == 2
 
 
 def test_bulk_with_two_worker_processes_keeps_order(key):
@@ -531,7 +532,7 @@ def test_no_system_fonts_falls_back_without_crashing(key, tmp_path, monkeypatch,
     assert "Xiaoming Wang" in text and "王" not in text
     assert {name for name, _ in embedded_fonts(pdf)} <= {"Helvetica", "Helvetica-Bold"}
     code = decode_qr(rasterise(pdf, 150))
-    assert tickets.verify(code, [key.public_key()]).badge_id == badge_id
+    assert badge_token.verify(code, [key.public_key()]).badge_id == badge_id
 
 
 def test_missing_fonts_hint_none_when_installed():

@@ -1,8 +1,7 @@
-"""Check-in rules (services/checkin.py), pages, devices and the CLI."""
+"""Check-in rules (services/checkin/), pages, devices and the CLI."""
 
 from __future__ import annotations
 
-import itertools
 import re
 import threading
 import uuid
@@ -11,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from registration.api.shapes import delegate_json, scan_result_json, snapshot_json
+from registration.badge_token import issue
 from registration.extensions import db
 from registration.models import (
     AuditEntry,
@@ -22,28 +23,13 @@ from registration.models import (
     Scan,
     Status,
 )
-from registration.services import checkin as svc
 from registration.services import devices as device_svc
-from registration.services.badge_tokens import signing_key, token_for
-from registration.tickets import issue
-
-_refs = itertools.count(1)
-
-
-def make_delegate(category: str = "government", status: str = "badge_printed", *,
-                  head: bool = False, **fields) -> Delegate:
-    n = next(_refs)
-    delegate = Delegate(
-        reference=f"GPS-T{n:06d}", category=category, status=status, source="import",
-        honorific="Dr.", given_name=fields.pop("given_name", f"Given{n}"),
-        family_name=fields.pop("family_name", "Wang"), native_name="王小明",
-        organisation="Ministry", country="CN", email=f"d{n}@example.org",
-        email_key=f"d{n}@example.org", details={"head_of_delegation": head},
-        badge_serial=1, print_count=0, needs_reprint=False, **fields,
-    )
-    db.session.add(delegate)
-    db.session.commit()
-    return delegate
+from registration.services.badge_signing import signing_key, token_for
+from registration.services.checkin import CheckinError
+from registration.services.checkin import scan as svc
+from registration.services.checkin.checkpoints import save_checkpoint
+from registration.services.checkin.dashboard import dashboard
+from registration.services.checkin.snapshot import snapshot
 
 
 def nonce() -> str:
@@ -59,14 +45,14 @@ def count(model) -> int:
 
 
 def add_vip() -> Checkpoint:
-    return svc.save_checkpoint("vip", "VIP lounge", ["government"], True)
+    return save_checkpoint("vip", "VIP lounge", ["government"], True)
 
 
 # ----------------------------------------------------------------------------- statuses
 
 
-def test_first_scan_checks_in_and_records_everything(app):
-    delegate = make_delegate()
+def test_first_scan_checks_in_and_records_everything(app_ctx, make_delegate):
+    delegate = make_delegate(status="badge_printed")
     result = scan(token_for(delegate))
     assert result.status == "checked_in"
     assert result.delegate.id == delegate.id
@@ -84,7 +70,7 @@ def test_first_scan_checks_in_and_records_everything(app):
     assert entry.details["status_from"] == "badge_printed"
 
 
-def test_second_scan_answers_already_with_first_time_and_place(app):
+def test_second_scan_answers_already_with_first_time_and_place(app_ctx, make_delegate):
     delegate = make_delegate(status="approved")  # e-ticket, no badge printed yet
     first = scan(token_for(delegate))
     second = scan(token_for(delegate).lower() + "\n")  # what a keyboard-wedge scanner sends
@@ -92,7 +78,7 @@ def test_second_scan_answers_already_with_first_time_and_place(app):
     assert second.status == "already_checked_in"
     assert second.checked_in_at == first.checked_in_at
     assert second.checkpoint_name == "Main entrance"
-    assert second.as_json()["checkpoint_name"] == "Main entrance"
+    assert scan_result_json(second)["checkpoint_name"] == "Main entrance"
     assert count(CheckIn) == 1
     assert count(Scan) == 2
     assert db.session.scalars(select(Scan.result).order_by(Scan.id)).all() == [
@@ -100,8 +86,8 @@ def test_second_scan_answers_already_with_first_time_and_place(app):
 
 
 @pytest.mark.parametrize("kind", ["garbage", "tampered", "unknown_badge", "future_serial"])
-def test_invalid_codes_are_refused_and_recorded(app, kind):
-    delegate = make_delegate()
+def test_invalid_codes_are_refused_and_recorded(app_ctx, kind, make_delegate):
+    delegate = make_delegate(status="badge_printed")
     good = token_for(delegate)
     code = {
         "garbage": "https://example.org/not-a-badge",
@@ -119,17 +105,17 @@ def test_invalid_codes_are_refused_and_recorded(app, kind):
     assert delegate.status == "badge_printed"
 
 
-def test_signed_by_another_key_is_invalid(app):
-    from registration.tickets import generate_private_key
+def test_signed_by_another_key_is_invalid(app_ctx, make_delegate):
+    from registration.badge_token import generate_private_key
 
-    delegate = make_delegate()
+    delegate = make_delegate(status="badge_printed")
     forged = issue(generate_private_key(), delegate.public_id, 1)
     result = scan(forged)
     assert (result.status, result.reason) == ("invalid", "bad_signature")
 
 
-def test_reprinted_badge_is_revoked(app):
-    delegate = make_delegate()
+def test_reprinted_badge_is_revoked(app_ctx, make_delegate):
+    delegate = make_delegate(status="badge_printed")
     old = token_for(delegate)
     delegate.badge_serial = 2
     db.session.commit()
@@ -141,7 +127,7 @@ def test_reprinted_badge_is_revoked(app):
 
 
 @pytest.mark.parametrize("status", ["submitted", "rejected", "cancelled"])
-def test_not_accredited(app, status):
+def test_not_accredited(app_ctx, status, make_delegate):
     delegate = make_delegate(status=status)
     result = scan(token_for(delegate))
     assert result.status == "not_accredited"
@@ -149,13 +135,13 @@ def test_not_accredited(app, status):
     assert db.session.scalars(select(Scan.result)).one() == "not_accredited"
 
 
-def test_unknown_or_closed_checkpoint_is_an_error_not_a_scan(app):
-    delegate = make_delegate()
-    with pytest.raises(svc.CheckinError) as err:
+def test_unknown_or_closed_checkpoint_is_an_error_not_a_scan(app_ctx, make_delegate):
+    delegate = make_delegate(status="badge_printed")
+    with pytest.raises(CheckinError) as err:
         scan(token_for(delegate), "nowhere")
     assert err.value.code == "unknown_checkpoint"
-    svc.save_checkpoint("hall", "Plenary hall", None, False, active=False)
-    with pytest.raises(svc.CheckinError):
+    save_checkpoint("hall", "Plenary hall", None, False, active=False)
+    with pytest.raises(CheckinError):
         scan(token_for(delegate), "hall")
     assert count(Scan) == 0
 
@@ -163,11 +149,11 @@ def test_unknown_or_closed_checkpoint_is_an_error_not_a_scan(app):
 # ----------------------------------------------------------------------------- zones
 
 
-def test_zones_admit_by_category_and_heads_of_delegation(app):
+def test_zones_admit_by_category_and_heads_of_delegation(app_ctx, make_delegate):
     add_vip()
-    government = make_delegate("government")
-    head_expert = make_delegate("expert", head=True)
-    expert = make_delegate("expert")
+    government = make_delegate("government", "badge_printed")
+    head_expert = make_delegate("expert", "badge_printed", head=True)
+    expert = make_delegate("expert", "badge_printed")
     assert scan(token_for(government), "vip").status == "checked_in"
     assert scan(token_for(head_expert), "vip").status == "checked_in"
     denied = scan(token_for(expert), "vip")
@@ -181,9 +167,9 @@ def test_zones_admit_by_category_and_heads_of_delegation(app):
     assert scan(token_for(expert), "main").status == "checked_in"
 
 
-def test_checkin_per_checkpoint_and_status_moves_once(app):
+def test_checkin_per_checkpoint_and_status_moves_once(app_ctx, make_delegate):
     add_vip()
-    delegate = make_delegate("government")
+    delegate = make_delegate("government", "badge_printed")
     assert scan(token_for(delegate), "main").status == "checked_in"
     assert scan(token_for(delegate), "vip").status == "checked_in"
     assert scan(token_for(delegate), "vip").status == "already_checked_in"
@@ -196,10 +182,11 @@ def test_checkin_per_checkpoint_and_status_moves_once(app):
         ("main", "badge_printed"), ("vip", "checked_in")]
 
 
-def test_status_change_never_overwrites_a_concurrent_desk_change(app, monkeypatch):
+def test_status_change_never_overwrites_a_concurrent_desk_change(app_ctx, monkeypatch,
+                                                                  make_delegate):
     """The desk cancels the delegate between the scan's read and its write: the scan is
     decided on what it read, but the status is not forced from cancelled to checked_in."""
-    delegate = make_delegate()
+    delegate = make_delegate(status="badge_printed")
     stale = svc._delegate_where(svc._D.c.id == delegate.id)
     delegate.status = "cancelled"
     db.session.commit()
@@ -212,26 +199,27 @@ def test_status_change_never_overwrites_a_concurrent_desk_change(app, monkeypatc
     assert entry.details["moved"] is False
 
 
-def test_checkpoint_validation(app):
-    with pytest.raises(svc.CheckinError) as err:
-        svc.save_checkpoint("bad id!", "X", None, False)
+def test_checkpoint_validation(app_ctx):
+    with pytest.raises(CheckinError) as err:
+        save_checkpoint("bad id!", "X", None, False)
     assert err.value.code == "invalid_checkpoint_id"
-    with pytest.raises(svc.CheckinError) as err:
-        svc.save_checkpoint("vip", "VIP", ["aliens"], False)
+    with pytest.raises(CheckinError) as err:
+        save_checkpoint("vip", "VIP", ["aliens"], False)
     assert err.value.code == "unknown_category"
-    with pytest.raises(svc.CheckinError) as err:
-        svc.save_checkpoint("main", "Main entrance", ["government"], False)
+    with pytest.raises(CheckinError) as err:
+        save_checkpoint("main", "Main entrance", ["government"], False)
     assert err.value.code == "main_is_open"
     # Every category ticked is the same as "everyone".
-    cp = svc.save_checkpoint("hall", "Hall", ["ngo", "scholar", "expert", "government"], False)
+    cp = save_checkpoint("hall", "Hall", ["ngo", "scholar", "expert", "government"], False)
     assert cp.allowed_categories is None
 
 
 # ----------------------------------------------------------------------------- nonces
 
 
-def test_same_nonce_is_recorded_once_and_answers_the_same(app, insert_strategy):
-    delegate = make_delegate()
+def test_same_nonce_is_recorded_once_and_answers_the_same(app_ctx, insert_strategy,
+                                                           make_delegate):
+    delegate = make_delegate(status="badge_printed")
     code = token_for(delegate)
     first = svc.check_in(code, "main", "nonce-0001")
     again = svc.check_in(code, "main", "nonce-0001")
@@ -245,11 +233,11 @@ def test_same_nonce_is_recorded_once_and_answers_the_same(app, insert_strategy):
     assert count(Scan) == 2
 
 
-def test_bad_nonce_and_code_types_are_errors(app):
-    with pytest.raises(svc.CheckinError) as err:
+def test_bad_nonce_and_code_types_are_errors(app_ctx):
+    with pytest.raises(CheckinError) as err:
         svc.check_in("x", "main", "short")
     assert err.value.code == "invalid_nonce"
-    with pytest.raises(svc.CheckinError) as err:
+    with pytest.raises(CheckinError) as err:
         svc.check_in(None, "main", nonce())  # type: ignore[arg-type]
     assert err.value.code == "invalid_code"
 
@@ -287,8 +275,9 @@ def insert_strategy(request, monkeypatch):
     return request.param
 
 
-def test_twenty_scanners_at_once_check_in_exactly_once(app, insert_strategy):
-    delegate = make_delegate()
+def test_twenty_scanners_at_once_check_in_exactly_once(app, app_ctx, insert_strategy,
+                                                        make_delegate):
+    delegate = make_delegate(status="badge_printed")
     code = token_for(delegate)
     statuses = _run_threads(app, 20, lambda i: svc.check_in(code, "main", f"race-{i:04d}").status)
     assert sorted(statuses).count("checked_in") == 1
@@ -301,8 +290,8 @@ def test_twenty_scanners_at_once_check_in_exactly_once(app, insert_strategy):
                              .where(AuditEntry.action == "checked_in")) == 1
 
 
-def test_same_nonce_from_many_threads_is_one_scan(app, insert_strategy):
-    delegate = make_delegate()
+def test_same_nonce_from_many_threads_is_one_scan(app, app_ctx, insert_strategy, make_delegate):
+    delegate = make_delegate(status="badge_printed")
     code = token_for(delegate)
     results = _run_threads(app, 8, lambda i: svc.check_in(code, "main", "one-nonce-123").status)
     assert results == ["checked_in"] * 8
@@ -314,8 +303,8 @@ def test_same_nonce_from_many_threads_is_one_scan(app, insert_strategy):
 # ----------------------------------------------------------------------------- offline
 
 
-def test_offline_sync_earliest_scan_wins(app, insert_strategy):
-    early, late = make_delegate(), make_delegate()
+def test_offline_sync_earliest_scan_wins(app_ctx, insert_strategy, make_delegate):
+    early, late = make_delegate(status="badge_printed"), make_delegate(status="badge_printed")
     t0 = datetime.now(UTC) - timedelta(minutes=30)
     # Scanner A was offline and admitted both at t0 and t0+1 min; meanwhile scanner B
     # (online) admitted `early` at t0+10 min.
@@ -342,8 +331,8 @@ def test_offline_sync_earliest_scan_wins(app, insert_strategy):
                              .where(AuditEntry.action == "checkin_time_corrected")) == 1
 
 
-def test_offline_time_in_the_future_is_clamped(app):
-    delegate = make_delegate()
+def test_offline_time_in_the_future_is_clamped(app_ctx, make_delegate):
+    delegate = make_delegate(status="badge_printed")
     result = scan(token_for(delegate), scanned_at=datetime.now(UTC) + timedelta(days=1))
     assert result.scanned_at <= datetime.now(UTC)
 
@@ -356,14 +345,14 @@ def test_parse_scanned_at():
     assert svc.parse_scanned_at(f"{day}T09:02:03+08:00").hour == 1
     old = (datetime.now(UTC) - timedelta(days=4)).isoformat()
     for bad in (f"{day}T01:02:03", "yesterday", 12, old, "0001-01-01T00:00:00+14:00"):
-        with pytest.raises(svc.CheckinError):
+        with pytest.raises(CheckinError):
             svc.parse_scanned_at(bad)  # type: ignore[arg-type]
 
 
-def test_snapshot_has_what_offline_scanners_need_and_no_contact_data(app):
-    delegate = make_delegate(head=True)
+def test_snapshot_has_what_offline_scanners_need_and_no_contact_data(app_ctx, make_delegate):
+    delegate = make_delegate(head=True, status="badge_printed")
     make_delegate(status="submitted")
-    data = svc.snapshot()
+    data = snapshot_json(snapshot())
     assert [d["public_id"] for d in data["delegates"]] == [str(delegate.public_id)]
     entry = data["delegates"][0]
     assert entry["badge_serial"] == 1 and entry["head_of_delegation"] is True
@@ -377,17 +366,17 @@ def test_snapshot_has_what_offline_scanners_need_and_no_contact_data(app):
 # ----------------------------------------------------------------------------- dashboard
 
 
-def test_dashboard_figures(app):
+def test_dashboard_figures(app_ctx, make_delegate):
     add_vip()
-    a = make_delegate("government")
-    b = make_delegate("expert", head=True)
-    make_delegate("expert")
+    a = make_delegate("government", "badge_printed")
+    b = make_delegate("expert", "badge_printed", head=True)
+    make_delegate("expert", "badge_printed")
     make_delegate("ngo", status="submitted")
     scan(token_for(a))
     scan(token_for(a), "vip")
     scan(token_for(b), "vip")
     scan("junk")
-    data = svc.dashboard()
+    data = dashboard()
     cats = {c["key"]: (c["checked_in"], c["accredited"]) for c in data["categories"]}
     assert cats == {"government": (1, 1), "expert": (1, 2), "scholar": (0, 0), "ngo": (0, 0)}
     cps = {c["id"]: (c["checked_in"], c["eligible"]) for c in data["checkpoints"]}
@@ -428,9 +417,10 @@ def test_page_roles(client, login, role, path, expected):
     assert client.get(path).status_code == expected
 
 
-def test_scanner_page_has_no_inline_script_and_lists_checkpoints(client, login):
+def test_scanner_page_has_no_inline_script_and_lists_checkpoints(app, client, login):
     login("scanner")
-    add_vip()
+    with app.app_context():
+        add_vip()
     html = client.get("/checkin").get_data(as_text=True)
     assert "VIP lounge" in html and "Main entrance" in html
     # Only external scripts and JSON data blocks: the CSP allows no inline script.
@@ -440,22 +430,26 @@ def test_scanner_page_has_no_inline_script_and_lists_checkpoints(client, login):
     assert '/static/js/scanner.js' in html
 
 
-def test_photo_route(client, login, app):
-    delegate = make_delegate()
+def test_photo_route(client, login, app, make_delegate):
+    delegate = make_delegate(status="badge_printed")
     login("scanner")
     assert client.get(f"/checkin/photo/{delegate.public_id}.jpg").status_code == 404
-    db.session.add(DelegatePhoto(delegate_id=delegate.id, jpeg=b"\xff\xd8fakejpeg\xff\xd9"))
-    db.session.commit()
+    with app.app_context():
+        db.session.add(DelegatePhoto(delegate_id=delegate.id,
+                                     jpeg=b"\xff\xd8fakejpeg\xff\xd9"))
+        db.session.commit()
     response = client.get(f"/checkin/photo/{delegate.public_id}.jpg")
     assert response.status_code == 200
     assert response.mimetype == "image/jpeg"
-    assert svc.delegate_json(delegate, True)["photo_url"].endswith(
-        f"/checkin/photo/{delegate.public_id}.jpg")
+    with app.app_context():
+        assert delegate_json(delegate, True)["photo_url"].endswith(
+            f"/checkin/photo/{delegate.public_id}.jpg")
 
 
-def test_dashboard_page_renders_chart_and_json(client, login):
-    delegate = make_delegate()
-    scan(token_for(delegate))
+def test_dashboard_page_renders_chart_and_json(app, client, login, make_delegate):
+    with app.app_context():
+        delegate = make_delegate(status="badge_printed")
+        scan(token_for(delegate))
     login("desk")
     html = client.get("/staff/dashboard").get_data(as_text=True)
     assert "<svg" in html and "<rect" in html
@@ -464,7 +458,7 @@ def test_dashboard_page_renders_chart_and_json(client, login):
     assert data["totals"] == {"checked_in": 1, "accredited": 1}
 
 
-def test_devices_page_issues_once_and_revokes(client, login, get_csrf):
+def test_devices_page_issues_once_and_revokes(app, client, login, get_csrf):
     login("admin")
     csrf = get_csrf("/staff/devices")
     page = client.post("/staff/devices", data={"csrf_token": csrf, "name": "Door 1"})
@@ -472,29 +466,33 @@ def test_devices_page_issues_once_and_revokes(client, login, get_csrf):
     html = page.get_data(as_text=True)
     token = re.search(r'<pre class="token" id="device-token">([^<]+)</pre>', html).group(1)
     assert page.headers["Cache-Control"] == "no-store"
-    assert device_svc.authenticate(token) is not None
+    with app.app_context():
+        assert device_svc.authenticate(token) is not None
     assert token not in client.get("/staff/devices").get_data(as_text=True)
     # Same name again is refused.
     again = client.post("/staff/devices", data={"csrf_token": csrf, "name": "Door 1"})
     assert again.status_code == 422
-    device = db.session.scalars(select(Device)).one()
+    with app.app_context():
+        device = db.session.scalars(select(Device)).one()
     response = client.post(f"/staff/devices/{device.id}/revoke", data={"csrf_token": csrf})
     assert response.status_code == 303
-    assert device_svc.authenticate(token) is None
+    with app.app_context():
+        assert device_svc.authenticate(token) is None
     assert client.post(f"/staff/devices/{device.id}/revoke",
                        data={"csrf_token": csrf}).status_code == 404
 
 
-def test_checkpoints_page_adds_a_zone(client, login, get_csrf):
+def test_checkpoints_page_adds_a_zone(app, client, login, get_csrf):
     login("admin")
     csrf = get_csrf("/staff/checkpoints")
     response = client.post("/staff/checkpoints", data={
         "csrf_token": csrf, "id": "vip", "name": "VIP lounge", "categories": ["government"],
         "admit_heads_of_delegation": "y", "active": "y"})
     assert response.status_code == 303
-    cp = db.session.scalar(select(Checkpoint).where(Checkpoint.id == "vip"))
-    assert (cp.allowed_categories, cp.admit_heads_of_delegation, cp.active) == (
-        ["government"], True, True)
+    with app.app_context():
+        cp = db.session.scalar(select(Checkpoint).where(Checkpoint.id == "vip"))
+        assert (cp.allowed_categories, cp.admit_heads_of_delegation, cp.active) == (
+            ["government"], True, True)
     edit = client.get("/staff/checkpoints?edit=vip").get_data(as_text=True)
     assert 'value="VIP lounge"' in edit
     bad = client.post("/staff/checkpoints", data={"csrf_token": csrf, "id": "no spaces",
@@ -506,7 +504,7 @@ def test_checkpoints_page_adds_a_zone(client, login, get_csrf):
 # ----------------------------------------------------------------------------- CLI
 
 
-def test_devices_cli_issue_list_revoke(runner):
+def test_devices_cli_issue_list_revoke(runner, app_ctx):
     result = runner.invoke(args=["devices", "issue", "Gate 2 phone"])
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from test_checkin import make_delegate
 
 from registration.extensions import db
 from registration.models import CheckIn, Scan
-from registration.services import checkin as svc
-from registration.services.badge_tokens import token_for
+from registration.services.badge_signing import token_for
+from registration.services.checkin.scan import check_in
 
 pytestmark = pytest.mark.browser
 
@@ -67,20 +66,23 @@ def staff_account(app):
 
     from registration.models import StaffUser
 
-    staff = StaffUser(email="door@forum.test", role="scanner", active=True,
-                      password_hash=generate_password_hash(PASSWORD), session_version=0,
-                      failed_logins=0)
-    db.session.add(staff)
-    db.session.commit()
-    return staff
+    with app.app_context():
+        staff = StaffUser(email="door@forum.test", role="scanner", active=True,
+                          password_hash=generate_password_hash(
+                              PASSWORD, method=app.config["PASSWORD_HASH_METHOD"]),
+                          session_version=0, failed_logins=0)
+        db.session.add(staff)
+        db.session.commit()
+        db.session.refresh(staff)  # readable after the context ends
+        return staff
 
 
 def _browser(playwright, extra_args: list[str]):
     return playwright.chromium.launch(
         executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
         headless=True,
-        args=LAUNCH_ARGS + ["--use-fake-ui-for-media-stream",
-                            "--use-fake-device-for-media-stream", *extra_args],
+        args=[*LAUNCH_ARGS, "--use-fake-ui-for-media-stream",
+              "--use-fake-device-for-media-stream", *extra_args],
     )
 
 
@@ -151,18 +153,28 @@ def write_y4m(path: Path, luma: bytes, frames: int = 6) -> None:
             fh.write(chroma)
 
 
-def _check_ins(delegate_id: int) -> list[CheckIn]:
-    db.session.expire_all()
-    return db.session.scalars(select(CheckIn).where(CheckIn.delegate_id == delegate_id)).all()
+def _check_ins(app, delegate_id: int) -> list[CheckIn]:
+    with app.app_context():
+        return db.session.scalars(select(CheckIn).where(CheckIn.delegate_id == delegate_id)
+                                  ).all()
+
+
+def _scan(app, scan_id: int) -> Scan:
+    with app.app_context():
+        return db.session.get(Scan, scan_id)
 
 
 # ----------------------------------------------------------------------------- tests
 
 
-def test_fake_camera_reads_a_real_badge_and_checks_in(live_server, staff_account, tmp_path):
-    delegate = make_delegate(public_id=uuid.uuid4())
+def test_fake_camera_reads_a_real_badge_and_checks_in(app, live_server, staff_account, tmp_path,
+                                                      make_delegate):
+    with app.app_context():
+        delegate = make_delegate(status="badge_printed", native_name="王小明",
+                                 public_id=uuid.uuid4())
+        code = token_for(delegate)
     video = tmp_path / "badge.y4m"
-    write_y4m(video, _badge_qr_frame(token_for(delegate)))
+    write_y4m(video, _badge_qr_frame(code))
     with sync_playwright() as p:
         browser = _browser(p, [f"--use-file-for-fake-video-capture={video}"])
         try:
@@ -176,15 +188,16 @@ def test_fake_camera_reads_a_real_badge_and_checks_in(live_server, staff_account
             assert errors == []
         finally:
             browser.close()
-    rows = _check_ins(delegate.id)
+    rows = _check_ins(app, delegate.id)
     assert [r.checkpoint_id for r in rows] == ["main"]
-    scan = db.session.get(Scan, rows[0].scan_id)
+    scan = _scan(app, rows[0].scan_id)
     assert scan.staff_id == staff_account.id and not scan.offline
 
 
-def test_usb_scanner_types_code_and_enter(live_server, staff_account):
-    delegate = make_delegate()
-    code = token_for(delegate)
+def test_usb_scanner_types_code_and_enter(app, live_server, staff_account, make_delegate):
+    with app.app_context():
+        delegate = make_delegate(status="badge_printed")
+        code = token_for(delegate)
     with sync_playwright() as p:
         browser = _browser(p, [])
         try:
@@ -215,27 +228,32 @@ def test_usb_scanner_types_code_and_enter(live_server, staff_account):
             assert errors == []
         finally:
             browser.close()
-    assert len(_check_ins(delegate.id)) == 1
+    assert len(_check_ins(app, delegate.id)) == 1
 
 
-def test_offline_scans_are_provisional_then_synced(live_server, staff_account):
-    arriving = make_delegate(given_name="Offline")
-    seen_elsewhere = make_delegate(given_name="Twice")
-    revoked = make_delegate(given_name="Reprinted")
-    old_code = token_for(revoked)
-    revoked.badge_serial = 2
-    db.session.commit()
+def test_offline_scans_are_provisional_then_synced(app, live_server, staff_account,
+                                                   make_delegate):
+    with app.app_context():
+        arriving = make_delegate(status="badge_printed", given_name="Offline")
+        seen_elsewhere = make_delegate(status="badge_printed", given_name="Twice")
+        revoked = make_delegate(status="badge_printed", given_name="Reprinted")
+        old_code = token_for(revoked)
+        revoked.badge_serial = 2
+        db.session.commit()
+        arriving_code, seen_elsewhere_code = token_for(arriving), token_for(seen_elsewhere)
+        arriving_id, seen_elsewhere_id = arriving.id, seen_elsewhere.id
     with sync_playwright() as p:
         browser = _browser(p, [])
         try:
             context = browser.new_context()
             page, errors = _sign_in_and_open_scanner(context, live_server)
             # Meanwhile another door checks `seen_elsewhere` in (this page cannot know).
-            svc.check_in(token_for(seen_elsewhere), "main", uuid.uuid4().hex)
+            with app.app_context():
+                check_in(seen_elsewhere_code, "main", uuid.uuid4().hex)
             context.set_offline(True)
             result = page.locator("#result")
-            for code, expected in ((token_for(arriving), "checked_in"),
-                                   (token_for(seen_elsewhere), "checked_in"),
+            for code, expected in ((arriving_code, "checked_in"),
+                                   (seen_elsewhere_code, "checked_in"),
                                    (old_code, "revoked")):
                 page.keyboard.type(code)
                 page.keyboard.press("Enter")
@@ -250,13 +268,12 @@ def test_offline_scans_are_provisional_then_synced(live_server, staff_account):
             expect(page.locator("#queue-status")).to_have_attribute("data-count", "3")
             expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
             # A forged code is refused offline too (signature checked locally).
-            forged = token_for(arriving)
+            forged = arriving_code
             forged = forged[:60] + ("B" if forged[60] == "A" else "A") + forged[61:]
             page.keyboard.type(forged)
             page.keyboard.press("Enter")
             expect(result).to_have_attribute("data-status", "invalid")
-            db.session.expire_all()
-            assert _check_ins(arriving.id) == []
+            assert _check_ins(app, arriving_id) == []
 
             context.set_offline(False)
             expect(page.locator("#queue-status")).to_have_attribute("data-count", "0",
@@ -269,13 +286,14 @@ def test_offline_scans_are_provisional_then_synced(live_server, staff_account):
             assert errors == []
         finally:
             browser.close()
-    rows = _check_ins(arriving.id)
+    rows = _check_ins(app, arriving_id)
     assert len(rows) == 1
-    scan = db.session.get(Scan, rows[0].scan_id)
+    scan = _scan(app, rows[0].scan_id)
     assert scan.offline and scan.result == "checked_in"
-    assert len(_check_ins(seen_elsewhere.id)) == 1
-    results = db.session.scalars(select(Scan.result).where(Scan.offline.is_(True))
-                                 .order_by(Scan.scanned_at)).all()
+    assert len(_check_ins(app, seen_elsewhere_id)) == 1
+    with app.app_context():
+        results = db.session.scalars(select(Scan.result).where(Scan.offline.is_(True))
+                                     .order_by(Scan.scanned_at)).all()
     assert results == ["checked_in", "already_checked_in", "revoked", "invalid"]
 
 
@@ -291,10 +309,11 @@ NO_WEBCRYPTO_ED25519 = """
 """
 
 
-def test_offline_verification_falls_back_to_tweetnacl(live_server, staff_account):
+def test_offline_verification_falls_back_to_tweetnacl(app, live_server, staff_account,
+                                                      make_delegate):
     """A browser without WebCrypto Ed25519 (Chromium < 137) verifies with vendored tweetnacl."""
-    delegate = make_delegate()
-    good = token_for(delegate)
+    with app.app_context():
+        good = token_for(make_delegate(status="badge_printed"))
     forged = good[:70] + ("C" if good[70] != "C" else "D") + good[71:]
     with sync_playwright() as p:
         browser = _browser(p, [])
@@ -319,8 +338,9 @@ def test_offline_verification_falls_back_to_tweetnacl(live_server, staff_account
 
 
 def test_signing_out_forgets_the_offline_list_but_keeps_unsynced_scans(live_server,
-                                                                      staff_account):
-    make_delegate(given_name="Listed")
+                                                                      staff_account,
+                                                                      make_delegate):
+    make_delegate(status="badge_printed", given_name="Listed")
     with sync_playwright() as p:
         browser = _browser(p, [])
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import uuid
 from datetime import UTC, datetime
@@ -16,36 +15,8 @@ from registration.models import AuditEntry, CheckIn, Delegate, InvalidTransition
 from registration.services import accreditation, audit
 from registration.services.delegate_edit import edit_delegate
 from registration.services.delegate_search import DelegateFilter, counts, paginate
-from registration.services.registration import build_delegate
 from registration.signals import delegate_approved, delegate_rejected
 from registration.validation import clean_record
-from tests.conftest import csrf_from
-
-_seq = itertools.count(1)
-
-
-def make_delegate(*, status: str = "submitted", printed: bool = False, **overrides) -> Delegate:
-    """A stored delegate from form-like data (validated by the shared rules)."""
-    n = next(_seq)
-    data = {
-        "category": "government", "honorific": "Dr.", "given_name": "Xiaoming",
-        "family_name": "Wang", "native_name": "", "badge_name": "",
-        "organisation": "Ministry of Public Security", "position": "Director",
-        "country": "CN", "email": f"person{n}@example.org", "phone": "+86 138 0013 8000",
-        "ministry": "MPS", **overrides,
-    }
-    clean, errors = clean_record(data, require_category_fields=False, require_consent=False)
-    assert not errors, errors
-    delegate = build_delegate(clean, source="self")
-    delegate.reference = f"GPS-TEST-{n:04d}"
-    delegate.status = status
-    if printed:
-        delegate.printed_at = datetime.now(UTC)
-        delegate.print_count = 1
-    delegate.refresh_search_text()
-    db.session.add(delegate)
-    db.session.commit()
-    return delegate
 
 
 def refs(flt: DelegateFilter) -> set[str]:
@@ -65,7 +36,7 @@ def check_in(delegate: Delegate) -> None:
 
 # --- search service -------------------------------------------------------------------------
 
-def test_search_any_script_accents_email_reference(app):
+def test_search_any_script_accents_email_reference(app_ctx, make_delegate):
     wang = make_delegate(native_name="王小明", email="wang@example.cn")
     muller = make_delegate(given_name="Jürgen", family_name="Müller", country="DE",
                            organisation="Bundeskriminalamt")
@@ -85,7 +56,7 @@ def test_search_any_script_accents_email_reference(app):
     assert len(refs(DelegateFilter())) == 3
 
 
-def test_filter_args_round_trip_and_invalid_values_dropped(app):
+def test_filter_args_round_trip_and_invalid_values_dropped(app_ctx):
     flt = DelegateFilter.from_args({"q": "  wang  xiao ", "category": "expert",
                                     "status": "approved", "country": "de", "printed": "no",
                                     "checked_in": "yes", "sort": "country"})
@@ -99,7 +70,7 @@ def test_filter_args_round_trip_and_invalid_values_dropped(app):
     assert DelegateFilter(q="a").to_args(page="2") == {"q": "a", "page": "2"}
 
 
-def test_each_filter(app):
+def test_each_filter(app_ctx, make_delegate):
     gov = make_delegate(category="government", status="approved", printed=True)
     expert = make_delegate(category="expert", country="DE", expertise=["cybersecurity"])
     ngo = make_delegate(category="ngo", country="FR", status="rejected", focus="Relief")
@@ -114,7 +85,7 @@ def test_each_filter(app):
     assert refs(DelegateFilter(category="government", printed="no")) == set()
 
 
-def test_sorts_and_pagination(app):
+def test_sorts_and_pagination(app_ctx, make_delegate):
     for name, country in (("Zhou", "CN"), ("Adams", "US"), ("Meyer", "AT")):
         make_delegate(family_name=name, country=country)
     names = [d.family_name for d in db.session.scalars(DelegateFilter(sort="name").query())]
@@ -128,7 +99,7 @@ def test_sorts_and_pagination(app):
     assert paginate(DelegateFilter(), page=99, per_page=2).page == 2
 
 
-def test_counts_per_category_and_status(app):
+def test_counts_per_category_and_status(app_ctx, make_delegate):
     make_delegate(category="government", status="approved")
     make_delegate(category="government", status="submitted")
     make_delegate(category="expert", status="approved", expertise=["cybersecurity"])
@@ -162,7 +133,7 @@ def reload(delegate: Delegate) -> Delegate:
     return db.session.get(Delegate, delegate.id)
 
 
-def test_list_page_search_filters_counts_and_paging(client, login):
+def test_list_page_search_filters_counts_and_paging(client, login, make_delegate):
     login("desk")
     make_delegate(native_name="王小明")
     make_delegate(given_name="Jürgen", family_name="Müller", country="DE")
@@ -191,12 +162,11 @@ def test_list_page_search_filters_counts_and_paging(client, login):
         assert client.get("/staff/delegates" + query).status_code == 200, query
 
 
-def test_list_shows_needs_reprint_and_checked_in(client, login):
+def test_list_shows_needs_reprint_and_checked_in(app, client, login, make_delegate):
     login("desk")
-    d = make_delegate(status="badge_printed", printed=True)
-    d.needs_reprint = True
-    db.session.commit()
-    check_in(d)
+    d = make_delegate(status="badge_printed", printed=True, needs_reprint=True)
+    with app.app_context():
+        check_in(d)
     html = client.get("/staff/delegates").get_data(as_text=True)
     assert "needs reprint" in html
     html = client.get("/staff/delegates?checked_in=yes").get_data(as_text=True)
@@ -205,7 +175,7 @@ def test_list_shows_needs_reprint_and_checked_in(client, login):
     assert d.reference not in html
 
 
-def test_record_shows_everything_entered(client, login):
+def test_record_shows_everything_entered(client, login, make_delegate):
     login("desk")
     d = make_delegate(native_name="王小明", dietary_needs="Halal", accessibility_needs="Ramp",
                       ministry="Ministry of Public Security", head_of_delegation="y")
@@ -219,7 +189,8 @@ def test_record_shows_everything_entered(client, login):
     assert client.get(f"/staff/delegates/{d.id}").status_code == 404
 
 
-def test_approve_and_reject_single_with_audit_and_signals(client, login, get_csrf):
+def test_approve_and_reject_single_with_audit_and_signals(app, client, login, get_csrf,
+                                                          make_delegate):
     staff = login("desk")
     d = make_delegate()
     approved, rejected = [], []
@@ -231,24 +202,27 @@ def test_approve_and_reject_single_with_audit_and_signals(client, login, get_csr
         token = get_csrf(record_url(d))
         response = client.post(record_url(d) + "/approve", data={"csrf_token": token})
         assert response.status_code == 303
-        assert reload(d).status == "approved" and approved == [d.id]
-        entry = audit_entries(d, "status")[-1]
-        assert entry.details == {"from": "submitted", "to": "approved"}
-        assert entry.staff_id == staff.id and entry.actor == "staff:desk@forum.test"
+        with app.app_context():
+            assert reload(d).status == "approved" and approved == [d.id]
+            entry = audit_entries(d, "status")[-1]
+            assert entry.details == {"from": "submitted", "to": "approved"}
+            assert entry.staff_id == staff.id and entry.actor == "staff:desk@forum.test"
 
         # Reject needs a reason.
         response = client.post(record_url(d) + "/reject", data={"csrf_token": token,
                                                                  "reason": "  "})
-        assert response.status_code == 422 and reload(d).status == "approved"
+        with app.app_context():
+            assert response.status_code == 422 and reload(d).status == "approved"
         assert "Give a reason" in response.get_data(as_text=True)
         response = client.post(record_url(d) + "/reject",
                                data={"csrf_token": token, "reason": "Not an invited official"})
         assert response.status_code == 303
-        assert reload(d).status == "rejected"
-        assert rejected == [(d.id, "Not an invited official")]
-        entry = audit_entries(d, "status")[-1]
-        assert entry.details == {"from": "approved", "to": "rejected",
-                                 "reason": "Not an invited official"}
+        with app.app_context():
+            assert reload(d).status == "rejected"
+            assert rejected == [(d.id, "Not an invited official")]
+            entry = audit_entries(d, "status")[-1]
+            assert entry.details == {"from": "approved", "to": "rejected",
+                                     "reason": "Not an invited official"}
     finally:
         delegate_approved.disconnect(on_approve)
         delegate_rejected.disconnect(on_reject)
@@ -257,7 +231,7 @@ def test_approve_and_reject_single_with_audit_and_signals(client, login, get_csr
     assert "staff:desk@forum.test" in html
 
 
-def test_invalid_transitions_refused(client, login, get_csrf):
+def test_invalid_transitions_refused(app, client, login, get_csrf, make_delegate):
     login("desk")
     d = make_delegate(status="cancelled")
     html = client.get(record_url(d)).get_data(as_text=True)
@@ -270,13 +244,14 @@ def test_invalid_transitions_refused(client, login, get_csrf):
     response = client.post(record_url(printed) + "/reject",
                            data={"csrf_token": token, "reason": "x"})
     assert response.status_code == 409
-    assert reload(d).status == "cancelled" and reload(printed).status == "badge_printed"
-    assert audit_entries(d, "status") == [] and audit_entries(printed, "status") == []
-    with pytest.raises(InvalidTransition):
-        accreditation.approve(reload(d), None)
+    with app.app_context():
+        assert reload(d).status == "cancelled" and reload(printed).status == "badge_printed"
+        assert audit_entries(d, "status") == [] and audit_entries(printed, "status") == []
+        with pytest.raises(InvalidTransition):
+            accreditation.approve(reload(d), None)
 
 
-def test_bulk_approve_and_reject(client, login, get_csrf):
+def test_bulk_approve_and_reject(app, client, login, get_csrf, make_delegate):
     staff = login("desk")
     a, b = make_delegate(), make_delegate()
     done = make_delegate(status="cancelled")
@@ -286,33 +261,38 @@ def test_bulk_approve_and_reject(client, login, get_csrf):
         "selected": [str(a.public_id), str(b.public_id), str(done.public_id), "junk"]})
     assert response.status_code == 303
     assert response.headers["Location"] == "/staff/delegates?status=submitted"
-    assert reload(a).status == reload(b).status == "approved"
-    assert reload(done).status == "cancelled"
+    with app.app_context():
+        assert reload(a).status == reload(b).status == "approved"
+        assert reload(done).status == "cancelled"
     html = client.get("/staff/delegates").get_data(as_text=True)
     assert "2 delegate(s) approved" in html and "1 left unchanged" in html
-    assert len(audit_entries(a, "status")) == 1
+    with app.app_context():
+        assert len(audit_entries(a, "status")) == 1
 
     response = client.post("/staff/delegates/bulk", data={
         "csrf_token": token, "action": "reject", "reason": "",
         "selected": [str(a.public_id)]}, follow_redirects=True)
     assert "Give a reason" in response.get_data(as_text=True)
-    assert reload(a).status == "approved"
+    with app.app_context():
+        assert reload(a).status == "approved"
     client.post("/staff/delegates/bulk", data={
         "csrf_token": token, "action": "reject", "reason": "Duplicate registration",
         "selected": [str(a.public_id), str(b.public_id)], "next": "https://evil.example/"})
-    assert reload(a).status == reload(b).status == "rejected"
-    assert audit_entries(b, "status")[-1].details["reason"] == "Duplicate registration"
-    assert audit_entries(b, "status")[-1].staff_id == staff.id
+    with app.app_context():
+        assert reload(a).status == reload(b).status == "rejected"
+        assert audit_entries(b, "status")[-1].details["reason"] == "Duplicate registration"
+        assert audit_entries(b, "status")[-1].staff_id == staff.id
     # Nothing selected / unknown action: a message, no change.
     response = client.post("/staff/delegates/bulk", data={"csrf_token": token,
                                                           "action": "approve"})
     assert response.status_code == 303
     response = client.post("/staff/delegates/bulk", data={
         "csrf_token": token, "action": "delete", "selected": [str(a.public_id)]})
-    assert response.status_code == 303 and reload(a).status == "rejected"
+    with app.app_context():
+        assert response.status_code == 303 and reload(a).status == "rejected"
 
 
-def test_service_bulk_functions(app, login):
+def test_service_bulk_functions(app_ctx, login, make_delegate):
     staff = login("desk")
     ids = [make_delegate().id for _ in range(3)]
     result = accreditation.approve_many(ids + ids, staff)
@@ -324,7 +304,8 @@ def test_service_bulk_functions(app, login):
     assert all(reload(d).status == "rejected" for d in result.done)
 
 
-def test_edit_audits_changes_and_keeps_email_unique(client, login, get_csrf):
+def test_edit_audits_changes_and_keeps_email_unique(app, client, login, make_delegate,
+                                                    csrf_from):
     login("desk")
     d = make_delegate(family_name="Wang")
     other = make_delegate(email="taken@example.org")
@@ -336,12 +317,14 @@ def test_edit_audits_changes_and_keeps_email_unique(client, login, get_csrf):
     data = edit_data(d, csrf_token=token, family_name="Wong", position="Director-General")
     response = client.post(record_url(d) + "/edit", data=data)
     assert response.status_code == 303, response.get_data(as_text=True)
-    d = reload(d)
-    assert d.family_name == "Wong" and d.needs_reprint is False
-    assert "wong" in d.search_text
-    entry = audit_entries(d, "edited")[-1]
-    assert entry.details["changes"] == {"family_name": ["Wang", "Wong"],
-                                        "position": ["Director", "Director-General"]}
+    with app.app_context():
+        d = reload(d)
+        assert d.family_name == "Wong" and d.needs_reprint is False
+        assert "wong" in d.search_text
+        entry = audit_entries(d, "edited")[-1]
+        assert entry.details["changes"] == {"family_name": ["Wang", "Wong"],
+                                            "position": ["Director", "Director-General"]}
+        db.session.refresh(d)  # every column loaded: `d` is read after the context ends
     html = client.get(record_url(d)).get_data(as_text=True)
     assert "edited family_name from Wang to Wong" in html
 
@@ -350,36 +333,41 @@ def test_edit_audits_changes_and_keeps_email_unique(client, login, get_csrf):
                            data=edit_data(d, csrf_token=token, email="TAKEN@example.org"))
     assert response.status_code == 422
     assert "Another delegate is registered with this email" in response.get_data(as_text=True)
-    assert reload(d).email != other.email
+    with app.app_context():
+        assert reload(d).email != other.email
     # Validation errors as for the public form.
     response = client.post(record_url(d) + "/edit",
                            data=edit_data(d, csrf_token=token, country="XX", phone="12"))
     assert response.status_code == 422
     # Saving unchanged data writes nothing.
-    count = len(audit_entries(d))
+    with app.app_context():
+        count = len(audit_entries(d))
     client.post(record_url(d) + "/edit", data=edit_data(d, csrf_token=token))
-    assert len(audit_entries(d)) == count
+    with app.app_context():
+        assert len(audit_entries(d)) == count
 
 
-def test_edit_after_printing_flags_reprint(client, login, get_csrf):
+def test_edit_after_printing_flags_reprint(app, client, login, get_csrf, make_delegate):
     login("desk")
     d = make_delegate(status="badge_printed", printed=True, organisation="Old Org")
     token = get_csrf(record_url(d) + "/edit")
     client.post(record_url(d) + "/edit", data=edit_data(d, csrf_token=token,
                                                         dietary_needs="Vegan"))
-    assert reload(d).needs_reprint is False  # not on the badge
+    with app.app_context():
+        assert reload(d).needs_reprint is False  # not on the badge
     client.post(record_url(d) + "/edit", data=edit_data(d, csrf_token=token,
                                                         organisation="New Org"))
-    d = reload(d)
-    assert d.needs_reprint is True
-    entry = audit_entries(d, "edited")[-1]
-    assert entry.details["needs_reprint"] is True
-    assert entry.details["changes"]["organisation"] == ["Old Org", "New Org"]
+    with app.app_context():
+        d = reload(d)
+        assert d.needs_reprint is True
+        entry = audit_entries(d, "edited")[-1]
+        assert entry.details["needs_reprint"] is True
+        assert entry.details["changes"]["organisation"] == ["Old Org", "New Org"]
     assert "needs reprint" in client.get(record_url(d)).get_data(as_text=True)
     assert "needs reprint" in client.get("/staff/delegates").get_data(as_text=True)
 
 
-def test_edit_service_category_details(app, login):
+def test_edit_service_category_details(app_ctx, login, make_delegate):
     staff = login("desk")
     d = make_delegate(ministry="MPS")
     clean, errors = clean_record({**edit_data(d), "category": "scholar",
@@ -393,7 +381,7 @@ def test_edit_service_category_details(app, login):
                                  "academic_title": ""}
 
 
-def test_walk_in_is_approved_at_once(client, login, get_csrf):
+def test_walk_in_is_approved_at_once(app, client, login, get_csrf):
     staff = login("desk")
     approved = []
     on_approve = lambda sender, delegate: approved.append(delegate.email)  # noqa: E731
@@ -407,35 +395,37 @@ def test_walk_in_is_approved_at_once(client, login, get_csrf):
         assert response.status_code == 303
     finally:
         delegate_approved.disconnect(on_approve)
-    d = db.session.scalars(select(Delegate)).one()
-    assert response.headers["Location"] == record_url(d) + "#badge"
-    assert d.source == "walk_in" and d.status == "approved" and d.consent_at is not None
-    assert approved == [d.email]
-    actions = [(e.action, e.staff_id) for e in audit_entries(d)]
-    assert actions == [("registered", staff.id), ("status", staff.id)]
+    with app.app_context():
+        d = db.session.scalars(select(Delegate)).one()
+        assert response.headers["Location"] == record_url(d) + "#badge"
+        assert d.source == "walk_in" and d.status == "approved" and d.consent_at is not None
+        assert approved == [d.email]
+        actions = [(e.action, e.staff_id) for e in audit_entries(d)]
+        assert actions == [("registered", staff.id), ("status", staff.id)]
     # Limits do not apply to the desk, duplicates still do.
     response = client.post("/staff/walk-in", data=data)
     assert response.status_code == 422
     assert "already registered" in response.get_data(as_text=True)
 
 
-def test_walk_in_ignores_closing_date_and_capacity(make_app, login):
+def test_walk_in_ignores_closing_date_and_capacity(make_app, login, csrf_from):
     app = make_app(REGISTRATION_CLOSES_AT=datetime(2000, 1, 1, tzinfo=UTC),
                    CATEGORY_CAPACITIES={"government": 0})
+    client = app.test_client()
     with app.app_context():
-        client = app.test_client()
         from registration.models import StaffUser
         staff = StaffUser(email="d@forum.test", role="desk", active=True, session_version=0,
                           failed_logins=0, password_hash="x")
         db.session.add(staff)
         db.session.commit()
-        with client.session_transaction() as session:
-            session["_user_id"] = staff.get_id()
-        token = csrf_from(client.get("/staff/walk-in").get_data(as_text=True))
-        assert client.post("/staff/walk-in", data=walk_in_data(token)).status_code == 303
+        user_id = staff.get_id()
+    with client.session_transaction() as session:
+        session["_user_id"] = user_id
+    token = csrf_from(client.get("/staff/walk-in").get_data(as_text=True))
+    assert client.post("/staff/walk-in", data=walk_in_data(token)).status_code == 303
 
 
-def test_posts_need_csrf(client, login):
+def test_posts_need_csrf(app, client, login, make_delegate):
     login("admin")
     d = make_delegate()
     for path, data in ((record_url(d) + "/approve", {}),
@@ -448,7 +438,8 @@ def test_posts_need_csrf(client, login):
                                             "role": "desk"}),
                        ("/staff/logout", {}), ("/staff/logout-everywhere", {})):
         assert client.post(path, data=data).status_code == 400, path
-    assert reload(d).status == "submitted"
+    with app.app_context():
+        assert reload(d).status == "submitted"
 
 
 def edit_data(delegate: Delegate, **overrides) -> dict:
@@ -471,7 +462,7 @@ def walk_in_data(token: str) -> dict:
             "expertise": ["cybersecurity"], "consent": "y"}
 
 
-def test_trail_describes_other_engineers_actions(app, login):
+def test_trail_describes_every_kind_of_action(app_ctx, login, make_delegate):
     staff = login("desk")
     d = make_delegate()
     audit.record(d, "registered", staff=staff, source="walk_in")
@@ -495,7 +486,7 @@ def test_trail_describes_other_engineers_actions(app, login):
     assert history == ["submitted", "approved", "badge_printed", "checked_in"]
 
 
-def test_history_starts_at_creation_without_registered_entry(app, login):
+def test_history_starts_at_creation_without_registered_entry(app_ctx, login, make_delegate):
     staff = login("desk")
     d = make_delegate()
     accreditation.approve(d, staff)
@@ -504,7 +495,7 @@ def test_history_starts_at_creation_without_registered_entry(app, login):
     assert history[0][0] == d.created_at
 
 
-def test_record_shows_times_in_the_forums_time_zone(client, login):
+def test_record_shows_times_in_the_forums_time_zone(app, client, login):
     from registration.services.registration import build_delegate
     from registration.validation import clean_record
 
@@ -516,7 +507,23 @@ def test_record_shows_times_in_the_forums_time_zone(client, login):
     delegate = build_delegate(clean, source="import")
     delegate.reference = "GPS-TIME-ZONE"
     delegate.created_at = datetime(2026, 12, 8, 1, 14, tzinfo=UTC)
-    db.session.add(delegate)
-    db.session.commit()
-    page = client.get(f"/staff/delegates/{delegate.public_id}").get_data(as_text=True)
+    with app.app_context():
+        db.session.add(delegate)
+        db.session.commit()
+        public_id = delegate.public_id
+    page = client.get(f"/staff/delegates/{public_id}").get_data(as_text=True)
     assert "2026-12-08 09:14 (GMT+08:00)" in page  # 01:14 UTC in Lianyungang
+
+
+def test_record_shows_expertise_theme_labels(client, login, make_delegate):
+    login("desk")
+    d = make_delegate(category="expert", expertise=["counter_terrorism", "public_health"])
+    html = client.get(record_url(d)).get_data(as_text=True)
+    assert "<dd>Counter-terrorism, Public health emergencies</dd>" in html
+    assert "counter_terrorism" not in html
+
+
+def test_record_shows_how_the_record_came_in(client, login, make_delegate):
+    login("desk")
+    html = client.get(record_url(make_delegate())).get_data(as_text=True)
+    assert "Source: registration form" in html

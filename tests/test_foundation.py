@@ -15,14 +15,14 @@ from registration.models.status import TRANSITIONS, can_transition
 from registration.text import REFERENCE_ALPHABET, new_reference, search_key
 
 
-def test_migrations_produce_exactly_the_models_schema(app):
+def test_migrations_produce_exactly_the_models_schema(app_ctx):
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, db.metadata)
     assert diff == []
 
 
-def test_main_checkpoint_exists_from_the_first_migration(app):
+def test_main_checkpoint_exists_from_the_first_migration(app_ctx):
     main = db.session.scalar(select(Checkpoint).where(Checkpoint.id == "main"))
     assert main is not None
     assert main.name == "Main entrance"
@@ -144,7 +144,7 @@ def test_unknown_page_is_a_clear_404(client):
     assert "Not Found" in response.get_data(as_text=True)
 
 
-def test_no_delegates_at_start(app):
+def test_no_delegates_at_start(app_ctx):
     assert db.session.execute(select(Delegate)).first() is None
 
 

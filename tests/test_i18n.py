@@ -19,8 +19,6 @@ from sqlalchemy import select
 from registration.extensions import db
 from registration.models import Delegate
 from registration.services import manage_links
-from tests.conftest import csrf_from
-from tests.test_registration import form_data
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -29,15 +27,16 @@ MO = PO.with_suffix(".mo")
 
 # What delegates see: these templates and the Python modules whose strings reach them.
 PUBLIC_TEMPLATES = sorted(
-    [*TEMPLATES.glob("public/*.html"), *TEMPLATES.glob("manage/*.html"),
+    [*TEMPLATES.glob("public/*.html"), *TEMPLATES.glob("self_service/*.html"),
      *TEMPLATES.glob("mail/*.html"), *TEMPLATES.glob("mail/*.txt"),
      TEMPLATES / "base.html", TEMPLATES / "error.html", TEMPLATES / "_form.html"]
 )
 PUBLIC_MODULES = [
     ROOT / "registration" / name for name in (
         "validation.py", "fields.py", "web.py", "models/status.py", "public/forms.py",
-        "public/views.py", "manage/forms.py", "manage/views.py", "services/self_service.py",
-        "services/mail.py", "services/photos.py",
+        "public/views.py", "self_service/forms.py", "self_service/views.py",
+        "services/self_service.py", "services/eticket.py", "services/mail/compose.py",
+        "services/photos.py",
     )
 ]
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
@@ -144,19 +143,6 @@ def test_compiled_catalogue_is_up_to_date():
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}
 
 
-@pytest.fixture
-def web(make_app):
-    """An app used like in production: each request gets its own app context (the `app`
-    fixture keeps one open, which would carry Flask-Babel's per-context locale across
-    requests)."""
-    return make_app()
-
-
-@pytest.fixture
-def client(web):
-    return web.test_client()
-
-
 def test_pages_follow_accept_language(client):
     home = client.get("/", headers=ZH).get_data(as_text=True)
     assert '<html lang="zh-Hans">' in home
@@ -171,7 +157,7 @@ def test_pages_follow_accept_language(client):
     assert "Register for accreditation" in english and "注册认证申请" not in english
 
 
-def test_validation_messages_in_chinese(client):
+def test_validation_messages_in_chinese(client, csrf_from, form_data):
     token = csrf_from(client.get("/register", headers=ZH).get_data(as_text=True))
     response = client.post("/register", headers=ZH,
                            data=form_data(token, phone="call me", email="nope"))
@@ -201,7 +187,8 @@ def test_every_page_offers_the_switch(client):
         assert 'href="/lang/en?next=' in page, path
 
 
-def test_registration_stores_the_language_and_confirmation_is_chinese(web, client):
+def test_registration_stores_the_language_and_confirmation_is_chinese(app, client, csrf_from,
+                                                                     form_data):
     token = csrf_from(client.get("/register", headers=ZH).get_data(as_text=True))
     assert client.post("/register", headers=ZH, data=form_data(token)).status_code == 303
     page = client.get("/register/confirmation", headers=ZH).get_data(as_text=True)
@@ -209,14 +196,14 @@ def test_registration_stores_the_language_and_confirmation_is_chinese(web, clien
     assert "确认邮件" in page
     assert "已提交 — 等待审核" in page
     assert "(GMT+08:00)" in page
-    with web.app_context():
+    with app.app_context():
         assert db.session.scalars(select(Delegate.locale)).one() == "zh"
 
 
-def test_manage_pages_and_errors_in_chinese(web, client):
+def test_manage_pages_and_errors_in_chinese(app, client, csrf_from, form_data):
     token = csrf_from(client.get("/register", headers=ZH).get_data(as_text=True))
     client.post("/register", headers=ZH, data=form_data(token))
-    with web.app_context():
+    with app.app_context():
         delegate = db.session.scalars(select(Delegate)).one()
         link = f"/manage/{manage_links.make_token(delegate)}"
     page = client.get(link, headers=ZH).get_data(as_text=True)

@@ -22,12 +22,11 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from registration import signals
+from registration.badge_token import BadgeTokenError
 from registration.extensions import db
 from registration.models import Delegate, OutboxMessage, Status
-from registration.services import badge_tokens, mail
-from registration.tickets import TicketError
-from tests.conftest import csrf_from
-from tests.test_registration import form_data
+from registration.services import badge_signing, mail
+from registration.services.mail import outbox
 
 
 def free_port() -> int:
@@ -44,13 +43,13 @@ class Inbox:
         self.refuse_rcpt: str | None = None
         self.hold: threading.Event | None = None
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse_rcpt and address == self.refuse_rcpt:
             return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001
+    async def handle_DATA(self, server, session, envelope):
         if self.hold is not None:
             import asyncio
 
@@ -87,22 +86,29 @@ def smtp():
 
 @pytest.fixture
 def mail_app(make_app, smtp):
-    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
-                   MAIL_DEFAULT_SENDER="Forum Accreditation <accreditation@forum.test>",
-                   PUBLIC_BASE_URL="https://register.forum.test")
-    with app.app_context():
-        yield app
+    return make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port,
+                    MAIL_DEFAULT_SENDER="Forum Accreditation <accreditation@forum.test>",
+                    PUBLIC_BASE_URL="https://register.forum.test")
 
 
-def register(app, lang: str = "en", **overrides) -> Delegate:
-    client = app.test_client()
-    headers = {"Accept-Language": "zh-CN,zh;q=0.9" if lang == "zh" else "en-GB,en;q=0.8"}
-    token = csrf_from(client.get("/register", headers=headers).get_data(as_text=True))
-    response = client.post("/register", data=form_data(token, **overrides), headers=headers)
-    assert response.status_code == 303
-    db.session.expire_all()
-    email_address = overrides.get("email", "wang.xiaoming@example.cn")
-    return db.session.scalars(select(Delegate).where(Delegate.email == email_address)).one()
+@pytest.fixture
+def register(csrf_from, form_data):
+    """Register through the public form, as a delegate would (requests of their own: no
+    app context may be open); returns the delegate as stored then, detached."""
+
+    def submit(app, lang: str = "en", **overrides) -> Delegate:
+        client = app.test_client()
+        headers = {"Accept-Language": "zh-CN,zh;q=0.9" if lang == "zh" else "en-GB,en;q=0.8"}
+        token = csrf_from(client.get("/register", headers=headers).get_data(as_text=True))
+        response = client.post("/register", data=form_data(token, **overrides),
+                               headers=headers)
+        assert response.status_code == 303
+        email_address = overrides.get("email", "wang.xiaoming@example.cn")
+        with app.app_context():
+            return db.session.scalars(select(Delegate).where(Delegate.email == email_address)
+                                      ).one()
+
+    return submit
 
 
 def deliver() -> mail.DeliveryReport:
@@ -128,7 +134,7 @@ def approve(app, delegate: Delegate) -> None:
 
 def reprint(app, delegate: Delegate) -> str:
     """What the desk's printing service does on a reprint; returns the old token."""
-    old = badge_tokens.token_for(delegate)
+    old = badge_signing.token_for(delegate)
     if delegate.status == Status.APPROVED.value:
         delegate.move_to(Status.BADGE_PRINTED)
     delegate.badge_serial += 1
@@ -198,11 +204,12 @@ WORDS = {
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_registration_confirmation(mail_app, smtp, lang):
+def test_registration_confirmation(mail_app, smtp, lang, register):
     words = WORDS[lang]
     delegate = register(mail_app, lang)
     assert delegate.locale == lang
-    assert deliver().sent == 1
+    with mail_app.app_context():
+        assert deliver().sent == 1
     [(mail_from, rcpt, _raw)] = smtp.inbox.received
     assert mail_from == "accreditation@forum.test"
     assert rcpt == ["wang.xiaoming@example.cn"]
@@ -229,35 +236,39 @@ def test_registration_confirmation(mail_app, smtp, lang):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_approval_has_inline_qr_and_eticket(mail_app, smtp, lang):
+def test_approval_has_inline_qr_and_eticket(mail_app, smtp, lang, register):
     words = WORDS[lang]
     delegate = register(mail_app, lang)
-    approve(mail_app, delegate)
-    assert deliver().sent == 2
-    msg = smtp.inbox.messages()[1]
-    assert words["approved"] in msg["Subject"]
-    assert words["approved"] in html_of(msg)
-    assert words["personal"] in text_of(msg)
-    png, pdf = ticket_parts(msg)
-    token = badge_tokens.token_for(delegate)
-    assert qr_text(png) == token
-    assert badge_tokens.verify_code(qr_text(png)).badge_id == delegate.public_id
-    text = pdf_text(pdf)
-    assert delegate.reference in text
-    assert "Xiaoming Wang" in text
+    with mail_app.app_context():
+        delegate = db.session.get(Delegate, delegate.id)
+        approve(mail_app, delegate)
+        assert deliver().sent == 2
+        msg = smtp.inbox.messages()[1]
+        assert words["approved"] in msg["Subject"]
+        assert words["approved"] in html_of(msg)
+        assert words["personal"] in text_of(msg)
+        png, pdf = ticket_parts(msg)
+        token = badge_signing.token_for(delegate)
+        assert qr_text(png) == token
+        assert badge_signing.verify_code(qr_text(png)).badge_id == delegate.public_id
+        text = pdf_text(pdf)
+        assert delegate.reference in text
+        assert "Xiaoming Wang" in text
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_rejection_gives_the_reason_politely(mail_app, smtp, lang):
+def test_rejection_gives_the_reason_politely(mail_app, smtp, lang, register):
     words = WORDS[lang]
     delegate = register(mail_app, lang)
-    delegate.move_to(Status.REJECTED)
-    reason = "The forum is for public security professionals; please apply next year."
-    signals.delegate_rejected.send(mail_app, delegate=delegate, reason=reason)
-    db.session.commit()
-    deliver()
-    msg = smtp.inbox.messages()[1]
-    assert delegate.reference in msg["Subject"]
+    with mail_app.app_context():
+        delegate = db.session.get(Delegate, delegate.id)
+        delegate.move_to(Status.REJECTED)
+        reason = "The forum is for public security professionals; please apply next year."
+        signals.delegate_rejected.send(mail_app, delegate=delegate, reason=reason)
+        db.session.commit()
+        deliver()
+        msg = smtp.inbox.messages()[1]
+        assert delegate.reference in msg["Subject"]
     for body in (text_of(msg), html_of(msg)):
         assert reason in body
         assert words["rejected"] in body
@@ -265,62 +276,71 @@ def test_rejection_gives_the_reason_politely(mail_app, smtp, lang):
     assert not [p for p in msg.walk() if p.get_content_maintype() in ("image", "application")]
 
 
-def test_rejection_reason_is_escaped_in_html(mail_app, smtp):
+def test_rejection_reason_is_escaped_in_html(mail_app, smtp, register):
     delegate = register(mail_app)
-    delegate.move_to(Status.REJECTED)
-    signals.delegate_rejected.send(mail_app, delegate=delegate, reason="<b>no</b> & more")
-    db.session.commit()
-    deliver()
+    with mail_app.app_context():
+        delegate = db.session.get(Delegate, delegate.id)
+        delegate.move_to(Status.REJECTED)
+        signals.delegate_rejected.send(mail_app, delegate=delegate, reason="<b>no</b> & more")
+        db.session.commit()
+        deliver()
     msg = smtp.inbox.messages()[1]
     assert "&lt;b&gt;no&lt;/b&gt; &amp; more" in html_of(msg)
     assert "<b>no</b> & more" in text_of(msg)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_reprint_sends_the_new_qr_and_says_the_old_one_is_dead(mail_app, smtp, lang):
+def test_reprint_sends_the_new_qr_and_says_the_old_one_is_dead(mail_app, smtp, lang, register):
     words = WORDS[lang]
     delegate = register(mail_app, lang)
-    approve(mail_app, delegate)
-    old_token = reprint(mail_app, delegate)
-    deliver()
-    msg = smtp.inbox.messages()[2]
-    assert words["reprinted"] in msg["Subject"]
-    for body in (text_of(msg), html_of(msg)):
-        assert words["no_longer"] in body
-    png, pdf = ticket_parts(msg)
-    new_token = qr_text(png)
-    assert new_token == badge_tokens.token_for(delegate) != old_token
-    assert badge_tokens.verify_code(new_token).serial == 2
-    with pytest.raises(TicketError):  # the old QR code really is dead
-        badge_tokens.verify_code(old_token)
-    assert delegate.reference in pdf_text(pdf)
+    with mail_app.app_context():
+        delegate = db.session.get(Delegate, delegate.id)
+        approve(mail_app, delegate)
+        old_token = reprint(mail_app, delegate)
+        deliver()
+        msg = smtp.inbox.messages()[2]
+        assert words["reprinted"] in msg["Subject"]
+        for body in (text_of(msg), html_of(msg)):
+            assert words["no_longer"] in body
+        png, pdf = ticket_parts(msg)
+        new_token = qr_text(png)
+        assert new_token == badge_signing.token_for(delegate) != old_token
+        assert badge_signing.verify_code(new_token).serial == 2
+        with pytest.raises(BadgeTokenError):  # the old QR code really is dead
+            badge_signing.verify_code(old_token)
+        assert delegate.reference in pdf_text(pdf)
 
 
-def test_cancellation_is_confirmed(mail_app, smtp):
+def test_cancellation_is_confirmed(mail_app, smtp, register):
     delegate = register(mail_app)
-    delegate.move_to(Status.CANCELLED)
-    signals.delegate_cancelled.send(mail_app, delegate=delegate)
-    db.session.commit()
-    deliver()
+    with mail_app.app_context():
+        delegate = db.session.get(Delegate, delegate.id)
+        delegate.move_to(Status.CANCELLED)
+        signals.delegate_cancelled.send(mail_app, delegate=delegate)
+        db.session.commit()
+        deliver()
     msg = smtp.inbox.messages()[1]
     assert "Registration cancelled" in msg["Subject"]
     assert "no longer admit you" in text_of(msg)
 
 
-def test_message_is_stored_with_the_change_or_not_at_all(mail_app, smtp):
+def test_message_is_stored_with_the_change_or_not_at_all(mail_app, smtp, register):
     delegate = register(mail_app)
-    delegate.move_to(Status.APPROVED)
-    signals.delegate_approved.send(mail_app, delegate=delegate)
-    db.session.rollback()  # the desk's transaction fails after the signal
-    kinds = db.session.scalars(select(OutboxMessage.kind)).all()
+    with mail_app.app_context():
+        delegate = db.session.get(Delegate, delegate.id)
+        delegate.move_to(Status.APPROVED)
+        signals.delegate_approved.send(mail_app, delegate=delegate)
+        db.session.rollback()  # the desk's transaction fails after the signal
+        kinds = db.session.scalars(select(OutboxMessage.kind)).all()
     assert kinds == ["registered"]
 
 
-def test_rows_are_drafts_until_the_first_attempt_then_the_same_bytes_are_retried(make_app):
+def test_rows_are_drafts_until_the_first_attempt_then_the_same_bytes_are_retried(make_app,
+                                                                                 register):
     port = free_port()
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    delegate = register(app, "zh")
     with app.app_context():
-        delegate = register(app, "zh")
         row = db.session.scalars(select(OutboxMessage)).one()
         assert (row.kind, row.status, row.attempts, row.delegate_id) == (
             "registered", "pending", 0, delegate.id)
@@ -345,13 +365,15 @@ def test_rows_are_drafts_until_the_first_attempt_then_the_same_bytes_are_retried
         assert received["Date"] == stored["Date"]
 
 
-def test_manage_link_uses_the_address_of_the_request_without_public_base_url(make_app):
+def test_manage_link_uses_the_address_of_the_request_without_public_base_url(make_app,
+                                                                              csrf_from,
+                                                                              form_data):
     app = make_app(PUBLIC_BASE_URL="")
+    client = app.test_client()
+    token = csrf_from(client.get("/register", base_url="http://reg.example.org").get_data(
+        as_text=True))
+    client.post("/register", data=form_data(token), base_url="http://reg.example.org")
     with app.app_context():
-        client = app.test_client()
-        token = csrf_from(client.get("/register", base_url="http://reg.example.org").get_data(
-            as_text=True))
-        client.post("/register", data=form_data(token), base_url="http://reg.example.org")
         deliver()  # rendered later, outside the request: the address was kept in the draft
         row = db.session.scalars(select(OutboxMessage)).one()
         text = text_of(email.message_from_bytes(row.message, policy=policy.default))
@@ -361,15 +383,15 @@ def test_manage_link_uses_the_address_of_the_request_without_public_base_url(mak
 # --- the outbox: server down, then up ------------------------------------------------------
 
 
-def test_smtp_down_then_up_nothing_lost_nothing_sent_twice(make_app):
+def test_smtp_down_then_up_nothing_lost_nothing_sent_twice(make_app, register):
     port = free_port()  # nothing listens here yet: connection refused
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_BACKGROUND=True,
                    MAIL_RETRY_BASE_SECONDS=300)
+    before = datetime.now(UTC)
+    delegate = register(app)  # 303: the registration does not notice the mail server
     with app.app_context():
-        before = datetime.now(UTC)
-        delegate = register(app)  # 303: the registration does not notice the mail server
         assert mail.worker(app).wait_idle(10)
-        db.session.expire_all()
+        delegate = db.session.get(Delegate, delegate.id)
         row = db.session.scalars(select(OutboxMessage)).one()
         assert row.status == "pending"
         assert row.attempts == 1
@@ -408,11 +430,11 @@ def test_smtp_down_then_up_nothing_lost_nothing_sent_twice(make_app):
         assert delegate.reference in server.inbox.messages()[0]["Subject"]
 
 
-def test_send_pending_all_ignores_the_backoff(make_app):
+def test_send_pending_all_ignores_the_backoff(make_app, register):
     port = free_port()
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    register(app)
     with app.app_context():
-        register(app)
         assert deliver().retrying == 1
         server = SMTPServer(port).start()
         try:
@@ -423,11 +445,11 @@ def test_send_pending_all_ignores_the_backoff(make_app):
             server.stop()
 
 
-def test_backoff_grows_and_gives_up_after_max_attempts(make_app):
+def test_backoff_grows_and_gives_up_after_max_attempts(make_app, register):
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_MAX_ATTEMPTS=3,
                    MAIL_RETRY_BASE_SECONDS=60)
+    register(app)
     with app.app_context():
-        register(app)
         waits = []
         for _ in range(3):
             start = datetime.now(UTC)
@@ -447,24 +469,25 @@ def test_backoff_grows_and_gives_up_after_max_attempts(make_app):
         assert db.session.get(OutboxMessage, row.id).status == "pending"
 
 
-def test_permanent_refusal_fails_at_once(mail_app, smtp):
+def test_permanent_refusal_fails_at_once(mail_app, smtp, register):
     smtp.inbox.refuse_rcpt = "wang.xiaoming@example.cn"
     register(mail_app)
-    report = deliver()
-    assert report.failed == 1
-    row = db.session.scalars(select(OutboxMessage)).one()
+    with mail_app.app_context():
+        report = deliver()
+        assert report.failed == 1
+        row = db.session.scalars(select(OutboxMessage)).one()
     assert (row.status, row.attempts) == ("failed", 1)
     assert "550" in row.last_error
 
 
-def test_background_delivery_does_not_block_the_response(make_app, smtp):
+def test_background_delivery_does_not_block_the_response(make_app, smtp, register):
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp.port, MAIL_BACKGROUND=True)
     smtp.inbox.hold = threading.Event()  # the SMTP server answers DATA only when released
+    started = time.monotonic()
+    register(app)
+    assert time.monotonic() - started < 5
+    assert smtp.inbox.received == []
     with app.app_context():
-        started = time.monotonic()
-        register(app)
-        assert time.monotonic() - started < 5
-        assert smtp.inbox.received == []
         assert not mail.worker(app).wait_idle(0.2)  # still delivering
         smtp.inbox.hold.set()
         assert mail.worker(app).wait_idle(10)
@@ -473,29 +496,30 @@ def test_background_delivery_does_not_block_the_response(make_app, smtp):
         assert db.session.scalars(select(OutboxMessage.status)).one() == "sent"
 
 
-def test_claimed_message_is_not_claimed_again(mail_app):
+def test_claimed_message_is_not_claimed_again(mail_app, register):
     """Two deliverers (threads here, processes in production) never get the same row."""
     register(mail_app)
     register(mail_app, email="second@example.org")
-    now = datetime.now(UTC)
-    first = mail._claim(now, False, 0)
-    assert first is not None
-    other: list = []
+    with mail_app.app_context():
+        now = datetime.now(UTC)
+        first = outbox.claim(now, False, 0)
+        assert first is not None
+        other: list = []
 
-    def second_worker() -> None:
-        with mail_app.app_context():
-            row = mail._claim(datetime.now(UTC), False, 0)
-            other.append(row.id if row is not None else None)
-            db.session.rollback()
+        def second_worker() -> None:
+            with mail_app.app_context():
+                row = outbox.claim(datetime.now(UTC), False, 0)
+                other.append(row.id if row is not None else None)
+                db.session.rollback()
 
-    thread = threading.Thread(target=second_worker)
-    thread.start()
-    thread.join(30)
-    assert other and other[0] is not None and other[0] != first.id
-    db.session.rollback()
+        thread = threading.Thread(target=second_worker)
+        thread.start()
+        thread.join(30)
+        assert other and other[0] is not None and other[0] != first.id
+        db.session.rollback()
 
 
-def test_concurrent_runs_send_each_message_once(mail_app, smtp):
+def test_concurrent_runs_send_each_message_once(mail_app, smtp, register):
     for i in range(6):
         register(mail_app, email=f"p{i}@example.org")
 
@@ -510,17 +534,17 @@ def test_concurrent_runs_send_each_message_once(mail_app, smtp):
         t.join(60)
     recipients = sorted(rcpt[0] for _f, rcpt, _c in smtp.inbox.received)
     assert recipients == sorted(f"p{i}@example.org" for i in range(6))
-    db.session.expire_all()
-    assert db.session.scalar(select(func.count()).where(OutboxMessage.status == "sent")) == 6
+    with mail_app.app_context():
+        assert db.session.scalar(select(func.count()).where(OutboxMessage.status == "sent")) == 6
 
 
 def test_development_writes_eml_files_and_logs_the_path(make_app, tmp_path, caplog,
-                                                       monkeypatch):
+                                                       monkeypatch, register):
     # Alembic's logging setup (run by the migration fixture) disables existing loggers.
     monkeypatch.setattr(logging.getLogger(mail.__name__), "disabled", False)
     app = make_app(MAIL_SERVER="", INSTANCE_DIR=str(tmp_path))
+    delegate = register(app)
     with app.app_context():
-        delegate = register(app)
         with caplog.at_level("INFO", logger="registration.services.mail"):
             assert deliver().sent == 1
         [path] = list((tmp_path / "mail").glob("*.eml"))
@@ -530,70 +554,77 @@ def test_development_writes_eml_files_and_logs_the_path(make_app, tmp_path, capl
         assert db.session.scalars(select(OutboxMessage.status)).one() == "sent"
 
 
-def test_a_mail_bug_never_blocks_the_registration(mail_app, smtp, monkeypatch):
+def test_a_mail_bug_never_blocks_the_registration(mail_app, smtp, monkeypatch, register):
     def broken(*args, **kwargs):
         raise RuntimeError("template exploded")
 
-    monkeypatch.setattr(mail, "build_message", broken)
+    monkeypatch.setattr(mail.compose, "build_message", broken)
     delegate = register(mail_app)
     assert delegate.status == "submitted"
-    assert deliver().failed == 1
-    row = db.session.scalars(select(OutboxMessage)).one()
-    assert row.status == "failed"
-    assert "template exploded" in row.last_error
-    assert smtp.inbox.received == []
-    # Fixed (here: the patch undone), the message is put back and goes out.
-    monkeypatch.undo()
-    assert mail.requeue(row.id)
-    assert deliver().sent == 1
+    with mail_app.app_context():
+        assert deliver().failed == 1
+        row = db.session.scalars(select(OutboxMessage)).one()
+        assert row.status == "failed"
+        assert "template exploded" in row.last_error
+        assert smtp.inbox.received == []
+        # Fixed (here: the patch undone), the message is put back and goes out.
+        monkeypatch.undo()
+        assert mail.requeue(row.id)
+        assert deliver().sent == 1
     assert delegate.reference in smtp.inbox.messages()[0]["Subject"]
 
 
-def test_a_draft_for_a_deleted_delegate_fails_cleanly(mail_app, smtp):
+def test_a_draft_for_a_deleted_delegate_fails_cleanly(mail_app, smtp, register):
     delegate = register(mail_app)
-    db.session.delete(delegate)
-    db.session.commit()
-    assert deliver().failed == 1
-    row = db.session.scalars(select(OutboxMessage)).one()
+    with mail_app.app_context():
+        db.session.delete(db.session.get(Delegate, delegate.id))
+        db.session.commit()
+        assert deliver().failed == 1
+        row = db.session.scalars(select(OutboxMessage)).one()
     assert row.status == "failed" and "no longer exists" in row.last_error
 
 
-def test_prune_drops_old_sent_bodies_but_keeps_the_record(mail_app, smtp):
+def test_prune_drops_old_sent_bodies_but_keeps_the_record(mail_app, smtp, register):
     register(mail_app)
     register(mail_app, email="second@example.org")
-    assert deliver().sent == 2
-    old, recent = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-    old.sent_at = datetime.now(UTC) - timedelta(days=40)
-    db.session.commit()
-    result = mail_app.test_cli_runner().invoke(args=["mail", "prune", "--days", "30"])
-    assert "1 sent message(s) pruned" in result.output
-    db.session.expire_all()
-    assert old.message == b"" and old.status == "sent" and old.subject
-    assert recent.message.startswith(b"Subject:") or b"Message-ID" in recent.message
+    with mail_app.app_context():
+        assert deliver().sent == 2
+        old, recent = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        old.sent_at = datetime.now(UTC) - timedelta(days=40)
+        db.session.commit()
+        result = mail_app.test_cli_runner().invoke(args=["mail", "prune", "--days", "30"])
+        assert "1 sent message(s) pruned" in result.output
+        db.session.expire_all()
+        assert old.message == b"" and old.status == "sent" and old.subject
+        assert recent.message.startswith(b"Subject:") or b"Message-ID" in recent.message
 
 
-def test_no_ticket_goes_out_after_a_quick_cancellation(mail_app, smtp):
+def test_no_ticket_goes_out_after_a_quick_cancellation(mail_app, smtp, register):
     delegate = register(mail_app)
-    approve(mail_app, delegate)
-    delegate.move_to(Status.CANCELLED)
-    signals.delegate_cancelled.send(mail_app, delegate=delegate)
-    db.session.commit()
-    report = deliver()
-    assert (report.sent, report.failed) == (2, 1)
-    kinds = [m["Subject"] for m in smtp.inbox.messages()]
-    assert any("Registration received" in k for k in kinds)
-    assert any("Registration cancelled" in k for k in kinds)
-    failed = db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.status == "failed")).one()
-    assert failed.kind == "approved" and "cancelled" in failed.last_error
+    with mail_app.app_context():
+        delegate = db.session.get(Delegate, delegate.id)
+        approve(mail_app, delegate)
+        delegate.move_to(Status.CANCELLED)
+        signals.delegate_cancelled.send(mail_app, delegate=delegate)
+        db.session.commit()
+        report = deliver()
+        assert (report.sent, report.failed) == (2, 1)
+        kinds = [m["Subject"] for m in smtp.inbox.messages()]
+        assert any("Registration received" in k for k in kinds)
+        assert any("Registration cancelled" in k for k in kinds)
+        failed = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.status == "failed")).one()
+        assert failed.kind == "approved" and "cancelled" in failed.last_error
 
 
-def test_queued_mail_is_not_sent_to_an_address_changed_since(mail_app, smtp):
+def test_queued_mail_is_not_sent_to_an_address_changed_since(mail_app, smtp, register):
     delegate = register(mail_app)  # "registered" mail queued for the typed address
-    delegate.email = "corrected@example.org"
-    delegate.email_key = "corrected@example.org"
-    db.session.commit()
-    deliver()
-    assert smtp.inbox.messages() == []  # no manage link to the old inbox
-    row = db.session.scalars(select(OutboxMessage)).one()
-    assert row.status == "failed" and "address changed" in row.last_error
+    with mail_app.app_context():
+        delegate = db.session.get(Delegate, delegate.id)
+        delegate.email = "corrected@example.org"
+        delegate.email_key = "corrected@example.org"
+        db.session.commit()
+        deliver()
+        assert smtp.inbox.messages() == []  # no manage link to the old inbox
+        row = db.session.scalars(select(OutboxMessage)).one()
+        assert row.status == "failed" and "address changed" in row.last_error

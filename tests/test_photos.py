@@ -11,11 +11,9 @@ from PIL import Image
 from sqlalchemy import select
 
 from registration.extensions import db
-from registration.models import AuditEntry, DelegatePhoto, Status
+from registration.models import AuditEntry, Delegate, DelegatePhoto, Status
 from registration.services import photos, printing
 from registration.services.photos import PhotoRejected, process_photo
-from tests.conftest import csrf_from
-from tests.test_printing import make_delegate
 
 
 def image_bytes(fmt: str = "JPEG", size=(1200, 900), color=(200, 30, 30), **save) -> bytes:
@@ -46,13 +44,13 @@ def aspect_ok(jpeg: bytes) -> Image.Image:
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
-def test_process_photo_crops_to_badge_aspect(app, fmt):
+def test_process_photo_crops_to_badge_aspect(app_ctx, fmt):
     image = aspect_ok(process_photo(image_bytes(fmt, size=(2000, 1000))))
     assert image.height == 760 or image.height < 800
     aspect_ok(process_photo(image_bytes(fmt, size=(500, 2000))))
 
 
-def test_exif_orientation_applied_then_stripped(app):
+def test_exif_orientation_applied_then_stripped(app_ctx):
     image = Image.new("RGB", (1600, 800), (0, 0, 255))
     image.paste((255, 0, 0), (0, 0, 800, 800))  # left half red, right half blue
     exif = Image.Exif()
@@ -68,7 +66,7 @@ def test_exif_orientation_applied_then_stripped(app):
     assert bottom[2] > 200 and bottom[0] < 60
 
 
-@pytest.mark.parametrize("data, reason", [
+@pytest.mark.parametrize(("data", "reason"), [
     (b"", "empty"),
     (b"hello, this is text, not a photo\n" * 10, "not_image"),
     (b"GIF89a" + b"\x00" * 100, "not_image"),
@@ -77,24 +75,24 @@ def test_exif_orientation_applied_then_stripped(app):
     (png_declaring(5_000, 4_000), "too_many_pixels"),  # 20 MP: fine as JPEG, not as PNG
     (png_declaring(50, 50), "too_small"),
 ])
-def test_bad_uploads_are_rejected(app, data, reason):
+def test_bad_uploads_are_rejected(app_ctx, data, reason):
     with pytest.raises(PhotoRejected) as exc:
         process_photo(data)
     assert exc.value.reason == reason and exc.value.message
 
 
-def test_a_large_camera_jpeg_is_accepted_and_shrunk(app):
+def test_a_large_camera_jpeg_is_accepted_and_shrunk(app_ctx):
     out = Image.open(io.BytesIO(process_photo(image_bytes("JPEG", size=(5000, 4000)))))
     assert out.width <= 600 and out.height <= 800
 
 
-def test_truncated_image_is_rejected(app):
+def test_truncated_image_is_rejected(app_ctx):
     with pytest.raises(PhotoRejected) as exc:
         process_photo(image_bytes("PNG")[:300])
     assert exc.value.reason == "not_image"
 
 
-def test_size_limit(app, monkeypatch):
+def test_size_limit(app_ctx, monkeypatch):
     monkeypatch.setattr(photos, "MAX_BYTES", 1000)
     with pytest.raises(PhotoRejected) as exc:
         process_photo(image_bytes("JPEG"))
@@ -102,7 +100,7 @@ def test_size_limit(app, monkeypatch):
 
 
 @pytest.fixture
-def desk(client, login):
+def desk(client, login, csrf_from):
     staff = login("desk")
     page = client.get("/staff/print").get_data(as_text=True)
     return staff, csrf_from(page)
@@ -115,24 +113,32 @@ def upload(client, delegate, csrf, data, name="photo.jpg", json=False, **extra):
                        content_type="multipart/form-data")
 
 
-def test_upload_stores_cropped_jpeg_and_audits(client, desk):
+def fresh(delegate: Delegate) -> Delegate:
+    """The delegate as stored now, in the current app context's session."""
+    return db.session.get(Delegate, delegate.id)
+
+
+def test_upload_stores_cropped_jpeg_and_audits(app, client, desk, make_delegate):
     _, csrf = desk
-    delegate = make_delegate()
+    delegate = make_delegate(status=Status.APPROVED)
     response = upload(client, delegate, csrf, image_bytes("PNG"), name="me.png")
     assert response.status_code == 303
-    db.session.expire_all()
-    aspect_ok(delegate.photo.jpeg)
+    with app.app_context():
+        delegate = fresh(delegate)
+        aspect_ok(delegate.photo.jpeg)
     shown = client.get(f"/staff/delegates/{delegate.public_id}/photo.jpg")
     assert shown.status_code == 200 and shown.mimetype == "image/jpeg"
-    assert shown.data == delegate.photo.jpeg
-    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "photo_changed"))
-    assert entry.actor == "staff:desk@forum.test" and entry.details["source"] == "upload"
-    assert delegate.needs_reprint is False  # not printed yet: nothing to reprint
+    with app.app_context():
+        delegate = fresh(delegate)
+        assert shown.data == delegate.photo.jpeg
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "photo_changed"))
+        assert entry.actor == "staff:desk@forum.test" and entry.details["source"] == "upload"
+        assert delegate.needs_reprint is False  # not printed yet: nothing to reprint
 
 
-def test_webcam_json_upload_and_errors(client, desk):
+def test_webcam_json_upload_and_errors(app, client, desk, make_delegate):
     _, csrf = desk
-    delegate = make_delegate()
+    delegate = make_delegate(status=Status.APPROVED)
     ok = upload(client, delegate, csrf, image_bytes("JPEG"), name="webcam.jpg", json=True,
                 source="webcam")
     assert ok.status_code == 200 and ok.get_json()["ok"] is True
@@ -143,54 +149,59 @@ def test_webcam_json_upload_and_errors(client, desk):
     assert bomb.status_code == 422 and "too many pixels" in bomb.get_json()["message"]
     html = upload(client, delegate, csrf, png_declaring(100_000, 100_000), name="b.png")
     assert html.status_code == 422 and "too many pixels" in html.get_data(as_text=True)
-    db.session.expire_all()
-    aspect_ok(delegate.photo.jpeg)  # the stored photo survived the refused uploads
+    with app.app_context():
+        delegate = fresh(delegate)
+        aspect_ok(delegate.photo.jpeg)  # the stored photo survived the refused uploads
     missing = client.post(f"/staff/delegates/{delegate.public_id}/photo",
                           data={"csrf_token": csrf}, headers={"Accept": "application/json"})
     assert missing.status_code == 400
 
 
-def test_upload_size_limit_over_http(client, desk, monkeypatch):
+def test_upload_size_limit_over_http(client, desk, monkeypatch, make_delegate):
     _, csrf = desk
     monkeypatch.setattr(photos, "MAX_BYTES", 2000)
-    delegate = make_delegate()
+    delegate = make_delegate(status=Status.APPROVED)
     response = upload(client, delegate, csrf, image_bytes("JPEG", size=(1600, 1200)),
                       json=True)
     assert response.status_code == 413 and response.get_json()["error"] == "too_large"
 
 
-def test_new_photo_after_printing_flags_reprint_and_prints(client, desk):
+def test_new_photo_after_printing_flags_reprint_and_prints(app, client, desk, make_delegate):
     staff, csrf = desk
-    delegate = make_delegate()
-    printing.print_badge(delegate, staff)
+    delegate = make_delegate(status=Status.APPROVED)
+    with app.app_context():
+        printing.print_badge(fresh(delegate), staff)
     assert upload(client, delegate, csrf, image_bytes("JPEG")).status_code == 303
-    db.session.expire_all()
-    assert delegate.needs_reprint is True
-    data = printing.badge_data(delegate)
-    assert data.photo == delegate.photo.jpeg
-    pdf = printing.reprint_badge(delegate, staff, "damaged")
-    assert b"/Subtype /Image" in pdf and delegate.needs_reprint is False
+    with app.app_context():
+        delegate = fresh(delegate)
+        assert delegate.needs_reprint is True
+        data = printing.badge_data(delegate)
+        assert data.photo == delegate.photo.jpeg
+        pdf = printing.reprint_badge(delegate, staff, "damaged")
+        assert b"/Subtype /Image" in pdf and delegate.needs_reprint is False
 
 
-def test_delete_photo(client, desk):
+def test_delete_photo(app, client, desk, make_delegate):
     _, csrf = desk
     delegate = make_delegate(status=Status.SUBMITTED)
     upload(client, delegate, csrf, image_bytes("JPEG"))
     response = client.post(f"/staff/delegates/{delegate.public_id}/photo/delete",
                            data={"csrf_token": csrf})
     assert response.status_code == 303
-    db.session.expire_all()
-    assert delegate.photo is None and db.session.scalar(select(DelegatePhoto)) is None
+    with app.app_context():
+        delegate = fresh(delegate)
+        assert delegate.photo is None and db.session.scalar(select(DelegatePhoto)) is None
     assert client.get(f"/staff/delegates/{delegate.public_id}/photo.jpg").status_code == 404
-    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "photo_removed"))
+    with app.app_context():
+        assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "photo_removed"))
 
 
-def test_photo_panel_renders(app, client, desk):
+def test_photo_panel_renders(app, client, desk, make_delegate):
     from flask import render_template
 
-    delegate = make_delegate()
+    delegate = make_delegate(status=Status.APPROVED)
     with app.test_request_context():
-        html = render_template("staff/_photo_panel.html", delegate=delegate,
+        html = render_template("staff/_photo_panel.html", delegate=fresh(delegate),
                                photo_aspect=photos.photo_aspect())
     assert "webcam.js" in html and 'enctype="multipart/form-data"' in html
     assert "style=" not in html and "<script>" not in html

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import io
 import math
-import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select, update
 
+from registration.badge_token import BadgeTokenError
 from registration.extensions import db
 from registration.models import AuditEntry, Delegate, Status
-from registration.services import badge_tokens, printing
-from registration.services.registration import build_delegate
-from registration.text import new_reference
-from registration.tickets import TicketError
-from registration.validation import clean_record
+from registration.services import badge_signing, printing
 
 try:
     import pypdfium2 as pdfium
@@ -30,25 +26,6 @@ except ImportError:  # pragma: no cover - dev requirement
 
 needs_qr = pytest.mark.skipif(pdfium is None or zxingcpp is None,
                               reason="pypdfium2 and zxing-cpp are needed to read the PDF's QR")
-
-
-def make_delegate(n: int = 1, *, status: Status = Status.APPROVED, category: str = "government",
-                  family: str | None = None, country: str = "CN", commit: bool = True
-                  ) -> Delegate:
-    clean, errors = clean_record({
-        "category": category, "honorific": "Dr.", "given_name": f"Given{n}",
-        "family_name": family or f"Family{n:04d}", "organisation": "Ministry",
-        "position": "Director", "country": country, "email": f"person{n}@example.org",
-        "phone": "+86 138 0013 8000",
-    }, require_category_fields=False, require_consent=False)
-    assert not errors, errors
-    delegate = build_delegate(clean, source="import")
-    delegate.reference = new_reference()
-    delegate.status = status.value
-    db.session.add(delegate)
-    if commit:
-        db.session.commit()
-    return delegate
 
 
 def pdf_pages(pdf: bytes) -> int:
@@ -70,13 +47,6 @@ def audits(delegate: Delegate, action: str) -> list[AuditEntry]:
         AuditEntry.delegate_id == delegate.id, AuditEntry.action == action)))
 
 
-def forget_user() -> None:
-    """The test's app context outlives requests: drop Flask-Login's cached user."""
-    from flask import g
-
-    g.pop("_login_user", None)
-
-
 def flashes(client) -> str:
     with client.session_transaction() as session:
         return " ".join(message for _, message in session.get("_flashes", []))
@@ -87,63 +57,70 @@ def post_print(client, csrf, delegate, layout="a6"):
                        data={"csrf_token": csrf, "layout": layout})
 
 
+def fresh(delegate: Delegate) -> Delegate:
+    """The delegate as stored now, in the current app context's session."""
+    return db.session.get(Delegate, delegate.id)
+
+
 @pytest.fixture
-def csrf(client, login):
+def csrf(client, login, csrf_from):
     login("desk")
     page = client.get("/staff/print").get_data(as_text=True)
-    from tests.conftest import csrf_from
-
     return csrf_from(page)
 
 
-def test_single_print_marks_printed_and_returns_inline_pdf(client, csrf):
-    delegate = make_delegate()
+def test_single_print_marks_printed_and_returns_inline_pdf(app, client, csrf, make_delegate):
+    delegate = make_delegate(status=Status.APPROVED)
     response = post_print(client, csrf, delegate)
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     assert response.headers["Content-Disposition"].startswith("inline")
     assert response.data.startswith(b"%PDF")
-    db.session.expire_all()
-    assert delegate.status == Status.BADGE_PRINTED.value
-    assert delegate.print_count == 1 and delegate.printed_at is not None
-    [entry] = audits(delegate, "printed")
-    assert entry.actor == "staff:desk@forum.test" and entry.details["layout"] == "a6"
+    with app.app_context():
+        delegate = fresh(delegate)
+        assert delegate.status == Status.BADGE_PRINTED.value
+        assert delegate.print_count == 1 and delegate.printed_at is not None
+        [entry] = audits(delegate, "printed")
+        assert entry.actor == "staff:desk@forum.test" and entry.details["layout"] == "a6"
 
 
-def test_second_print_without_reason_is_refused(client, csrf):
-    delegate = make_delegate()
+def test_second_print_without_reason_is_refused(app, client, csrf, make_delegate):
+    delegate = make_delegate(status=Status.APPROVED)
     assert post_print(client, csrf, delegate).status_code == 200
     response = post_print(client, csrf, delegate)
     assert response.status_code == 303
-    db.session.expire_all()
-    assert delegate.print_count == 1 and delegate.badge_serial == 1
+    with app.app_context():
+        delegate = fresh(delegate)
+        assert delegate.print_count == 1 and delegate.badge_serial == 1
 
 
-def test_preview_does_not_mark_printed(client, csrf):
-    delegate = make_delegate()
+def test_preview_does_not_mark_printed(app, client, csrf, make_delegate):
+    delegate = make_delegate(status=Status.APPROVED)
     response = client.get(f"/staff/delegates/{delegate.public_id}/badge-preview.pdf?layout=cr80")
     assert response.status_code == 200 and response.data.startswith(b"%PDF")
-    db.session.expire_all()
-    assert delegate.status == Status.APPROVED.value and delegate.printed_at is None
-    assert not audits(delegate, "printed")
+    with app.app_context():
+        delegate = fresh(delegate)
+        assert delegate.status == Status.APPROVED.value and delegate.printed_at is None
+        assert not audits(delegate, "printed")
     bad = client.get(f"/staff/delegates/{delegate.public_id}/badge-preview.pdf?layout=a0")
     assert bad.status_code == 400
 
 
-def test_only_accredited_delegates_are_printed(client, csrf):
+def test_only_accredited_delegates_are_printed(app, client, csrf, make_delegate):
     delegate = make_delegate(status=Status.SUBMITTED)
     response = post_print(client, csrf, delegate)
     assert response.status_code == 303
     assert "Only accredited delegates" in flashes(client)
-    db.session.expire_all()
-    assert delegate.status == Status.SUBMITTED.value and delegate.print_count == 0
-    assert not audits(delegate, "printed")
+    with app.app_context():
+        delegate = fresh(delegate)
+        assert delegate.status == Status.SUBMITTED.value and delegate.print_count == 0
+        assert not audits(delegate, "printed")
     preview = client.get(f"/staff/delegates/{delegate.public_id}/badge-preview.pdf")
     assert preview.status_code == 409
 
 
-def test_print_panel_partial_renders(app, client, csrf):
-    delegate = make_delegate()
+def test_print_panel_partial_renders(app, client, csrf, make_delegate):
+    delegate = make_delegate(status=Status.APPROVED)
     from flask import render_template
 
     with app.test_request_context():
@@ -151,48 +128,50 @@ def test_print_panel_partial_renders(app, client, csrf):
                                badge_reprint_reasons=printing.REPRINT_REASONS)
     assert "Print badge" in html and "badge.pdf" in html
     post_print(client, csrf, delegate)
-    db.session.expire_all()
     with app.test_request_context():
-        html = render_template("staff/_print_panel.html", delegate=delegate,
+        html = render_template("staff/_print_panel.html", delegate=fresh(delegate),
                                badge_reprint_reasons=printing.REPRINT_REASONS)
     assert "Reprint badge" in html and "will stop working" in html
 
 
 @needs_qr
-def test_reprint_revokes_the_old_qr_code(client, csrf):
-    delegate = make_delegate()
+def test_reprint_revokes_the_old_qr_code(app, client, csrf, make_delegate):
+    delegate = make_delegate(status=Status.APPROVED)
     first = post_print(client, csrf, delegate)
     [old_token] = qr_codes(first.data)
-    assert badge_tokens.verify_code(old_token).serial == 1
+    with app.app_context():
+        assert badge_signing.verify_code(old_token).serial == 1
 
     response = client.post(f"/staff/delegates/{delegate.public_id}/reprint",
                            data={"csrf_token": csrf, "reason": "lost", "layout": "a6"})
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     [new_token] = qr_codes(response.data)
-    db.session.expire_all()
-    assert delegate.badge_serial == 2 and delegate.print_count == 2
-    assert delegate.status == Status.BADGE_PRINTED.value
-    assert badge_tokens.verify_code(new_token).serial == 2
-    with pytest.raises(TicketError) as exc:
-        badge_tokens.verify_code(old_token)
-    assert exc.value.reason == "revoked"
-    [entry] = audits(delegate, "reprinted")
-    assert entry.details["reason"] == "lost"
-    assert (entry.details["old_serial"], entry.details["new_serial"]) == (1, 2)
+    with app.app_context():
+        delegate = fresh(delegate)
+        assert delegate.badge_serial == 2 and delegate.print_count == 2
+        assert delegate.status == Status.BADGE_PRINTED.value
+        assert badge_signing.verify_code(new_token).serial == 2
+        with pytest.raises(BadgeTokenError) as exc:
+            badge_signing.verify_code(old_token)
+        assert exc.value.reason == "revoked"
+        [entry] = audits(delegate, "reprinted")
+        assert entry.details["reason"] == "lost"
+        assert (entry.details["old_serial"], entry.details["new_serial"]) == (1, 2)
     assert "previous QR code (serial 1) no longer admits" in flashes(client)
 
 
-def test_reprint_needs_a_reason_and_sends_the_signal(app, client, csrf):
+def test_reprint_needs_a_reason_and_sends_the_signal(app, client, csrf, make_delegate):
     from registration.signals import badge_reprinted
 
-    delegate = make_delegate()
+    delegate = make_delegate(status=Status.APPROVED)
     post_print(client, csrf, delegate)
     for data in ({}, {"reason": "bored"}, {"reason": "other", "reason_text": "  "}):
         response = client.post(f"/staff/delegates/{delegate.public_id}/reprint",
                                data={"csrf_token": csrf, **data})
         assert response.status_code == 303
-        db.session.expire_all()
-        assert delegate.badge_serial == 1
+        with app.app_context():
+            delegate = fresh(delegate)
+            assert delegate.badge_serial == 1
     received = []
 
     def receiver(sender, delegate, reason):
@@ -206,7 +185,7 @@ def test_reprint_needs_a_reason_and_sends_the_signal(app, client, csrf):
     assert received == [(delegate.reference, "Coffee spilt")]
 
 
-def test_checked_in_delegate_reprint_keeps_status(app, login):
+def test_checked_in_delegate_reprint_keeps_status(app_ctx, login, make_delegate):
     staff = login("desk")
     delegate = make_delegate(status=Status.CHECKED_IN)
     printing.print_badge(delegate, staff, "cr80")
@@ -215,28 +194,19 @@ def test_checked_in_delegate_reprint_keeps_status(app, login):
     assert delegate.status == Status.CHECKED_IN.value and delegate.badge_serial == 2
 
 
-def test_reprint_before_first_print_is_refused(app, login):
+def test_reprint_before_first_print_is_refused(app_ctx, login, make_delegate):
     staff = login("desk")
-    delegate = make_delegate()
+    delegate = make_delegate(status=Status.APPROVED)
     with pytest.raises(printing.PrintRefused):
         printing.reprint_badge(delegate, staff, "lost")
     assert delegate.badge_serial == 1
 
 
-def wait_for(client, job_url: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        data = client.get(job_url + ".json").get_json()
-        if data["finished"]:
-            return data
-        time.sleep(0.05)
-    raise AssertionError("job did not finish")
-
-
-def test_batch_print_job_prints_the_selection(client, csrf):
-    for n in range(7):
-        make_delegate(n, category="government" if n < 5 else "expert", commit=False)
-    make_delegate(99, status=Status.SUBMITTED)  # not accredited: never printed
+def test_batch_print_job_prints_the_selection(app, client, csrf, make_delegate, wait_for_job):
+    with app.app_context():
+        for n in range(7):
+            make_delegate("government" if n < 5 else "expert", Status.APPROVED, commit=False)
+        make_delegate(status=Status.SUBMITTED)  # not accredited: never printed
     page = client.get("/staff/print?category=government")
     assert "5 badges will be printed" in page.get_data(as_text=True)
 
@@ -246,18 +216,19 @@ def test_batch_print_job_prints_the_selection(client, csrf):
     assert response.status_code == 303
     job_url = response.headers["Location"]
     assert client.get(job_url).status_code == 200
-    data = wait_for(client, job_url)
+    data = wait_for_job(client, job_url)
     assert data["state"] == "done" and data["done"] == 5 and data["percent"] == 100
     assert data["result"]["count"] == 5
     pdf = client.get(data["download_url"])
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert pdf_pages(pdf.data) == math.ceil(5 / 4)
-    db.session.expire_all()
-    printed = db.session.scalars(select(Delegate).where(Delegate.printed_at.is_not(None))).all()
-    assert sorted(d.category for d in printed) == ["government"] * 5
-    assert all(d.status == Status.BADGE_PRINTED.value for d in printed)
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.action == "printed")) == 5
+    with app.app_context():
+        printed = db.session.scalars(select(Delegate).where(Delegate.printed_at.is_not(None))
+                                     ).all()
+        assert sorted(d.category for d in printed) == ["government"] * 5
+        assert all(d.status == Status.BADGE_PRINTED.value for d in printed)
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry)
+                                 .where(AuditEntry.action == "printed")) == 5
 
     # The same selection again, "only not yet printed": nothing left to print.
     again = client.post("/staff/print", data={"csrf_token": csrf, "category": "government",
@@ -266,13 +237,12 @@ def test_batch_print_job_prints_the_selection(client, csrf):
     assert "No accredited delegate" in again.get_data(as_text=True)
 
 
-def test_batch_print_order_and_bounded_chunks(app, login, monkeypatch):
+def test_batch_print_order_and_bounded_chunks(app_ctx, login, monkeypatch, make_delegate):
     staff = login("desk")
     monkeypatch.setattr(printing, "CHUNK", 3)
-    for n, (family, category) in enumerate([("Zhou", "expert"), ("Abe", "ngo"),
-                                            ("Müller", "expert"), ("Li", "government"),
-                                            ("Brown", "scholar")]):
-        make_delegate(n, family=family, category=category, commit=False)
+    for family, category in [("Zhou", "expert"), ("Abe", "ngo"), ("Müller", "expert"),
+                             ("Li", "government"), ("Brown", "scholar")]:
+        make_delegate(category, Status.APPROVED, family_name=family, commit=False)
     db.session.commit()
     selection = printing.BatchFilter()
     ids = printing.batch_ids(selection, sort="category")
@@ -286,9 +256,9 @@ def test_batch_print_order_and_bounded_chunks(app, login, monkeypatch):
         Delegate.status == Status.BADGE_PRINTED.value)) == 5
 
 
-def test_failed_render_marks_nothing(app, login, monkeypatch):
+def test_failed_render_marks_nothing(app_ctx, login, monkeypatch, make_delegate):
     staff = login("desk")
-    make_delegate(1)
+    make_delegate(status=Status.APPROVED)
 
     def boom(*args, **kwargs):
         raise RuntimeError("printer on fire")
@@ -303,13 +273,12 @@ def test_failed_render_marks_nothing(app, login, monkeypatch):
 def test_job_files_are_desk_only_and_ids_checked(client, login, app):
     from registration.services import jobs
 
-    job = jobs.create("print", created_by="desk@forum.test", total=3)
+    with app.app_context():
+        job = jobs.create("print", created_by="desk@forum.test", total=3)
     assert client.get(f"/staff/jobs/{job.id}.json").status_code == 302
-    forget_user()
     login("scanner")
     for suffix in (".json", "", "/output"):
         assert client.get(f"/staff/jobs/{job.id}{suffix}").status_code == 403
-    forget_user()
     login("admin", email="admin@forum.test")
     data = client.get(f"/staff/jobs/{job.id}.json").get_json()
     assert data["state"] == "queued" and data["total"] == 3 and data["percent"] == 0
@@ -323,8 +292,8 @@ def test_unknown_delegate_is_404(client, csrf):
     assert client.get(f"/staff/delegates/{uuid.uuid4()}/badge-preview.pdf").status_code == 404
 
 
-def test_delegate_page_shows_the_print_and_photo_panels(client, csrf):
-    delegate = make_delegate()
+def test_delegate_page_shows_the_print_and_photo_panels(client, csrf, make_delegate):
+    delegate = make_delegate(status=Status.APPROVED)
     page = client.get(f"/staff/delegates/{delegate.public_id}")
     if page.status_code == 404:
         pytest.skip("the desk's delegate page is not there")
@@ -335,9 +304,10 @@ def test_delegate_page_shows_the_print_and_photo_panels(client, csrf):
     assert "Reprint badge" in html and "(serial 1) will stop working" in html
 
 
-def test_badge_changed_during_a_batch_is_not_marked_printed(app, login, monkeypatch):
+def test_badge_changed_during_a_batch_is_not_marked_printed(app_ctx, login, monkeypatch,
+                                                            make_delegate):
     staff = login("desk")
-    first, second = make_delegate(1), make_delegate(2)
+    first, second = make_delegate(status=Status.APPROVED), make_delegate(status=Status.APPROVED)
     render = printing.badges.render_badges
 
     def render_then_edit(stream, *args, **kwargs):
@@ -348,7 +318,7 @@ def test_badge_changed_during_a_batch_is_not_marked_printed(app, login, monkeypa
         return render(iter(drawn), *args, **kwargs)
 
     monkeypatch.setattr(printing.badges, "render_badges", render_then_edit)
-    pdf, count = printing.render_to_bytes(printing.BatchFilter(), staff, "a6")
+    _pdf, count = printing.render_to_bytes(printing.BatchFilter(), staff, "a6")
     assert count == 2
     db.session.expire_all()
     first, second = db.session.get(Delegate, first.id), db.session.get(Delegate, second.id)

@@ -13,11 +13,8 @@ from flask import Flask
 from werkzeug.routing import AnyConverter, IntegerConverter, UUIDConverter
 
 from registration.extensions import db
-from registration.models import Delegate, StaffUser
-from registration.services.registration import build_delegate
+from registration.models import StaffUser
 from registration.services.staff_accounts import hash_password
-from registration.validation import clean_record
-from tests.conftest import csrf_from
 
 ROLES = ("anonymous", "scanner", "desk", "admin")
 
@@ -47,13 +44,13 @@ KNOWN = {
     # and checkpoints.
     ("checkin.scanner", "GET"): {"scanner": 200, "desk": 200, "admin": 200},
     ("checkin.photo", "GET"): {"scanner": 404, "desk": 404, "admin": 404},  # no photo yet
-    ("checkin.dashboard", "GET"): {"desk": 200, "admin": 200},
-    ("checkin.dashboard_json", "GET"): {"desk": 200, "admin": 200},
-    ("checkin.devices", "GET"): {"desk": 403, "admin": 200},
-    ("checkin.devices", "POST"): {"desk": 403, "admin": 422},
-    ("checkin.checkpoints", "GET"): {"desk": 403, "admin": 200},
-    ("checkin.checkpoints", "POST"): {"desk": 403, "admin": 422},
-    ("checkin.revoke_device", "POST"): {"desk": 403, "admin": 404},  # no such device
+    ("staff.dashboard", "GET"): {"desk": 200, "admin": 200},
+    ("staff.dashboard_json", "GET"): {"desk": 200, "admin": 200},
+    ("staff.devices", "GET"): {"desk": 403, "admin": 200},
+    ("staff.devices", "POST"): {"desk": 403, "admin": 422},
+    ("staff.checkpoints", "GET"): {"desk": 403, "admin": 200},
+    ("staff.checkpoints", "POST"): {"desk": 403, "admin": 422},
+    ("staff.revoke_device", "POST"): {"desk": 403, "admin": 404},  # no such device
     # Editions: every signed-in role switches; admins edit the edition's settings.
     ("staff.switch_edition", "POST"): {"scanner": 303, "desk": 303, "admin": 303},
     ("staff.settings", "GET"): {"desk": 403, "admin": 200},
@@ -101,29 +98,16 @@ def make_staff(role: str) -> StaffUser:
     return staff
 
 
-def make_delegate() -> Delegate:
-    clean, errors = clean_record({
-        "category": "government", "honorific": "Mr.", "given_name": "Role", "family_name":
-        "Matrix", "organisation": "Org", "position": "Pos", "country": "FR",
-        "email": "matrix@example.org", "phone": "+33 6 12 34 56 78", "ministry": "Interior",
-    }, require_consent=False)
-    assert not errors
-    delegate = build_delegate(clean, source="self")
-    delegate.reference = "GPS-MTRX-2345"
-    db.session.add(delegate)
-    db.session.commit()
-    return delegate
-
-
-def client_as(app: Flask, staff: StaffUser | None):
+def client_as(app: Flask, staff: StaffUser | None, csrf_from):
     """A test client signed in as `staff` (or anonymous) with a valid CSRF token for its
     session, so that a refusal is the role check and not CSRF."""
     client = app.test_client()
     token = csrf_from(client.get("/staff/login").get_data(as_text=True))
     if staff is not None:
-        db.session.refresh(staff)
+        with app.app_context():
+            user_id = db.session.get(StaffUser, staff.id).get_id()
         with client.session_transaction() as session:  # keeps the CSRF secret
-            session["_user_id"] = staff.get_id()
+            session["_user_id"] = user_id
             session["_fresh"] = True
     return client, token
 
@@ -142,7 +126,7 @@ def expected(endpoint: str, method: str, role: str) -> int | None:
     return None
 
 
-def test_role_matrix(make_app):
+def test_role_matrix(make_app, make_delegate, csrf_from):
     app = make_app()
     failures: list[str] = []
     with app.app_context():
@@ -153,25 +137,28 @@ def test_role_matrix(make_app):
         db.session.commit()
         delegate = make_delegate()
         values = {"uuid": delegate.public_id, "int": victim.id, "staff_id": victim.id}
-        routes = staff_routes(app)
-        endpoints = {endpoint for endpoint, _, _ in routes}
-        assert {"staff.login", "staff.delegates", "staff.delegate", "staff.accounts",
-                "staff.walk_in", "staff.edit", "staff.bulk_action"} <= endpoints
+        for account in staff.values():
+            db.session.refresh(account)  # read after the context ends
+    routes = staff_routes(app)
+    endpoints = {endpoint for endpoint, _, _ in routes}
+    assert {"staff.login", "staff.delegates", "staff.delegate", "staff.accounts",
+            "staff.walk_in", "staff.edit", "staff.bulk_action"} <= endpoints
 
-        for role in ROLES:
-            for endpoint, method, rule in routes:
-                if endpoint == "staff.logout_everywhere" and role != "anonymous":
-                    continue  # checked last: it ends the role's sessions
-                failures += check(app, staff.get(role), role, endpoint, method, rule, values)
-        for role in ("scanner", "desk", "admin"):
-            rule = app.url_map._rules_by_endpoint["staff.logout_everywhere"][0]
-            failures += check(app, staff[role], role, "staff.logout_everywhere", "POST", rule,
-                              values)
+    for role in ROLES:
+        for endpoint, method, rule in routes:
+            if endpoint == "staff.logout_everywhere" and role != "anonymous":
+                continue  # checked last: it ends the role's sessions
+            failures += check(app, staff.get(role), role, endpoint, method, rule, values,
+                              csrf_from)
+    for role in ("scanner", "desk", "admin"):
+        rule = app.url_map._rules_by_endpoint["staff.logout_everywhere"][0]
+        failures += check(app, staff[role], role, "staff.logout_everywhere", "POST", rule,
+                          values, csrf_from)
     assert not failures, "\n".join(failures)
 
 
-def check(app, staff, role, endpoint, method, rule, values) -> list[str]:
-    client, token = client_as(app, staff)
+def check(app, staff, role, endpoint, method, rule, values, csrf_from) -> list[str]:
+    client, token = client_as(app, staff, csrf_from)
     path = build_path(rule, values)
     if method == "GET":
         response = client.get(path)

@@ -12,7 +12,6 @@ from registration.extensions import db
 from registration.models import LoginThrottle, Role, StaffUser
 from registration.services import staff_accounts
 from registration.services.staff_accounts import LoginRefused
-from tests.conftest import STAFF_PASSWORD, csrf_from
 
 PASSWORD = "a long enough passphrase"
 
@@ -22,11 +21,17 @@ def make_staff(email: str = "desk@forum.org", role: str = "desk",
     return staff_accounts.create_staff(email, password, role)
 
 
-def post_login(client, email: str, password: str, ip: str = "198.51.100.7", next_: str = ""):
-    token = csrf_from(client.get("/staff/login").get_data(as_text=True))
-    return client.post("/staff/login", data={"csrf_token": token, "email": email,
-                                             "password": password, "next": next_},
-                       environ_base={"REMOTE_ADDR": ip})
+@pytest.fixture
+def post_login(csrf_from):
+    """Sign in through the form from address `ip`."""
+
+    def send(client, email: str, password: str, ip: str = "198.51.100.7", next_: str = ""):
+        token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+        return client.post("/staff/login", data={"csrf_token": token, "email": email,
+                                                 "password": password, "next": next_},
+                           environ_base={"REMOTE_ADDR": ip})
+
+    return send
 
 
 def signed_in(client) -> bool:
@@ -36,22 +41,24 @@ def signed_in(client) -> bool:
 
 # --- the service ----------------------------------------------------------------------------
 
-def test_create_staff_validates_and_hashes_with_scrypt(app):
-    staff = make_staff("  Desk@Forum.org ")
-    assert staff.email == "desk@forum.org"
-    assert staff.password_hash.startswith("scrypt:")
-    assert PASSWORD not in staff.password_hash
-    with pytest.raises(staff_accounts.StaffAccountError, match="12 characters"):
-        make_staff("other@forum.org", password="short")
-    with pytest.raises(staff_accounts.StaffAccountError, match="already"):
-        make_staff("DESK@forum.org")
-    with pytest.raises(staff_accounts.StaffAccountError, match="role"):
-        make_staff("x@forum.org", role="root")
-    with pytest.raises(staff_accounts.StaffAccountError, match="valid email"):
-        make_staff("not-an-email")
+def test_create_staff_validates_and_hashes_with_scrypt(make_app):
+    app = make_app(PASSWORD_HASH_METHOD="scrypt")  # production's method (tests use a cheap one)
+    with app.app_context():
+        staff = make_staff("  Desk@Forum.org ")
+        assert staff.email == "desk@forum.org"
+        assert staff.password_hash.startswith("scrypt:")
+        assert PASSWORD not in staff.password_hash
+        with pytest.raises(staff_accounts.StaffAccountError, match="12 characters"):
+            make_staff("other@forum.org", password="short")
+        with pytest.raises(staff_accounts.StaffAccountError, match="already"):
+            make_staff("DESK@forum.org")
+        with pytest.raises(staff_accounts.StaffAccountError, match="role"):
+            make_staff("x@forum.org", role="root")
+        with pytest.raises(staff_accounts.StaffAccountError, match="valid email"):
+            make_staff("not-an-email")
 
 
-def test_authenticate_reasons(app):
+def test_authenticate_reasons(app_ctx):
     make_staff()
     assert staff_accounts.authenticate("DESK@forum.org", PASSWORD, "203.0.113.1").email == \
         "desk@forum.org"
@@ -63,7 +70,7 @@ def test_authenticate_reasons(app):
     assert refused.value.reason == "invalid"
 
 
-def test_lockout_per_account_then_reset_after_window(app):
+def test_lockout_per_account_then_reset_after_window(app_ctx):
     staff = make_staff()
     for i in range(4):
         with pytest.raises(LoginRefused) as refused:
@@ -103,7 +110,7 @@ def test_lockout_per_ip_across_accounts(make_app):
         assert staff_accounts.authenticate("victim@forum.org", PASSWORD, "203.0.113.6")
 
 
-def test_failures_outside_the_window_start_over(app):
+def test_failures_outside_the_window_start_over(app_ctx):
     staff = make_staff()
     for _ in range(4):
         with pytest.raises(LoginRefused):
@@ -116,7 +123,7 @@ def test_failures_outside_the_window_start_over(app):
     assert refused.value.reason == "invalid"  # the fifth failure, but a new window
 
 
-def test_disabled_account_cannot_sign_in(app):
+def test_disabled_account_cannot_sign_in(app_ctx):
     make_staff()
     make_staff("admin@forum.org", role="admin")
     staff_accounts.disable_staff("desk@forum.org")
@@ -127,7 +134,7 @@ def test_disabled_account_cannot_sign_in(app):
         staff_accounts.disable_staff("admin@forum.org")
 
 
-def test_ensure_first_admin_once(app):
+def test_ensure_first_admin_once(app_ctx):
     created = staff_accounts.ensure_first_admin()
     assert created is not None
     email, password = created
@@ -145,23 +152,26 @@ def test_welcome_prints_first_admin_once(runner):
 
 # --- through the web ------------------------------------------------------------------------
 
-def test_login_page_and_redirects_by_role(client, app):
+def test_login_page_and_redirects_by_role(client, app, post_login):
     page = client.get("/staff/login")
     assert page.status_code == 200
     assert 'name="email"' in page.get_data(as_text=True)
-    make_staff("desk@forum.org")
+    with app.app_context():
+        make_staff("desk@forum.org")
     response = post_login(client, "desk@forum.org", PASSWORD)
     assert response.status_code == 303 and response.headers["Location"] == "/staff/delegates"
     assert signed_in(client)
 
     other = app.test_client()
-    make_staff("scan@forum.org", role="scanner")
+    with app.app_context():
+        make_staff("scan@forum.org", role="scanner")
     response = post_login(other, "scan@forum.org", PASSWORD)
     assert response.headers["Location"] == "/checkin"
 
 
-def test_login_next_only_same_site(client, app):
-    make_staff()
+def test_login_next_only_same_site(client, app, post_login):
+    with app.app_context():
+        make_staff()
     response = post_login(client, "desk@forum.org", PASSWORD, next_="/staff/walk-in?x=1")
     assert response.headers["Location"] == "/staff/walk-in?x=1"
     for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:x"):
@@ -181,8 +191,9 @@ def test_anonymous_is_sent_to_login_with_next(client):
     assert "Please sign in to use the staff desk." in page
 
 
-def test_wrong_password_and_lockout_messages(client, app):
-    make_staff()
+def test_wrong_password_and_lockout_messages(client, app, post_login):
+    with app.app_context():
+        make_staff()
     response = post_login(client, "desk@forum.org", "wrong password!!")
     assert response.status_code == 401
     assert "email or password is not right" in response.get_data(as_text=True)
@@ -197,19 +208,19 @@ def test_wrong_password_and_lockout_messages(client, app):
     assert not signed_in(client)
 
 
-def test_ip_lockout_message(make_app):
+def test_ip_lockout_message(make_app, post_login):
     app = make_app(LOGIN_MAX_FAILURES_IP=2)
     client = app.test_client()
     with app.app_context():
         make_staff()
-        post_login(client, "one@forum.org", "wrong password!!", ip="203.0.113.77")
-        response = post_login(client, "two@forum.org", "wrong password!!", ip="203.0.113.77")
-        assert response.status_code == 429
-        assert "from this computer" in response.get_data(as_text=True)
-        assert post_login(client, "desk@forum.org", PASSWORD, ip="203.0.113.78").status_code == 303
+    post_login(client, "one@forum.org", "wrong password!!", ip="203.0.113.77")
+    response = post_login(client, "two@forum.org", "wrong password!!", ip="203.0.113.77")
+    assert response.status_code == 429
+    assert "from this computer" in response.get_data(as_text=True)
+    assert post_login(client, "desk@forum.org", PASSWORD, ip="203.0.113.78").status_code == 303
 
 
-def test_login_form_errors_and_csrf(client, app):
+def test_login_form_errors_and_csrf(client, app, post_login):
     response = post_login(client, "", "")
     assert response.status_code == 422
     assert "Enter your email." in response.get_data(as_text=True)
@@ -217,16 +228,18 @@ def test_login_form_errors_and_csrf(client, app):
     assert response.status_code == 400  # no CSRF token
 
 
-def test_session_is_permanent_with_expiry(client, app):
-    make_staff()
+def test_session_is_permanent_with_expiry(client, app, post_login):
+    with app.app_context():
+        make_staff()
     response = post_login(client, "desk@forum.org", PASSWORD)
     cookie = response.headers["Set-Cookie"]
     assert "Expires=" in cookie and "HttpOnly" in cookie
     assert app.permanent_session_lifetime == timedelta(hours=12)
 
 
-def test_logout_needs_post_and_csrf(client, app):
-    make_staff()
+def test_logout_needs_post_and_csrf(client, app, post_login, csrf_from):
+    with app.app_context():
+        make_staff()
     post_login(client, "desk@forum.org", PASSWORD)
     assert client.get("/staff/logout").status_code == 405
     assert client.post("/staff/logout").status_code == 400
@@ -237,8 +250,9 @@ def test_logout_needs_post_and_csrf(client, app):
     assert not signed_in(client)
 
 
-def test_logout_everywhere_ends_other_sessions(app):
-    make_staff()
+def test_logout_everywhere_ends_other_sessions(app, post_login, csrf_from):
+    with app.app_context():
+        make_staff()
     laptop, phone = app.test_client(), app.test_client()
     post_login(laptop, "desk@forum.org", PASSWORD)
     post_login(phone, "desk@forum.org", PASSWORD)
@@ -252,16 +266,19 @@ def test_logout_everywhere_ends_other_sessions(app):
     assert signed_in(phone)
 
 
-def test_disabling_ends_existing_sessions(app):
-    make_staff()
-    make_staff("admin@forum.org", role="admin")
+def test_disabling_ends_existing_sessions(app, post_login, csrf_from):
+    with app.app_context():
+        make_staff()
+        make_staff("admin@forum.org", role="admin")
     desk = app.test_client()
     post_login(desk, "desk@forum.org", PASSWORD)
     assert signed_in(desk)
     admin = app.test_client()
     post_login(admin, "admin@forum.org", PASSWORD)
     page = admin.get("/staff/accounts").get_data(as_text=True)
-    staff_id = db.session.scalar(select(StaffUser.id).where(StaffUser.email == "desk@forum.org"))
+    with app.app_context():
+        staff_id = db.session.scalar(select(StaffUser.id)
+                                     .where(StaffUser.email == "desk@forum.org"))
     response = admin.post(f"/staff/accounts/{staff_id}/disable",
                           data={"csrf_token": csrf_from(page)})
     assert response.status_code == 303
@@ -269,7 +286,7 @@ def test_disabling_ends_existing_sessions(app):
     assert post_login(desk, "desk@forum.org", PASSWORD).status_code == 403
 
 
-def test_accounts_page_creates_and_validates(client, login):
+def test_accounts_page_creates_and_validates(app, client, login, csrf_from):
     login("admin")
     page = client.get("/staff/accounts")
     assert page.status_code == 200 and "admin@forum.test" in page.get_data(as_text=True)
@@ -281,20 +298,22 @@ def test_accounts_page_creates_and_validates(client, login):
     response = client.post("/staff/accounts", data={"csrf_token": token, "email": "new@forum.org",
                                                     "password": PASSWORD, "role": "scanner"})
     assert response.status_code == 303
-    staff = staff_accounts.find_staff("new@forum.org")
+    with app.app_context():
+        staff = staff_accounts.find_staff("new@forum.org")
     assert staff.role == Role.SCANNER.value and staff.active
     response = client.post("/staff/accounts", data={"csrf_token": token, "email": "NEW@forum.org",
                                                     "password": PASSWORD, "role": "desk"})
     assert response.status_code == 422 and "already" in response.get_data(as_text=True)
 
 
-def test_admin_cannot_disable_last_admin_from_page(client, login):
+def test_admin_cannot_disable_last_admin_from_page(app, client, login, csrf_from):
     admin = login("admin")
     token = csrf_from(client.get("/staff/accounts").get_data(as_text=True))
     response = client.post(f"/staff/accounts/{admin.id}/disable", data={"csrf_token": token},
                            follow_redirects=True)
     assert "last active admin" in response.get_data(as_text=True)
-    db.session.refresh(admin)
+    with app.app_context():
+        admin = db.session.get(StaffUser, admin.id)
     assert admin.active
 
 
@@ -326,7 +345,7 @@ def test_admin_nav_shows_admin_items(client, login):
 
 # --- CLI ------------------------------------------------------------------------------------
 
-def test_cli_create_with_password_stdin(runner, app):
+def test_cli_create_with_password_stdin(runner, app_ctx):
     result = runner.invoke(args=["staff", "create", "cli@forum.org", "--role", "desk",
                                  "--password-stdin"], input=PASSWORD + "\n")
     assert result.exit_code == 0, result.output
@@ -334,7 +353,7 @@ def test_cli_create_with_password_stdin(runner, app):
     assert staff_accounts.authenticate("cli@forum.org", PASSWORD, "127.0.0.1")
 
 
-def test_cli_create_prompts_twice(runner, app):
+def test_cli_create_prompts_twice(runner, app_ctx):
     result = runner.invoke(args=["staff", "create", "p@forum.org", "--role", "scanner"],
                            input=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.exit_code == 0, result.output
@@ -343,7 +362,7 @@ def test_cli_create_prompts_twice(runner, app):
     assert staff_accounts.find_staff("p@forum.org").role == "scanner"
 
 
-def test_cli_errors_exit_1(runner, app):
+def test_cli_errors_exit_1(runner, app_ctx):
     result = runner.invoke(args=["staff", "create", "s@forum.org", "--role", "desk",
                                  "--password-stdin"], input="short\n")
     assert result.exit_code == 1 and "at least 12 characters" in result.output
@@ -355,7 +374,7 @@ def test_cli_errors_exit_1(runner, app):
     assert staff_accounts.find_staff("s@forum.org") is None
 
 
-def test_cli_list_and_disable(runner, app):
+def test_cli_list_and_disable(runner, app_ctx):
     make_staff("a@forum.org", role="admin")
     make_staff("d@forum.org", role="desk")
     result = runner.invoke(args=["staff", "list"])
@@ -370,7 +389,7 @@ def test_cli_list_and_disable(runner, app):
     assert result.exit_code == 1 and "last active admin" in result.output
 
 
-def test_cli_password_reset(runner, app):
+def test_cli_password_reset(runner, app_ctx):
     make_staff("d@forum.org")
     result = runner.invoke(args=["staff", "password", "d@forum.org", "--password-stdin"],
                            input="a brand new passphrase\n")
@@ -378,13 +397,14 @@ def test_cli_password_reset(runner, app):
     assert staff_accounts.authenticate("d@forum.org", "a brand new passphrase", "127.0.0.1")
 
 
-def test_conftest_login_helper_password(app):
+def test_conftest_login_helper_password(staff_password):
     # The shared fixture's password meets the minimum length rule.
-    assert len(STAFF_PASSWORD) >= staff_accounts.MIN_PASSWORD_LENGTH
+    assert len(staff_password) >= staff_accounts.MIN_PASSWORD_LENGTH
 
 
-def test_change_own_password(app):
-    make_staff()
+def test_change_own_password(app, post_login, csrf_from):
+    with app.app_context():
+        make_staff()
     client, other = app.test_client(), app.test_client()
     post_login(client, "desk@forum.org", PASSWORD)
     post_login(other, "desk@forum.org", PASSWORD)
@@ -410,10 +430,12 @@ def test_change_own_password(app):
     assert response.status_code == 303
     assert signed_in(client)  # this session continues
     assert not signed_in(other)  # the others end
-    assert staff_accounts.authenticate("desk@forum.org", "another long passphrase", "1.2.3.4")
+    with app.app_context():
+        assert staff_accounts.authenticate("desk@forum.org", "another long passphrase",
+                                           "1.2.3.4")
 
 
-def test_session_ends_a_fixed_time_after_sign_in(make_app):
+def test_session_ends_a_fixed_time_after_sign_in(make_app, post_login):
     app = make_app(STAFF_SESSION_LIFETIME=timedelta(hours=12))
     client = app.test_client()
     with app.app_context():
@@ -426,7 +448,7 @@ def test_session_ends_a_fixed_time_after_sign_in(make_app):
     assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
 
 
-def test_stale_throttle_rows_are_dropped(app):
+def test_stale_throttle_rows_are_dropped(app_ctx):
     old = datetime.now(UTC) - timedelta(hours=2)
     db.session.add(LoginThrottle(key="email:gone@forum.org", failures=3, window_started_at=old))
     db.session.add(LoginThrottle(key="email:locked@forum.org", failures=5, window_started_at=old,

@@ -1,13 +1,17 @@
-"""The OpenAPI 3.1 document for /api/v1, as data. tests/test_api.py keeps it true: every
-route is documented (and nothing else), and real responses match these schemas."""
+"""The OpenAPI 3.1 document for /api/v1, as data; the JSON it describes is written by
+shapes.py. tests/test_api.py keeps it true: every route is documented (and nothing else),
+and real responses match these schemas. Enumerations come from the code (ScanOutcome,
+CATEGORY_KEYS), not from copies."""
 
 from __future__ import annotations
 
 from copy import deepcopy
 from typing import Any
 
-RESULTS = ["checked_in", "already_checked_in", "invalid", "revoked", "not_accredited",
-           "zone_denied"]
+from ..fields import CATEGORY_KEYS
+from ..models.checkin import ScanOutcome
+
+RESULTS = [outcome.value for outcome in ScanOutcome]
 
 
 def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
@@ -57,7 +61,7 @@ SCHEMAS: dict[str, Any] = {
         "family_name": {"type": "string"},
         "native_name": {"type": "string"},
         "organisation": {"type": "string"},
-        "category": {"type": "string", "enum": ["government", "expert", "scholar", "ngo"]},
+        "category": {"type": "string", "enum": list(CATEGORY_KEYS)},
         "category_label": {"type": "string"},
         "country": {"type": "string"},
         "country_name": {"type": "string"},
@@ -199,7 +203,7 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, **_json("Error", EXAMPLES["error"])}
 
 
-AUTH = [{"deviceToken": []}, {"staffSession": []}]
+AUTH: list[dict[str, list[str]]] = [{"deviceToken": []}, {"staffSession": []}]
 
 PATHS: dict[str, Any] = {
     "/api/v1/checkins": {

@@ -1,5 +1,5 @@
-"""JSON API v1 routes. Thin: parsing, authentication and JSON; the logic is in
-services/checkin.py and services/devices.py.
+"""JSON API v1 routes. Thin: parsing, authentication and JSON (shapes.py); the logic is in
+services/checkin/ and services/devices.py.
 
 Authentication: `Authorization: Bearer <device token>` (scanner devices), or a staff
 session (scanner, desk, admin). Session-authenticated POSTs must carry the CSRF token in
@@ -18,12 +18,15 @@ from wtforms.validators import ValidationError
 
 from ..extensions import csrf
 from ..models import Role, StaffUser
-from ..services import checkin as checkin_service
 from ..services import devices as device_service
-from ..services.badge_tokens import public_keys_b64
+from ..services.badge_signing import public_keys_b64
+from ..services.checkin import CheckinError
+from ..services.checkin.scan import check_in, parse_scanned_at
+from ..services.checkin.snapshot import snapshot
 from ..services.devices import DeviceIdentity
 from . import bp
 from .openapi import document
+from .shapes import scan_result_json, snapshot_json
 
 SCANNING_ROLES = (Role.SCANNER, Role.DESK)  # admin passes every role check
 
@@ -87,19 +90,19 @@ def post_checkin():
     if not isinstance(body["checkpoint"], str):
         raise ApiError(422, "invalid_checkpoint", "'checkpoint' must be a string.")
     try:
-        scanned_at = checkin_service.parse_scanned_at(body.get("scanned_at"))
-        result = checkin_service.check_in(body["code"], body["checkpoint"], body["nonce"],
-                                          device=device, staff=staff, scanned_at=scanned_at)
-    except checkin_service.CheckinError as exc:
+        scanned_at = parse_scanned_at(body.get("scanned_at"))
+        result = check_in(body["code"], body["checkpoint"], body["nonce"],
+                          device=device, staff=staff, scanned_at=scanned_at)
+    except CheckinError as exc:
         status = 404 if exc.code == "unknown_checkpoint" else 422
         raise ApiError(status, exc.code, str(exc)) from None
-    return jsonify(result.as_json())
+    return jsonify(scan_result_json(result))
 
 
 @bp.get("/checkin-snapshot")
 def get_snapshot():
     _authenticate()
-    response = jsonify(checkin_service.snapshot())
+    response = jsonify(snapshot_json(snapshot()))
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -1,4 +1,4 @@
-"""The scanner page at the doors, and the live dashboard."""
+"""The scanner page at the doors."""
 
 from flask import Blueprint
 

@@ -7,8 +7,9 @@ from flask.cli import AppGroup
 
 from ..cli_editions import edition_option
 from ..fields import CATEGORY_KEYS
-from ..services import checkin as checkin_service
 from ..services import devices as device_service
+from ..services.checkin import CheckinError
+from ..services.checkin import checkpoints as checkpoint_service
 
 devices_group = AppGroup("devices", help="Scanner devices and their API tokens.")
 checkpoints_group = AppGroup("checkpoints", help="Checkpoints (zones) at the doors.")
@@ -65,9 +66,9 @@ def add_checkpoint(checkpoint_id: str, name: str, categories: tuple[str, ...], h
                    closed: bool) -> None:
     """Add or update checkpoint CHECKPOINT_ID called NAME."""
     try:
-        cp = checkin_service.save_checkpoint(checkpoint_id, name, categories or None, heads,
-                                             active=not closed)
-    except checkin_service.CheckinError as exc:
+        cp = checkpoint_service.save_checkpoint(checkpoint_id, name, categories or None,
+                                                heads, active=not closed)
+    except CheckinError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Checkpoint {cp.id!r} saved.")
 
@@ -76,7 +77,7 @@ def add_checkpoint(checkpoint_id: str, name: str, categories: tuple[str, ...], h
 @edition_option
 def list_checkpoints() -> None:
     """Checkpoints and who they admit."""
-    for cp in checkin_service.list_checkpoints():
+    for cp in checkpoint_service.list_checkpoints():
         who = "all accredited" if cp.allowed_categories is None else ", ".join(
             cp.allowed_categories)
         if cp.admit_heads_of_delegation:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -15,12 +17,47 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .edition import EditionScoped
 from .types import UTCDateTime, utcnow
 
 
-class Checkpoint(EditionScoped, db.Model):
+class ScanOutcome(StrEnum):
+    """What a door is told about one scan (stored in `scan.result`, sent as the API's
+    `status`). Every outcome is recorded; only the first two let the holder in."""
+
+    CHECKED_IN = "checked_in"
+    ALREADY_CHECKED_IN = "already_checked_in"
+    INVALID = "invalid"  # not a badge of ours: malformed, bad signature or unknown badge
+    REVOKED = "revoked"  # an older print of a reprinted badge
+    NOT_ACCREDITED = "not_accredited"
+    ZONE_DENIED = "zone_denied"
+
+
+ADMITTED = frozenset({ScanOutcome.CHECKED_IN, ScanOutcome.ALREADY_CHECKED_IN})
+
+# The outcome as the scan log names it (dashboard, audit pages).
+SCAN_OUTCOME_LABELS = {
+    ScanOutcome.CHECKED_IN: _l("checked in"),
+    ScanOutcome.ALREADY_CHECKED_IN: _l("already checked in"),
+    ScanOutcome.INVALID: _l("invalid code"),
+    ScanOutcome.REVOKED: _l("revoked badge"),
+    ScanOutcome.NOT_ACCREDITED: _l("not accredited"),
+    ScanOutcome.ZONE_DENIED: _l("not allowed in this zone"),
+}
+
+# The outcome as the scanner page shows it, in large letters, to the person at the door.
+SCAN_OUTCOME_HEADLINES = {
+    ScanOutcome.CHECKED_IN: _l("Welcome"),
+    ScanOutcome.ALREADY_CHECKED_IN: _l("Already checked in"),
+    ScanOutcome.INVALID: _l("Invalid code"),
+    ScanOutcome.REVOKED: _l("Badge revoked — send to desk"),
+    ScanOutcome.NOT_ACCREDITED: _l("Not accredited"),
+    ScanOutcome.ZONE_DENIED: _l("Not allowed in this zone"),
+}
+
+
+class Checkpoint(EditionScoped, Model):
     __tablename__ = "checkpoint"
 
     # Each edition has its own checkpoints: the key is (edition, id).
@@ -36,7 +73,7 @@ class Checkpoint(EditionScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Device(EditionScoped, db.Model):
+class Device(EditionScoped, Model):
     """A scanner device with its own bearer token (only the token's hash is kept)."""
 
     __tablename__ = "device"
@@ -50,7 +87,7 @@ class Device(EditionScoped, db.Model):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Scan(EditionScoped, db.Model):
+class Scan(EditionScoped, Model):
     """Every scan, admitted or not, kept for the audit.
 
     The client-made nonce is unique: a scan re-sent after a timeout is recorded once."""
@@ -66,14 +103,14 @@ class Scan(EditionScoped, db.Model):
     device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     badge_serial: Mapped[int | None] = mapped_column(Integer)
-    # checked_in, already_checked_in, invalid, revoked, not_accredited, zone_denied
+    # A ScanOutcome value.
     result: Mapped[str] = mapped_column(String(24), index=True)
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class CheckIn(EditionScoped, db.Model):
+class CheckIn(EditionScoped, Model):
     """A delegate's admission at a checkpoint; the unique pair makes double check-in impossible."""
 
     __tablename__ = "check_in"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -19,14 +21,33 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from ..text import search_key
 from .edition import EditionScoped
 from .status import ACCREDITED, STATUS_LABELS, Status, check_transition
 from .types import UTCDateTime, utcnow
 
 
-class Delegate(EditionScoped, db.Model):
+class RecordSource(StrEnum):
+    """How a record came in (stored in `delegate.source`)."""
+
+    SELF = "self"  # the public registration form
+    WALK_IN = "walk_in"  # registered and accredited at the desk
+    IMPORT = "import"  # a CSV/XLSX file imported by the desk or the CLI
+
+    @property
+    def label(self) -> str:
+        return str(RECORD_SOURCE_LABELS[self])
+
+
+RECORD_SOURCE_LABELS = {
+    RecordSource.SELF: _l("registration form"),
+    RecordSource.WALK_IN: _l("walk-in at the desk"),
+    RecordSource.IMPORT: _l("import"),
+}
+
+
+class Delegate(EditionScoped, Model):
     __tablename__ = "delegate"
     # One registration per address and edition.
     __table_args__ = (UniqueConstraint("edition_id", "email_key"),)
@@ -37,8 +58,7 @@ class Delegate(EditionScoped, db.Model):
     reference: Mapped[str] = mapped_column(String(16), unique=True)
     category: Mapped[str] = mapped_column(String(16), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True, default=Status.SUBMITTED.value)
-    # How the record came in: "self", "walk_in" or "import".
-    source: Mapped[str] = mapped_column(String(16), default="self")
+    source: Mapped[str] = mapped_column(String(16), default=RecordSource.SELF.value)
 
     honorific: Mapped[str] = mapped_column(String(16), default="")
     given_name: Mapped[str] = mapped_column(String(120), default="")
@@ -88,6 +108,14 @@ class Delegate(EditionScoped, db.Model):
         return str(STATUS_LABELS[self.status_enum])
 
     @property
+    def source_label(self) -> str:
+        """How the record came in, in the request's language (an unknown value as it is)."""
+        try:
+            return RecordSource(self.source).label
+        except ValueError:
+            return self.source
+
+    @property
     def is_accredited(self) -> bool:
         return self.status_enum in ACCREDITED
 
@@ -114,7 +142,7 @@ class Delegate(EditionScoped, db.Model):
         return f"<Delegate {self.reference} {self.category} {self.status}>"
 
 
-class DelegatePhoto(EditionScoped, db.Model):
+class DelegatePhoto(EditionScoped, Model):
     """The badge photo, re-encoded JPEG, kept apart so listing delegates never loads it."""
 
     __tablename__ = "delegate_photo"

@@ -6,8 +6,7 @@ mixin every forum model carries: its `edition_id` column is filled on insert and
 query is filtered by it automatically (see registration/editions.py). Staff accounts and the
 login throttle are shared across editions and do not carry it.
 
-The first edition is made by migration 0003 from the environment; should the table ever be
-empty (a wiped database), `editions.ensure_first_edition` makes it again on first use.
+The first edition is made by migration 0003 from the environment (EVENT_* settings).
 """
 
 from __future__ import annotations
@@ -19,13 +18,13 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-class Edition(db.Model):
+class Edition(Model):
     __tablename__ = "edition"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -96,7 +95,7 @@ class EditionScoped:
     delete is filtered by the current edition (registration/editions.py)."""
 
     @declared_attr
-    def edition_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
+    def edition_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("edition.id"), index=True, nullable=False)
 
 

@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .edition import EditionScoped
 from .types import UTCDateTime, utcnow
 
 
-class OutboxMessage(EditionScoped, db.Model):
+class OutboxStatus(StrEnum):
+    """Where a message is: pending (not sent yet, perhaps waiting for a retry), sent (the
+    server accepted it), failed (given up: see last_error; `mail retry` puts it back)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return str(OUTBOX_STATUS_LABELS[self])
+
+
+OUTBOX_STATUS_LABELS = {
+    OutboxStatus.PENDING: _l("waiting to be sent"),
+    OutboxStatus.SENT: _l("sent"),
+    OutboxStatus.FAILED: _l("failed"),
+}
+
+
+class OutboxMessage(EditionScoped, Model):
     __tablename__ = "outbox_message"
     __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
 
@@ -26,7 +48,8 @@ class OutboxMessage(EditionScoped, db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     # The complete RFC 5322 message, built once, so a retry sends exactly the same bytes.
     message: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    # An OutboxStatus value.
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str] = mapped_column(Text, default="")

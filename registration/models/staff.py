@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 
@@ -18,7 +18,7 @@ class Role(StrEnum):
     SCANNER = "scanner"  # check-in only
 
 
-class StaffUser(db.Model):
+class StaffUser(Model):
     __tablename__ = "staff_user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -53,7 +53,7 @@ class StaffUser(db.Model):
         return self.role == Role.ADMIN or self.role in {str(r) for r in roles}
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Failed sign-in counter per key ("ip:203.0.113.9" or "email:desk@forum.org").
 
     Kept in the database, not in process memory, so every gunicorn worker sees the same count.

@@ -49,6 +49,9 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 # Statuses whose badge admits the holder (check-in answers "not accredited" otherwise).
 ACCREDITED = frozenset({Status.APPROVED, Status.BADGE_PRINTED, Status.CHECKED_IN})
+# The same, as the strings stored in `delegate.status`, in lifecycle order (for queries,
+# and for the offline snapshot that scanners read).
+ACCREDITED_VALUES = tuple(s.value for s in Status if s in ACCREDITED)
 # Statuses that hold a place in a category's capacity.
 HOLDS_PLACE = frozenset(set(Status) - {Status.REJECTED, Status.CANCELLED})
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask import (
     Blueprint,
     abort,
@@ -17,16 +15,15 @@ from flask import (
 from flask_babel import gettext as _
 
 from .. import editions
-from ..extensions import db
 from ..fields import CATEGORIES
 from ..i18n import current_language
-from ..models import Delegate
 from ..services.registration import (
     RegistrationRefused,
     full_categories,
     register_delegate,
     registration_closed,
 )
+from ..services.self_service import registered_delegate
 from ..web import safe_next
 from .forms import DelegateForm
 from .page_cache import blank_form_page, cacheable_request
@@ -74,7 +71,7 @@ def register():
             form.category.errors = [str(REFUSAL_MESSAGES["full"]())]
         else:
             try:
-                delegate = register_delegate(clean, source="self", locale=current_language())
+                delegate = register_delegate(clean, locale=current_language())
             except RegistrationRefused as refused:
                 target = {"duplicate_email": form.email, "full": form.category,
                           "invitation_only": form.category}.get(refused.reason)
@@ -94,7 +91,7 @@ def confirmation():
     public_id = session.get("registered")
     if not public_id:
         return redirect(url_for("public.register"))
-    delegate = db.session.query(Delegate).filter_by(public_id=uuid.UUID(public_id)).one_or_none()
+    delegate = registered_delegate(public_id)
     if delegate is None:
         abort(404)
     return render_template("public/confirmation.html", delegate=delegate)

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
-from ..extensions import db
+from ..extensions import db, real_app
 from ..models import AuditEntry, Delegate, InvalidTransition, StaffUser, Status
+from ..models.delegate import RecordSource
 from ..models.status import can_transition
 from ..signals import delegate_approved, delegate_rejected
 from . import audit
@@ -45,14 +45,14 @@ def _lock(delegate: Delegate) -> None:
 def _approve(delegate: Delegate, staff: StaffUser | None) -> None:
     old = delegate.move_to(Status.APPROVED)
     audit.record(delegate, "status", staff=staff, **{"from": old.value, "to": delegate.status})
-    delegate_approved.send(current_app._get_current_object(), delegate=delegate)
+    delegate_approved.send(real_app(), delegate=delegate)
 
 
 def _reject(delegate: Delegate, staff: StaffUser | None, reason: str) -> None:
     old = delegate.move_to(Status.REJECTED)
     audit.record(delegate, "status", staff=staff,
                  **{"from": old.value, "to": delegate.status, "reason": reason})
-    delegate_rejected.send(current_app._get_current_object(), delegate=delegate, reason=reason)
+    delegate_rejected.send(real_app(), delegate=delegate, reason=reason)
 
 
 def approve(delegate: Delegate, staff: StaffUser | None) -> Delegate:
@@ -141,7 +141,7 @@ def register_walk_in(clean: dict[str, Any], staff: StaffUser, locale: str = "en"
     """A delegate registered at the desk (consent confirmed there) and approved at once.
 
     Raises registration.RegistrationRefused ("duplicate_email"); limits do not apply."""
-    delegate = register_delegate(clean, source="walk_in", locale=locale, staff=staff,
+    delegate = register_delegate(clean, source=RecordSource.WALK_IN, locale=locale, staff=staff,
                                  consent=True, enforce_limits=False)
     return approve(delegate, staff)
 
@@ -194,7 +194,7 @@ def describe(entry: AuditEntry) -> list[str]:
             lines.append("badge fields changed after printing: needs reprint")
         return lines or ["edited"]
     if entry.action == "registered":
-        return [f"registered ({d.get('source', 'self')})"]
+        return [f"registered ({d.get('source', RecordSource.SELF.value)})"]
     if entry.action in ("printed", "reprinted"):
         line = f"{entry.action} badge"
         if d.get("serial") is not None:

@@ -24,7 +24,9 @@ class EditRefused(Exception):
 
 
 def form_data(delegate: Delegate) -> dict[str, Any]:
-    """The delegate as the DelegateForm's initial data (common fields and category answers)."""
+    """The delegate keyed like the DelegateForm (common fields and category answers): the
+    initial data of the desk's and the delegate's own edit forms, and what a change request
+    is compared with."""
     data: dict[str, Any] = {name: getattr(delegate, name) for name in COMMON_FIELDS}
     data.update(delegate.details or {})
     return data
@@ -59,6 +61,7 @@ def diff(delegate: Delegate, clean: dict[str, Any]) -> dict[str, list[Any]]:
 
 
 def email_taken(delegate: Delegate, email: str) -> bool:
+    """Whether another registration uses `email` (compared as email keys)."""
     return db.session.scalar(
         select(Delegate.id).where(Delegate.email_key == email_key(email),
                                   Delegate.id != delegate.id)
@@ -87,8 +90,8 @@ def edit_delegate(delegate: Delegate, clean: dict[str, Any],
     if reprint:
         delegate.needs_reprint = True
     delegate.refresh_search_text()
-    audit.record(delegate, "edited", staff=staff, changes=changes,
-                 **({"needs_reprint": True} if reprint else {}))
+    extra: dict[str, Any] = {"needs_reprint": True} if reprint else {}
+    audit.record(delegate, "edited", staff=staff, changes=changes, **extra)
     try:
         db.session.commit()
     except IntegrityError:  # the address was taken between the check and the commit

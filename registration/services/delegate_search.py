@@ -12,7 +12,7 @@ in it: "muller" finds "Müller", 王 finds 王小明, "wang cn" finds wang.xiaom
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -166,7 +166,7 @@ def counts(flt: DelegateFilter | None = None) -> Counts:
         .where(*flt.conditions(facets=False))
         .group_by(Delegate.category, Delegate.status)
     ).all()
-    result = Counts(by_category={k: 0 for k in CATEGORY_KEYS},
+    result = Counts(by_category=dict.fromkeys(CATEGORY_KEYS, 0),
                     by_status={s.value: 0 for s in Status})
     for category, status, n in rows:
         result.by_category[category] = result.by_category.get(category, 0) + n
@@ -215,3 +215,13 @@ def paginate(flt: DelegateFilter, page: int = 1, per_page: int = PER_PAGE) -> Pa
              } if ids else {}
     items = [by_id[i] for i in ids if i in by_id]
     return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def checked_in_ids(ids: Iterable[int]) -> set[int]:
+    """Which of these delegates have checked in at least once (the list's check-in column)."""
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    return set(db.session.scalars(
+        select(CheckIn.delegate_id).where(CheckIn.delegate_id.in_(wanted)).distinct()
+    ))

@@ -6,13 +6,15 @@ finishes its change and commits, or raises EditionError having changed nothing.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import CursorResult, Result, delete, func, insert, select, update
 
 from ..editions import (
+    ALL_EDITIONS,
     EditionError,
     all_editions,
     forget_request_edition,
@@ -31,8 +33,6 @@ from ..models import (
 )
 from ..models.edition import SLUG_RE
 from ..models.types import utcnow
-
-ALL = {"all_editions": True}
 
 
 def check_slug(slug: str) -> str:
@@ -68,16 +68,15 @@ def create_edition(slug: str, name: str, starts: date, ends: date, *, name_zh: s
     try:
         db.session.add(edition)
         db.session.flush()
-        table = Checkpoint.__table__
+        copies: list[dict[str, Any]] = []
         if source is not None:
-            rows = db.session.execute(select(table).where(table.c.edition_id == source.id))
+            rows = db.session.execute(select(Checkpoint.__table__).where(
+                Checkpoint.__table__.c.edition_id == source.id))
             copies = [{**row._mapping, "edition_id": edition.id, "created_at": utcnow()}
                       for row in rows]
-        else:
-            copies = []
         if not any(c["id"] == "main" for c in copies):
             copies.append(main_checkpoint(edition.id))
-        db.session.execute(insert(table), copies)
+        db.session.execute(insert(Checkpoint), copies)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -98,10 +97,9 @@ def set_current(slug: str) -> Edition:
 
 
 def delegate_counts() -> dict[int, int]:
-    table = Delegate.__table__
-    rows = db.session.execute(select(table.c.edition_id, func.count())
-                              .group_by(table.c.edition_id))
-    return {edition_id: count for edition_id, count in rows}
+    rows = db.session.execute(select(Delegate.edition_id, func.count(Delegate.id))
+                              .group_by(Delegate.edition_id).execution_options(**ALL_EDITIONS))
+    return dict(rows.tuples().all())
 
 
 def editions_with_counts() -> list[tuple[Edition, int]]:
@@ -110,11 +108,15 @@ def editions_with_counts() -> list[tuple[Edition, int]]:
 
 
 # Personal fields of a delegate and what they become.
-ERASED_DELEGATE = {
+ERASED_DELEGATE: dict[str, Any] = {
     "honorific": "", "given_name": "", "family_name": "", "native_name": "", "badge_name": "",
     "organisation": "", "position": "", "email": "", "email_key": None, "phone": "",
     "dietary_needs": "", "accessibility_needs": "", "details": {}, "search_text": "",
 }
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def purge_edition(slug: str, *, force: bool = False, today: date | None = None
@@ -127,7 +129,7 @@ def purge_edition(slug: str, *, force: bool = False, today: date | None = None
     if edition.is_current:
         raise EditionError(f"{slug} is the current edition: it cannot be purged. "
                            "Make another edition current first.")
-    today = today or date.today()
+    today = today or datetime.now(ZoneInfo(edition.timezone)).date()
     if not force and (edition.retention_until is None or edition.retention_until >= today):
         kept = (f"until {edition.retention_until}" if edition.retention_until
                 else "with no retention date set")
@@ -135,34 +137,32 @@ def purge_edition(slug: str, *, force: bool = False, today: date | None = None
                            "it anyway.")
     eid = edition.id
     counts: dict[str, int] = {}
+    opts = {**ALL_EDITIONS, "synchronize_session": False}
     try:
-        d = Delegate.__table__
-        counts["delegates"] = db.session.execute(
-            update(d).where(d.c.edition_id == eid).values(**ERASED_DELEGATE)).rowcount
-        p = DelegatePhoto.__table__
-        counts["photos"] = db.session.execute(
-            delete(p).where(p.c.edition_id == eid)).rowcount
-        o = OutboxMessage.__table__
-        counts["messages"] = db.session.execute(
-            update(o).where(o.c.edition_id == eid)
-            .values(recipient="", subject="", message=b"", last_error="")).rowcount
-        a = AuditEntry.__table__
-        entries = db.session.execute(select(a.c.id, a.c.details).where(a.c.edition_id == eid))
+        counts["delegates"] = _rowcount(db.session.execute(
+            update(Delegate).where(Delegate.edition_id == eid).values(**ERASED_DELEGATE)
+            .execution_options(**opts)))
+        counts["photos"] = _rowcount(db.session.execute(
+            delete(DelegatePhoto).where(DelegatePhoto.edition_id == eid)
+            .execution_options(**opts)))
+        counts["messages"] = _rowcount(db.session.execute(
+            update(OutboxMessage).where(OutboxMessage.edition_id == eid)
+            .values(recipient="", subject="", message=b"", last_error="")
+            .execution_options(**opts)))
+        entries = db.session.execute(select(AuditEntry.id, AuditEntry.details)
+                                     .where(AuditEntry.edition_id == eid)
+                                     .execution_options(**ALL_EDITIONS)).tuples().all()
         touched = 0
-        for entry_id, details in entries.all():
+        for entry_id, details in entries:
             if details:
-                db.session.execute(update(a).where(a.c.id == entry_id).values(
-                    details={key: None for key in details}))
+                db.session.execute(update(AuditEntry).where(AuditEntry.id == entry_id)
+                                   .values(details=dict.fromkeys(details))
+                                   .execution_options(**opts))
                 touched += 1
         counts["audit_entries"] = touched
-        db.session.execute(update(Edition).where(Edition.id == eid)
-                           .values(purged_at=utcnow()))
+        edition.purged_at = utcnow()
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return counts
-
-
-def settings_snapshot(edition: Edition) -> dict[str, Any]:
-    return edition.settings()

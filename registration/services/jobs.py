@@ -24,10 +24,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+
+from ..editions import current_edition_id, edition_scope_id
+from ..extensions import real_app
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,28 @@ KEEP_SECONDS = 2 * 24 * 3600
 WRITE_EVERY = 0.3
 
 
+class JobState(StrEnum):
+    """Where a job is; `done` and `failed` are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return str(JOB_STATE_LABELS[self])
+
+
+JOB_STATE_LABELS = {
+    JobState.QUEUED: _l("queued"),
+    JobState.RUNNING: _l("running"),
+    JobState.DONE: _l("done"),
+    JobState.FAILED: _l("failed"),
+}
+FINISHED = frozenset({JobState.DONE, JobState.FAILED})
+
+
 @dataclass
 class Job:
     id: str
@@ -45,7 +72,7 @@ class Job:
     created_by: str
     total: int = 0
     done: int = 0
-    state: str = "queued"  # queued, running, done, failed
+    state: JobState = JobState.QUEUED
     message: str = ""
     result: dict[str, Any] = field(default_factory=dict)
     output: str = ""  # file name of the output in the jobs directory, when there is one
@@ -55,11 +82,11 @@ class Job:
 
     @property
     def finished(self) -> bool:
-        return self.state in ("done", "failed")
+        return self.state in FINISHED
 
     @property
     def percent(self) -> int:
-        if self.state == "done":
+        if self.state == JobState.DONE:
             return 100
         return int(100 * self.done / self.total) if self.total else 0
 
@@ -71,7 +98,7 @@ class Job:
 
 
 def jobs_dir(app: Flask | None = None) -> Path:
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or real_app()
     path = Path(app.config["INSTANCE_DIR"]) / "jobs"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
@@ -103,6 +130,7 @@ def load(job_id: str) -> Job | None:
         return None
     data.pop("percent", None)
     data.pop("finished", None)
+    data["state"] = JobState(data.get("state", JobState.QUEUED))
     return Job(**data)
 
 
@@ -123,7 +151,7 @@ def _cleanup(app: Flask) -> None:
 
 
 def create(kind: str, created_by: str, total: int = 0) -> Job:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = real_app()
     _cleanup(app)
     job = Job(id=secrets.token_urlsafe(16), kind=kind, created_by=created_by, total=total)
     save(job, app)
@@ -153,24 +181,27 @@ class Progress:
 
 
 def start(job: Job, work: Callable[[Progress], dict[str, Any]]) -> threading.Thread:
-    """Run `work(progress)` in a thread with an app context; its return value is the result."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    """Run `work(progress)` in a thread with an app context, on the edition the caller works
+    on (the staff switcher's choice); its return value is the result."""
+    app = real_app()
+    edition_id = current_edition_id()
 
     def run() -> None:
         progress = Progress(job, app)
-        job.state = "running"
+        job.state = JobState.RUNNING
         save(job, app)
         with app.app_context():
             from ..extensions import db
 
             try:
-                job.result = work(progress) or {}
-                job.state = "done"
+                with edition_scope_id(edition_id):
+                    job.result = work(progress) or {}
+                job.state = JobState.DONE
                 job.done = job.total if job.total else job.done
             except Exception as exc:  # reported on the job page; the work rolled back
                 log.exception("job %s (%s) failed", job.id, job.kind)
                 db.session.rollback()
-                job.state = "failed"
+                job.state = JobState.FAILED
                 job.message = str(exc) or exc.__class__.__name__
             finally:
                 db.session.remove()

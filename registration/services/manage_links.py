@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import current_app, has_request_context, request, url_for
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
@@ -115,7 +116,7 @@ def base_url() -> str:
     return "http://127.0.0.1:5000"
 
 
-def path_for(endpoint: str, **values: object) -> str:
+def path_for(endpoint: str, **values: Any) -> str:
     """A URL path for `endpoint`, with or without a request (CLI, background delivery)."""
     if has_request_context():
         return url_for(endpoint, **values)
@@ -127,5 +128,5 @@ def path_for(endpoint: str, **values: object) -> str:
 def manage_url(delegate: Delegate, base: str | None = None) -> str:
     """The absolute manage link to put in an email (`base`: the site's address, by default
     base_url())."""
-    return (base or base_url()).rstrip("/") + path_for("manage.show",
+    return (base or base_url()).rstrip("/") + path_for("self_service.show",
                                                        token=make_token(delegate))

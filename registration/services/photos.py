@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import warnings
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -44,8 +45,8 @@ def photo_aspect() -> float:
 class PhotoRejected(Exception):
     """An upload that is not stored. `reason` is a stable code, `status` the HTTP status."""
 
-    STATUS = {"empty": 400, "too_large": 413, "not_image": 415, "too_many_pixels": 422,
-              "too_small": 422}
+    STATUS: ClassVar[dict[str, int]] = {"empty": 400, "too_large": 413, "not_image": 415,
+                                        "too_many_pixels": 422, "too_small": 422}
 
     def __init__(self, reason: str, message: object) -> None:
         self.reason = reason

@@ -2,7 +2,7 @@
 
 Printing is a state change: the first print moves approved → badge_printed and every print
 is audited. A reprint bumps the badge serial, which revokes every QR code printed before
-(tickets.verify answers "revoked" for an older serial).
+(badge_token.verify answers "revoked" for an older serial).
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from sqlalchemy.orm import selectinload
 
 import badges
 
+from ..badge_token import MAX_SERIAL
 from ..countries import country_name
-from ..extensions import db
+from ..extensions import db, real_app
 from ..i18n import category_label, event_texts, plain
-from ..models import ACCREDITED, AuditEntry, Delegate, StaffUser, Status
+from ..models import AuditEntry, Delegate, StaffUser, Status
+from ..models.status import ACCREDITED_VALUES
 from ..signals import badge_reprinted
-from ..tickets import MAX_SERIAL
-from . import audit, badge_tokens
+from . import audit, badge_signing
 
 LAYOUT_KEYS: tuple[str, ...] = tuple(badges.LAYOUTS)
 BATCH_LAYOUTS: tuple[str, ...] = ("a4-4up", "cr80", "a6")
@@ -41,7 +42,6 @@ REPRINT_REASONS: dict[str, object] = {
     "name_corrected": _l("Name or details corrected"),
     "other": _l("Other (explain)"),
 }
-ACCREDITED_VALUES = tuple(s.value for s in ACCREDITED)
 CHUNK = 200  # delegates loaded (with photos) per query in batch runs
 
 
@@ -104,7 +104,7 @@ def check_layout(layout: str) -> str:
 
 
 def badge_data(delegate: Delegate, lang: str | None = None,
-               photo: bytes | None | bool = True) -> badges.BadgeData:
+               photo: bytes | bool | None = True) -> badges.BadgeData:
     """What is printed on `delegate`'s badge, resolved to display strings (in `lang`, by
     default badge_language()). `photo=True` loads the stored photo; pass bytes (or None)
     when already loaded."""
@@ -119,7 +119,7 @@ def badge_data(delegate: Delegate, lang: str | None = None,
         country=country_name(delegate.country, lang) if delegate.country else "",
         category=delegate.category,
         category_label=category_label(delegate.category, lang).upper(),
-        qr_payload=badge_tokens.token_for(delegate),
+        qr_payload=badge_signing.token_for(delegate),
         reference=delegate.reference,
         photo=photo or None,
     )
@@ -219,7 +219,7 @@ def reprint_badge(delegate: Delegate, staff: StaffUser | None, reason: str,
                      reason=reason, reason_text=reason_text, layout=layout,
                      old_serial=old_serial, new_serial=delegate.badge_serial,
                      print_count=delegate.print_count)
-        badge_reprinted.send(current_app._get_current_object(), delegate=delegate,
+        badge_reprinted.send(real_app(), delegate=delegate,
                              reason=reason_text if reason == "other" else reason)
         db.session.commit()
     except BaseException:

@@ -10,8 +10,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from .. import editions
-from ..extensions import db
+from ..extensions import db, real_app
 from ..models import Delegate, StaffUser, Status
+from ..models.delegate import RecordSource
 from ..models.status import HOLDS_PLACE
 from ..signals import delegate_registered
 from ..text import new_reference
@@ -86,12 +87,13 @@ def _lock_category(category: str) -> None:
                            {"k": f"capacity:{editions.current_edition_id()}:{category}"})
 
 
-def build_delegate(clean: dict[str, Any], *, source: str, locale: str = "en") -> Delegate:
+def build_delegate(clean: dict[str, Any], *, source: RecordSource,
+                   locale: str = "en") -> Delegate:
     """A new, unsaved Delegate from values cleaned by validation.clean_record."""
     delegate = Delegate(
         category=clean["category"],
         status=Status.SUBMITTED.value,
-        source=source,
+        source=RecordSource(source).value,
         honorific=clean["honorific"],
         given_name=clean["given_name"],
         family_name=clean["family_name"],
@@ -115,9 +117,9 @@ def build_delegate(clean: dict[str, Any], *, source: str, locale: str = "en") ->
     return delegate
 
 
-def register_delegate(clean: dict[str, Any], *, source: str = "self", locale: str = "en",
-                      staff: StaffUser | None = None, consent: bool = True,
-                      enforce_limits: bool = True) -> Delegate:
+def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSource.SELF,
+                      locale: str = "en", staff: StaffUser | None = None,
+                      consent: bool = True, enforce_limits: bool = True) -> Delegate:
     """Store a new delegate and commit. Raises RegistrationRefused.
 
     `enforce_limits` is off for the desk (walk-ins): the closing date and capacities are for
@@ -148,7 +150,7 @@ def register_delegate(clean: dict[str, Any], *, source: str = "self", locale: st
         db.session.rollback()
         raise RegistrationRefused("duplicate_email") from None
     audit.record(delegate, "registered", actor="delegate" if staff is None else "staff",
-                 staff=staff, source=source)
-    delegate_registered.send(current_app._get_current_object(), delegate=delegate)
+                 staff=staff, source=RecordSource(source).value)
+    delegate_registered.send(real_app(), delegate=delegate)
     db.session.commit()
     return delegate

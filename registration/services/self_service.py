@@ -7,7 +7,8 @@
   flagged (needs_reprint) for the desk. Other fields (phone, needs, email, …) still apply.
   The category is decided at accreditation and cannot be changed here.
 - Upload a badge photo (the desk's checks: services.photos.process_photo) until printing.
-- Download the e-ticket once accredited; cancel; export everything as JSON; erase.
+- Download the e-ticket once accredited (services.eticket); cancel; export everything as
+  JSON; erase.
 
 Erasure cancels the registration, blanks every personal field, deletes the photo and the
 stored emails, and rewrites the delegate's audit entries so that they keep what happened
@@ -17,6 +18,7 @@ and when, but no personal values.
 from __future__ import annotations
 
 import base64
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,13 +27,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from ..extensions import db
+from ..extensions import db, real_app
 from ..fields import CATEGORY_FIELDS, COMMON_FIELDS
 from ..i18n import event_texts
 from ..models import AuditEntry, Delegate, OutboxMessage, Status
 from ..signals import delegate_cancelled
 from ..validation import clean_record, email_key
-from . import audit, mail
+from . import audit, eticket, mail
+from .delegate_edit import email_taken, form_data
 
 ACTOR = "delegate"
 # After printing, changes to these go to the desk instead of applying.
@@ -74,8 +77,17 @@ def can_upload_photo(delegate: Delegate) -> bool:
     return not is_cancelled(delegate) and not is_printed(delegate)
 
 
-def can_download_eticket(delegate: Delegate) -> bool:
-    return delegate.is_accredited
+def allowed(delegate: Delegate) -> dict[str, bool]:
+    """What the delegate's page offers now, by action: the pages show a button only where
+    the action would be accepted (each action checks again when taken)."""
+    return {
+        "edit": can_edit(delegate),
+        "photo": can_upload_photo(delegate),
+        "eticket": eticket.available(delegate),
+        "cancel": not is_cancelled(delegate),
+        "export": True,
+        "erase": True,
+    }
 
 
 def pending_change_request(delegate: Delegate) -> dict[str, Any] | None:
@@ -89,8 +101,7 @@ def pending_change_request(delegate: Delegate) -> dict[str, Any] | None:
         .order_by(AuditEntry.id.desc()).limit(1))
     if entry is None or entry.action != "change_requested":
         return None
-    current = {**(delegate.details or {}),
-               **{name: getattr(delegate, name) for name in COMMON_FIELDS}}
+    current = form_data(delegate)
     pending = {name: value for name, value in (entry.details.get("requested") or {}).items()
                if current.get(name) != value}
     return pending or None
@@ -108,34 +119,7 @@ def decline_change_request(delegate: Delegate, staff: Any, reason: str = "") -> 
 
 
 # ---------------------------------------------------------------------------------------
-# E-ticket
-
-
-def eticket_pdf(delegate: Delegate, lang: str | None = None) -> bytes:
-    """The e-ticket: the badge design (A6) with the delegate's current QR code."""
-    import badges
-
-    if not can_download_eticket(delegate):
-        raise SelfServiceRefused(_l("Your e-ticket is available once you are accredited."))
-    from .printing import badge_data, event_info
-
-    lang = lang or (delegate.locale if delegate.locale in ("en", "zh") else "en")
-    return badges.render_badge(badge_data(delegate, lang), event_info(lang), "a6")
-
-
-def eticket_filename(delegate: Delegate) -> str:
-    return f"e-ticket-{delegate.reference}.pdf"
-
-
-# ---------------------------------------------------------------------------------------
 # Edits
-
-
-def current_values(delegate: Delegate) -> dict[str, Any]:
-    """The delegate's data keyed like the form (common fields and category details)."""
-    values: dict[str, Any] = {name: getattr(delegate, name) for name in COMMON_FIELDS}
-    values.update(delegate.details or {})
-    return values
 
 
 class EditResult:
@@ -149,13 +133,6 @@ class EditResult:
     @property
     def changed(self) -> bool:
         return bool(self.applied or self.requested)
-
-
-def _email_taken(address: str, delegate: Delegate) -> bool:
-    return db.session.scalar(
-        select(Delegate.id).where(Delegate.email_key == email_key(address),
-                                  Delegate.id != delegate.id)
-    ) is not None
 
 
 EMAIL_TAKEN = _l("This email address is already used by another registration.")
@@ -173,7 +150,7 @@ def apply_edit(delegate: Delegate, data: dict[str, Any], *, locale: str | None =
     data = {**data, "category": delegate.category}
     clean, errors = clean_record(data, require_consent=False)
     if "email" not in errors and email_key(clean["email"]) != delegate.email_key \
-            and _email_taken(clean["email"], delegate):
+            and email_taken(delegate, clean["email"]):
         errors["email"] = EMAIL_TAKEN
     if errors:
         return None, errors
@@ -188,7 +165,7 @@ def apply_edit(delegate: Delegate, data: dict[str, Any], *, locale: str | None =
             continue
         setattr(delegate, name, value)
         result.applied.append(name)
-    if locale in current_app.config["LANGUAGES"] and locale != delegate.locale:
+    if locale and locale in current_app.config["LANGUAGES"] and locale != delegate.locale:
         delegate.locale = locale
         result.applied.append("locale")
     details, old_details = dict(clean["details"]), dict(delegate.details or {})
@@ -252,9 +229,9 @@ def upload_photo(delegate: Delegate, data: bytes) -> None:
 
 def _cancel(delegate: Delegate) -> None:
     old = delegate.move_to(Status.CANCELLED)
-    audit.record(delegate, "status", actor=ACTOR, by="self_service",
-                 **{"from": old.value, "to": Status.CANCELLED.value})
-    delegate_cancelled.send(current_app._get_current_object(), delegate=delegate)
+    change: dict[str, Any] = {"from": old.value, "to": Status.CANCELLED.value}
+    audit.record(delegate, "status", actor=ACTOR, by="self_service", **change)
+    delegate_cancelled.send(real_app(), delegate=delegate)
 
 
 def cancel(delegate: Delegate) -> None:
@@ -385,3 +362,12 @@ def send_manage_link(address: str) -> bool:
     row = mail.queue("manage_link", delegate)
     db.session.commit()
     return row is not None
+
+
+# ---------------------------------------------------------------------------------------
+# The confirmation page after registering
+
+def registered_delegate(public_id: str) -> Delegate | None:
+    """The delegate who has just registered in this browser (the confirmation page keeps
+    their public id in the session), or None if the registration is gone."""
+    return db.session.scalar(select(Delegate).where(Delegate.public_id == uuid.UUID(public_id)))

@@ -1,8 +1,9 @@
 """Staff accounts: creating and disabling them, and signing in with throttling.
 
-Passwords are hashed with scrypt (werkzeug). Failed sign-ins are counted in the LoginThrottle
-table under two keys, the account ("email:…") and the client address ("ip:…"), so every
-gunicorn worker sees the same counts. Too many failures within the window lock the key for
+Passwords are hashed by werkzeug with the method in PASSWORD_HASH_METHOD (scrypt unless
+configured otherwise). Failed sign-ins are counted in the LoginThrottle table under two keys,
+the account ("email:…") and the client address ("ip:…"), so every gunicorn worker sees the
+same counts. Too many failures within the window lock the key for
 a while; a successful sign-in clears the account's counter (not the address's: one valid
 account must not unlock an address that is guessing other accounts' passwords).
 """
@@ -13,6 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from flask import current_app
 from sqlalchemy import delete, func, or_, select
@@ -33,8 +35,6 @@ LOGIN_WINDOW_MINUTES = 15
 LOGIN_LOCK_MINUTES = 15
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-# Compared against when the account does not exist, so that timing does not tell.
-_DUMMY_HASH = generate_password_hash("not a real password, only for timing", method="scrypt")
 
 
 class StaffAccountError(ValueError):
@@ -107,8 +107,19 @@ def check_role(role: str | Role) -> Role:
         raise StaffAccountError("The role must be admin, desk or scanner.", "role") from None
 
 
+def _hash_method() -> str:
+    return str(current_app.config.get("PASSWORD_HASH_METHOD") or "scrypt")
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method=_hash_method())
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Compared against when the account does not exist, so that timing does not tell; made
+    with the same method as real hashes so that it costs the same."""
+    return generate_password_hash("not a real password, only for timing", method=method)
 
 
 def find_staff(email: str) -> StaffUser | None:
@@ -247,7 +258,8 @@ def _record_failure(email_key: str, ip_key: str, staff: StaffUser | None) -> Non
             _count_failure(ip_key, settings.max_ip, settings, now)
             if staff is not None:
                 staff.failed_logins = (staff.failed_logins or 0) + 1
-                staff.locked_until = db.session.get(LoginThrottle, email_key).locked_until
+                throttle = db.session.get(LoginThrottle, email_key)
+                staff.locked_until = throttle.locked_until if throttle is not None else None
             db.session.commit()
             return
         except IntegrityError:  # another worker inserted the same key first: count again
@@ -272,11 +284,11 @@ def authenticate(email: str, password: str, ip: str | None) -> StaffUser:
     staff = find_staff(email)
     password = (password or "")[:MAX_PASSWORD_LENGTH]
     if staff is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(_hash_method()), password)
         ok = False
     else:
         ok = check_password_hash(staff.password_hash, password)
-    if not ok:
+    if staff is None or not ok:
         _record_failure(email_key, ip_key, staff)
         # The failure that reaches the limit already says so.
         now = _now()

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 from ..cli_editions import edition_option
 from ..fields import CATEGORY_KEYS
 from ..models import Status
-from ..services import exchange, printing
+from ..services import delegate_export, delegate_import, printing
 
 delegates_group = AppGroup("delegates", help="Import and export delegates (CSV or XLSX).")
 badges_group = AppGroup("badges", help="Print badges in bulk.")
@@ -42,7 +42,7 @@ def import_command(file: Path, approve: bool) -> None:
     because of errors."""
     _format(file)
     started = time.perf_counter()
-    report = exchange.import_file(file.read_bytes(), file.name, None, approve=approve,
+    report = delegate_import.import_file(file.read_bytes(), file.name, None, approve=approve,
                                   actor=CLI_ACTOR)
     for error in report.errors:
         click.echo(f"row {error.row}: {error.field or '-'}: {error.message}", err=True)
@@ -67,8 +67,8 @@ def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[st
     fmt = _format(output)
     selection = printing.BatchFilter(categories=categories, statuses=statuses)
     with open(output, "wb") as out:
-        count = exchange.export(selection, fmt, out)
-    exchange.record_export(None, fmt, count, {"category": list(categories),
+        count = delegate_export.export(selection, fmt, out)
+    delegate_export.record_export(None, fmt, count, {"category": list(categories),
                                               "status": list(statuses)}, actor=CLI_ACTOR)
     click.echo(f"{count} delegates written to {output}")
 

@@ -13,7 +13,7 @@ from ..models import Role
 from ..services import photos
 from ..services.photos import PhotoRejected
 from . import bp
-from .printing import delegate_url, get_delegate
+from .delegates import delegate_or_404, record_url
 
 
 def _wants_json() -> bool:
@@ -24,7 +24,7 @@ def _wants_json() -> bool:
 @roles_required(Role.DESK)
 def photo_upload(public_id: uuid.UUID):
     """Multipart field `photo` (a file input, or the webcam's JPEG blob)."""
-    delegate = get_delegate(public_id)
+    delegate = delegate_or_404(public_id)
     upload = request.files.get("photo")
     source = "webcam" if request.form.get("source") == "webcam" else "upload"
     try:
@@ -42,22 +42,22 @@ def photo_upload(public_id: uuid.UUID):
         return jsonify(ok=True, message=message,
                        photo_url=url_for("staff.photo", public_id=delegate.public_id))
     flash(message, "success")
-    return redirect(delegate_url(delegate), 303)
+    return redirect(record_url(delegate), 303)
 
 
 @bp.post("/delegates/<uuid:public_id>/photo/delete")
 @roles_required(Role.DESK)
 def photo_delete(public_id: uuid.UUID):
-    delegate = get_delegate(public_id)
+    delegate = delegate_or_404(public_id)
     if photos.delete_photo(delegate, current_user):
         flash(_("Photo removed."), "success")
-    return redirect(delegate_url(delegate), 303)
+    return redirect(record_url(delegate), 303)
 
 
 @bp.get("/delegates/<uuid:public_id>/photo.jpg")
 @roles_required(Role.DESK)
 def photo(public_id: uuid.UUID):
-    delegate = get_delegate(public_id)
+    delegate = delegate_or_404(public_id)
     if delegate.photo is None:
         abort(404)
     response = Response(delegate.photo.jpeg, mimetype="image/jpeg")

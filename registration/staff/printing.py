@@ -7,7 +7,6 @@ import uuid
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -19,45 +18,21 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
-from werkzeug.routing import BuildError
 
 from ..auth import roles_required
-from ..extensions import db
+from ..extensions import db, real_app
 from ..fields import CATEGORIES
-from ..models import STATUS_LABELS, Delegate, Role, StaffUser
+from ..models import STATUS_LABELS, Role, StaffUser
 from ..services import jobs, printing
-from ..services.photos import photo_aspect
 from ..services.printing import PrintRefused
 from . import bp
-
-
-@bp.context_processor
-def badge_panel_context() -> dict:
-    """What the print panel on the delegate page needs (see _print_panel.html), and the
-    desk layout my pages extend (base.html until the desk's staff/base.html exists)."""
-    layout = current_app.jinja_env.select_template(["staff/base.html", "base.html"])
-    return {"badge_reprint_reasons": printing.REPRINT_REASONS, "staff_layout": layout,
-            "photo_aspect": photo_aspect()}
-
+from .delegates import delegate_or_404, record_url
 
 LAYOUT_LABELS = {
     "a4-4up": _l("A4 sheets, four badges each (crop marks)"),
     "cr80": _l("CR80 cards (PVC card printer)"),
     "a6": _l("A6, one badge per page"),
 }
-
-
-def get_delegate(public_id: uuid.UUID) -> Delegate:
-    return db.first_or_404(select(Delegate).where(Delegate.public_id == public_id))
-
-
-def delegate_url(delegate: Delegate) -> str:
-    """The desk's page for a delegate (the desk core's view), else the batch page."""
-    try:
-        return url_for("staff.delegate", public_id=delegate.public_id)
-    except BuildError:
-        return url_for("staff.print_batch")
 
 
 def pdf_response(pdf: bytes, filename: str) -> Response:
@@ -75,7 +50,7 @@ def _layout(default: str = "a6") -> str:
 @roles_required(Role.DESK)
 def badge_preview(public_id: uuid.UUID):
     """The badge as it would print now; does not mark it printed."""
-    delegate = get_delegate(public_id)
+    delegate = delegate_or_404(public_id)
     layout = _layout()
     if layout not in printing.LAYOUT_KEYS:
         abort(400, _("Unknown badge layout."))
@@ -90,12 +65,12 @@ def badge_preview(public_id: uuid.UUID):
 @roles_required(Role.DESK)
 def badge_print(public_id: uuid.UUID):
     """First print: marks the badge printed and answers with the PDF (opened in a new tab)."""
-    delegate = get_delegate(public_id)
+    delegate = delegate_or_404(public_id)
     try:
         pdf = printing.print_badge(delegate, current_user, _layout())
     except PrintRefused as exc:
         flash(exc.message, "error")
-        return redirect(delegate_url(delegate), 303)
+        return redirect(record_url(delegate), 303)
     return pdf_response(pdf, f"badge-{delegate.reference}.pdf")
 
 
@@ -103,14 +78,14 @@ def badge_print(public_id: uuid.UUID):
 @roles_required(Role.DESK)
 def badge_reprint(public_id: uuid.UUID):
     """Replacement badge with a new serial; the previous QR code stops admitting."""
-    delegate = get_delegate(public_id)
+    delegate = delegate_or_404(public_id)
     old_serial = delegate.badge_serial
     try:
         pdf = printing.reprint_badge(delegate, current_user, request.form.get("reason", ""),
                                      _layout(), reason_text=request.form.get("reason_text", ""))
     except PrintRefused as exc:
         flash(exc.message, "error")
-        return redirect(delegate_url(delegate), 303)
+        return redirect(record_url(delegate), 303)
     flash(_("Badge reprinted; the previous QR code (serial %(n)d) no longer admits.",
             n=old_serial), "success")
     return pdf_response(pdf, f"badge-{delegate.reference}-{delegate.badge_serial}.pdf")
@@ -178,8 +153,9 @@ def _job_or_404(job_id: str) -> jobs.Job:
 def job(job_id: str):
     job = _job_or_404(job_id)
     if job.kind == "import" and job.finished:
-        return render_template("staff/import.html", job=job, report=job.result)
-    return render_template("staff/job.html", job=job)
+        return render_template("staff/import.html", job=job, report=job.result,
+                               JobState=jobs.JobState)
+    return render_template("staff/job.html", job=job, JobState=jobs.JobState)
 
 
 @bp.get("/jobs/<job_id>.json")
@@ -187,7 +163,8 @@ def job(job_id: str):
 def job_status(job_id: str):
     job = _job_or_404(job_id)
     data = job.public()
-    if job.state == "done" and job.output:
+    data["state_label"] = job.state.label  # in the desk's language
+    if job.state == jobs.JobState.DONE and job.output:
         data["download_url"] = url_for("staff.job_output", job_id=job.id)
     return jsonify(data)
 
@@ -196,8 +173,8 @@ def job_status(job_id: str):
 @roles_required(Role.DESK)
 def job_output(job_id: str):
     job = _job_or_404(job_id)
-    path = jobs.output_path(job, current_app._get_current_object())
-    if job.state != "done" or path is None or not path.exists():
+    path = jobs.output_path(job, real_app())
+    if job.state != jobs.JobState.DONE or path is None or not path.exists():
         abort(404)
     name = f"badges-{job.created_at[:10]}-{job.id[:6]}{path.suffix}"
     response = send_file(path, mimetype="application/pdf", as_attachment=False,

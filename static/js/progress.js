@@ -23,7 +23,7 @@
           bar.value = job.percent;
           bar.textContent = job.percent + "%";
           count.textContent = job.done + " / " + job.total;
-          state.textContent = job.state;
+          state.textContent = job.state_label || job.state;
           message.textContent = job.message || "";
           if (job.state === "done" && job.download_url) {
             link.href = job.download_url;

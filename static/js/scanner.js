@@ -150,6 +150,7 @@
     var detail = [];
     if (r.error) detail.push(r.error);
     if (r.superseded_at) detail.push(T.time_corrected);
+    if (r.reason === "other_edition") detail.push(T.other_edition);
     els.rDetail.textContent = detail.join(" ");
     if (d && d.photo_url && !offline) {
       els.rPhoto.hidden = false;
@@ -161,6 +162,7 @@
     els.rOffline.hidden = !offline;
     els.result.className = "result result-" + kind + (offline ? " result-provisional" : "");
     els.result.dataset.status = r.status;
+    els.result.dataset.reason = r.reason || "";
     els.result.dataset.offline = offline ? "1" : "0";
     els.result.hidden = false;
     signal(kind);
@@ -283,7 +285,7 @@
     return (state.snapshot && state.snapshot.public_keys) || config.publicKeys || [];
   }
 
-  // Signature check, then the same serial rules as the server (tickets.verify).
+  // Signature check, then the same serial rules as the server (badge_token.verify).
   function verifyLocally(code) {
     var text = code.trim().toUpperCase();
     // 136 characters: version 1 (no edition); 139: version 2 with the edition id.

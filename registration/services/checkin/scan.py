@@ -1,0 +1,411 @@
+"""Deciding one scan at a door and recording it; its outcome is a `ScanOutcome`
+(models/checkin.py).
+
+Rules, as implemented by :func:`check_in`:
+
+* **Idempotency.** Each scan carries a client-made nonce (unique column on `scan`). The scan
+  row is the first thing written: a nonce seen before (a retry after a timeout, an offline
+  sync sent twice, or a retry racing its original) inserts nothing and is answered with the
+  result recorded for it; nothing else is written.
+* **Exactly once per checkpoint.** Admission is an INSERT into `check_in`, whose
+  UNIQUE(delegate_id, checkpoint_id) decides: an INSERT that hits the key means the
+  delegate is already checked in there. There is no read-then-write.
+* Both INSERTs are `INSERT … ON CONFLICT (key) DO NOTHING RETURNING id` on PostgreSQL and
+  SQLite: one round trip, and PostgreSQL makes a racing INSERT wait for the first
+  transaction's outcome. (A SAVEPOINT + INSERT + IntegrityError does the same in three
+  round trips, and is the fallback for other databases; bench/checkin.py measured the
+  difference.)
+* **Every scan is kept** as a `scan` row (time, checkpoint, device or staff, result), refused
+  ones too (`invalid`, `revoked`, `not_accredited`, `zone_denied`).
+* **Status.** The first successful check-in at *any* checkpoint moves an approved or
+  badge-printed delegate to `checked_in`: the status machine (`can_transition`) decides and
+  the write is a compare-and-set (`UPDATE … WHERE id = … AND status = <status read>`), so a
+  desk change at the same instant (a cancellation) is never overwritten. Every admission
+  writes an audit entry "checked_in" naming the gate (and whether the status moved).
+* **Offline scans, earliest wins.** A scan synced from an offline scanner carries the time it
+  was made (`scanned_at`; a time in the future is clamped to the server's clock). If the
+  delegate is already checked in at that checkpoint *later* than this scan, the check-in is
+  moved to this earlier scan (`checked_in_at` and `scan_id` rewritten by one conditional
+  UPDATE, so concurrent syncs cannot move it backwards) and the answer is `checked_in` with
+  `superseded_at` = the replaced time; an audit entry "checkin_time_corrected" records it.
+  Otherwise the offline scan is a duplicate and answers `already_checked_in` with the first
+  check-in's time: the scanner page lists those after a sync. `scan.result` keeps what each
+  door was told at the time; `check_in` holds the truth (one row, earliest time).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import JSON, Boolean, CursorResult, Result, bindparam, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from ... import badge_token
+from ...editions import current_edition_id, first_edition_id
+from ...extensions import db
+from ...models import ACCREDITED, CheckIn, Delegate, DelegatePhoto, Scan, StaffUser, Status
+from ...models.checkin import ADMITTED, ScanOutcome
+from ...models.status import can_transition
+from ...models.types import UTCDateTime, utcnow
+from .. import audit
+from ..badge_signing import public_keys
+from . import CheckinError, iso
+from .checkpoints import admits, find_checkpoint, get_checkpoint
+
+MAX_NONCE_LENGTH = 64
+# Databases where `_insert_once` uses ON CONFLICT DO NOTHING (tests empty it to exercise the
+# SAVEPOINT fallback).
+UPSERT_DIALECTS: tuple[str, ...] = ("postgresql", "sqlite")
+MAX_CODE_LENGTH = 512
+
+
+@dataclass
+class ScanResult:
+    """The decision on one scan, as the scanner shows it (api/shapes.py gives its JSON)."""
+
+    status: ScanOutcome
+    checkpoint_id: str
+    checkpoint_name: str
+    scanned_at: datetime
+    delegate: DelegateView | None = None
+    # checked_in: this admission; already_checked_in: the first one at this checkpoint.
+    checked_in_at: datetime | None = None
+    offline: bool = False
+    # For "invalid": malformed, bad_signature, unknown_badge or other_edition.
+    reason: str | None = None
+    superseded_at: datetime | None = None
+    replayed: bool = False  # the nonce was seen before: this is the stored answer
+    has_photo: bool = False
+
+
+# --------------------------------------------------------------------------- scanning
+#
+# The scan path runs at every door for every badge, so it avoids ORM entity loading: the
+# reads are Core selects of the columns it needs, the two decisive INSERTs are prepared
+# text statements (the same SQL on PostgreSQL and SQLite). bench/checkin.py measured ORM
+# loads, ORM-enabled INSERTs and unit-of-work flushes at 3-4 times the CPU of these (about
+# half of each scan's time). The audit row has the shape `audit.record` gives it.
+
+_D = Delegate.__table__
+_CI = CheckIn.__table__
+_DELEGATE_SELECT = select(
+    _D.c.id, _D.c.public_id, _D.c.reference, _D.c.honorific, _D.c.given_name,
+    _D.c.family_name, _D.c.native_name, _D.c.badge_name, _D.c.organisation, _D.c.category,
+    _D.c.country, _D.c.status, _D.c.badge_serial, _D.c.details,
+    select(DelegatePhoto.__table__.c.delegate_id)
+    .where(DelegatePhoto.__table__.c.delegate_id == _D.c.id).exists().label("has_photo"),
+)
+_CHECK_IN_SELECT = select(_CI.c.id, _CI.c.checked_in_at).where(
+    _CI.c.delegate_id == bindparam("delegate_id"),
+    _CI.c.checkpoint_id == bindparam("checkpoint_id"),
+)
+_INSERT_SCAN = (
+    "INSERT INTO scan (nonce, checkpoint_id, delegate_id, device_id, staff_id, badge_serial, "
+    "result, scanned_at, received_at, offline, edition_id) VALUES (:nonce, :checkpoint_id, "
+    ":delegate_id, :device_id, :staff_id, :badge_serial, :result, :scanned_at, :received_at, "
+    ":offline, :edition_id)"
+)
+_INSERT_CHECK_IN = (
+    "INSERT INTO check_in (delegate_id, checkpoint_id, scan_id, checked_in_at, edition_id) "
+    "VALUES (:delegate_id, :checkpoint_id, :scan_id, :checked_in_at, :edition_id)"
+)
+_TYPES = (bindparam("scanned_at", type_=UTCDateTime), bindparam("received_at", type_=UTCDateTime),
+          bindparam("offline", type_=Boolean), bindparam("checked_in_at", type_=UTCDateTime))
+
+
+def _statement(sql: str, conflict: str | None) -> Any:
+    tail = f" ON CONFLICT ({conflict}) DO NOTHING RETURNING id" if conflict else " RETURNING id"
+    statement = text(sql + tail)
+    names = set(statement._bindparams)
+    return statement.bindparams(*(b for b in _TYPES if b.key in names))
+
+
+_STATUS_CAS = text(
+    "UPDATE delegate SET status = :new, updated_at = :updated_at WHERE id = :id AND status = :old"
+).bindparams(bindparam("updated_at", type_=UTCDateTime))
+_AUDIT_INSERT = text(
+    "INSERT INTO audit_entry (delegate_id, staff_id, actor, action, details, created_at, "
+    "edition_id) VALUES (:delegate_id, :staff_id, :actor, :action, :details, :created_at, "
+    ":edition_id)"
+).bindparams(bindparam("details", type_=JSON), bindparam("created_at", type_=UTCDateTime))
+
+
+def _audit(delegate_id: int, action: str, staff: StaffUser | None, by_device: Any | None,
+           /, **details: Any) -> None:
+    """The audit entry `audit.record` would add, written as one INSERT (no ORM flush).
+    The actor is the staff member ("staff:EMAIL") or the device ("device:NAME")."""
+    actor = f"device:{by_device.name}" if by_device is not None else "scanner"
+    db.session.execute(_AUDIT_INSERT, {
+        "delegate_id": delegate_id, "staff_id": staff.id if staff is not None else None,
+        "actor": audit.actor_label(staff, actor), "action": action, "details": details,
+        "created_at": utcnow(), "edition_id": current_edition_id()})
+
+
+_UPSERT = {"scan": _statement(_INSERT_SCAN, "nonce"),
+           "check_in": _statement(_INSERT_CHECK_IN, "delegate_id, checkpoint_id")}
+_PLAIN = {"scan": _statement(_INSERT_SCAN, None), "check_in": _statement(_INSERT_CHECK_IN, None)}
+
+
+@dataclass
+class DelegateView:
+    """The columns of a delegate that a scan needs (read without an ORM entity)."""
+
+    id: int
+    public_id: uuid.UUID
+    reference: str
+    honorific: str
+    given_name: str
+    family_name: str
+    native_name: str
+    badge_name: str
+    organisation: str
+    category: str
+    country: str
+    status: str
+    badge_serial: int
+    details: dict[str, Any]
+    has_photo: bool
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.given_name, self.family_name) if p)
+
+    @property
+    def status_enum(self) -> Status:
+        return Status(self.status)
+
+
+def _delegate_where(condition: Any) -> DelegateView | None:
+    row = db.session.execute(_DELEGATE_SELECT.where(condition)).first()
+    if row is None:
+        return None
+    data = dict(row._mapping)
+    data["has_photo"] = bool(data["has_photo"])
+    data["details"] = data["details"] or {}
+    return DelegateView(**data)
+
+
+MAX_OFFLINE_AGE = timedelta(days=3)
+
+
+def parse_scanned_at(value: str | None) -> datetime | None:
+    """An ISO 8601 time with a zone (or None). Raises CheckinError for anything else."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise CheckinError("invalid_scanned_at", "scanned_at must be an ISO 8601 string.")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CheckinError("invalid_scanned_at",
+                           "scanned_at must be an ISO 8601 date-time.") from None
+    if parsed.tzinfo is None:
+        raise CheckinError("invalid_scanned_at", "scanned_at needs a time zone (e.g. Z).")
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00
+        raise CheckinError("invalid_scanned_at", "scanned_at is out of range.") from None
+    # An offline queue holds hours, not weeks: an older time is a wrong clock or a replay,
+    # and must not rewrite a recorded check-in time ("earliest wins"). A time in the future
+    # is clamped later (a phone's clock running ahead must not lose the scan).
+    if parsed < datetime.now(UTC) - MAX_OFFLINE_AGE:
+        raise CheckinError("invalid_scanned_at",
+                           "scanned_at is more than three days old: not an offline scan.")
+    return parsed
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (Session.execute is typed as returning any Result)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def _existing_check_in(delegate_id: int, checkpoint_id: str) -> Any:
+    return db.session.execute(_CHECK_IN_SELECT, {"delegate_id": delegate_id,
+                                                 "checkpoint_id": checkpoint_id}).first()
+
+
+def _stored_result(scan: Scan) -> ScanResult:
+    """Rebuild the answer given for an already recorded scan (a replayed nonce)."""
+    checkpoint = find_checkpoint(scan.checkpoint_id)
+    if checkpoint is None:  # the foreign key makes this impossible
+        raise LookupError(f"scan {scan.id} refers to a missing checkpoint")
+    delegate = _delegate_where(_D.c.id == scan.delegate_id) if scan.delegate_id else None
+    result = ScanResult(status=ScanOutcome(scan.result), checkpoint_id=checkpoint.id,
+                        checkpoint_name=checkpoint.name, scanned_at=scan.scanned_at,
+                        delegate=delegate, offline=scan.offline, replayed=True)
+    if delegate is not None:
+        result.has_photo = delegate.has_photo
+        if scan.result in ADMITTED:
+            existing = _existing_check_in(delegate.id, checkpoint.id)
+            result.checked_in_at = existing.checked_in_at if existing else None
+    return result
+
+
+def _find_scan(nonce: str) -> Scan | None:
+    return db.session.scalar(select(Scan).where(Scan.nonce == nonce))
+
+
+def _insert_once(table: str, values: dict[str, Any]) -> int | None:
+    """INSERT a row unless its unique key is taken; returns the new id, or None if taken.
+
+    The unique constraint decides, never a read: PostgreSQL makes a concurrent INSERT of
+    the same key wait for the first transaction and then skip it. One round trip on
+    PostgreSQL and SQLite (INSERT … ON CONFLICT (key) DO NOTHING RETURNING id); on other
+    databases the INSERT runs in a SAVEPOINT and an IntegrityError means "taken"."""
+    if db.session.get_bind().dialect.name in UPSERT_DIALECTS:
+        return db.session.execute(_UPSERT[table], values).scalar()
+    try:
+        with db.session.begin_nested():
+            return db.session.execute(_PLAIN[table], values).scalar_one()
+    except IntegrityError:
+        return None
+
+
+def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = None,
+             staff: StaffUser | None = None, scanned_at: datetime | None = None) -> ScanResult:
+    """Decide one scan and record it (commits). See the module docstring for the rules.
+
+    `device` is the scanner device (anything with `id` and `name`), `staff` the signed-in
+    staff member. Raises CheckinError for a request that cannot be decided (unknown
+    checkpoint, bad nonce); every decided scan, admitted or refused, returns a ScanResult
+    and is stored once."""
+    if not isinstance(nonce, str) or not 8 <= len(nonce) <= MAX_NONCE_LENGTH:
+        raise CheckinError("invalid_nonce", "nonce must be a string of 8 to 64 characters.")
+    if not isinstance(code, str) or len(code) > MAX_CODE_LENGTH:
+        raise CheckinError("invalid_code", f"code must be a string of at most "
+                                           f"{MAX_CODE_LENGTH} characters.")
+    try:
+        checkpoint = get_checkpoint(checkpoint_id)
+    except CheckinError:
+        seen = _find_scan(nonce)  # a replay of a scan made before the checkpoint closed
+        if seen is None:
+            raise
+        return _stored_result(seen)
+
+    now = utcnow()
+    offline = scanned_at is not None
+    when = min(scanned_at, now) if scanned_at is not None else now
+    result = ScanResult(status=ScanOutcome.INVALID, checkpoint_id=checkpoint.id,
+                        checkpoint_name=checkpoint.name, scanned_at=when, offline=offline)
+
+    # Verify the signature, then the serial against the delegate loaded once.
+    loaded: dict[str, DelegateView | None] = {}
+
+    def current_serial(badge_id: uuid.UUID) -> int | None:
+        found = loaded["delegate"] = _delegate_where(
+            (_D.c.public_id == badge_id) & (_D.c.edition_id == current_edition_id()))
+        return found.badge_serial if found is not None else None
+
+    serial: int | None = None
+    try:
+        serial = badge_token.verify(code, public_keys(), current_serial,
+                                    edition=current_edition_id(),
+                                    legacy_edition=first_edition_id()).serial
+        delegate = loaded["delegate"]
+    except badge_token.BadgeTokenError as exc:
+        delegate = loaded.get("delegate")
+        if exc.reason == "revoked":
+            result.status = ScanOutcome.REVOKED
+        else:
+            result.status, result.reason, delegate = ScanOutcome.INVALID, exc.reason, None
+
+    if delegate is not None:
+        result.delegate, result.has_photo = delegate, delegate.has_photo
+        if result.status != ScanOutcome.REVOKED:
+            if delegate.status_enum not in ACCREDITED:
+                result.status = ScanOutcome.NOT_ACCREDITED
+            elif not admits(checkpoint, delegate):
+                result.status = ScanOutcome.ZONE_DENIED
+            else:
+                result.status = ScanOutcome.CHECKED_IN
+
+    # The scan row is the first write: a nonce seen before (a retry, or a retry racing its
+    # original) inserts nothing and gets the answer recorded for it.
+    scan_id = _insert_once("scan", {
+        "nonce": nonce, "checkpoint_id": checkpoint.id,
+        "delegate_id": delegate.id if delegate is not None else None,
+        "device_id": device.id if device is not None else None,
+        "staff_id": staff.id if staff is not None else None,
+        "badge_serial": serial, "result": result.status.value, "scanned_at": when,
+        "received_at": now, "offline": offline, "edition_id": current_edition_id(),
+    })
+    if scan_id is None:
+        seen = _find_scan(nonce)
+        if seen is None:  # cannot happen: scans are never deleted
+            raise RuntimeError(f"nonce {nonce!r} conflicted but no scan has it")
+        return _stored_result(seen)
+
+    if result.status == ScanOutcome.CHECKED_IN:
+        if delegate is None:
+            raise LookupError("an admission without a delegate")
+        _admit(result, scan_id, delegate, checkpoint, device=device, staff=staff)
+    db.session.commit()
+    return result
+
+
+def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint: Any, *,
+           device: Any | None, staff: StaffUser | None) -> None:
+    """The accredited delegate may enter: record the check-in once, or answer "already"."""
+    when = result.scanned_at
+    gate = {"gate": checkpoint.id, "gate_name": checkpoint.name,
+            "device": device.name if device is not None else None, "offline": result.offline}
+    admitted = _insert_once("check_in", {"delegate_id": delegate.id,
+                                         "checkpoint_id": checkpoint.id, "scan_id": scan_id,
+                                         "checked_in_at": when,
+                                         "edition_id": current_edition_id()})
+    if admitted is not None:
+        result.checked_in_at = when
+        old = delegate.status_enum
+        moved = False
+        if old != Status.CHECKED_IN and can_transition(old, Status.CHECKED_IN):
+            # The first admission anywhere moves the delegate to checked_in. The status
+            # machine decides; the write is a compare-and-set on the status read with the
+            # badge, so a desk change made at the same instant (say, a cancellation) is
+            # never overwritten by a stale ORM object.
+            moved = _rowcount(db.session.execute(_STATUS_CAS, {
+                "id": delegate.id, "old": old.value, "new": Status.CHECKED_IN.value,
+                "updated_at": utcnow()})) == 1
+            if moved:
+                delegate.status = Status.CHECKED_IN.value
+        _audit(delegate.id, "checked_in", staff, device, status_from=old.value, moved=moved,
+               at=iso(when), **gate)
+        return
+
+    first = _existing_check_in(delegate.id, checkpoint.id)
+    if first is None:  # cannot happen: check-ins are never deleted
+        raise RuntimeError("check-in conflicted but none is recorded")
+    if result.offline and when < first.checked_in_at:
+        # An offline scan made before the recorded check-in: the earliest wins. (Online
+        # scans racing each other never do: the INSERT that won is the check-in.)
+        corrected = _rowcount(db.session.execute(
+            update(CheckIn)
+            .where(CheckIn.id == first.id, CheckIn.checked_in_at > when)
+            .values(checked_in_at=when, scan_id=scan_id)
+            .execution_options(synchronize_session=False)
+        ))
+        if corrected:
+            result.superseded_at = first.checked_in_at
+            result.checked_in_at = when
+            _audit(delegate.id, "checkin_time_corrected", staff, device, earlier=iso(when),
+                   replaced=iso(first.checked_in_at), **gate)
+            return
+        first = _existing_check_in(delegate.id, checkpoint.id)
+        if first is None:
+            raise LookupError("the check-in that made this one a duplicate is gone")
+    result.status = ScanOutcome.ALREADY_CHECKED_IN
+    result.checked_in_at = first.checked_in_at
+    db.session.execute(
+        update(Scan).where(Scan.id == scan_id).values(result=ScanOutcome.ALREADY_CHECKED_IN.value)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def photo_jpeg(public_id: uuid.UUID) -> bytes | None:
+    """The photo a door shows with a scanned delegate (None if there is none)."""
+    return db.session.scalar(
+        select(DelegatePhoto.jpeg).join(Delegate, Delegate.id == DelegatePhoto.delegate_id)
+        .where(Delegate.public_id == public_id)
+    )

@@ -1,0 +1,124 @@
+"""Building one email: subject and bodies in the delegate's language, and the complete
+RFC 5322 message (text + HTML, inline QR code and e-ticket PDF for approval and reprint).
+
+Nothing here touches the outbox or the network: outbox.materialise calls build_message once
+per message and stores the bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime as rfc2822_date
+from email.utils import make_msgid, parseaddr
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+
+from ...countries import country_name
+from ...i18n import category_label, event_texts, local_datetime
+from ...models import Delegate
+from .. import badge_signing, manage_links
+from ..eticket import eticket_filename, eticket_pdf
+
+KINDS = ("registered", "approved", "rejected", "reprinted", "cancelled", "manage_link")
+SUBJECTS: dict[str, Any] = {
+    "registered": _l("Registration received — %(reference)s"),
+    "approved": _l("You are accredited — %(reference)s"),
+    "rejected": _l("Your accreditation request — %(reference)s"),
+    "reprinted": _l("Your new badge QR code — %(reference)s"),
+    "cancelled": _l("Registration cancelled — %(reference)s"),
+    "manage_link": _l("Your link to manage your registration — %(reference)s"),
+}
+# Kinds whose message carries the current QR code and e-ticket.
+WITH_TICKET = frozenset({"approved", "reprinted"})
+
+
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown mail kind {kind!r}")
+
+
+def qr_png(payload: str, scale: int = 8, border: int = 4) -> bytes:
+    """The QR code for `payload` as a PNG (for email, where a vector PDF does not display),
+    drawn from the badge engine's own encoder so email, e-ticket and badge agree."""
+    from PIL import Image
+
+    from badges.qr import matrix
+
+    modules = matrix(payload)
+    n = len(modules)
+    size = n + 2 * border
+    image = Image.new("1", (size, size), 1)
+    image.putdata([0 if (border <= y < n + border and border <= x < n + border
+                         and modules[y - border][x - border]) else 1
+                   for y in range(size) for x in range(size)])
+    image = image.resize((size * scale, size * scale), Image.Resampling.NEAREST)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def sender() -> str:
+    return current_app.config.get("MAIL_DEFAULT_SENDER") or "accreditation@localhost"
+
+
+def _msgid_domain() -> str:
+    address = parseaddr(sender())[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def render_mail(kind: str, delegate: Delegate, *, base_url: str | None = None,
+                **context: Any) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of `kind` for `delegate`, in the delegate's language."""
+    check_kind(kind)
+    locale = delegate.locale if delegate.locale in current_app.config["LANGUAGES"] else "en"
+    with force_locale(locale):
+        values = {
+            "delegate": delegate,
+            **event_texts(locale),
+            "current_lang": locale,
+            "category_label": category_label(delegate.category, locale),
+            "country_label": country_name(delegate.country, locale),
+            "registered_at": local_datetime(delegate.created_at),
+            **context,
+        }
+        if "manage_url" not in values and delegate.email_key is not None:
+            values["manage_url"] = manage_links.manage_url(delegate, base_url)
+            values["manage_link_days"] = manage_links.max_age().days
+        subject = str(SUBJECTS[kind]) % {"reference": delegate.reference}
+        values["subject"] = subject
+        text = render_template(f"mail/{kind}.txt", **values)
+        html = render_template(f"mail/{kind}.html", **values)
+    return subject, text, html
+
+
+def build_message(kind: str, delegate: Delegate, *, recipient: str | None = None,
+                  base_url: str | None = None, **context: Any) -> EmailMessage:
+    """A complete message: plain text + HTML alternatives; for approval and reprint the QR
+    code as an inline image (cid) and the e-ticket PDF as an attachment."""
+    qr_cid = make_msgid(domain=_msgid_domain()) if kind in WITH_TICKET else None
+    subject, text, html = render_mail(kind, delegate, base_url=base_url,
+                                      qr_cid=qr_cid[1:-1] if qr_cid else None, **context)
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender()
+    msg["To"] = recipient or delegate.email
+    msg["Date"] = rfc2822_date(datetime.now(UTC))
+    msg["Message-ID"] = make_msgid(domain=_msgid_domain())
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    if qr_cid:
+        html_part = next(part for part in msg.iter_parts()
+                         if part.get_content_type() == "text/html")
+        html_part.add_related(qr_png(badge_signing.token_for(delegate)), "image", "png",
+                              cid=qr_cid, disposition="inline", filename="qr-code.png")
+        msg.add_attachment(eticket_pdf(delegate), maintype="application", subtype="pdf",
+                           filename=eticket_filename(delegate))
+    # Last: set_content and multipart conversions move Content-* headers into the parts.
+    msg["Content-Language"] = "zh-Hans" if delegate.locale == "zh" else "en"
+    return msg

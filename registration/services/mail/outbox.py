@@ -1,0 +1,265 @@
+"""The outbox: what is queued (one row per event, in the transaction of the change), how a
+draft becomes the stored message, how a deliverer claims a row and records the outcome, and
+the operator's tools (list, retry, prune) behind `flask --app wsgi mail …`.
+
+Rows move pending → sent, or pending → failed after MAIL_MAX_ATTEMPTS failed attempts
+(or at once for a permanent refusal); `requeue` puts a failed row back to pending.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from email.policy import SMTP as SMTP_POLICY
+from typing import Any, cast
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import CursorResult, func, select, update
+
+from ... import signals
+from ...editions import ALL_EDITIONS
+from ...extensions import db
+from ...models import Delegate, OutboxMessage
+from ...models.outbox import OutboxStatus
+from ...models.types import utcnow
+from ...validation import email_key
+from .. import manage_links
+from . import compose
+from .transport import PermanentFailure
+
+# One logger for all of mail, whichever module writes.
+log = logging.getLogger(__package__)
+
+# A delivery that crashed mid-way (SQLite lease) is retried after this long.
+LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=6)
+
+# A queued message starts as a draft (what to say, to whom); the worker that first picks it
+# up renders the complete message and stores it, so every retry sends the same bytes. The
+# change itself stays cheap: a bulk approval of a thousand delegates renders no PDF in the
+# desk's request.
+DRAFT_MAGIC = b"outbox-draft/1\n"
+
+
+def is_draft(row: OutboxMessage) -> bool:
+    return bytes(row.message or b"").startswith(DRAFT_MAGIC)
+
+
+def queue(kind: str, delegate: Delegate, **context: Any) -> OutboxMessage | None:
+    """Add the message for `kind` to the current transaction (the caller commits).
+
+    `context` (e.g. a rejection's reason) must be JSON-serialisable. Returns None for a
+    delegate without an email address."""
+    compose.check_kind(kind)
+    if not delegate.email:
+        return None
+    if delegate.id is None:
+        db.session.flush()
+    draft = {"context": context, "base_url": manage_links.base_url()}
+    row = OutboxMessage(
+        delegate_id=delegate.id, kind=kind, recipient=delegate.email,
+        subject=f"{kind} {delegate.reference}"[:300],
+        message=DRAFT_MAGIC + json.dumps(draft, ensure_ascii=False).encode(),
+        status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=utcnow(),
+        last_error="",
+    )
+    db.session.add(row)
+    if has_request_context():
+        g.mail_queued = True
+    return row
+
+
+class BuildFailure(Exception):
+    """The message could not be rendered (a bug or missing data, not an SMTP problem)."""
+
+
+def materialise(row: OutboxMessage) -> None:
+    """Render a draft into the complete RFC 5322 message, stored on the row."""
+    if not is_draft(row):
+        return
+    try:
+        draft = json.loads(bytes(row.message)[len(DRAFT_MAGIC):])
+        delegate = db.session.get(Delegate, row.delegate_id) if row.delegate_id else None
+        if delegate is None:
+            raise BuildFailure("the delegate no longer exists")
+        if delegate.email_key != email_key(row.recipient):
+            # The address changed (or was erased) after this was queued: the message would
+            # carry a working manage link to an inbox that is no longer the delegate's.
+            raise BuildFailure("not sent: the delegate's email address changed since")
+        if row.kind in compose.WITH_TICKET and not delegate.is_accredited:
+            # Cancelled or rejected before the mail went out: no ticket for them.
+            raise BuildFailure(f"not sent: the delegate is now {delegate.status}")
+        msg = compose.build_message(row.kind, delegate, recipient=row.recipient,
+                                    base_url=draft.get("base_url"),
+                                    **draft.get("context", {}))
+    except BuildFailure:
+        raise
+    except Exception as exc:
+        log.exception("could not build %s mail %s", row.kind, row.id)
+        raise BuildFailure(f"could not build the message: {exc!r}") from exc
+    row.message = msg.as_bytes(policy=SMTP_POLICY)
+    row.subject = str(msg["Subject"])[:300]
+
+
+# ---------------------------------------------------------------------------------------
+# Signal receivers: one message per event, stored with the change.
+
+
+def _on_registered(sender: Any, delegate: Delegate, **_: Any) -> None:
+    queue("registered", delegate)
+
+
+def _on_approved(sender: Any, delegate: Delegate, **_: Any) -> None:
+    queue("approved", delegate)
+
+
+def _on_rejected(sender: Any, delegate: Delegate, reason: str = "", **_: Any) -> None:
+    queue("rejected", delegate, reason=reason)
+
+
+def _on_reprinted(sender: Any, delegate: Delegate, reason: str = "", **_: Any) -> None:
+    queue("reprinted", delegate, reason=reason)
+
+
+def _on_cancelled(sender: Any, delegate: Delegate, **_: Any) -> None:
+    queue("cancelled", delegate)
+
+
+RECEIVERS = (
+    (signals.delegate_registered, _on_registered),
+    (signals.delegate_approved, _on_approved),
+    (signals.delegate_rejected, _on_rejected),
+    (signals.badge_reprinted, _on_reprinted),
+    (signals.delegate_cancelled, _on_cancelled),
+)
+
+
+def _for_this_app(receiver: Any) -> Any:
+    def wrapped(sender: Any, **kwargs: Any) -> None:
+        # Signals are process-wide; only apps set up with init_app queue mail.
+        if current_app and current_app.extensions.get("mail_outbox"):
+            receiver(sender, **kwargs)
+
+    wrapped.__name__ = receiver.__name__
+    return wrapped
+
+
+WRAPPED_RECEIVERS = [(signal, _for_this_app(receiver)) for signal, receiver in RECEIVERS]
+
+
+# ---------------------------------------------------------------------------------------
+# Claiming rows and recording outcomes (used by delivery.deliver_pending)
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed attempt."""
+    base = timedelta(seconds=current_app.config.get("MAIL_RETRY_BASE_SECONDS") or 60)
+    return min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
+
+
+def _due(now: datetime, include_waiting: bool, after_id: int) -> Any:
+    stmt = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING.value,
+                                       OutboxMessage.id > after_id)
+    if not include_waiting:
+        stmt = stmt.where(OutboxMessage.next_attempt_at <= now)
+    # Mail belongs to an edition, but delivery is one queue: a past edition's mail still goes.
+    return stmt.order_by(OutboxMessage.id).limit(1).execution_options(**ALL_EDITIONS)
+
+
+def claim(now: datetime, include_waiting: bool, after_id: int) -> OutboxMessage | None:
+    """The next message to send, claimed so no other worker or process sends it too."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The row lock is held until the commit that records the outcome.
+        return db.session.scalars(
+            _due(now, include_waiting, after_id).with_for_update(skip_locked=True)
+        ).first()
+    while True:
+        row = db.session.scalars(_due(now, include_waiting, after_id)).first()
+        if row is None:
+            db.session.commit()
+            return None
+        claimed = cast(CursorResult, db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id,
+                   OutboxMessage.status == OutboxStatus.PENDING.value,
+                   OutboxMessage.next_attempt_at == row.next_attempt_at)
+            .values(next_attempt_at=now + LEASE)
+            .execution_options(synchronize_session=False, **ALL_EDITIONS)
+        )).rowcount
+        db.session.commit()
+        if claimed == 1:
+            db.session.refresh(row)
+            return row
+        after_id = row.id  # someone else took it
+
+
+def record_sent(row: OutboxMessage) -> None:
+    row.status = OutboxStatus.SENT.value
+    row.sent_at = utcnow()
+    row.attempts += 1
+    row.last_error = ""
+
+
+def record_failure(row: OutboxMessage, exc: Exception, now: datetime) -> bool:
+    """Count a failed attempt; True if the message will be retried."""
+    row.attempts += 1
+    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    max_attempts = current_app.config.get("MAIL_MAX_ATTEMPTS") or 8
+    if isinstance(exc, PermanentFailure | BuildFailure) or row.attempts >= max_attempts:
+        row.status = OutboxStatus.FAILED.value
+        log.error("mail %s to %s failed for good: %s", row.id, row.recipient, row.last_error)
+        return False
+    row.next_attempt_at = now + backoff(row.attempts)
+    log.warning("mail %s to %s not sent (attempt %s), retry at %s: %s", row.id,
+                row.recipient, row.attempts, row.next_attempt_at.isoformat(), row.last_error)
+    return True
+
+
+def pending_count() -> int:
+    return db.session.scalar(
+        select(func.count(OutboxMessage.id))
+        .where(OutboxMessage.status == OutboxStatus.PENDING.value)
+        .execution_options(**ALL_EDITIONS)) or 0
+
+
+# ---------------------------------------------------------------------------------------
+# The operator's tools (`flask --app wsgi mail list | retry | prune`)
+
+
+def outbox_rows(status: OutboxStatus | str | None = None,
+                limit: int = 50) -> Iterator[OutboxMessage]:
+    """The latest messages, newest first (only those in `status` if given)."""
+    stmt = (select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+            .execution_options(**ALL_EDITIONS))
+    if status:
+        stmt = stmt.where(OutboxMessage.status == status)
+    yield from db.session.scalars(stmt)
+
+
+def requeue(message_id: int) -> bool:
+    """A failed message goes back to pending, due now, with a fresh attempt count."""
+    row = db.session.get(OutboxMessage, message_id, execution_options=ALL_EDITIONS)
+    if row is None or row.status != OutboxStatus.FAILED or not row.message:
+        return False
+    row.status = OutboxStatus.PENDING.value
+    row.attempts = 0
+    row.next_attempt_at = utcnow()
+    db.session.commit()
+    return True
+
+
+def prune_sent(older_than: timedelta, now: datetime | None = None) -> int:
+    """Drop the stored bytes of messages sent before `older_than` ago (the row — who, what,
+    when — stays). A registration's e-ticket mail is ~50 kB: 5,000 delegates add up."""
+    cutoff = (now or utcnow()) - older_than
+    result = cast(CursorResult, db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENT.value,
+               OutboxMessage.sent_at < cutoff,
+               func.length(OutboxMessage.message) > 0)
+        .values(message=b"")
+        .execution_options(synchronize_session=False, **ALL_EDITIONS)))
+    db.session.commit()
+    return result.rowcount or 0

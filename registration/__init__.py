@@ -28,6 +28,13 @@ def select_locale() -> str:
     return str(request.accept_languages.best_match(languages) or "en")
 
 
+def select_timezone() -> str:
+    """Times are shown in the time zone of the edition being worked on."""
+    from .editions import timezone_name
+
+    return timezone_name()
+
+
 def _blueprints() -> list:
     """One blueprint per audience. Each package's __init__ defines `bp`; importing its view
     modules attaches their routes to it."""
@@ -84,6 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     babel.init_app(
         app,
         locale_selector=select_locale,
+        timezone_selector=select_timezone,
         default_translation_directories=str(ROOT / "translations"),
     )
 

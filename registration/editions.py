@@ -152,19 +152,9 @@ def forget_request_edition() -> None:
 
 # --------------------------------------------------------------------------- settings
 
-def _is_first(edition: Edition) -> bool:
-    return edition.id == first_edition_id()
-
-
 def registration_closes_at(edition: Edition | None = None) -> datetime | None:
-    """The edition's closing time. The first edition (seeded from the environment) falls
-    back to REGISTRATION_CLOSES_AT when it leaves the setting empty."""
     edition = edition or current_edition()
-    if edition is None:
-        return current_app.config.get("REGISTRATION_CLOSES_AT")
-    if edition.registration_closes_at is not None or not _is_first(edition):
-        return edition.registration_closes_at
-    return current_app.config.get("REGISTRATION_CLOSES_AT")
+    return edition.registration_closes_at if edition is not None else None
 
 
 def registration_opens_at(edition: Edition | None = None) -> datetime | None:
@@ -173,15 +163,11 @@ def registration_opens_at(edition: Edition | None = None) -> datetime | None:
 
 
 def capacities(edition: Edition | None = None) -> dict[str, int]:
-    """Places per category; the first edition also honours CAPACITY_* for categories it
-    leaves without a number."""
+    """Places per category; a category without a number has no limit."""
     edition = edition or current_edition()
     if edition is None:
-        return dict(current_app.config.get("CATEGORY_CAPACITIES") or {})
-    own = {k: int(v) for k, v in (edition.capacities or {}).items() if v is not None}
-    if _is_first(edition):
-        return {**(current_app.config.get("CATEGORY_CAPACITIES") or {}), **own}
-    return own
+        return {}
+    return {k: int(v) for k, v in (edition.capacities or {}).items() if v is not None}
 
 
 def invitation_only(edition: Edition | None = None) -> set[str]:
@@ -223,6 +209,32 @@ def format_dates(edition: Edition, lang: str) -> str:
             text = f"{dm(start)} {start.year} – {dm(end)} {end.year}"
     city = edition.city(lang)
     return f"{text} · {city}" if city else text
+
+
+def face(lang: str, edition: Edition | None = None) -> dict[str, Any]:
+    """What the landing and privacy pages show of the edition, in `lang`: names (the page's
+    language first, the other one beside it), dates and city, venue, the registration
+    window, organiser, contact, privacy text, retention date and the logo's version."""
+    edition = edition or current_edition()
+    if edition is None:
+        return {}
+    name, other = edition.name(lang), edition.name("en" if lang == "zh" else "zh")
+    return {
+        "name": name, "other_name": other if other != name else "",
+        "dates": format_dates(edition, lang), "venue": edition.venue(lang),
+        "opens_at": registration_opens_at(edition), "closes_at": registration_closes_at(edition),
+        "timezone": timezone_name(edition), "organiser": edition.organiser_name,
+        "contact_email": edition.contact_email, "privacy": edition.privacy(lang),
+        "retention_until": edition.retention_until, "logo_version": edition.logo_digest,
+    }
+
+
+def logo(edition: Edition | None = None) -> tuple[bytes, str, str] | None:
+    """The edition's logo as (bytes, mime type, digest), or None without one."""
+    edition = edition or current_edition()
+    if edition is None or not edition.logo_digest or not edition.logo:
+        return None
+    return edition.logo, edition.logo_mime, edition.logo_digest
 
 
 def page_version() -> tuple:

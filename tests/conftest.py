@@ -27,6 +27,7 @@ from jinja2.bccache import Bucket, BytecodeCache
 from werkzeug.security import generate_password_hash
 
 from registration import create_app
+from registration.editions import marked_current
 from registration.extensions import db
 from registration.fields import EXCHANGE_COLUMNS
 from registration.models import Checkpoint, Delegate, Edition, StaffUser, Status
@@ -170,6 +171,23 @@ def make_app(base_config: dict, _migrated: dict[str, Any]) -> Iterator[Callable[
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app()
+
+
+@pytest.fixture
+def edition_settings(app: Flask) -> Callable[..., None]:
+    """Change the current edition's settings, as an admin does on /staff/settings (e.g.
+    registration_closes_at=…, capacities={"government": 1}); the seeded ones come back
+    after the test."""
+
+    def change(**values: Any) -> None:
+        with app.app_context():
+            edition = marked_current()
+            assert edition is not None
+            for name, value in values.items():
+                setattr(edition, name, value)
+            db.session.commit()
+
+    return change
 
 
 @pytest.fixture

@@ -128,7 +128,8 @@ def test_config_cli_shows_settings_and_hides_the_database_password(runner, app):
         "postgresql+psycopg://u:***@db.example/forum")
     result = runner.invoke(args=["config"])
     assert result.exit_code == 0, result.output
-    assert "EVENT_NAME = Global Public Safety Cooperation Forum" in result.output
+    assert "edition.name_en = Global Public Safety Cooperation Forum" in result.output
+    assert "Event settings live in the database" in result.output
     assert redact_url(app.config["SQLALCHEMY_DATABASE_URI"]) in result.output
 
 

@@ -1,8 +1,8 @@
 """editions: the forum once a year in one install
 
 Creates `edition`, makes today's data its first edition (seeded from the environment:
-EVENT_NAME, EVENT_NAME_ZH, EVENT_DATES, EVENT_DATES_ZH, EVENT_TIMEZONE,
-REGISTRATION_CLOSES_AT, CAPACITY_*), adds `edition_id` to every forum table, filled with
+EVENT_NAME, EVENT_NAME_ZH, EVENT_DATES, EVENT_DATES_ZH, EVENT_TIMEZONE, EVENT_VENUE,
+EVENT_VENUE_ZH, EVENT_ORGANISER, EVENT_CONTACT_EMAIL, REGISTRATION_CLOSES_AT, CAPACITY_*), adds `edition_id` to every forum table, filled with
 that edition, then NOT NULL. Uniqueness becomes per edition: a delegate's email, a device's
 name, a checkpoint's id (the checkpoint key becomes (edition_id, id); scans and check-ins
 point at it with both columns). No row is removed.
@@ -13,6 +13,7 @@ Create Date: 2026-11-27 09:00:00
 
 """
 import os
+from email.utils import parseaddr
 import re
 from datetime import UTC, date, datetime
 
@@ -62,6 +63,11 @@ def _settings() -> dict:
         "timezone": config.get("EVENT_TIMEZONE") or env.get("EVENT_TIMEZONE", "Asia/Shanghai"),
         "closes_at": closes,
         "capacities": dict(caps),
+        "venue": config.get("EVENT_VENUE") or env.get("EVENT_VENUE", ""),
+        "venue_zh": config.get("EVENT_VENUE_ZH") or env.get("EVENT_VENUE_ZH", ""),
+        "organiser": config.get("EVENT_ORGANISER") or env.get("EVENT_ORGANISER", ""),
+        "contact": config.get("EVENT_CONTACT_EMAIL") or env.get("EVENT_CONTACT_EMAIL", "")
+        or parseaddr(config.get("MAIL_DEFAULT_SENDER") or env.get("MAIL_DEFAULT_SENDER", ""))[1],
     }
 
 
@@ -120,6 +126,7 @@ def upgrade():
         sa.Column('privacy_zh', sa.Text(), nullable=False),
         sa.Column('logo', sa.LargeBinary(), nullable=True),
         sa.Column('logo_mime', sa.String(length=32), nullable=False),
+        sa.Column('logo_digest', sa.String(length=16), nullable=False),
         sa.Column('retention_until', sa.Date(), nullable=True),
         sa.Column('is_current', sa.Boolean(), nullable=False),
         sa.Column('purged_at', sa.DateTime(timezone=True), nullable=True),
@@ -132,13 +139,13 @@ def upgrade():
     starts, ends = _dates(s["dates"])
     op.bulk_insert(edition, [{
         "id": 1, "slug": str(starts.year), "name_en": s["name"], "name_zh": s["name_zh"],
-        "starts_on": starts, "ends_on": ends, "venue_en": "", "venue_zh": "",
+        "starts_on": starts, "ends_on": ends, "venue_en": s["venue"], "venue_zh": s["venue_zh"],
         "city_en": _after_dot(s["dates"]), "city_zh": _after_dot(s["dates_zh"]),
         "timezone": s["timezone"], "registration_opens_at": None,
         "registration_closes_at": _stamp(bind, s["closes_at"]),
-        "capacities": s["capacities"], "invitation_only": [], "organiser_name": "",
-        "contact_email": "", "privacy_en": "", "privacy_zh": "", "logo": None,
-        "logo_mime": "", "retention_until": None, "is_current": True, "purged_at": None,
+        "capacities": s["capacities"], "invitation_only": [], "organiser_name": s["organiser"],
+        "contact_email": s["contact"], "privacy_en": "", "privacy_zh": "", "logo": None,
+        "logo_mime": "", "logo_digest": "", "retention_until": None, "is_current": True, "purged_at": None,
         "created_at": _stamp(bind, datetime.now(UTC)),
     }])
     if bind.dialect.name == "postgresql":  # the explicit id 1 must not be handed out again

@@ -48,18 +48,23 @@ class Edition(Model):
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     privacy_en: Mapped[str] = mapped_column(Text, default="")
     privacy_zh: Mapped[str] = mapped_column(Text, default="")
-    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # PNG or JPEG, checked and re-encoded (services/edition_settings.py). Deferred: the
+    # edition is read on every request, the logo only by its route and the badges.
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     logo_mime: Mapped[str] = mapped_column(String(32), default="")
+    # A digest of the logo: its URL's version (cached for good) and what the audit records.
+    logo_digest: Mapped[str] = mapped_column(String(16), default="")
     # Personal data of this edition is kept until this date, then `editions purge` erases it.
     retention_until: Mapped[date | None] = mapped_column(Date)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    # Settings copied by `editions create --copy-from` (not names, dates, logo or flags).
+    # Settings copied by `editions create --copy-from` (not names, dates, registration
+    # times, retention date or flags).
     COPIED = ("venue_en", "venue_zh", "city_en", "city_zh", "timezone", "capacities",
               "invitation_only", "organiser_name", "contact_email", "privacy_en",
-              "privacy_zh", "logo", "logo_mime")
+              "privacy_zh", "logo", "logo_mime", "logo_digest")
 
     def name(self, lang: str = "en") -> str:
         return (self.name_zh if lang == "zh" else "") or self.name_en
@@ -77,11 +82,10 @@ class Edition(Model):
         """The edition's settings as plain data (for the audit trail)."""
         out: dict[str, Any] = {}
         for column in self.__table__.columns:
-            value = getattr(self, column.key)
             if column.key in {"logo", "id", "created_at"}:
                 continue
+            value = getattr(self, column.key)
             out[column.key] = value.isoformat() if isinstance(value, date | datetime) else value
-        out["logo"] = bool(self.logo)
         return out
 
     def __repr__(self) -> str:

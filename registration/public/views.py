@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import (
     Blueprint,
     abort,
@@ -44,8 +46,26 @@ REFUSAL_MESSAGES = {
 
 @bp.get("/")
 def index():
-    return render_template("public/index.html", categories=CATEGORIES,
-                           closed=registration_closed())
+    invited = editions.invitation_only()
+    return render_template("public/index.html", closed=registration_closed(),
+                           categories={k: v for k, v in CATEGORIES.items() if k not in invited},
+                           face=editions.face(current_language()), now=datetime.now(UTC))
+
+
+@bp.get("/logo")
+def logo():
+    """The current edition's logo. Pages link it with ?v=<digest>: that URL never changes
+    content, so it is cached for good; without the version, for five minutes."""
+    found = editions.logo()
+    if found is None:
+        abort(404)
+    data, mime, digest = found
+    response = current_app.response_class(data, mimetype=mime)
+    response.set_etag(digest)
+    response.headers["Cache-Control"] = ("public, max-age=31536000, immutable"
+                                         if request.args.get("v") == digest
+                                         else "public, max-age=300")
+    return response.make_conditional(request)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -99,7 +119,7 @@ def confirmation():
 
 @bp.get("/privacy")
 def privacy():
-    return render_template("public/privacy.html")
+    return render_template("public/privacy.html", face=editions.face(current_language()))
 
 
 @bp.get("/lang/<code>")

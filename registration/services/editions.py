@@ -59,7 +59,7 @@ def create_edition(slug: str, name: str, starts: date, ends: date, *, name_zh: s
                       timezone=current_app.config.get("EVENT_TIMEZONE", "Asia/Shanghai"),
                       capacities={}, invitation_only=[], venue_en="", venue_zh="",
                       city_en="", city_zh="", organiser_name="", contact_email="",
-                      privacy_en="", privacy_zh="", logo_mime="")
+                      privacy_en="", privacy_zh="", logo_mime="", logo_digest="")
     if source is not None:
         for key in Edition.COPIED:
             value = getattr(source, key)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 import badges
 
+from .. import editions
 from ..badge_token import MAX_SERIAL
 from ..countries import country_name
 from ..extensions import db, real_app
@@ -134,9 +135,11 @@ def badge_language() -> str:
 
 def event_info(lang: str | None = None) -> badges.EventInfo:
     """The event's name and dates as badges print them (in `lang`, default the badge
-    language)."""
+    language), and the edition's logo if it has one."""
     texts = event_texts(lang or badge_language())
-    return badges.EventInfo(name=texts["event_name"], dates=texts["event_dates"])
+    logo = editions.logo()
+    return badges.EventInfo(name=texts["event_name"], dates=texts["event_dates"],
+                            logo=logo[0] if logo else None)
 
 
 def check_printable(delegate: Delegate) -> None:

@@ -9,6 +9,7 @@ PDFs and joined by :mod:`badges.batch`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import logging
@@ -72,6 +73,7 @@ class EventInfo:
     name: str
     dates: str
     name_zh: str = ""
+    logo: bytes | None = None  # PNG/JPEG, drawn small at the left of the event's name
 
 
 def get_layout(layout: str | BadgeLayout) -> BadgeLayout:
@@ -159,16 +161,35 @@ def _draw_photo(c: Canvas, d: Design, reader: ImageReader) -> None:
         log.warning("cannot draw photo (%s); leaving its place empty", exc)
 
 
+def _draw_logo(c: Canvas, logo: bytes, slot: TextSlot) -> TextSlot:
+    """The logo in a square as tall as the event name's box `slot`, at its left; returns the
+    slot narrowed to the rest (unchanged if the logo cannot be drawn)."""
+    box = slot.box
+    side, gap = box.h, 1.5
+    try:
+        c.drawImage(ImageReader(io.BytesIO(logo)), box.x * MM, box.y * MM, side * MM,
+                    side * MM, preserveAspectRatio=True, anchor="c", mask="auto")
+    except Exception as exc:  # noqa: BLE001 - a bad logo must not stop a 5,000-badge run
+        log.warning("cannot draw the logo (%s); printing without it", exc)
+        return slot
+    return dataclasses.replace(slot, box=dataclasses.replace(
+        box, x=box.x + side + gap, w=box.w - side - gap))
+
+
+def _logo_key(logo: bytes | None) -> str:
+    return hashlib.blake2s(logo, digest_size=8).hexdigest() if logo else ""
+
+
 def _draw_header(c: Canvas, d: Design, event: EventInfo) -> None:
+    top = d.event_name_zh if d.event_name_zh is not None else d.event_name
+    top_slot = _draw_logo(c, event.logo, top) if event.logo else top
     if d.event_name_zh is not None:
         zh = event.name_zh.strip()
         if zh.casefold() != event.name.strip().casefold():
-            _text(c, zh, d.event_name_zh)
+            _text(c, zh, top_slot)
         _text(c, event.name, d.event_name)
-        top = d.event_name_zh
     else:
-        _text(c, bilingual(event.name_zh, event.name), d.event_name)
-        top = d.event_name
+        _text(c, bilingual(event.name_zh, event.name), top_slot)
     _text(c, event.dates, d.event_dates)
     rule_y = (d.event_dates.box.y - 0.8) * MM
     c.setStrokeColor(color(d.accent))
@@ -208,7 +229,7 @@ def _draw_badge(c: Canvas, lay: BadgeLayout, cell: int, badge: BadgeData,
     c.translate(cx * MM, cy * MM)
     if lay.scale != 1:
         c.scale(lay.scale, lay.scale)
-    _use_form(c, d, ("header", event.name, event.name_zh, event.dates),
+    _use_form(c, d, ("header", event.name, event.name_zh, event.dates, _logo_key(event.logo)),
               lambda: _draw_header(c, d, event))
     c.setFillColor(color(d.name.color))
     draw_fitted(c, fit_name(badge.honorific, badge.given_name, badge.family_name,

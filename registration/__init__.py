@@ -28,6 +28,13 @@ def select_locale() -> str:
     return str(request.accept_languages.best_match(languages) or "en")
 
 
+def select_timezone() -> str:
+    """Times are shown in the time zone of the edition being worked on."""
+    from .editions import timezone_name
+
+    return timezone_name()
+
+
 def _blueprints() -> list:
     """One blueprint per audience. Each package's __init__ defines `bp`; importing its view
     modules attaches their routes to it."""
@@ -44,6 +51,7 @@ def _blueprints() -> list:
         dashboard,
         delegates,
         devices,
+        editions,
         import_export,
         photos,
         printing,
@@ -83,10 +91,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     babel.init_app(
         app,
         locale_selector=select_locale,
+        timezone_selector=select_timezone,
         default_translation_directories=str(ROOT / "translations"),
     )
 
-    from . import auth, models  # noqa: F401  (user loader; tables on the metadata)
+    from . import auth, editions, models  # noqa: F401  (user loader; tables on the metadata)
     from .web import register_web_helpers
 
     auth.init_app(app)
@@ -94,6 +103,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
     register_web_helpers(app)
+    editions.init_app(app)  # every forum query scoped to the current edition
     from .services import mail
 
     mail.init_app(app)  # outbox receivers for the domain signals, delivery after requests

@@ -10,6 +10,13 @@ Wire format (all big-endian)::
     token     = "GP1" + BASE32(body + Ed25519 signature over body), upper case, no padding
 
 That is 19 + 64 = 83 bytes -> 133 base32 characters -> 136 characters with the prefix.
+
+Version 2 adds the edition the badge belongs to (so a badge cannot cross editions)::
+
+    body      = 0x02 (version) | badge_id (16) | serial (2) | edition id (2 bytes, 1..65535)
+
+21 + 64 = 85 bytes -> 136 base32 characters -> 139 with the prefix (still QR version 6-M).
+Version 1 tokens, printed before editions existed, verify as the first edition's.
 Every character is in the QR *alphanumeric* set (0-9, A-Z), so the QR encoder uses
 alphanumeric mode (5.5 bits/char) and the code fits QR version 6 at error correction M
 (capacity 154 alphanumeric characters), i.e. 41x41 modules.
@@ -66,11 +73,15 @@ __all__ = [
 
 PREFIX = "GP1"
 VERSION = 0x01
+VERSION_EDITION = 0x02
 _BODY_LEN = 1 + 16 + 2
 _SIG_LEN = 64
 _RAW_LEN = _BODY_LEN + _SIG_LEN
-#: Length of every token produced by :func:`issue` (136).
+#: Length of a token without edition (version 1, 136).
 TOKEN_LENGTH = len(PREFIX) + (_RAW_LEN * 8 + 4) // 5
+_RAW_LEN_EDITION = _RAW_LEN + 2
+#: Length of a token that carries its edition (version 2, 139).
+TOKEN_LENGTH_EDITION = len(PREFIX) + (_RAW_LEN_EDITION * 8 + 4) // 5
 MAX_SERIAL = 0xFFFF
 
 
@@ -80,9 +91,10 @@ class BadgeTokenError(Exception):
     Codes: ``malformed`` (not a token of ours at all), ``bad_signature`` (well-formed but
     not signed by any trusted key, i.e. forged or altered), ``unknown_badge`` (signed, but
     the badge id is not in the database), ``revoked`` (signed, but superseded by a reprint).
+    ``other_edition``: signed, but for another edition of the forum.
     """
 
-    REASONS = ("malformed", "bad_signature", "unknown_badge", "revoked")
+    REASONS = ("malformed", "bad_signature", "unknown_badge", "revoked", "other_edition")
 
     def __init__(self, reason: str, message: str | None = None) -> None:
         if reason not in self.REASONS:
@@ -97,6 +109,7 @@ class BadgeToken:
 
     badge_id: uuid.UUID
     serial: int
+    edition: int | None = None  # None: a version 1 token (printed before editions)
 
 
 def generate_private_key() -> Ed25519PrivateKey:
@@ -186,13 +199,19 @@ def _b32encode(raw: bytes) -> str:
     return base64.b32encode(raw).decode("ascii").rstrip("=")
 
 
-def issue(private_key: Ed25519PrivateKey, badge_id: uuid.UUID, serial: int) -> str:
-    """Return the token for ``badge_id`` at print number ``serial`` (1..65535)."""
+def issue(private_key: Ed25519PrivateKey, badge_id: uuid.UUID, serial: int,
+          edition: int | None = None) -> str:
+    """Return the token for ``badge_id`` at print number ``serial`` (1..65535), carrying
+    ``edition`` (1..65535) when given."""
     if not isinstance(badge_id, uuid.UUID):
         raise TypeError("badge_id must be a uuid.UUID")
     if not isinstance(serial, int) or isinstance(serial, bool) or not 1 <= serial <= MAX_SERIAL:
         raise ValueError(f"serial must be an int in 1..{MAX_SERIAL}, got {serial!r}")
     body = bytes([VERSION]) + badge_id.bytes + serial.to_bytes(2, "big")
+    if edition is not None:
+        if not isinstance(edition, int) or not 1 <= edition <= MAX_SERIAL:
+            raise ValueError(f"edition must be an int in 1..{MAX_SERIAL}, got {edition!r}")
+        body = bytes([VERSION_EDITION]) + body[1:] + edition.to_bytes(2, "big")
     return PREFIX + _b32encode(body + private_key.sign(body))
 
 
@@ -200,19 +219,20 @@ def _decode(code: str) -> tuple[bytes, bytes]:
     if not isinstance(code, str):
         raise BadgeTokenError("malformed", "token is not a string")
     text = code.strip().upper()
-    if len(text) != TOKEN_LENGTH or not text.startswith(PREFIX):
+    if len(text) not in (TOKEN_LENGTH, TOKEN_LENGTH_EDITION) or not text.startswith(PREFIX):
         raise BadgeTokenError("malformed", "wrong length or prefix")
     b32 = text[len(PREFIX) :]
     try:
         raw = base64.b32decode(b32 + "=" * (-len(b32) % 8))
     except (binascii.Error, ValueError) as exc:
         raise BadgeTokenError("malformed", "not base32") from exc
-    if len(raw) != _RAW_LEN or _b32encode(raw) != b32:
+    if len(raw) not in (_RAW_LEN, _RAW_LEN_EDITION) or _b32encode(raw) != b32:
         # Non-canonical encoding (e.g. the unused trailing bit set): reject, so that no
         # two different strings are accepted for the same badge.
         raise BadgeTokenError("malformed", "non-canonical encoding")
-    body, sig = raw[:_BODY_LEN], raw[_BODY_LEN:]
-    if body[0] != VERSION:
+    body_len = len(raw) - _SIG_LEN
+    body, sig = raw[:body_len], raw[body_len:]
+    if body[0] != {_RAW_LEN: VERSION, _RAW_LEN_EDITION: VERSION_EDITION}[len(raw)]:
         raise BadgeTokenError("malformed", f"unsupported token version {body[0]}")
     return body, sig
 
@@ -221,12 +241,17 @@ def verify(
     code: str,
     public_keys: Sequence[Ed25519PublicKey],
     current_serial: Callable[[uuid.UUID], int | None] | None = None,
+    *,
+    edition: int | None = None,
+    legacy_edition: int | None = None,
 ) -> BadgeToken:
     """Check a scanned token and return its :class:`BadgeToken`, or raise :class:`BadgeTokenError`.
 
     ``public_keys``: every key still trusted (current first, then keys retired by a
     rotation). ``current_serial(badge_id)`` returns the badge's latest serial, or ``None``
     for an unknown badge; omit it to check the signature only (offline scanners).
+    ``edition``: the edition being checked in; a badge of another one is ``other_edition``
+    (a version 1 token counts as ``legacy_edition``'s).
     """
     body, sig = _decode(code)
     for key in public_keys:
@@ -241,6 +266,11 @@ def verify(
     serial = int.from_bytes(body[17:19], "big")
     if serial < 1:
         raise BadgeTokenError("malformed", "serial out of range")
+    token_edition = int.from_bytes(body[19:21], "big") if len(body) > _BODY_LEN else None
+    if edition is not None:
+        belongs_to = token_edition if token_edition is not None else legacy_edition
+        if belongs_to is not None and belongs_to != edition:
+            raise BadgeTokenError("other_edition", f"badge of edition {belongs_to}")
     if current_serial is not None:
         current = current_serial(badge_id)
         if current is None:
@@ -251,4 +281,4 @@ def verify(
             # Signed by us but newer than the database knows: treat like an unknown print
             # rather than silently accepting (e.g. a restored-from-backup database).
             raise BadgeTokenError("unknown_badge", f"serial {serial} was never issued")
-    return BadgeToken(badge_id=badge_id, serial=serial)
+    return BadgeToken(badge_id=badge_id, serial=serial, edition=token_edition)

@@ -7,6 +7,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+# Environment settings read once, by the migration that makes the first edition.
+SEED_KEYS = ("EVENT_NAME", "EVENT_NAME_ZH", "EVENT_DATES", "EVENT_DATES_ZH", "EVENT_TIMEZONE",
+             "EVENT_VENUE", "EVENT_VENUE_ZH", "EVENT_ORGANISER", "EVENT_CONTACT_EMAIL",
+             "REGISTRATION_CLOSES_AT", "CATEGORY_CAPACITIES")
 
 
 def redact_url(url: str) -> str:
@@ -16,16 +22,29 @@ def redact_url(url: str) -> str:
 @click.command("config")
 @with_appcontext
 def show_config() -> None:
-    """Show the effective settings (secrets hidden)."""
+    """Show the effective settings (secrets hidden) and the current edition's event settings."""
     for key in ("APP_ENV", "SQLALCHEMY_DATABASE_URI", "INSTANCE_DIR", "PUBLIC_BASE_URL",
-                "TRUSTED_PROXIES", "EVENT_NAME", "EVENT_DATES", "EVENT_TIMEZONE",
-                "REGISTRATION_CLOSES_AT", "CATEGORY_CAPACITIES", "MAIL_SERVER", "MAIL_PORT",
-                "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_DEFAULT_SENDER",
-                "MANAGE_LINK_MAX_AGE_DAYS"):
+                "TRUSTED_PROXIES", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL",
+                "MAIL_DEFAULT_SENDER", "MANAGE_LINK_MAX_AGE_DAYS"):
         value = current_app.config.get(key)
         if key == "SQLALCHEMY_DATABASE_URI":
             value = redact_url(str(value))
         click.echo(f"{key} = {value}")
+    from .editions import marked_current
+
+    try:
+        edition = marked_current()
+    except SQLAlchemyError:  # no database or not migrated yet
+        edition = None
+    if edition is None:
+        click.echo("# No edition yet: `flask --app wsgi db upgrade` makes the first one from:")
+        for key in SEED_KEYS:
+            click.echo(f"{key} = {current_app.config.get(key)}")
+        return
+    click.echo(f"# Event settings live in the database, per edition (admins: /staff/settings;"
+               f" EVENT_* only seed the first edition). Current edition: {edition.slug}")
+    for key, value in edition.settings().items():
+        click.echo(f"edition.{key} = {value}")
 
 
 @click.command("welcome")
@@ -60,11 +79,11 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(welcome)
     # Command groups live beside their area: staff, delegates + badges, devices +
     # checkpoints, mail.
-    from . import cli_mail
+    from . import cli_editions, cli_mail
     from .checkin import cli as checkin_cli
     from .staff import cli as staff_cli
     from .staff import cli_delegates
 
-    for module in (staff_cli, cli_delegates, checkin_cli, cli_mail):
+    for module in (staff_cli, cli_delegates, checkin_cli, cli_mail, cli_editions):
         for command in module.commands:
             app.cli.add_command(command)

@@ -128,6 +128,12 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "EVENT_NAME_ZH": env.get("EVENT_NAME_ZH", "全球公共安全合作论坛"),
         "EVENT_DATES_ZH": env.get("EVENT_DATES_ZH", "2026年12月8日至10日 · 连云港"),
         "EVENT_TIMEZONE": tz.key,
+        # The first edition's venue, organiser and contact (seeded once, then edited on
+        # /staff/settings; the contact defaults to MAIL_DEFAULT_SENDER's address).
+        "EVENT_VENUE": env.get("EVENT_VENUE", ""),
+        "EVENT_VENUE_ZH": env.get("EVENT_VENUE_ZH", ""),
+        "EVENT_ORGANISER": env.get("EVENT_ORGANISER", ""),
+        "EVENT_CONTACT_EMAIL": env.get("EVENT_CONTACT_EMAIL", ""),
         "REFERENCE_PREFIX": env.get("REFERENCE_PREFIX", "GPS"),
         "BADGE_SIGNING_KEY": env.get("BADGE_SIGNING_KEY") or None,
         "BADGE_PREVIOUS_PUBLIC_KEYS": env.get("BADGE_PREVIOUS_PUBLIC_KEYS", ""),

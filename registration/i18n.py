@@ -61,11 +61,16 @@ def local_datetime(value: datetime | None, fmt: str = DATETIME_FORMAT) -> str:
 
 
 def event_texts(lang: str) -> dict[str, str]:
-    """The event's name and dates in `lang` (EVENT_NAME_ZH / EVENT_DATES_ZH for Chinese)."""
-    config = current_app.config
-    suffix = "_ZH" if lang == "zh" else ""
-    return {
-        "event_name": config.get(f"EVENT_NAME{suffix}") or config["EVENT_NAME"],
-        "event_dates": config.get(f"EVENT_DATES{suffix}") or config["EVENT_DATES"],
-    }
+    """The current edition's name and dates in `lang` (dates from its start and end)."""
+    from .editions import current_edition, format_dates
+
+    edition = current_edition()
+    if edition is None:  # no database yet (e.g. `flask config` before the first migration)
+        config = current_app.config
+        suffix = "_ZH" if lang == "zh" else ""
+        return {
+            "event_name": config.get(f"EVENT_NAME{suffix}") or config["EVENT_NAME"],
+            "event_dates": config.get(f"EVENT_DATES{suffix}") or config["EVENT_DATES"],
+        }
+    return {"event_name": edition.name(lang), "event_dates": format_dates(edition, lang)}
 

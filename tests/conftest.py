@@ -27,9 +27,10 @@ from jinja2.bccache import Bucket, BytecodeCache
 from werkzeug.security import generate_password_hash
 
 from registration import create_app
+from registration.editions import marked_current
 from registration.extensions import db
 from registration.fields import EXCHANGE_COLUMNS
-from registration.models import Delegate, StaffUser, Status
+from registration.models import Checkpoint, Delegate, Edition, StaffUser, Status
 from registration.services.registration import build_delegate
 from registration.validation import clean_record
 
@@ -86,22 +87,34 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="session")
-def _migrated(base_config: dict) -> None:
+def _migrated(base_config: dict) -> dict[str, Any]:
+    """Migrate the test database; returns the first edition as the migration seeded it."""
     app = create_app(base_config)
     with app.app_context():
         upgrade()
+        edition = Edition.__table__
+        with db.engine.connect() as conn:
+            first = conn.execute(sa.select(edition).order_by(edition.c.id).limit(1)).one()
         db.engine.dispose()
+    return dict(first._mapping)
 
 
-def _empty_tables() -> None:
-    tables = [t for t in reversed(db.metadata.sorted_tables) if t.name != "checkpoint"]
+def _empty_tables(first_edition: dict[str, Any]) -> None:
+    """Empty every table but keep what the migrations made: the first edition (its settings
+    put back as seeded, current again) and its main entrance."""
+    kept = {"edition", "checkpoint"}
+    tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in kept]
     if db.engine.dialect.name == "postgresql":
         db.session.execute(sa.text("TRUNCATE " + ", ".join(t.name for t in tables)
                                    + " RESTART IDENTITY CASCADE"))
     else:
         for table in tables:
             db.session.execute(table.delete())
-    db.session.execute(sa.text("DELETE FROM checkpoint WHERE id <> 'main'"))
+    checkpoint, edition, first_id = Checkpoint.__table__, Edition.__table__, first_edition["id"]
+    db.session.execute(checkpoint.delete().where(
+        (checkpoint.c.edition_id != first_id) | (checkpoint.c.id != "main")))
+    db.session.execute(edition.delete().where(edition.c.id != first_id))
+    db.session.execute(edition.update().where(edition.c.id == first_id).values(first_edition))
     db.session.commit()
 
 
@@ -134,7 +147,7 @@ _TEMPLATES = _SharedBytecode()
 
 
 @pytest.fixture
-def make_app(base_config: dict, _migrated: None) -> Iterator[Callable[..., Flask]]:
+def make_app(base_config: dict, _migrated: dict[str, Any]) -> Iterator[Callable[..., Flask]]:
     """Build an app with extra settings; tables are emptied afterwards."""
     apps: list[Flask] = []
 
@@ -149,7 +162,7 @@ def make_app(base_config: dict, _migrated: None) -> Iterator[Callable[..., Flask
     for app in apps[:1]:
         with app.app_context():
             db.session.remove()
-            _empty_tables()
+            _empty_tables(_migrated)
     for app in apps:
         with app.app_context():
             db.engine.dispose()
@@ -158,6 +171,23 @@ def make_app(base_config: dict, _migrated: None) -> Iterator[Callable[..., Flask
 @pytest.fixture
 def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app()
+
+
+@pytest.fixture
+def edition_settings(app: Flask) -> Callable[..., None]:
+    """Change the current edition's settings, as an admin does on /staff/settings (e.g.
+    registration_closes_at=…, capacities={"government": 1}); the seeded ones come back
+    after the test."""
+
+    def change(**values: Any) -> None:
+        with app.app_context():
+            edition = marked_current()
+            assert edition is not None
+            for name, value in values.items():
+                setattr(edition, name, value)
+            db.session.commit()
+
+    return change
 
 
 @pytest.fixture

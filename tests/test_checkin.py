@@ -490,7 +490,7 @@ def test_checkpoints_page_adds_a_zone(app, client, login, get_csrf):
         "admit_heads_of_delegation": "y", "active": "y"})
     assert response.status_code == 303
     with app.app_context():
-        cp = db.session.get(Checkpoint, "vip")
+        cp = db.session.scalar(select(Checkpoint).where(Checkpoint.id == "vip"))
         assert (cp.allowed_categories, cp.admit_heads_of_delegation, cp.active) == (
             ["government"], True, True)
     edit = client.get("/staff/checkpoints?edit=vip").get_data(as_text=True)

@@ -614,3 +614,35 @@ def test_scanner_on_a_phone_kiosk_header_and_touch_targets(app, live_server, sta
             assert errors == []
         finally:
             browser.close()
+
+
+def test_offline_scanner_refuses_a_badge_of_another_edition(app, runner, live_server,
+                                                            staff_account, make_delegate):
+    from registration.editions import edition_scope, require_edition
+
+    created = runner.invoke(args=["editions", "create", "2027", "--name", "Forum 2027",
+                                  "--starts", "2027-12-07", "--ends", "2027-12-09"])
+    assert created.exit_code == 0, created.output
+    with app.app_context():
+        here = token_for(make_delegate(status="badge_printed"))
+        with edition_scope(require_edition("2027")):
+            elsewhere = token_for(make_delegate(status="badge_printed"))
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            context = browser.new_context()
+            page, errors = _sign_in_and_open_scanner(context, live_server)
+            context.set_offline(True)
+            result = page.locator("#result")
+            page.keyboard.type(elsewhere)
+            page.keyboard.press("Enter")
+            expect(result).to_have_attribute("data-status", "invalid")
+            expect(result).to_have_attribute("data-reason", "other_edition")
+            expect(page.locator("#result-detail")).to_contain_text("another edition")
+            page.keyboard.type(here)
+            page.keyboard.press("Enter")
+            expect(result).to_have_attribute("data-status", "checked_in")
+            expect(result).to_have_attribute("data-offline", "1")
+            assert errors == []
+        finally:
+            browser.close()

@@ -408,9 +408,9 @@ def test_walk_in_is_approved_at_once(app, client, login, get_csrf):
     assert "already registered" in response.get_data(as_text=True)
 
 
-def test_walk_in_ignores_closing_date_and_capacity(make_app, login, csrf_from):
-    app = make_app(REGISTRATION_CLOSES_AT=datetime(2000, 1, 1, tzinfo=UTC),
-                   CATEGORY_CAPACITIES={"government": 0})
+def test_walk_in_ignores_closing_date_and_capacity(app, edition_settings, csrf_from):
+    edition_settings(registration_closes_at=datetime(2000, 1, 1, tzinfo=UTC),
+                     capacities={"government": 0})
     client = app.test_client()
     with app.app_context():
         from registration.models import StaffUser

@@ -23,7 +23,7 @@ def test_migrations_produce_exactly_the_models_schema(app_ctx):
 
 
 def test_main_checkpoint_exists_from_the_first_migration(app_ctx):
-    main = db.session.get(Checkpoint, "main")
+    main = db.session.scalar(select(Checkpoint).where(Checkpoint.id == "main"))
     assert main is not None
     assert main.name == "Main entrance"
     assert main.allowed_categories is None
@@ -128,7 +128,8 @@ def test_config_cli_shows_settings_and_hides_the_database_password(runner, app):
         "postgresql+psycopg://u:***@db.example/forum")
     result = runner.invoke(args=["config"])
     assert result.exit_code == 0, result.output
-    assert "EVENT_NAME = Global Public Safety Cooperation Forum" in result.output
+    assert "edition.name_en = Global Public Safety Cooperation Forum" in result.output
+    assert "Event settings live in the database" in result.output
     assert redact_url(app.config["SQLALCHEMY_DATABASE_URI"]) in result.output
 
 

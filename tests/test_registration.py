@@ -246,8 +246,8 @@ def test_html_in_a_name_is_stored_as_text_and_shown_escaped(app, client, get_csr
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
 
 
-def test_closed_registration_says_so_and_accepts_nothing(make_app, form_data):
-    app = make_app(REGISTRATION_CLOSES_AT=datetime.now(UTC) - timedelta(minutes=1))
+def test_closed_registration_says_so_and_accepts_nothing(app, edition_settings, form_data):
+    edition_settings(registration_closes_at=datetime.now(UTC) - timedelta(minutes=1))
     client = app.test_client()
     page = client.get("/register")
     assert "Registration is closed" in page.get_data(as_text=True)
@@ -258,14 +258,15 @@ def test_closed_registration_says_so_and_accepts_nothing(make_app, form_data):
         assert count() == 0
 
 
-def test_registration_open_before_the_closing_time(make_app):
-    app = make_app(REGISTRATION_CLOSES_AT=datetime.now(UTC) + timedelta(days=1))
+def test_registration_open_before_the_closing_time(app, edition_settings):
+    edition_settings(registration_closes_at=datetime.now(UTC) + timedelta(days=1))
     client = app.test_client()
     assert 'name="given_name"' in client.get("/register").get_data(as_text=True)
 
 
-def test_full_category_is_refused_others_still_open(make_app, form_data, csrf_from):
-    app = make_app(CATEGORY_CAPACITIES={"government": 1})
+def test_full_category_is_refused_others_still_open(app, edition_settings, form_data,
+                                                   csrf_from):
+    edition_settings(capacities={"government": 1})
     client = app.test_client()
 
     def post(**kw):

@@ -52,6 +52,10 @@ KNOWN = {
     ("staff.checkpoints", "GET"): {"desk": 403, "admin": 200},
     ("staff.checkpoints", "POST"): {"desk": 403, "admin": 422},
     ("staff.revoke_device", "POST"): {"desk": 403, "admin": 404},  # no such device
+    # Editions: every signed-in role switches; admins edit the edition's settings.
+    ("staff.switch_edition", "POST"): {"scanner": 303, "desk": 303, "admin": 303},
+    ("staff.settings", "GET"): {"desk": 403, "admin": 200},
+    ("staff.settings", "POST"): {"desk": 403, "admin": 422},  # empty form: field errors
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {
@@ -189,3 +193,38 @@ def test_out_of_range_ids_are_404_not_500(client, login, get_csrf):
     for path in (f"/staff/devices/{huge}/revoke", f"/staff/accounts/{huge}/disable",
                  f"/staff/accounts/{huge}/enable"):
         assert client.post(path, data={"csrf_token": token}).status_code == 404
+
+
+def test_a_delegate_of_another_edition_is_not_found_on_any_staff_route(make_app,
+                                                                       make_delegate,
+                                                                       csrf_from):
+    """The edition dimension: every staff route that takes a delegate answers 404 for a
+    delegate of an edition other than the one the desk works on, for every role."""
+    from registration.editions import edition_scope, require_edition
+
+    app = make_app()
+    created = app.test_cli_runner().invoke(args=[
+        "editions", "create", "2027", "--name", "Forum 2027", "--starts", "2027-12-07",
+        "--ends", "2027-12-09"])
+    assert created.exit_code == 0, created.output
+    with app.app_context():
+        staff = {role: make_staff(role) for role in ("desk", "admin")}
+        with edition_scope(require_edition("2027")):
+            other = make_delegate(status="approved")
+        values = {"uuid": other.public_id, "int": 1}
+        for account in staff.values():
+            db.session.refresh(account)
+    routes = [(e, m, r) for e, m, r in staff_routes(app) if "public_id" in r.arguments
+              or any(isinstance(r._converters[a], UUIDConverter) for a in r.arguments)]
+    assert len(routes) >= 8
+    failures = []
+    for role, account in staff.items():
+        for endpoint, method, rule in routes:
+            client, token = client_as(app, account, csrf_from)
+            path = build_path(rule, values)
+            response = (client.get(path) if method == "GET"
+                        else client.open(path, method=method, data={"csrf_token": token}))
+            if response.status_code != 404:
+                failures.append(f"{role} {method} {path} ({endpoint}) → "
+                                f"{response.status_code}, expected 404")
+    assert not failures, "\n".join(failures)

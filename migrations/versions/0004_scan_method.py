@@ -1,8 +1,7 @@
 """scan method: how the code reached the door (qr or manual)
 
 Revision ID: 0004_scan_method
-Revises: 0002 (MERGE NOTE: re-point down_revision to "0003_editions" when the editions
-branch is merged, so that the history stays linear)
+Revises: 0003 (editions)
 Create Date: 2026-12-01 09:00:00
 
 """
@@ -12,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_scan_method'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

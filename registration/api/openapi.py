@@ -91,8 +91,9 @@ SCHEMAS: dict[str, Any] = {
         "scanned_at": DATE_TIME,
         "offline": {"type": "boolean"},
         "reason": _nullable("string", description="For invalid: malformed, bad_signature, "
-                                                  "unknown_badge or unknown_reference. Null "
-                                                  "otherwise."),
+                                                  "unknown_badge, unknown_reference or "
+                                                  "other_edition (a badge of another "
+                                                  "edition). Null otherwise."),
         "superseded_at": _nullable("string", format="date-time",
                                    description="An offline scan earlier than the recorded "
                                                "check-in replaced it: the replaced time."),
@@ -134,6 +135,10 @@ SCHEMAS: dict[str, Any] = {
                        "description": "Reference code without separators, upper case "
                                       "(GPSY8ZGCY7J) → public_id, for accredited delegates "
                                       "only: typed codes offline."},
+        "edition": {"type": "integer", "description": "The edition checked in: a badge "
+                    "token carrying another edition is invalid (other_edition)."},
+        "legacy_edition": _nullable("integer", description="The edition that badge tokens "
+                                    "without an edition (printed before editions) belong to."),
         "checkpoints": {"type": "array", "items": {"$ref": "#/components/schemas/Checkpoint"}},
         "delegates": {"type": "array",
                       "items": {"$ref": "#/components/schemas/SnapshotDelegate"}},
@@ -211,6 +216,7 @@ EXAMPLES: dict[str, Any] = {
         "country_names": {"CN": "China"},
         "public_keys": ["O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik"],
         "references": {"GPS7K3Q9XWD": "0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11"},
+        "edition": 1, "legacy_edition": 1,
         "checkpoints": [{"id": "main", "name": "Main entrance", "allowed_categories": None,
                          "admit_heads_of_delegation": False, "active": True}],
         "delegates": [{"public_id": "0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11",

@@ -101,6 +101,8 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
                           sorted({d["country"] for d in delegates if d["country"]})},
         "public_keys": snapshot.public_keys,
         "references": snapshot.references,
+        "edition": snapshot.edition,
+        "legacy_edition": snapshot.legacy_edition,
         "checkpoints": [checkpoint_json(c) for c in snapshot.checkpoints],
         "delegates": delegates,
     }

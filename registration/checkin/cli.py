@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from ..cli_editions import edition_option
 from ..fields import CATEGORY_KEYS
 from ..services import devices as device_service
 from ..services.checkin import CheckinError
@@ -15,6 +16,7 @@ checkpoints_group = AppGroup("checkpoints", help="Checkpoints (zones) at the doo
 
 
 @devices_group.command("issue")
+@edition_option
 @click.argument("name")
 def issue_device(name: str) -> None:
     """Create device NAME and print its token (shown this once only)."""
@@ -28,6 +30,7 @@ def issue_device(name: str) -> None:
 
 
 @devices_group.command("revoke")
+@edition_option
 @click.argument("name")
 def revoke_device(name: str) -> None:
     """Revoke device NAME: its token is refused from now on."""
@@ -39,6 +42,7 @@ def revoke_device(name: str) -> None:
 
 
 @devices_group.command("list")
+@edition_option
 def list_devices() -> None:
     """Devices with their state and when they were last seen."""
     rows = device_service.list_devices()
@@ -51,6 +55,7 @@ def list_devices() -> None:
 
 
 @checkpoints_group.command("add")
+@edition_option
 @click.argument("checkpoint_id")
 @click.argument("name")
 @click.option("--category", "categories", multiple=True, type=click.Choice(CATEGORY_KEYS),
@@ -69,6 +74,7 @@ def add_checkpoint(checkpoint_id: str, name: str, categories: tuple[str, ...], h
 
 
 @checkpoints_group.command("list")
+@edition_option
 def list_checkpoints() -> None:
     """Checkpoints and who they admit."""
     for cp in checkpoint_service.list_checkpoints():

@@ -14,6 +14,7 @@ from flask_wtf.csrf import generate_csrf
 
 from ..api.shapes import checkpoint_json
 from ..auth import roles_required
+from ..editions import timezone_name
 from ..models import Role
 from ..models.checkin import SCAN_OUTCOME_HEADLINES
 from ..services.badge_signing import public_keys_b64
@@ -36,7 +37,7 @@ def scanner() -> ResponseReturnValue:
         "checkinUrl": url_for("api.post_checkin"),
         "snapshotUrl": url_for("api.get_snapshot"),
         "loginUrl": url_for("checkin.scanner"),
-        "timezone": current_app.config.get("EVENT_TIMEZONE", "UTC"),
+        "timezone": timezone_name(),
         "csrf": generate_csrf(),
         "repeatSeconds": current_app.config.get("CHECKIN_REPEAT_SECONDS", 4),
         "publicKeys": public_keys_b64(),

@@ -3,6 +3,7 @@
 from .audit import AuditEntry
 from .checkin import CheckIn, Checkpoint, Device, Scan
 from .delegate import Delegate, DelegatePhoto
+from .edition import Edition, EditionScoped
 from .outbox import OutboxMessage
 from .staff import LoginThrottle, Role, StaffUser
 from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status
@@ -16,6 +17,8 @@ __all__ = [
     "Delegate",
     "DelegatePhoto",
     "Device",
+    "Edition",
+    "EditionScoped",
     "InvalidTransition",
     "LoginThrottle",
     "OutboxMessage",

@@ -9,10 +9,11 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
+from .edition import EditionScoped
 from .types import UTCDateTime, utcnow
 
 
-class AuditEntry(Model):
+class AuditEntry(EditionScoped, Model):
     __tablename__ = "audit_entry"
 
     id: Mapped[int] = mapped_column(primary_key=True)

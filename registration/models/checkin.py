@@ -6,10 +6,19 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
+from .edition import EditionScoped
 from .types import UTCDateTime, utcnow
 
 
@@ -74,9 +83,11 @@ SCAN_OUTCOME_HEADLINES = {
 }
 
 
-class Checkpoint(Model):
+class Checkpoint(EditionScoped, Model):
     __tablename__ = "checkpoint"
 
+    # Each edition has its own checkpoints: the key is (edition, id).
+    edition_id: Mapped[int] = mapped_column(ForeignKey("edition.id"), primary_key=True)
     # Short stable id used by scanners and the API, e.g. "main", "vip".
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -88,29 +99,32 @@ class Checkpoint(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Device(Model):
+class Device(EditionScoped, Model):
     """A scanner device with its own bearer token (only the token's hash is kept)."""
 
     __tablename__ = "device"
+    __table_args__ = (UniqueConstraint("edition_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class Scan(Model):
+class Scan(EditionScoped, Model):
     """Every scan, admitted or not, kept for the audit.
 
     The client-made nonce is unique: a scan re-sent after a timeout is recorded once."""
 
     __tablename__ = "scan"
+    __table_args__ = (ForeignKeyConstraint(["edition_id", "checkpoint_id"],
+                                           ["checkpoint.edition_id", "checkpoint.id"]),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), unique=True)
-    checkpoint_id: Mapped[str] = mapped_column(ForeignKey("checkpoint.id"), index=True)
+    checkpoint_id: Mapped[str] = mapped_column(String(32), index=True)
     delegate_id: Mapped[int | None] = mapped_column(ForeignKey("delegate.id"), index=True)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
@@ -125,14 +139,16 @@ class Scan(Model):
                                         server_default=ScanMethod.QR.value)
 
 
-class CheckIn(Model):
+class CheckIn(EditionScoped, Model):
     """A delegate's admission at a checkpoint; the unique pair makes double check-in impossible."""
 
     __tablename__ = "check_in"
-    __table_args__ = (UniqueConstraint("delegate_id", "checkpoint_id"),)
+    __table_args__ = (UniqueConstraint("delegate_id", "checkpoint_id"),
+                      ForeignKeyConstraint(["edition_id", "checkpoint_id"],
+                                           ["checkpoint.edition_id", "checkpoint.id"]))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delegate_id: Mapped[int] = mapped_column(ForeignKey("delegate.id"))
-    checkpoint_id: Mapped[str] = mapped_column(ForeignKey("checkpoint.id"), index=True)
+    checkpoint_id: Mapped[str] = mapped_column(String(32), index=True)
     scan_id: Mapped[int] = mapped_column(ForeignKey("scan.id"))
     checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -8,11 +8,22 @@ from enum import StrEnum
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from ..text import search_key
+from .edition import EditionScoped
 from .status import ACCREDITED, STATUS_LABELS, Status, check_transition
 from .types import UTCDateTime, utcnow
 
@@ -36,8 +47,10 @@ RECORD_SOURCE_LABELS = {
 }
 
 
-class Delegate(Model):
+class Delegate(EditionScoped, Model):
     __tablename__ = "delegate"
+    # One registration per address and edition.
+    __table_args__ = (UniqueConstraint("edition_id", "email_key"),)
 
     # The integer key never leaves the server; URLs and QR codes use `public_id`.
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,7 +70,7 @@ class Delegate(Model):
     country: Mapped[str] = mapped_column(String(2), index=True, default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     # Case-folded email: one registration per address. NULL once personal data is erased.
-    email_key: Mapped[str | None] = mapped_column(String(254), unique=True)
+    email_key: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(32), default="")
     dietary_needs: Mapped[str] = mapped_column(String(500), default="")
     accessibility_needs: Mapped[str] = mapped_column(String(500), default="")
@@ -129,7 +142,7 @@ class Delegate(Model):
         return f"<Delegate {self.reference} {self.category} {self.status}>"
 
 
-class DelegatePhoto(Model):
+class DelegatePhoto(EditionScoped, Model):
     """The badge photo, re-encoded JPEG, kept apart so listing delegates never loads it."""
 
     __tablename__ = "delegate_photo"

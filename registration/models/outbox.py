@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
+from .edition import EditionScoped
 from .types import UTCDateTime, utcnow
 
 
@@ -33,7 +34,7 @@ OUTBOX_STATUS_LABELS = {
 }
 
 
-class OutboxMessage(Model):
+class OutboxMessage(EditionScoped, Model):
     __tablename__ = "outbox_message"
     __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
 

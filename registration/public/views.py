@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import (
     Blueprint,
     abort,
@@ -14,6 +16,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from .. import editions
 from ..fields import CATEGORIES
 from ..i18n import current_language
 from ..services.registration import (
@@ -37,13 +40,32 @@ REFUSAL_MESSAGES = {
     ),
     "full": lambda: _("Registration for this category is full."),
     "closed": lambda: _("Registration is closed."),
+    "invitation_only": lambda: _("This category is by invitation only."),
 }
 
 
 @bp.get("/")
 def index():
-    return render_template("public/index.html", categories=CATEGORIES,
-                           closed=registration_closed())
+    invited = editions.invitation_only()
+    return render_template("public/index.html", closed=registration_closed(),
+                           categories={k: v for k, v in CATEGORIES.items() if k not in invited},
+                           face=editions.face(current_language()), now=datetime.now(UTC))
+
+
+@bp.get("/logo")
+def logo():
+    """The current edition's logo. Pages link it with ?v=<digest>: that URL never changes
+    content, so it is cached for good; without the version, for five minutes."""
+    found = editions.logo()
+    if found is None:
+        abort(404)
+    data, mime, digest = found
+    response = current_app.response_class(data, mimetype=mime)
+    response.set_etag(digest)
+    response.headers["Cache-Control"] = ("public, max-age=31536000, immutable"
+                                         if request.args.get("v") == digest
+                                         else "public, max-age=300")
+    return response.make_conditional(request)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -51,13 +73,16 @@ def register():
     closed = registration_closed()
     full = full_categories()
     form = DelegateForm(lang=current_language())
+    invited = editions.invitation_only()  # categories not offered to the public
+    form.category.choices = [c for c in form.category.choices if c.value not in invited]
     if request.method == "GET" and request.args.get("category") in CATEGORIES:
         form.category.data = request.args["category"]
     if closed:
         return render_template("public/register.html", form=form, closed=True, full=full), (
             403 if request.method == "POST" else 200)
     if cacheable_request(frozenset({"category"})):
-        key = (current_language(), form.category.data, frozenset(full), request.full_path)
+        key = (current_language(), form.category.data, frozenset(full), request.full_path,
+               editions.page_version())
         return blank_form_page(key, lambda: render_template(
             "public/register.html", form=form, closed=False, full=full))
     if request.method == "POST" and form.validate():
@@ -68,7 +93,8 @@ def register():
             try:
                 delegate = register_delegate(clean, locale=current_language())
             except RegistrationRefused as refused:
-                target = {"duplicate_email": form.email, "full": form.category}.get(refused.reason)
+                target = {"duplicate_email": form.email, "full": form.category,
+                          "invitation_only": form.category}.get(refused.reason)
                 if target is None:  # closed while the form was being filled in
                     return render_template("public/register.html", form=form, closed=True,
                                            full=full), 403
@@ -93,7 +119,7 @@ def confirmation():
 
 @bp.get("/privacy")
 def privacy():
-    return render_template("public/privacy.html")
+    return render_template("public/privacy.html", face=editions.face(current_language()))
 
 
 @bp.get("/lang/<code>")

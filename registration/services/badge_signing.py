@@ -55,7 +55,8 @@ def public_keys_b64() -> list[str]:
 
 def token_for(delegate: Delegate) -> str:
     """The QR payload for the delegate's current badge serial."""
-    return badge_token.issue(signing_key(), delegate.public_id, delegate.badge_serial)
+    return badge_token.issue(signing_key(), delegate.public_id, delegate.badge_serial,
+                             edition=delegate.edition_id)
 
 
 def current_serial(badge_id: uuid.UUID) -> int | None:
@@ -63,5 +64,9 @@ def current_serial(badge_id: uuid.UUID) -> int | None:
 
 
 def verify_code(code: str) -> badge_token.BadgeToken:
-    """Verify a scanned code against the database's current serials; raises BadgeTokenError."""
-    return badge_token.verify(code, public_keys(), current_serial)
+    """Verify a scanned code against the database's current serials and the current
+    edition; raises BadgeTokenError."""
+    from ..editions import current_edition_id, first_edition_id
+
+    return badge_token.verify(code, public_keys(), current_serial,
+                              edition=current_edition_id(), legacy_edition=first_edition_id())

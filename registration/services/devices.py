@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import bindparam, select, update
 
+from ..editions import current_edition_id
 from ..extensions import db
 from ..models import Device, StaffUser
 from ..models.types import utcnow
@@ -94,7 +95,8 @@ class DeviceIdentity:
 
 _BY_HASH = select(Device.__table__.c.id, Device.__table__.c.name, Device.__table__.c.revoked_at,
                   Device.__table__.c.last_seen_at).where(
-    Device.__table__.c.token_hash == bindparam("token_hash"))
+    Device.__table__.c.token_hash == bindparam("token_hash"),
+    Device.__table__.c.edition_id == bindparam("edition_id"))  # a device works for its edition
 
 
 def authenticate(token: str) -> DeviceIdentity | None:
@@ -102,7 +104,8 @@ def authenticate(token: str) -> DeviceIdentity | None:
     database on every request: a revoked token fails at once, in every worker."""
     if not token or len(token) > 200:
         return None
-    row = db.session.execute(_BY_HASH, {"token_hash": hash_token(token)}).first()
+    row = db.session.execute(_BY_HASH, {"token_hash": hash_token(token),
+                                        "edition_id": current_edition_id()}).first()
     if row is None or row.revoked_at is not None:
         return None
     now = utcnow()

@@ -31,6 +31,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import lazy_gettext as _l
 
+from ..editions import current_edition_id, edition_scope_id
 from ..extensions import real_app
 
 log = logging.getLogger(__name__)
@@ -180,8 +181,10 @@ class Progress:
 
 
 def start(job: Job, work: Callable[[Progress], dict[str, Any]]) -> threading.Thread:
-    """Run `work(progress)` in a thread with an app context; its return value is the result."""
+    """Run `work(progress)` in a thread with an app context, on the edition the caller works
+    on (the staff switcher's choice); its return value is the result."""
     app = real_app()
+    edition_id = current_edition_id()
 
     def run() -> None:
         progress = Progress(job, app)
@@ -191,7 +194,8 @@ def start(job: Job, work: Callable[[Progress], dict[str, Any]]) -> threading.Thr
             from ..extensions import db
 
             try:
-                job.result = work(progress) or {}
+                with edition_scope_id(edition_id):
+                    job.result = work(progress) or {}
                 job.state = JobState.DONE
                 job.done = job.total if job.total else job.done
             except Exception as exc:  # reported on the job page; the work rolled back

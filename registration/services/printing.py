@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 import badges
 
+from .. import editions
 from ..badge_token import MAX_SERIAL
 from ..countries import country_name
 from ..extensions import db, real_app
@@ -140,10 +141,13 @@ def badge_language() -> str:
 
 def event_info(lang: str | None = None) -> badges.EventInfo:
     """The event as badges print it: its name in English and Chinese (door and security
-    staff read Chinese), its dates in `lang` (default the badge language)."""
+    staff read Chinese), its dates in `lang` (default the badge language), and the
+    edition's logo if it has one."""
+    logo = editions.logo()
     return badges.EventInfo(name=event_texts("en")["event_name"],
                             name_zh=event_texts("zh")["event_name"],
-                            dates=event_texts(lang or badge_language())["event_dates"])
+                            dates=event_texts(lang or badge_language())["event_dates"],
+                            logo=logo[0] if logo else None)
 
 
 def check_printable(delegate: Delegate) -> None:

@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from .. import editions
 from ..extensions import db, real_app
 from ..models import Delegate, StaffUser, Status
 from ..models.delegate import RecordSource
@@ -20,7 +21,8 @@ from . import audit
 
 
 class RegistrationRefused(Exception):
-    """Registration cannot be accepted: `reason` is "closed", "full" or "duplicate_email"."""
+    """Registration cannot be accepted: `reason` is "closed", "full", "duplicate_email" or
+    "invitation_only" (a category not open to the public in this edition)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -28,8 +30,10 @@ class RegistrationRefused(Exception):
 
 
 def registration_closed(now: datetime | None = None) -> bool:
-    closes_at = current_app.config.get("REGISTRATION_CLOSES_AT")
-    return closes_at is not None and (now or datetime.now(UTC)) >= closes_at
+    now = now or datetime.now(UTC)
+    closes_at, opens_at = editions.registration_closes_at(), editions.registration_opens_at()
+    return (closes_at is not None and now >= closes_at) or (
+        opens_at is not None and now < opens_at)
 
 
 def places_taken(category: str) -> int:
@@ -41,12 +45,12 @@ def places_taken(category: str) -> int:
 
 
 def category_full(category: str) -> bool:
-    capacity = current_app.config["CATEGORY_CAPACITIES"].get(category)
+    capacity = editions.capacities().get(category)
     return capacity is not None and places_taken(category) >= capacity
 
 
 def full_categories() -> set[str]:
-    caps = current_app.config["CATEGORY_CAPACITIES"]
+    caps = editions.capacities()
     return {c for c in caps if category_full(c)}
 
 
@@ -80,7 +84,7 @@ def _lock_category(category: str) -> None:
     """Serialise capacity checks per category on PostgreSQL (SQLite serialises writers)."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                           {"k": f"capacity:{category}"})
+                           {"k": f"capacity:{editions.current_edition_id()}:{category}"})
 
 
 def build_delegate(clean: dict[str, Any], *, source: RecordSource,
@@ -125,7 +129,9 @@ def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSou
     if enforce_limits and registration_closed():
         raise RegistrationRefused("closed")
     reference = _check_email_and_pick_reference(clean["email"])
-    if enforce_limits and current_app.config["CATEGORY_CAPACITIES"].get(category) is not None:
+    if enforce_limits and category in editions.invitation_only():
+        raise RegistrationRefused("invitation_only")
+    if enforce_limits and editions.capacities().get(category) is not None:
         _lock_category(category)
         if category_full(category):
             db.session.rollback()

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db, real_app
 from ..fields import CATEGORY_FIELDS, COMMON_FIELDS
+from ..i18n import event_texts
 from ..models import AuditEntry, Delegate, OutboxMessage, Status
 from ..signals import delegate_cancelled
 from ..validation import clean_record, email_key
@@ -259,7 +260,7 @@ def export_data(delegate: Delegate) -> dict[str, Any]:
         select(CheckIn).where(CheckIn.delegate_id == delegate.id).order_by(CheckIn.id)).all()
     return {
         "exported_at": datetime.now(UTC).isoformat(),
-        "event": current_app.config["EVENT_NAME"],
+        "event": event_texts("en")["event_name"],
         "reference": delegate.reference,
         "id": str(delegate.public_id),
         "status": delegate.status,

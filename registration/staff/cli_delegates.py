@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from ..cli_editions import edition_option
 from ..fields import CATEGORY_KEYS
 from ..models import Status
 from ..services import delegate_export, delegate_import, printing
@@ -33,6 +34,7 @@ def _format(path: Path) -> str:
 
 
 @delegates_group.command("import")
+@edition_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--approve", is_flag=True, help="Accredit the imported delegates at once.")
 def import_command(file: Path, approve: bool) -> None:
@@ -55,6 +57,7 @@ def import_command(file: Path, approve: bool) -> None:
 
 
 @delegates_group.command("export")
+@edition_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="FILE.csv or FILE.xlsx")
 @category_option
@@ -71,6 +74,7 @@ def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[st
 
 
 @badges_group.command("print")
+@edition_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="FILE.pdf")
 @category_option

@@ -177,6 +177,7 @@
     var detail = [];
     if (r.error) detail.push(r.error);
     if (r.superseded_at) detail.push(T.time_corrected);
+    if (r.reason === "other_edition") detail.push(T.other_edition);
     els.rDetail.textContent = detail.join(" ");
     if (d && d.photo_url && !offline) {
       els.rPhoto.hidden = false;
@@ -189,6 +190,7 @@
     els.confirm.hidden = true;
     els.result.className = "result result-" + kind + (offline ? " result-provisional" : "");
     els.result.dataset.status = r.status;
+    els.result.dataset.reason = r.reason || "";
     els.result.dataset.offline = offline ? "1" : "0";
     els.result.hidden = false;
     if (!(repeat && onScreen)) signal(kind);
@@ -384,14 +386,15 @@
   // Signature check, then the same serial rules as the server (badge_token.verify).
   function verifyLocally(code) {
     var text = code.trim().toUpperCase();
-    if (text.length !== 136 || text.indexOf("GP1") !== 0) {
+    // 136 characters: version 1 (no edition); 139: version 2 with the edition id.
+    if ((text.length !== 136 && text.length !== 139) || text.indexOf("GP1") !== 0) {
       return Promise.resolve({ status: "invalid", reason: "malformed" });
     }
     var raw = base32decode(text.slice(3));
-    if (!raw || raw.length !== 83 || raw[0] !== 1) {
+    if (!raw || !((raw.length === 83 && raw[0] === 1) || (raw.length === 85 && raw[0] === 2))) {
       return Promise.resolve({ status: "invalid", reason: "malformed" });
     }
-    var body = raw.slice(0, 19), sig = raw.slice(19);
+    var body = raw.slice(0, raw.length - 64), sig = raw.slice(raw.length - 64);
     var keys = publicKeys();
     var cannotVerify = false;
     var tryKey = function (i) {
@@ -404,7 +407,8 @@
       if (!signed && !cannotVerify) return { status: "invalid", reason: "bad_signature" };
       var badgeId = uuidOf(body.slice(1, 17));
       var serial = (body[17] << 8) | body[18];
-      var decision = decideFromSnapshot(badgeId, serial);
+      var edition = body.length > 19 ? (body[19] << 8) | body[20] : null;
+      var decision = otherEdition(edition) || decideFromSnapshot(badgeId, serial);
       // No Ed25519 in this browser and the fallback did not load: say so, decide on the list.
       if (!signed) decision.error = T.unverified;
       return decision;
@@ -423,6 +427,17 @@
       category_label: d.category_label || (snap.category_labels || {})[d.category] || d.category,
       country_name: d.country_name || (snap.country_names || {})[d.country] || d.country,
     });
+  }
+
+  // A badge of another edition of the forum (old badges without one: the first edition's).
+  function otherEdition(edition) {
+    var snap = state.snapshot;
+    if (!snap || snap.edition == null) return null;
+    var belongs = edition === null ? snap.legacy_edition : edition;
+    if (belongs == null || belongs === snap.edition) return null;
+    var cp = state.checkpoint;
+    return { checkpoint: cp.id, checkpoint_name: cp.name, delegate: null, status: "invalid",
+             reason: "other_edition" };
   }
 
   function decideFromSnapshot(badgeId, serial) {

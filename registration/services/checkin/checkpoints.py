@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from ...editions import current_edition_id
 from ...extensions import db
 from ...fields import CATEGORY_KEYS
 from ...models import Checkpoint, StaffUser
@@ -17,7 +18,7 @@ _C = Checkpoint.__table__
 # The scan path reads the checkpoint as a Core row (no ORM entity: see scan.py).
 _CHECKPOINT_SELECT = select(
     _C.c.id, _C.c.name, _C.c.allowed_categories, _C.c.admit_heads_of_delegation, _C.c.active
-).where(_C.c.id == bindparam("checkpoint_id"))
+).where(_C.c.id == bindparam("checkpoint_id"), _C.c.edition_id == bindparam("edition_id"))
 
 
 def list_checkpoints(*, active_only: bool = False) -> list[Checkpoint]:
@@ -28,14 +29,16 @@ def list_checkpoints(*, active_only: bool = False) -> list[Checkpoint]:
 
 
 def find_checkpoint(checkpoint_id: str) -> Checkpoint | None:
-    """The checkpoint `checkpoint_id`, open or closed (for the admin page's edit form)."""
-    return db.session.get(Checkpoint, checkpoint_id)
+    """The current edition's checkpoint `checkpoint_id`, open or closed (for the admin
+    page's edit form). Its key is (edition, id)."""
+    return db.session.scalar(select(Checkpoint).where(Checkpoint.id == checkpoint_id))
 
 
 def get_checkpoint(checkpoint_id: str) -> Any:
     """The open checkpoint `checkpoint_id` (a row: id, name, allowed_categories,
     admit_heads_of_delegation, active); CheckinError if unknown or closed."""
-    row = db.session.execute(_CHECKPOINT_SELECT, {"checkpoint_id": checkpoint_id}).first() \
+    row = db.session.execute(_CHECKPOINT_SELECT, {
+        "checkpoint_id": checkpoint_id, "edition_id": current_edition_id()}).first() \
         if checkpoint_id else None
     if row is None or not row.active:
         raise CheckinError("unknown_checkpoint", f"No open checkpoint {checkpoint_id!r}.")
@@ -67,7 +70,7 @@ def save_checkpoint(checkpoint_id: str, name: str, allowed_categories: Iterable[
     if checkpoint_id == "main" and (categories is not None or not active):
         raise CheckinError("main_is_open",
                            "The main entrance admits every accredited delegate and stays open.")
-    found = db.session.get(Checkpoint, checkpoint_id)
+    found = find_checkpoint(checkpoint_id)
     created = found is None
     checkpoint = Checkpoint(id=checkpoint_id) if found is None else found
     if created:

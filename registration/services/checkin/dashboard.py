@@ -6,9 +6,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 
+from ...editions import timezone_name
 from ...extensions import db
 from ...fields import CATEGORY_KEYS
 from ...i18n import category_label
@@ -92,7 +92,8 @@ def dashboard(*, now: datetime | None = None, hours: int = 4, last: int = 15) ->
 
     scans = db.session.execute(
         select(Scan, Checkpoint.name, Delegate, Device.name, StaffUser.email)
-        .join(Checkpoint, Checkpoint.id == Scan.checkpoint_id)
+        .join(Checkpoint, (Checkpoint.id == Scan.checkpoint_id)
+              & (Checkpoint.edition_id == Scan.edition_id))
         .outerjoin(Delegate, Delegate.id == Scan.delegate_id)
         .outerjoin(Device, Device.id == Scan.device_id)
         .outerjoin(StaffUser, StaffUser.id == Scan.staff_id)
@@ -108,7 +109,7 @@ def dashboard(*, now: datetime | None = None, hours: int = 4, last: int = 15) ->
     ]
     return {
         "generated_at": iso(now),
-        "timezone": current_app.config.get("EVENT_TIMEZONE", "UTC"),
+        "timezone": timezone_name(),
         "totals": {"checked_in": sum(arrived.values()), "accredited": total_accredited},
         "categories": categories,
         "checkpoints": checkpoints,

@@ -51,6 +51,7 @@ from sqlalchemy import JSON, Boolean, CursorResult, Result, bindparam, select, t
 from sqlalchemy.exc import IntegrityError
 
 from ... import badge_token
+from ...editions import current_edition_id, first_edition_id
 from ...extensions import db
 from ...models import ACCREDITED, CheckIn, Delegate, DelegatePhoto, Scan, StaffUser, Status
 from ...models.checkin import ADMITTED, ScanMethod, ScanOutcome
@@ -81,7 +82,7 @@ class ScanResult:
     # checked_in: this admission; already_checked_in: the first one at this checkpoint.
     checked_in_at: datetime | None = None
     offline: bool = False
-    # for "invalid": malformed, bad_signature, unknown_badge or unknown_reference
+    # For "invalid": malformed, bad_signature, unknown_badge, unknown_reference or other_edition.
     reason: str | None = None
     superseded_at: datetime | None = None
     replayed: bool = False  # the nonce was seen before: this is the stored answer
@@ -112,13 +113,13 @@ _CHECK_IN_SELECT = select(_CI.c.id, _CI.c.checked_in_at).where(
 )
 _INSERT_SCAN = (
     "INSERT INTO scan (nonce, checkpoint_id, delegate_id, device_id, staff_id, badge_serial, "
-    "result, scanned_at, received_at, offline, method) VALUES (:nonce, :checkpoint_id, "
-    ":delegate_id, :device_id, :staff_id, :badge_serial, :result, :scanned_at, :received_at, "
-    ":offline, :method)"
+    "result, scanned_at, received_at, offline, method, edition_id) VALUES (:nonce, "
+    ":checkpoint_id, :delegate_id, :device_id, :staff_id, :badge_serial, :result, :scanned_at, "
+    ":received_at, :offline, :method, :edition_id)"
 )
 _INSERT_CHECK_IN = (
-    "INSERT INTO check_in (delegate_id, checkpoint_id, scan_id, checked_in_at) "
-    "VALUES (:delegate_id, :checkpoint_id, :scan_id, :checked_in_at)"
+    "INSERT INTO check_in (delegate_id, checkpoint_id, scan_id, checked_in_at, edition_id) "
+    "VALUES (:delegate_id, :checkpoint_id, :scan_id, :checked_in_at, :edition_id)"
 )
 _TYPES = (bindparam("scanned_at", type_=UTCDateTime), bindparam("received_at", type_=UTCDateTime),
           bindparam("offline", type_=Boolean), bindparam("checked_in_at", type_=UTCDateTime))
@@ -135,8 +136,9 @@ _STATUS_CAS = text(
     "UPDATE delegate SET status = :new, updated_at = :updated_at WHERE id = :id AND status = :old"
 ).bindparams(bindparam("updated_at", type_=UTCDateTime))
 _AUDIT_INSERT = text(
-    "INSERT INTO audit_entry (delegate_id, staff_id, actor, action, details, created_at) "
-    "VALUES (:delegate_id, :staff_id, :actor, :action, :details, :created_at)"
+    "INSERT INTO audit_entry (delegate_id, staff_id, actor, action, details, created_at, "
+    "edition_id) VALUES (:delegate_id, :staff_id, :actor, :action, :details, :created_at, "
+    ":edition_id)"
 ).bindparams(bindparam("details", type_=JSON), bindparam("created_at", type_=UTCDateTime))
 
 
@@ -148,7 +150,7 @@ def _audit(delegate_id: int, action: str, staff: StaffUser | None, by_device: An
     db.session.execute(_AUDIT_INSERT, {
         "delegate_id": delegate_id, "staff_id": staff.id if staff is not None else None,
         "actor": audit.actor_label(staff, actor), "action": action, "details": details,
-        "created_at": utcnow()})
+        "created_at": utcnow(), "edition_id": current_edition_id()})
 
 
 _UPSERT = {"scan": _statement(_INSERT_SCAN, "nonce"),
@@ -278,11 +280,14 @@ def _by_token(code: str, result: ScanResult) -> tuple[DelegateView | None, int |
     loaded: dict[str, DelegateView | None] = {}
 
     def current_serial(badge_id: uuid.UUID) -> int | None:
-        found = loaded["delegate"] = _delegate_where(_D.c.public_id == badge_id)
+        found = loaded["delegate"] = _delegate_where(
+            (_D.c.public_id == badge_id) & (_D.c.edition_id == current_edition_id()))
         return found.badge_serial if found is not None else None
 
     try:
-        serial = badge_token.verify(code, public_keys(), current_serial).serial
+        serial = badge_token.verify(code, public_keys(), current_serial,
+                                    edition=current_edition_id(),
+                                    legacy_edition=first_edition_id()).serial
     except badge_token.BadgeTokenError as exc:
         if exc.reason == "revoked":
             result.status = ScanOutcome.REVOKED
@@ -296,7 +301,8 @@ def _by_reference(reference: str, identity_confirmed: bool | None, result: ScanR
                   ) -> DelegateView | None:
     """The delegate of a typed reference code; `result` says what staff must do or did."""
     result.method = ScanMethod.MANUAL
-    delegate = _delegate_where(_D.c.reference == reference)
+    delegate = _delegate_where((_D.c.reference == reference)
+                               & (_D.c.edition_id == current_edition_id()))
     if delegate is None:
         result.status, result.reason = ScanOutcome.INVALID, "unknown_reference"
     elif identity_confirmed is None:
@@ -363,6 +369,7 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
         "staff_id": staff.id if staff is not None else None,
         "badge_serial": serial, "result": result.status.value, "scanned_at": when,
         "received_at": now, "offline": offline, "method": result.method.value,
+        "edition_id": current_edition_id(),
     })
     if scan_id is None:
         seen = _find_scan(nonce)
@@ -391,7 +398,8 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
             "method": result.method.value}
     admitted = _insert_once("check_in", {"delegate_id": delegate.id,
                                          "checkpoint_id": checkpoint.id, "scan_id": scan_id,
-                                         "checked_in_at": when})
+                                         "checked_in_at": when,
+                                         "edition_id": current_edition_id()})
     if admitted is not None:
         result.checked_in_at = when
         old = delegate.status_enum

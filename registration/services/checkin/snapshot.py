@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ...editions import current_edition_id, first_edition_id
 from ...extensions import db
 from ...models import Checkpoint, Delegate, Status
 from ...models.status import ACCREDITED_VALUES
@@ -30,6 +31,10 @@ class Snapshot:
     # delegates only: the door finds the delegate of a typed code offline. Delegates who
     # may not enter are not findable by a code anyone can read off a badge.
     references: dict[str, str] = field(default_factory=dict)
+    # Badges carry their edition: another edition's is refused offline too. Tokens printed
+    # before editions (without one) belong to `legacy_edition`, the first.
+    edition: int | None = None
+    legacy_edition: int | None = None
 
 
 def snapshot() -> Snapshot:
@@ -45,7 +50,8 @@ def snapshot() -> Snapshot:
     ).all()
     return Snapshot(generated_at=utcnow(), delegates=list(rows),
                     checkpoints=list_checkpoints(active_only=True),
-                    public_keys=public_keys_b64(), references=_references())
+                    public_keys=public_keys_b64(), references=_references(),
+                    edition=current_edition_id(), legacy_edition=first_edition_id())
 
 
 def _references() -> dict[str, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flask import Flask, Response, g
 
+from ...editions import edition_scope_id
 from ...extensions import db, real_app
 from ...models.types import utcnow
 from . import outbox
@@ -56,7 +57,8 @@ def deliver_pending(*, include_waiting: bool = False, limit: int = 1000,
                     break
                 last_id = row.id
                 try:
-                    outbox.materialise(row)
+                    with edition_scope_id(row.edition_id):  # the message's own edition
+                        outbox.materialise(row)
                     transport.send(row)
                 except Exception as exc:  # noqa: BLE001 - every failure is recorded
                     if outbox.record_failure(row, exc, now_):

@@ -19,6 +19,7 @@ from flask import current_app, g, has_request_context
 from sqlalchemy import CursorResult, func, select, update
 
 from ... import signals
+from ...editions import ALL_EDITIONS
 from ...extensions import db
 from ...models import Delegate, OutboxMessage
 from ...models.outbox import OutboxStatus
@@ -163,7 +164,8 @@ def _due(now: datetime, include_waiting: bool, after_id: int) -> Any:
                                        OutboxMessage.id > after_id)
     if not include_waiting:
         stmt = stmt.where(OutboxMessage.next_attempt_at <= now)
-    return stmt.order_by(OutboxMessage.id).limit(1)
+    # Mail belongs to an edition, but delivery is one queue: a past edition's mail still goes.
+    return stmt.order_by(OutboxMessage.id).limit(1).execution_options(**ALL_EDITIONS)
 
 
 def claim(now: datetime, include_waiting: bool, after_id: int) -> OutboxMessage | None:
@@ -184,7 +186,7 @@ def claim(now: datetime, include_waiting: bool, after_id: int) -> OutboxMessage 
                    OutboxMessage.status == OutboxStatus.PENDING.value,
                    OutboxMessage.next_attempt_at == row.next_attempt_at)
             .values(next_attempt_at=now + LEASE)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False, **ALL_EDITIONS)
         )).rowcount
         db.session.commit()
         if claimed == 1:
@@ -218,7 +220,8 @@ def record_failure(row: OutboxMessage, exc: Exception, now: datetime) -> bool:
 def pending_count() -> int:
     return db.session.scalar(
         select(func.count(OutboxMessage.id))
-        .where(OutboxMessage.status == OutboxStatus.PENDING.value)) or 0
+        .where(OutboxMessage.status == OutboxStatus.PENDING.value)
+        .execution_options(**ALL_EDITIONS)) or 0
 
 
 # ---------------------------------------------------------------------------------------
@@ -228,7 +231,8 @@ def pending_count() -> int:
 def outbox_rows(status: OutboxStatus | str | None = None,
                 limit: int = 50) -> Iterator[OutboxMessage]:
     """The latest messages, newest first (only those in `status` if given)."""
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    stmt = (select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+            .execution_options(**ALL_EDITIONS))
     if status:
         stmt = stmt.where(OutboxMessage.status == status)
     yield from db.session.scalars(stmt)
@@ -236,7 +240,7 @@ def outbox_rows(status: OutboxStatus | str | None = None,
 
 def requeue(message_id: int) -> bool:
     """A failed message goes back to pending, due now, with a fresh attempt count."""
-    row = db.session.get(OutboxMessage, message_id)
+    row = db.session.get(OutboxMessage, message_id, execution_options=ALL_EDITIONS)
     if row is None or row.status != OutboxStatus.FAILED or not row.message:
         return False
     row.status = OutboxStatus.PENDING.value
@@ -256,6 +260,6 @@ def prune_sent(older_than: timedelta, now: datetime | None = None) -> int:
                OutboxMessage.sent_at < cutoff,
                func.length(OutboxMessage.message) > 0)
         .values(message=b"")
-        .execution_options(synchronize_session=False)))
+        .execution_options(synchronize_session=False, **ALL_EDITIONS)))
     db.session.commit()
     return result.rowcount or 0

@@ -1,0 +1,313 @@
+"""The current edition, and the automatic scoping of every forum query to it.
+
+Which edition a piece of code works on:
+
+- in a request to a staff page: the edition chosen with the switcher (`session["edition"]`,
+  a slug), else the current one;
+- on public pages, the check-in page and the API: the edition marked current;
+- in CLI commands and background code: the one entered with `edition_scope(edition)`
+  (CLI commands take `--edition SLUG`, see cli_editions.py), else the current one.
+
+The resolved edition is kept on `flask.g` for the request.
+
+Scoping is SQLAlchemy's multi-tenancy recipe: a `do_orm_execute` listener adds
+`with_loader_criteria(EditionScoped, edition_id == <current>)` to every ORM select, update
+and delete, and a `before_flush` listener stamps new objects with the current edition. Core
+statements on tables and raw `text()` SQL are not filtered: the check-in hot path adds the
+condition itself. `execution_options(all_editions=True)` opts a statement out (purge, the
+edition commands).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from .extensions import db
+from .models.edition import Edition, EditionScoped
+from .models.types import utcnow
+
+SESSION_KEY = "edition"
+_G_REQUEST = "_edition_request"  # the Edition resolved for this request
+_G_SCOPE = "_edition_scope"  # stack of editions entered with edition_scope()
+# `.execution_options(**ALL_EDITIONS)`: this statement is not limited to one edition.
+ALL_EDITIONS: dict[str, Any] = {"all_editions": True}
+_LOOKUP = ALL_EDITIONS
+
+
+class EditionError(ValueError):
+    """Bad edition input (unknown slug, bad slug, dates...). The message is for people."""
+
+
+# --------------------------------------------------------------------------- resolution
+
+def get_edition(slug: str) -> Edition | None:
+    return db.session.scalar(select(Edition).where(Edition.slug == slug)
+                             .execution_options(**_LOOKUP))
+
+
+def require_edition(slug: str) -> Edition:
+    edition = get_edition(slug)
+    if edition is None:
+        raise EditionError(f"No edition {slug!r}. See: flask --app wsgi editions list")
+    return edition
+
+
+def marked_current() -> Edition | None:
+    """The edition marked current (the public one), or the first one if none is marked.
+    None only in a database without editions (not migrated: `flask --app wsgi db upgrade`
+    makes the first one)."""
+    return db.session.scalar(
+        select(Edition).order_by(Edition.is_current.desc(), Edition.id).limit(1)
+        .execution_options(**_LOOKUP))
+
+
+def main_checkpoint(edition_id: int) -> dict[str, Any]:
+    """The main entrance every edition starts with (admits every accredited delegate)."""
+    return {"edition_id": edition_id, "id": "main", "name": "Main entrance",
+            "allowed_categories": None, "admit_heads_of_delegation": False, "active": True,
+            "created_at": utcnow()}
+
+
+def first_edition_id() -> int | None:
+    """The first edition: the one old databases and badges printed before editions belong
+    to. Editions are never deleted, so it is looked up once per app."""
+    found = current_app.extensions.get("first_edition_id")
+    if found is None:
+        found = db.session.scalar(select(Edition.id).order_by(Edition.id).limit(1)
+                                  .execution_options(**_LOOKUP))
+        if found is not None:
+            current_app.extensions["first_edition_id"] = found
+    return found
+
+
+def all_editions() -> list[Edition]:
+    return list(db.session.scalars(select(Edition).order_by(Edition.starts_on, Edition.id)
+                                   .execution_options(**_LOOKUP)))
+
+
+def _for_request() -> Edition | None:
+    if request.blueprint == "staff":
+        slug = session.get(SESSION_KEY)
+        if slug:
+            chosen = get_edition(slug)
+            if chosen is not None:
+                return chosen
+    return marked_current()
+
+
+def current_edition() -> Edition | None:
+    """The edition this code works on (see the module docstring)."""
+    if not has_app_context():
+        return None
+    stack = g.get(_G_SCOPE)
+    if stack:
+        return stack[-1]
+    if has_request_context():  # resolved once per request (each has its own app context)
+        if _G_REQUEST not in g:
+            setattr(g, _G_REQUEST, _for_request())
+        return g.get(_G_REQUEST)
+    return marked_current()
+
+
+def current_edition_id() -> int | None:
+    edition = current_edition()
+    return edition.id if edition is not None else None
+
+
+@contextlib.contextmanager
+def edition_scope(edition: Edition) -> Iterator[Edition]:
+    """Work on `edition` inside the block (CLI commands, background jobs, tests)."""
+    stack = g.setdefault(_G_SCOPE, [])
+    stack.append(edition)
+    try:
+        yield edition
+    finally:
+        stack.pop()
+
+
+@contextlib.contextmanager
+def edition_scope_id(edition_id: int | None) -> Iterator[Edition | None]:
+    """`edition_scope` for an edition known by id (a background thread carries the id of
+    the edition its request worked on); None: the current edition, as without a scope."""
+    edition = db.session.get(Edition, edition_id) if edition_id is not None else None
+    if edition is None:
+        yield None
+        return
+    with edition_scope(edition):
+        yield edition
+
+
+def forget_request_edition() -> None:
+    """Resolve again on the next query (after the switcher or set-current changed it)."""
+    g.pop(_G_REQUEST, None)
+
+
+# --------------------------------------------------------------------------- settings
+
+def registration_closes_at(edition: Edition | None = None) -> datetime | None:
+    edition = edition or current_edition()
+    return edition.registration_closes_at if edition is not None else None
+
+
+def registration_opens_at(edition: Edition | None = None) -> datetime | None:
+    edition = edition or current_edition()
+    return edition.registration_opens_at if edition is not None else None
+
+
+def capacities(edition: Edition | None = None) -> dict[str, int]:
+    """Places per category; a category without a number has no limit."""
+    edition = edition or current_edition()
+    if edition is None:
+        return {}
+    return {k: int(v) for k, v in (edition.capacities or {}).items() if v is not None}
+
+
+def invitation_only(edition: Edition | None = None) -> set[str]:
+    edition = edition or current_edition()
+    return set(edition.invitation_only or []) if edition is not None else set()
+
+
+def timezone_name(edition: Edition | None = None) -> str:
+    edition = edition or current_edition()
+    if edition is not None and edition.timezone:
+        return edition.timezone
+    return current_app.config.get("EVENT_TIMEZONE", "UTC")
+
+
+def format_dates(edition: Edition, lang: str) -> str:
+    """"8–10 December 2026" / "2026年12月8日至10日" (with the city when set)."""
+    start, end = edition.starts_on, edition.ends_on
+    if lang == "zh":
+        if start == end:
+            text = f"{start.year}年{start.month}月{start.day}日"
+        elif (start.year, start.month) == (end.year, end.month):
+            text = f"{start.year}年{start.month}月{start.day}日至{end.day}日"
+        elif start.year == end.year:
+            text = f"{start.year}年{start.month}月{start.day}日至{end.month}月{end.day}日"
+        else:
+            text = (f"{start.year}年{start.month}月{start.day}日至"
+                    f"{end.year}年{end.month}月{end.day}日")
+    else:
+        def dm(d: date) -> str:
+            return f"{d.day} {d.strftime('%B')}"
+
+        if start == end:
+            text = f"{dm(start)} {start.year}"
+        elif (start.year, start.month) == (end.year, end.month):
+            text = f"{start.day}–{end.day} {start.strftime('%B')} {start.year}"
+        elif start.year == end.year:
+            text = f"{dm(start)} – {dm(end)} {start.year}"
+        else:
+            text = f"{dm(start)} {start.year} – {dm(end)} {end.year}"
+    city = edition.city(lang)
+    return f"{text} · {city}" if city else text
+
+
+def face(lang: str, edition: Edition | None = None) -> dict[str, Any]:
+    """What the landing and privacy pages show of the edition, in `lang`: names (the page's
+    language first, the other one beside it), dates and city, venue, the registration
+    window, organiser, contact, privacy text, retention date and the logo's version."""
+    edition = edition or current_edition()
+    if edition is None:
+        return {}
+    name, other = edition.name(lang), edition.name("en" if lang == "zh" else "zh")
+    return {
+        "name": name, "other_name": other if other != name else "",
+        "dates": format_dates(edition, lang), "venue": edition.venue(lang),
+        "opens_at": registration_opens_at(edition), "closes_at": registration_closes_at(edition),
+        "timezone": timezone_name(edition), "organiser": edition.organiser_name,
+        "contact_email": edition.contact_email, "privacy": edition.privacy(lang),
+        "retention_until": edition.retention_until, "logo_version": edition.logo_digest,
+    }
+
+
+def logo(edition: Edition | None = None) -> tuple[bytes, str, str] | None:
+    """The edition's logo as (bytes, mime type, digest), or None without one."""
+    edition = edition or current_edition()
+    if edition is None or not edition.logo_digest or not edition.logo:
+        return None
+    return edition.logo, edition.logo_mime, edition.logo_digest
+
+
+def page_version() -> tuple:
+    """What a cached page shows of the edition (its id and settings), for cache keys."""
+    edition = current_edition()
+    if edition is None:
+        return ()
+    return (edition.id, repr(sorted(edition.settings().items())))
+
+
+def check_timezone(name: str) -> str:
+    try:
+        return ZoneInfo(name).key
+    except Exception:  # noqa: BLE001 - ZoneInfo raises several kinds
+        raise EditionError(f"Unknown time zone {name!r} (e.g. Asia/Shanghai).") from None
+
+
+# --------------------------------------------------------------------------- listeners
+
+def _stamp_bulk_insert(state: ORMExecuteState) -> None:
+    """ORM bulk INSERT (`session.execute(insert(Model), [rows])`) bypasses before_flush."""
+    entity = state.bind_arguments.get("mapper")
+    if entity is None or not issubclass(entity.class_, EditionScoped):
+        return
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params] if isinstance(params, dict) else []
+    if rows and any("edition_id" not in row for row in rows):
+        edition_id = current_edition_id()
+        for row in rows:
+            row.setdefault("edition_id", edition_id)
+
+
+def _scope_orm_statements(state: ORMExecuteState) -> None:
+    if (not state.is_orm_statement or state.is_column_load
+            or state.execution_options.get("all_editions")):
+        return
+    if state.is_insert:
+        _stamp_bulk_insert(state)
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    edition_id = current_edition_id()
+    if edition_id is None:
+        return
+    state.statement = state.statement.options(with_loader_criteria(
+        EditionScoped, lambda cls: cls.edition_id == edition_id, include_aliases=True))
+
+
+def _stamp_new_objects(sess: Session, flush_context: Any, instances: Any) -> None:
+    new = [obj for obj in sess.new
+           if isinstance(obj, EditionScoped) and getattr(obj, "edition_id", None) is None]
+    if not new:
+        return
+    with sess.no_autoflush:
+        edition_id = current_edition_id()
+    if edition_id is None:
+        raise RuntimeError("No edition: create one with `flask --app wsgi db upgrade`.")
+    for obj in new:
+        delegate = getattr(obj, "delegate", None)  # a photo follows its delegate
+        obj.edition_id = getattr(delegate, "edition_id", None) or edition_id
+
+
+_installed = False
+
+
+def init_app(app: Flask) -> None:
+    """Install the scoping listeners (once per process) and the request hooks."""
+    global _installed
+    if not _installed:
+        event.listen(Session, "do_orm_execute", _scope_orm_statements)
+        event.listen(Session, "before_flush", _stamp_new_objects)
+        _installed = True
+
+    @app.context_processor
+    def _edition_context() -> dict[str, Any]:
+        return {"current_edition": current_edition, "all_editions": all_editions}

@@ -1,0 +1,106 @@
+"""Editions: the forum once a year in one install. Every forum record belongs to one.
+
+`Edition` holds what used to be configuration (names, dates, venue, time zone, registration
+window, capacities, organiser, privacy notice, logo, retention date). `EditionScoped` is the
+mixin every forum model carries: its `edition_id` column is filled on insert and every ORM
+query is filtered by it automatically (see registration/editions.py). Staff accounts and the
+login throttle are shared across editions and do not carry it.
+
+The first edition is made by migration 0003 from the environment (EVENT_* settings).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+
+from ..extensions import Model
+from .types import UTCDateTime, utcnow
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+class Edition(Model):
+    __tablename__ = "edition"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str] = mapped_column(String(200), default="")
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    venue_en: Mapped[str] = mapped_column(String(200), default="")
+    venue_zh: Mapped[str] = mapped_column(String(200), default="")
+    city_en: Mapped[str] = mapped_column(String(100), default="")
+    city_zh: Mapped[str] = mapped_column(String(100), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # {"government": 1500, ...}; a category without a number has no limit.
+    capacities: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    # Category keys not offered on the public form (invitation only).
+    invitation_only: Mapped[list[str]] = mapped_column(JSON, default=list)
+    organiser_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    privacy_en: Mapped[str] = mapped_column(Text, default="")
+    privacy_zh: Mapped[str] = mapped_column(Text, default="")
+    # PNG or JPEG, checked and re-encoded (services/edition_settings.py). Deferred: the
+    # edition is read on every request, the logo only by its route and the badges.
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    logo_mime: Mapped[str] = mapped_column(String(32), default="")
+    # A digest of the logo: its URL's version (cached for good) and what the audit records.
+    logo_digest: Mapped[str] = mapped_column(String(16), default="")
+    # Personal data of this edition is kept until this date, then `editions purge` erases it.
+    retention_until: Mapped[date | None] = mapped_column(Date)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Settings copied by `editions create --copy-from` (not names, dates, registration
+    # times, retention date or flags).
+    COPIED = ("venue_en", "venue_zh", "city_en", "city_zh", "timezone", "capacities",
+              "invitation_only", "organiser_name", "contact_email", "privacy_en",
+              "privacy_zh", "logo", "logo_mime", "logo_digest")
+
+    def name(self, lang: str = "en") -> str:
+        return (self.name_zh if lang == "zh" else "") or self.name_en
+
+    def venue(self, lang: str = "en") -> str:
+        return (self.venue_zh if lang == "zh" else "") or self.venue_en
+
+    def city(self, lang: str = "en") -> str:
+        return (self.city_zh if lang == "zh" else "") or self.city_en
+
+    def privacy(self, lang: str = "en") -> str:
+        return (self.privacy_zh if lang == "zh" else "") or self.privacy_en
+
+    def settings(self) -> dict[str, Any]:
+        """The edition's settings as plain data (for the audit trail)."""
+        out: dict[str, Any] = {}
+        for column in self.__table__.columns:
+            if column.key in {"logo", "id", "created_at"}:
+                continue
+            value = getattr(self, column.key)
+            out[column.key] = value.isoformat() if isinstance(value, date | datetime) else value
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Edition {self.slug}{' current' if self.is_current else ''}>"
+
+
+class EditionScoped:
+    """Mixin for every forum record: which edition it belongs to.
+
+    Set automatically on new objects from the current edition; every ORM select, update and
+    delete is filtered by the current edition (registration/editions.py)."""
+
+    @declared_attr
+    def edition_id(cls) -> Mapped[int]:
+        return mapped_column(ForeignKey("edition.id"), index=True, nullable=False)
+
+
+__all__ = ["SLUG_RE", "Edition", "EditionScoped"]

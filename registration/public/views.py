@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 
 from ..fields import CATEGORIES
 from ..i18n import current_language
+from ..ratelimits import registration_limit
 from ..services.registration import (
     RegistrationRefused,
     full_categories,
@@ -47,6 +48,7 @@ def index():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@registration_limit
 def register():
     closed = registration_closed()
     full = full_categories()

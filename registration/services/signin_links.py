@@ -40,7 +40,8 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def max_age() -> timedelta:
-    return timedelta(minutes=int(current_app.config.get("LOGIN_LINK_MAX_AGE_MINUTES") or 15))
+    minutes = current_app.config.get("LOGIN_LINK_MAX_AGE_MINUTES")
+    return timedelta(minutes=15 if minutes is None else int(minutes))
 
 
 def _stamp(value: datetime | None) -> str:

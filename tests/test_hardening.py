@@ -5,15 +5,19 @@ the WSGI REMOTE_ADDR, and through a trusted proxy's X-Forwarded-For."""
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from registration.api.openapi import document
 from registration.config import ConfigError, load_config
 from registration.extensions import db
 from registration.models import OutboxMessage, StaffUser, Status
@@ -276,15 +280,13 @@ def test_attacker_never_locks_out_the_admin(app, sign_in):
     assert admin.get(path).status_code == 200  # a page with a button: GET uses nothing up
     token = path.rsplit("/", 1)[1]
     page = admin.get(path).get_data(as_text=True)
-    import re
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore
     assert admin.post(path, data={"csrf_token": csrf}).status_code == 303
     assert admin.get("/staff/accounts").status_code == 200
     # Single use.
     assert app.test_client().post(path, data={"csrf_token": csrf}).status_code in (400, 410)
-    with app.app_context():
-        with pytest.raises(signin_links.SigninLinkInvalid):
-            signin_links.consume(token)
+    with app.app_context(), pytest.raises(signin_links.SigninLinkInvalid):
+        signin_links.consume(token)
 
 
 def test_sign_in_link_expires(make_app):
@@ -292,7 +294,6 @@ def test_sign_in_link_expires(make_app):
     with app.app_context():
         staff = staff_accounts.create_staff("desk@forum.org", PASSWORD, "desk")
         token = signin_links.make_token(staff)
-        import time
         time.sleep(1.1)
         with pytest.raises(signin_links.SigninLinkInvalid):
             signin_links.resolve(token)
@@ -461,15 +462,11 @@ def test_snapshot_names_only_who_may_enter(app, client, login, make_delegate):
 
 
 def test_scanner_refuses_refused_entries_offline():
-    from pathlib import Path
-
     js = (Path(__file__).resolve().parent.parent / "static" / "js" / "scanner.js").read_text()
     assert "if (d.refused)" in js and '"not_accredited"' in js
 
 
 def test_openapi_scanned_at_null_and_limits_documented(app, client, make_delegate):
-    from registration.api.openapi import document
-
     doc = document()
     scanned_at = doc["components"]["schemas"]["CheckinRequest"]["properties"]["scanned_at"]
     assert "null" in scanned_at["type"] and "three days" in scanned_at["description"]

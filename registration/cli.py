@@ -21,9 +21,12 @@ def show_config() -> None:
                 "TRUSTED_PROXIES", "EVENT_NAME", "EVENT_DATES", "EVENT_TIMEZONE",
                 "REGISTRATION_CLOSES_AT", "CATEGORY_CAPACITIES", "MAIL_SERVER", "MAIL_PORT",
                 "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_DEFAULT_SENDER",
-                "MANAGE_LINK_MAX_AGE_DAYS"):
+                "MANAGE_LINK_MAX_AGE_DAYS", "RATELIMIT_ENABLED", "RATELIMIT_STORAGE_URI",
+                "RATELIMIT_REGISTRATION", "RATELIMIT_MANAGE_LINK", "RATELIMIT_STAFF_LOGIN",
+                "RATELIMIT_API"):
         value = current_app.config.get(key)
-        if key == "SQLALCHEMY_DATABASE_URI":
+        if key in ("SQLALCHEMY_DATABASE_URI", "RATELIMIT_STORAGE_URI") \
+                and "://" in str(value) and not str(value).startswith("memory"):
             value = redact_url(str(value))
         click.echo(f"{key} = {value}")
 

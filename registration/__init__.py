@@ -100,6 +100,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     auth.init_app(app)
 
+    from . import ratelimits
+
+    ratelimits.init_app(app)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
     register_web_helpers(app)

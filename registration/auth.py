@@ -3,22 +3,28 @@ staff routes. `init_app` is called once by the app factory."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Flask, abort, session
+from flask import Flask, abort, current_app, session
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user, login_user, logout_user
 
 from .extensions import db, login_manager
-from .models import Role, StaffUser
+from .models import LoginThrottle, Role, StaffUser
 
 # How long a staff session lasts after sign-in (setting STAFF_SESSION_LIFETIME).
 SESSION_LIFETIME = timedelta(hours=12)
 SIGNED_IN_AT = "staff_signed_in_at"
+# Each staff session has an id; signing out records it as ended (a LoginThrottle row keyed
+# "ended-session:<id>", kept until the session would have expired anyway), and every request
+# checks it: a copied cookie stops working at sign-out, on this server and every other one.
+SESSION_ID = "staff_session_id"
+ENDED_PREFIX = "ended-session:"
 
 
 def init_app(app: Flask) -> None:
@@ -39,8 +45,37 @@ def init_app(app: Flask) -> None:
         since = session.get(SIGNED_IN_AT)
         if since is not None and time.time() - since > app.permanent_session_lifetime \
                 .total_seconds():
-            session.pop("_user_id", None)
-            session.pop(SIGNED_IN_AT, None)
+            _forget_user()
+        elif "_user_id" in session:
+            sid = session.get(SESSION_ID)
+            if sid is None:  # a session from before session ids: give it one
+                session[SESSION_ID] = secrets.token_urlsafe(16)
+            elif db.session.get(LoginThrottle, ENDED_PREFIX + str(sid)[:64]) is not None:
+                _forget_user()
+
+
+def _forget_user() -> None:
+    for key in ("_user_id", SIGNED_IN_AT, SESSION_ID, "_fresh"):
+        session.pop(key, None)
+
+
+def end_session() -> None:
+    """Sign out: this session's id is recorded as ended on the server, then the cookie's
+    session is cleared (the language stays)."""
+    sid = session.get(SESSION_ID)
+    if sid is not None:
+        lifetime = current_app.permanent_session_lifetime
+        key = ENDED_PREFIX + str(sid)[:64]
+        if db.session.get(LoginThrottle, key) is None:
+            now = datetime.now(UTC)
+            db.session.add(LoginThrottle(key=key, failures=0, window_started_at=now,
+                                         locked_until=now + lifetime))
+            db.session.commit()
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 def start_session(staff: StaffUser) -> None:
@@ -52,6 +87,7 @@ def start_session(staff: StaffUser) -> None:
         session["lang"] = lang
     session.permanent = True
     session[SIGNED_IN_AT] = int(time.time())
+    session[SESSION_ID] = secrets.token_urlsafe(16)
     login_user(staff)
 
 

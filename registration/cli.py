@@ -25,9 +25,12 @@ def show_config() -> None:
     """Show the effective settings (secrets hidden) and the current edition's event settings."""
     for key in ("APP_ENV", "SQLALCHEMY_DATABASE_URI", "INSTANCE_DIR", "PUBLIC_BASE_URL",
                 "TRUSTED_PROXIES", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL",
-                "MAIL_DEFAULT_SENDER", "MANAGE_LINK_MAX_AGE_DAYS"):
+                "MAIL_DEFAULT_SENDER", "MANAGE_LINK_MAX_AGE_DAYS", "RATELIMIT_ENABLED",
+                "RATELIMIT_STORAGE_URI", "RATELIMIT_REGISTRATION", "RATELIMIT_MANAGE_LINK",
+                "RATELIMIT_STAFF_LOGIN", "RATELIMIT_API"):
         value = current_app.config.get(key)
-        if key == "SQLALCHEMY_DATABASE_URI":
+        if key in ("SQLALCHEMY_DATABASE_URI", "RATELIMIT_STORAGE_URI") \
+                and "://" in str(value) and not str(value).startswith("memory"):
             value = redact_url(str(value))
         click.echo(f"{key} = {value}")
     from .editions import marked_current

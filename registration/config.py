@@ -63,9 +63,22 @@ def _capacities(env: dict[str, str]) -> dict[str, int]:
     return caps
 
 
+MIN_SECRET_KEY_BYTES = 32
+
+
+def _check_secret_key(key: str) -> str:
+    """Production keys: at least 32 bytes (what `secrets.token_hex(32)` prints has 64)."""
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"SECRET_KEY is too weak: it needs at least {MIN_SECRET_KEY_BYTES} random bytes. "
+            "Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    return key
+
+
 def _secret_key(env: dict[str, str], production: bool, instance_dir: Path) -> str:
     if env.get("SECRET_KEY"):
-        return env["SECRET_KEY"]
+        return _check_secret_key(env["SECRET_KEY"]) if production else env["SECRET_KEY"]
     if production:
         raise ConfigError(
             "SECRET_KEY is not set. In production (APP_ENV=production) the service refuses to "
@@ -185,4 +198,49 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # How staff passwords are hashed (werkzeug's method string). scrypt in production;
         # the test suite sets a cheap one so that creating accounts costs nothing.
         "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt").strip() or "scrypt",
+        **_hardening(env, production),
+    }
+
+
+def _hardening(env: dict[str, str], production: bool) -> dict[str, Any]:
+    """Rate limits, sign-in throttling and security headers (README, "Security")."""
+
+    def text(name: str, default: str) -> str:
+        return env.get(name, "").strip() or default
+
+    def number(name: str, default: int) -> int:
+        return int(_int(name, env.get(name), default) or 0)
+
+    redis_url = env.get("REDIS_URL", "").strip()
+    return {
+        # Flask-Limiter. Redis when REDIS_URL is set (every app server shares one count),
+        # else process memory (`make run`). Off only where a setting says so (the tests).
+        "REDIS_URL": redis_url,
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After on 429
+        # Redis unreachable: count per process rather than answer 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_REGISTRATION": text("RATELIMIT_REGISTRATION", "5 per minute; 30 per hour"),
+        "RATELIMIT_MANAGE_LINK": text("RATELIMIT_MANAGE_LINK", "3 per hour"),
+        "RATELIMIT_STAFF_LOGIN": text("RATELIMIT_STAFF_LOGIN", "10 per minute"),
+        "RATELIMIT_API": text("RATELIMIT_API", "50 per second"),
+        # At most this many mails per recipient address per hour from the public flows
+        # (registration confirmation, manage links); counted in the outbox table.
+        "MAIL_PUBLIC_PER_RECIPIENT_PER_HOUR": number("MAIL_PUBLIC_PER_RECIPIENT_PER_HOUR", 3),
+        # Sign-in throttling per (account, client address); a ceiling per account across
+        # addresses asks for an emailed one-time link instead of refusing.
+        "LOGIN_MAX_FAILURES_PAIR": number("LOGIN_MAX_FAILURES_PAIR", 5),
+        "LOGIN_DELAY_AFTER_FAILURES": number("LOGIN_DELAY_AFTER_FAILURES", 3),
+        "LOGIN_MAX_FAILURES_ACCOUNT": number("LOGIN_MAX_FAILURES_ACCOUNT", 10),
+        "LOGIN_WINDOW_MINUTES": number("LOGIN_WINDOW_MINUTES", 15),
+        "LOGIN_LOCK_MINUTES": number("LOGIN_LOCK_MINUTES", 15),
+        "LOGIN_LINK_MAX_AGE_MINUTES": number("LOGIN_LINK_MAX_AGE_MINUTES", 15),
+        # JSON bodies: larger or deeper ones are refused with 400.
+        "JSON_MAX_BYTES": number("JSON_MAX_BYTES", 64 * 1024),
+        "JSON_MAX_DEPTH": number("JSON_MAX_DEPTH", 32),
+        # Strict-Transport-Security max-age in production (0: no header).
+        "HSTS_SECONDS": number("HSTS_SECONDS", 31536000 if production else 0),
     }

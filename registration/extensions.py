@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 from flask_babel import Babel
+from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -38,6 +39,17 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
+
+
+def client_address() -> str:
+    """The client's address as the trusted proxies (ProxyFix, TRUSTED_PROXIES) report it."""
+    from flask import request
+
+    return request.remote_addr or "unknown"
+
+
+# Rate limits (registration/ratelimits.py has the per-route limits; settings RATELIMIT_*).
+limiter = Limiter(key_func=client_address)
 
 
 def real_app() -> Flask:

@@ -27,14 +27,14 @@ def clean_text(value: str | None, *, multiline: bool = False) -> str:
     if value is None:
         return ""
     text = unicodedata.normalize("NFC", value).strip()
+    if multiline:  # browsers send a textarea's line breaks as CR LF
+        text = text.replace("\r\n", "\n")
     for ch in text:
         if multiline and ch in "\n\t":
             continue
         cat = unicodedata.category(ch)
         if cat in ("Cc", "Cs", "Co", "Cn") or ch in _BIDI_CONTROLS:
             raise InvalidText(f"U+{ord(ch):04X}")
-    if multiline:
-        text = text.replace("\r\n", "\n")
     return text
 
 

@@ -74,9 +74,36 @@ def clean_email(value: str) -> str:
         raise ValueError(_l("Enter a valid email address, like name@example.org.")) from None
 
 
+# Providers known to ignore dots in the local part (and to alias the two domains).
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
 def email_key(email: str) -> str:
-    """The form under which two addresses count as the same registration."""
+    """The form under which two addresses count as the same registration (one mailbox):
+    case folded; a "+tag" after the local part dropped (name+x@org.example is
+    name@org.example); for Gmail also the dots (j.doe@gmail.com is jdoe@gmail.com).
+
+    Rows stored before this rule hold the plain case-folded address (`legacy_email_key`);
+    lookups by address try both (`email_keys`)."""
+    folded = email.strip().casefold()
+    local, at, domain = folded.rpartition("@")
+    if not at or not local:
+        return folded
+    local = local.split("+", 1)[0] or local
+    if domain in DOTLESS_DOMAINS:
+        local = local.replace(".", "") or local
+        domain = DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"
+
+
+def legacy_email_key(email: str) -> str:
+    """The key rows registered before the plus/dot rule were stored with."""
     return email.strip().casefold()
+
+
+def email_keys(email: str) -> tuple[str, ...]:
+    """Every stored key that means this address: the current rule's, then the old one."""
+    return tuple(dict.fromkeys((email_key(email), legacy_email_key(email))))
 
 
 def clean_url(value: str) -> str:

@@ -7,11 +7,13 @@ from urllib.parse import urlsplit
 from flask import Flask, jsonify, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .countries import country_name
 from .i18n import event_texts, local_datetime, yes_no
+from .input_hygiene import BadInput, check_request
 
 
 def safe_next(target: str | None) -> str | None:
@@ -30,6 +32,36 @@ def _wants_json() -> bool:
     )
 
 
+# Pages that may use the camera: the door scanner and the desk's webcam photo capture.
+CAMERA_ENDPOINTS = frozenset({"checkin.scanner", "staff.delegate"})
+# Blueprints whose pages show personal data: never stored by a browser or proxy cache.
+NO_STORE_BLUEPRINTS = frozenset({"staff", "checkin", "self_service", "api"})
+# …except the scanner's service worker script: no personal data, and it must be revalidated
+# (no-cache), not forbidden from the cache that keeps the door working offline.
+NO_STORE_EXEMPT = frozenset({"checkin.service_worker"})
+PERMISSIONS = "geolocation=(), microphone=(), payment=(), usb=(), camera={camera}"
+
+
+def _security_headers(app: Flask, response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    )
+    camera = "(self)" if request.endpoint in CAMERA_ENDPOINTS else "()"
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS.format(camera=camera))
+    if request.blueprint in NO_STORE_BLUEPRINTS and request.endpoint not in NO_STORE_EXEMPT:
+        response.headers["Cache-Control"] = "no-store"
+    hsts = int(app.config.get("HSTS_SECONDS") or 0)
+    if hsts > 0:
+        response.headers.setdefault("Strict-Transport-Security",
+                                    f"max-age={hsts}; includeSubDomains")
+    return response
+
+
 def register_web_helpers(app: Flask) -> None:
     @app.context_processor
     def inject_globals() -> dict:
@@ -45,14 +77,36 @@ def register_web_helpers(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-            "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-        )
+        return _security_headers(app, response)
+
+    @app.before_request
+    def refuse_bad_input() -> None:
+        check_request()  # raises BadInput: control characters, oversized or deep JSON
+
+    @app.errorhandler(BadInput)
+    def bad_input(exc: BadInput):
+        if _wants_json() or request.is_json:
+            return jsonify(error=exc.code, message=exc.message), 400
+        message = _("What you sent contains invisible control characters (such as NUL), "
+                    "for example from copying text out of another program. Go back, "
+                    "retype the affected field and submit again.")
+        if exc.field:
+            message += " " + _("Field: %(field)s.", field=exc.field)
+        return render_template("error.html", code=400,
+                               title=_("Characters that cannot be accepted"),
+                               message=message), 400
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(exc: RateLimitExceeded):
+        if _wants_json():
+            response = jsonify(error="rate_limited",
+                               message=f"Too many requests ({exc.description}); retry later.")
+        else:
+            response = app.make_response(render_template(
+                "error.html", code=429, title=_("Too many requests"),
+                message=_("Too many requests came from your connection in a short time. "
+                          "Please wait a few minutes and try again.")))
+        response.status_code = 429
         return response
 
     @app.errorhandler(CSRFError)
@@ -69,7 +123,12 @@ def register_web_helpers(app: Flask) -> None:
     def http_error(exc: HTTPException):
         code = exc.code or 500
         if _wants_json():
-            return jsonify(error=exc.name.lower().replace(" ", "_"),
-                           message=exc.description), code
-        return render_template("error.html", code=code, title=exc.name,
-                               message=exc.description), code
+            response = jsonify(error=exc.name.lower().replace(" ", "_"),
+                               message=exc.description)
+        else:
+            response = app.make_response(render_template(
+                "error.html", code=code, title=exc.name, message=exc.description))
+        response.status_code = code
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response

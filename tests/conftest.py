@@ -83,6 +83,9 @@ def base_config(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "CATEGORY_CAPACITIES": {},
         # scrypt costs tens of milliseconds per staff account; the suite creates hundreds.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # Rate limits are on in production and development; tests that test them turn
+        # them on (tests/test_hardening.py), the others are not slowed or refused.
+        "RATELIMIT_ENABLED": False,
     }
 
 

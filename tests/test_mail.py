@@ -178,8 +178,10 @@ def ticket_parts(msg: EmailMessage) -> tuple[bytes, bytes]:
 WORDS = {
     "en": {
         "registered": "Registration received",
-        "summary": ["Organisation: Ministry of Public Security", "Country or region: China",
-                    "Category: Government official", "(GMT+08:00)"],
+        # Issue 13: the confirmation shows the name as a labelled field and nothing else
+        # the registrant typed (no organisation, position, needs).
+        "summary": ["Name: Dr. Xiaoming Wang · 王小明", "Category: Government official"],
+        "not_echoed": "Ministry of Public Security",
         "link": "Your private link to see and manage your registration",
         "approved": "You are accredited",
         "personal": "do not share it",
@@ -190,8 +192,8 @@ WORDS = {
     },
     "zh": {
         "registered": "注册已收到",
-        "summary": ["单位：Ministry of Public Security", "国家或地区：中国", "类别：政府官员",
-                    "(GMT+08:00)"],
+        "summary": ["姓名：Dr. Xiaoming Wang · 王小明", "类别：政府官员"],
+        "not_echoed": "Ministry of Public Security",
         "link": "查看和管理您的注册的专属链接",
         "approved": "您已获得注册认证",
         "personal": "请勿分享",
@@ -225,6 +227,7 @@ def test_registration_confirmation(mail_app, smtp, lang, register):
         assert words["link"] in body
     for line in words["summary"]:
         assert line in text
+    assert words["not_echoed"] not in text and words["not_echoed"] not in html
     # The manage link in the email opens the delegate's page (PUBLIC_BASE_URL is used).
     link = re.search(r"https://register\.forum\.test(/manage/\S+)", text).group(1)
     assert f'href="https://register.forum.test{link}"' in html

@@ -62,6 +62,9 @@ PUBLIC = {
     ("staff.login", "GET"): {"anonymous": 200, "scanner": 302, "desk": 302, "admin": 302},
     ("staff.login", "POST"): {"anonymous": 422, "scanner": 422, "desk": 422, "admin": 422},
     ("staff.logout", "POST"): {"anonymous": 303, "scanner": 303, "desk": 303, "admin": 303},
+    # The emailed one-time sign-in link: anyone may open one; a bad token is gone (410).
+    ("staff.login_link", "GET"): {"anonymous": 410, "scanner": 410, "desk": 410, "admin": 410},
+    ("staff.login_link", "POST"): {"anonymous": 410, "scanner": 410, "desk": 410, "admin": 410},
 }
 
 

@@ -39,7 +39,8 @@ SCHEMAS: dict[str, Any] = {
         "error": {"type": "string", "description": "Stable machine-readable code.",
                   "examples": ["invalid_json", "missing_field", "invalid_nonce",
                                "unknown_checkpoint", "unauthenticated", "invalid_token",
-                               "csrf_failed"]},
+                               "csrf_failed", "nonce_reused", "invalid_input",
+                               "rate_limited"]},
         "message": {"type": "string"},
     }),
     "CheckinRequest": _object({
@@ -49,11 +50,16 @@ SCHEMAS: dict[str, Any] = {
                                 "case, with or without hyphens or spaces)."},
         "checkpoint": {"type": "string", "description": "Checkpoint id, e.g. main."},
         "nonce": {"type": "string", "minLength": 8, "maxLength": 64,
-                  "description": "Client-made, unique per scan: a re-sent scan is recorded "
-                                 "once and answered with the stored result."},
-        "scanned_at": {"type": "string", "format": "date-time",
-                       "description": "For offline syncs: when the scan was made (with a "
-                                      "zone). The earliest scan wins."},
+                  "description": "Client-made, unique per scan: a re-sent scan (same code, "
+                                 "checkpoint and caller) is recorded once and answered "
+                                 "with the stored result; the same nonce with anything "
+                                 "else is refused (409 nonce_reused)."},
+        "scanned_at": _nullable("string", format="date-time", maxLength=40,
+                                description="For offline syncs: when the scan was made "
+                                            "(with a zone). At most three days old (older: "
+                                            "422 invalid_scanned_at); a time in the future "
+                                            "counts as now. The earliest scan wins. Null or "
+                                            "absent: an online scan, made now."),
         "identity_confirmed": {
             "type": "boolean",
             "description": "Reference codes only (ignored with a QR token). Absent: the "
@@ -121,7 +127,11 @@ SCHEMAS: dict[str, Any] = {
         "status": {"type": "string"},
         "badge_serial": {"type": "integer"},
         "head_of_delegation": {"type": "boolean"},
-    }),
+        "refused": {"type": "boolean",
+                    "description": "true: rejected or cancelled; the entry then has only "
+                                   "public_id and badge_serial (no name), and the badge "
+                                   "must be refused."},
+    }, required=["public_id", "badge_serial", "refused"]),
     "Snapshot": _object({
         "generated_at": DATE_TIME,
         "accredited_statuses": {"type": "array", "items": {"type": "string"}},
@@ -222,7 +232,9 @@ EXAMPLES: dict[str, Any] = {
         "delegates": [{"public_id": "0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11",
                        "name": "Wang Xiaoming", "honorific": "Dr.", "native_name": "王小明",
                        "category": "government", "country": "CN", "status": "badge_printed",
-                       "badge_serial": 1, "head_of_delegation": True}],
+                       "badge_serial": 1, "head_of_delegation": True, "refused": False},
+                      {"public_id": "5d1c9a0e-2f4b-4b8e-8d7e-61a3c0f4e2a9", "badge_serial": 2,
+                       "refused": True}],
     },
 }
 
@@ -246,6 +258,12 @@ def _error(description: str) -> dict[str, Any]:
 
 
 AUTH: list[dict[str, list[str]]] = [{"deviceToken": []}, {"staffSession": []}]
+RATE_LIMITED = {
+    **_error("Too many requests from this device token (rate_limited; RATELIMIT_API, "
+             "50 per second by default). Retry after the Retry-After header's seconds."),
+    "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                "description": "Seconds to wait."}},
+}
 
 PATHS: dict[str, Any] = {
     "/api/v1/checkins": {
@@ -285,15 +303,19 @@ PATHS: dict[str, Any] = {
                             k: EXAMPLES[k] for k in (
                                 "checked_in", "already_checked_in", "invalid",
                                 "confirm_identity", "checked_in_manual", "refused")})},
-                "400": _error("Body is not a JSON object (invalid_json) or the CSRF token "
+                "400": _error("Body is not a JSON object, is larger than 64 KiB or nested "
+                              "deeper than 32 levels (invalid_json), a string holds control "
+                              "characters such as NUL (invalid_input), or the CSRF token "
                               "is missing (csrf_failed)."),
                 "401": _error("No or bad credentials (unauthenticated, invalid_token, "
                               "invalid_authorization); a revoked device token included."),
                 "403": _error("The staff account may not scan."),
                 "404": _error("Unknown or closed checkpoint (unknown_checkpoint)."),
+                "409": _error("The nonce was used before for another scan (nonce_reused)."),
                 "422": _error("A field is missing or has the wrong shape (missing_field, "
                               "invalid_code, invalid_nonce, invalid_scanned_at, "
                               "invalid_checkpoint, invalid_identity_confirmed)."),
+                "429": RATE_LIMITED,
             },
         }
     },
@@ -306,6 +328,7 @@ PATHS: dict[str, Any] = {
                 "200": {"description": "The snapshot.", **_json("Snapshot", EXAMPLES["snapshot"])},
                 "401": _error("No or bad credentials."),
                 "403": _error("The staff account may not scan."),
+                "429": RATE_LIMITED,
             },
         }
     },
@@ -343,7 +366,8 @@ def document() -> dict[str, Any]:
                 "Check-in at the doors of the Global Public Safety Cooperation Forum. "
                 "Badge QR codes carry Ed25519-signed tokens: 'GP1' + base32(body 19 bytes + "
                 "signature 64 bytes), body = version 0x01 | badge UUID (16) | serial (2, "
-                "big-endian). Errors are JSON {error, message} with a stable code."),
+                "big-endian). Errors are JSON {error, message} with a stable code. A method a "
+                "path does not take answers 405 with an Allow header."),
         },
         "paths": PATHS,
         "components": {

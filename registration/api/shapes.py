@@ -90,9 +90,13 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
             "status": r.status,
             "badge_serial": r.badge_serial,
             "head_of_delegation": is_head_of_delegation(r.details),
+            "refused": False,
         }
         for r in snapshot.delegates
     ]
+    # Rejected or cancelled: no name, no category, nothing but what refuses the badge.
+    refused = [{"public_id": str(r.public_id), "badge_serial": r.badge_serial,
+                "refused": True} for r in snapshot.refused]
     return {
         "generated_at": iso(snapshot.generated_at),
         "accredited_statuses": list(ACCREDITED_VALUES),
@@ -104,5 +108,5 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
         "edition": snapshot.edition,
         "legacy_edition": snapshot.legacy_edition,
         "checkpoints": [checkpoint_json(c) for c in snapshot.checkpoints],
-        "delegates": delegates,
+        "delegates": delegates + refused,
     }

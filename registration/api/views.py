@@ -99,7 +99,7 @@ def post_checkin():
                           device=device, staff=staff, scanned_at=scanned_at,
                           identity_confirmed=confirmed)
     except CheckinError as exc:
-        status = 404 if exc.code == "unknown_checkpoint" else 422
+        status = {"unknown_checkpoint": 404, "nonce_reused": 409}.get(exc.code, 422)
         raise ApiError(status, exc.code, str(exc)) from None
     return jsonify(scan_result_json(result))
 

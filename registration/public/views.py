@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from .. import editions
 from ..fields import CATEGORIES
 from ..i18n import current_language
+from ..ratelimits import registration_limit
 from ..services.registration import (
     RegistrationRefused,
     full_categories,
@@ -69,6 +70,7 @@ def logo():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@registration_limit
 def register():
     closed = registration_closed()
     full = full_categories()

@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 
 from ..i18n import category_label, current_language
 from ..models import Delegate
+from ..ratelimits import manage_link_limits
 from ..services import manage_links, self_service
 from ..services.delegate_edit import form_data
 from ..services.eticket import ETicketUnavailable, eticket_filename, eticket_pdf
@@ -72,6 +73,7 @@ def _page(template: str, delegate: Delegate, token: str, **context: Any) -> str:
 
 
 @bp.route("/", methods=["GET", "POST"])
+@manage_link_limits
 def request_link():
     form = RequestLinkForm()
     if request.method == "POST":

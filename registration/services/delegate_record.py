@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import CheckIn, Delegate
-from ..validation import email_key
+from ..validation import email_keys
 from . import accreditation, self_service
 from .delegate_edit import form_data
 
@@ -22,8 +22,10 @@ def by_public_id(public_id: uuid.UUID) -> Delegate | None:
 
 
 def by_email(email: str) -> Delegate | None:
-    """The delegate registered with this address (compared case-folded), if any."""
-    return db.session.scalar(select(Delegate).where(Delegate.email_key == email_key(email)))
+    """The delegate registered with this address (validation.email_key: case, +tags and
+    Gmail dots folded; rows keyed by the older rule found too), if any."""
+    return db.session.scalar(select(Delegate).where(Delegate.email_key.in_(email_keys(email)))
+                             .limit(1))
 
 
 def check_ins(delegate: Delegate) -> list[tuple[str, datetime]]:

@@ -16,7 +16,7 @@ from ..models.delegate import RecordSource
 from ..models.status import HOLDS_PLACE
 from ..signals import delegate_registered
 from ..text import new_reference
-from ..validation import email_key
+from ..validation import email_key, email_keys
 from . import audit
 
 
@@ -56,7 +56,7 @@ def full_categories() -> set[str]:
 
 def email_registered(email: str) -> bool:
     return db.session.scalar(
-        select(Delegate.id).where(Delegate.email_key == email_key(email))
+        select(Delegate.id).where(Delegate.email_key.in_(email_keys(email)))
     ) is not None
 
 
@@ -66,15 +66,15 @@ def _check_email_and_pick_reference(email: str) -> str:
     References are random (30^8 space), so a clash is rare; when one happens, draw again.
     """
     prefix = current_app.config["REFERENCE_PREFIX"]
-    key = email_key(email)
+    keys = email_keys(email)  # rows stored before the plus/dot rule hold the old key
     while True:
         reference = new_reference(prefix)
         clashes = db.session.execute(
             select(Delegate.email_key, Delegate.reference).where(
-                (Delegate.email_key == key) | (Delegate.reference == reference)
+                Delegate.email_key.in_(keys) | (Delegate.reference == reference)
             )
         ).all()
-        if any(row.email_key == key for row in clashes):
+        if any(row.email_key in keys for row in clashes):
             raise RegistrationRefused("duplicate_email")
         if not clashes:
             return reference

@@ -32,9 +32,10 @@ from ..fields import CATEGORY_FIELDS, COMMON_FIELDS
 from ..i18n import event_texts
 from ..models import AuditEntry, Delegate, OutboxMessage, Status
 from ..signals import delegate_cancelled
-from ..validation import clean_record, email_key
+from ..validation import clean_record, email_key, email_keys
 from . import audit, eticket, mail
 from .delegate_edit import email_taken, form_data
+from .mail import outbox
 
 ACTOR = "delegate"
 # After printing, changes to these go to the desk instead of applying.
@@ -346,18 +347,22 @@ def send_manage_link(address: str) -> bool:
 
     Returns whether a message was queued. The caller must answer the same either way: the
     return value is for tests and logs, never for the person asking."""
-    key = email_key(address)
-    if not key:
+    if not email_key(address):
         return False
-    delegate = db.session.scalar(select(Delegate).where(Delegate.email_key == key))
-    if delegate is None:
+    delegate = db.session.scalar(select(Delegate).where(
+        Delegate.email_key.in_(email_keys(address))).limit(1))
+    if delegate is None or not delegate.email:
         return False
+    # Check and queue under a lock on the recipient (held to the commit), so concurrent
+    # requests on any process see each other's message: one a minute, really.
+    outbox.lock_recipient(delegate.email)
     recent = db.session.scalar(
         select(OutboxMessage.created_at)
         .where(OutboxMessage.delegate_id == delegate.id, OutboxMessage.kind == "manage_link")
         .order_by(OutboxMessage.id.desc()).limit(1))
     if recent is not None and (datetime.now(UTC) - recent).total_seconds() \
             < LINK_RESEND_INTERVAL_SECONDS:
+        db.session.rollback()
         return False  # one is on its way: no mail bombing through this form
     row = mail.queue("manage_link", delegate)
     db.session.commit()

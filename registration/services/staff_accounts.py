@@ -1,38 +1,33 @@
-"""Staff accounts: creating and disabling them, and signing in with throttling.
+"""Staff accounts: creating and disabling them, and signing in.
 
 Passwords are hashed by werkzeug with the method in PASSWORD_HASH_METHOD (scrypt unless
-configured otherwise). Failed sign-ins are counted in the LoginThrottle table under two keys,
-the account ("email:…") and the client address ("ip:…"), so every gunicorn worker sees the
-same counts. Too many failures within the window lock the key for
-a while; a successful sign-in clears the account's counter (not the address's: one valid
-account must not unlock an address that is guessing other accounts' passwords).
+configured otherwise). Failed sign-ins are counted per (account, client address) and per
+account in the database (signin_throttle.py): a slow-down and then a short lock for the pair
+only, and past a per-account ceiling an emailed one-time link (signin_links.py) instead of a
+refusal. Nobody can lock a real member of staff out.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import LoginThrottle, Role, StaffUser
+from ..models import Role, StaffUser
+from . import signin_links, signin_throttle
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
 FIRST_ADMIN_EMAIL = "admin@forum.local"
 
-# Defaults, each overridable in the app config under the same name.
-LOGIN_MAX_FAILURES_ACCOUNT = 5
-LOGIN_MAX_FAILURES_IP = 20  # a desk's staff often share one address
-LOGIN_WINDOW_MINUTES = 15
-LOGIN_LOCK_MINUTES = 15
+LOGIN_LOCK_MINUTES = signin_throttle.DEFAULTS["LOGIN_LOCK_MINUTES"]
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
@@ -48,31 +43,15 @@ class StaffAccountError(ValueError):
 
 class LoginRefused(Exception):
     """Sign-in refused. `reason`: "invalid" (unknown email or wrong password),
-    "locked_account", "locked_ip" (too many failures; `until` says when it ends) or
-    "disabled" (right password, disabled account)."""
+    "slow_down" (too many failures from this address for this account: wait until `until`),
+    "locked" (the short lock of this account from this address, until `until`),
+    "link_sent" (right password, but the account has had too many failures from everywhere:
+    a one-time sign-in link was emailed) or "disabled" (right password, disabled account)."""
 
     def __init__(self, reason: str, until: datetime | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.until = until
-
-
-@dataclass(frozen=True)
-class ThrottleSettings:
-    max_account: int
-    max_ip: int
-    window: timedelta
-    lock: timedelta
-
-
-def _settings() -> ThrottleSettings:
-    cfg = current_app.config
-    return ThrottleSettings(
-        max_account=int(cfg.get("LOGIN_MAX_FAILURES_ACCOUNT", LOGIN_MAX_FAILURES_ACCOUNT)),
-        max_ip=int(cfg.get("LOGIN_MAX_FAILURES_IP", LOGIN_MAX_FAILURES_IP)),
-        window=timedelta(minutes=int(cfg.get("LOGIN_WINDOW_MINUTES", LOGIN_WINDOW_MINUTES))),
-        lock=timedelta(minutes=int(cfg.get("LOGIN_LOCK_MINUTES", LOGIN_LOCK_MINUTES))),
-    )
 
 
 def normalise_email(email: str) -> str:
@@ -210,76 +189,18 @@ def change_password(staff: StaffUser, current: str, new: str) -> None:
     set_password(staff, new)
 
 
-# --- throttling -----------------------------------------------------------------------------
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _locked_until(key: str, now: datetime) -> datetime | None:
-    row = db.session.get(LoginThrottle, key)
-    if row is not None and row.locked_until is not None and row.locked_until > now:
-        return row.locked_until
-    return None
-
-
-def _count_failure(key: str, limit: int, settings: ThrottleSettings, now: datetime) -> None:
-    row = db.session.get(LoginThrottle, key, with_for_update=True)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0, window_started_at=now)
-        db.session.add(row)
-    if row.window_started_at + settings.window <= now or (
-            row.locked_until is not None and row.locked_until <= now):
-        row.failures = 0
-        row.window_started_at = now
-        row.locked_until = None
-    row.failures += 1
-    if row.failures >= limit:
-        row.locked_until = now + settings.lock
-
-
-def _forget_stale(settings: ThrottleSettings, now: datetime) -> None:
-    """Drop counters whose window and lock are over, so guessed emails do not pile up."""
-    db.session.execute(
-        delete(LoginThrottle).where(
-            LoginThrottle.window_started_at < now - settings.window,
-            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
-        )
-    )
-
-
-def _record_failure(email_key: str, ip_key: str, staff: StaffUser | None) -> None:
-    settings = _settings()
-    for attempt in range(2):
-        now = _now()
-        try:
-            _forget_stale(settings, now)
-            _count_failure(email_key, settings.max_account, settings, now)
-            _count_failure(ip_key, settings.max_ip, settings, now)
-            if staff is not None:
-                staff.failed_logins = (staff.failed_logins or 0) + 1
-                throttle = db.session.get(LoginThrottle, email_key)
-                staff.locked_until = throttle.locked_until if throttle is not None else None
-            db.session.commit()
-            return
-        except IntegrityError:  # another worker inserted the same key first: count again
-            db.session.rollback()
-            if attempt:
-                raise
-
-
-def throttle_keys(email: str, ip: str | None) -> tuple[str, str]:
-    return f"email:{normalise_email(email)[:250]}", f"ip:{(ip or 'unknown')[:64]}"
-
+# --- signing in -----------------------------------------------------------------------------
 
 def authenticate(email: str, password: str, ip: str | None) -> StaffUser:
-    """Check a sign-in. Returns the staff member, or raises LoginRefused (and counts it)."""
-    email_key, ip_key = throttle_keys(email, ip)
-    now = _now()
-    for key, reason in ((ip_key, "locked_ip"), (email_key, "locked_account")):
-        until = _locked_until(key, now)
-        if until is not None:
-            raise LoginRefused(reason, until)
+    """Check a sign-in from client address `ip`. Returns the staff member, or raises
+    LoginRefused (and counts the failure; see signin_throttle for the rules)."""
+    email = normalise_email(email)
+    now = signin_throttle.now()
+    state = signin_throttle.pair_state(email, ip, now)
+    if state is not None:
+        if not state.locked:  # did not wait: refused unchecked, and counted
+            state = signin_throttle.record_failure(email, ip, find_staff(email)) or state
+        raise LoginRefused("locked" if state.locked else "slow_down", state.until)
 
     staff = find_staff(email)
     password = (password or "")[:MAX_PASSWORD_LENGTH]
@@ -289,20 +210,19 @@ def authenticate(email: str, password: str, ip: str | None) -> StaffUser:
     else:
         ok = check_password_hash(staff.password_hash, password)
     if staff is None or not ok:
-        _record_failure(email_key, ip_key, staff)
-        # The failure that reaches the limit already says so.
-        now = _now()
-        for key, reason in ((email_key, "locked_account"), (ip_key, "locked_ip")):
-            until = _locked_until(key, now)
-            if until is not None:
-                raise LoginRefused(reason, until)
+        state = signin_throttle.record_failure(email, ip, staff)
+        if state is not None and state.locked:  # the failure that reaches the limit says so
+            raise LoginRefused("locked", state.until)
         raise LoginRefused("invalid")
     if not staff.active:
         raise LoginRefused("disabled")
+    if signin_throttle.account_over_ceiling(email, now):
+        # Many failures from many addresses: the password alone is not enough for now,
+        # but the owner is not refused either. A one-time link goes to their mailbox.
+        signin_links.send(staff)
+        raise LoginRefused("link_sent")
 
-    row = db.session.get(LoginThrottle, email_key)
-    if row is not None:
-        db.session.delete(row)
+    signin_throttle.clear(email, ip)
     staff.failed_logins = 0
     staff.locked_until = None
     staff.last_login_at = now

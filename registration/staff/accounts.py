@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from ..auth import roles_required
 from ..extensions import db
 from ..models import Role, StaffUser
-from ..services import staff_accounts
+from ..services import signin_throttle, staff_accounts
 from . import bp
 from .forms import PasswordForm, StaffCreateForm
 from .signin import home_for
@@ -36,6 +36,7 @@ def accounts():
                 return redirect(url_for("staff.accounts"), code=303)
         status = 422
     return render_template("staff/accounts.html", form=form, staff=staff_accounts.list_staff(),
+                           failures=signin_throttle.failures_by_account(),
                            password_form=PasswordForm(formdata=None)), status
 
 

@@ -451,6 +451,10 @@
     if (!d || serial > d.badge_serial) {
       return Object.assign(base, { status: "invalid", reason: "unknown_badge" });
     }
+    if (d.refused) {
+      // Rejected or cancelled: the snapshot carries no name, only what refuses the badge.
+      return Object.assign(base, { status: serial < d.badge_serial ? "revoked" : "not_accredited" });
+    }
     if (serial < d.badge_serial) {
       return Object.assign(base, { status: "revoked", delegate: withLabels(d) });
     }

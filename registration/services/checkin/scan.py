@@ -6,7 +6,10 @@ Rules, as implemented by :func:`check_in`:
 * **Idempotency.** Each scan carries a client-made nonce (unique column on `scan`). The scan
   row is the first thing written: a nonce seen before (a retry after a timeout, an offline
   sync sent twice, or a retry racing its original) inserts nothing and is answered with the
-  result recorded for it; nothing else is written.
+  result recorded for it; nothing else is written. The replay is bound to the original:
+  same checkpoint, same caller (device or staff member) and a code for the same badge and
+  serial; anything else reusing the nonce is refused with `nonce_reused` (HTTP 409), so a
+  nonce cannot be used to read another scan's answer.
 * **Exactly once per checkpoint.** Admission is an INSERT into `check_in`, whose
   UNIQUE(delegate_id, checkpoint_id) decides: an INSERT that hits the key means the
   delegate is already checked in there. There is no read-then-write.
@@ -258,6 +261,40 @@ def _find_scan(nonce: str) -> Scan | None:
     return db.session.scalar(select(Scan).where(Scan.nonce == nonce))
 
 
+def _claim(code: str) -> tuple[int | None, int | None]:
+    """(delegate id, serial) a code is genuinely signed for, whether or not it is still
+    current; (None, None) for a code that is not ours. A typed reference code names its
+    delegate and no serial."""
+    if not code.strip().upper().startswith(badge_token.PREFIX):
+        reference = parse_reference(code)
+        if reference is not None:
+            return db.session.scalar(select(Delegate.id)
+                                     .where(Delegate.reference == reference)), None
+    try:
+        token = badge_token.verify(code, public_keys())
+    except badge_token.BadgeTokenError:
+        return None, None
+    delegate_id = db.session.scalar(select(Delegate.id)
+                                    .where(Delegate.public_id == token.badge_id))
+    return delegate_id, token.serial if delegate_id is not None else None
+
+
+def _replay(seen: Scan, code: str, checkpoint_id: str, device: Any | None,
+            staff: StaffUser | None) -> ScanResult:
+    """The stored answer for a re-sent scan, if it is the same scan; else nonce_reused."""
+    delegate_id, serial = _claim(code)
+    same = (seen.checkpoint_id == checkpoint_id
+            and seen.device_id == (device.id if device is not None else None)
+            and seen.staff_id == (staff.id if staff is not None else None)
+            and seen.delegate_id == delegate_id
+            and (seen.badge_serial is None or seen.badge_serial == serial))
+    if not same:
+        raise CheckinError("nonce_reused", "This nonce was used for another scan (another "
+                                           "code, checkpoint or caller): make a new nonce "
+                                           "for every scan.")
+    return _stored_result(seen)
+
+
 def _insert_once(table: str, values: dict[str, Any]) -> int | None:
     """INSERT a row unless its unique key is taken; returns the new id, or None if taken.
 
@@ -333,7 +370,7 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
         seen = _find_scan(nonce)  # a replay of a scan made before the checkpoint closed
         if seen is None:
             raise
-        return _stored_result(seen)
+        return _replay(seen, code, checkpoint_id, device, staff)
 
     now = utcnow()
     offline = scanned_at is not None
@@ -375,7 +412,7 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
         seen = _find_scan(nonce)
         if seen is None:  # cannot happen: scans are never deleted
             raise RuntimeError(f"nonce {nonce!r} conflicted but no scan has it")
-        return _stored_result(seen)
+        return _replay(seen, code, checkpoint.id, device, staff)
 
     if result.status == ScanOutcome.CHECKED_IN:
         if delegate is None:

@@ -22,9 +22,12 @@ from .checkpoints import list_checkpoints
 @dataclass
 class Snapshot:
     generated_at: datetime
-    # Rows: public_id, badge_name, given_name, family_name, native_name, honorific,
-    # category, country, status, badge_serial, details (no contact data).
+    # Who may enter (an accredited status): public_id, badge_name, given_name, family_name,
+    # native_name, honorific, category, country, status, badge_serial, details (no contact
+    # data).
     delegates: list[Any]
+    # Everyone else past submission (rejected, cancelled): public_id and badge_serial only,
+    # so an offline scanner still refuses their badge but learns nothing about them.
     checkpoints: list[Checkpoint]  # the open ones
     public_keys: list[str]  # base64url raw, current first
     # Typed reference code (its key, text.reference_key) → public id, for accredited
@@ -35,20 +38,27 @@ class Snapshot:
     # before editions (without one) belong to `legacy_edition`, the first.
     edition: int | None = None
     legacy_edition: int | None = None
+    refused: list[Any] = field(default_factory=list)
 
 
 def snapshot() -> Snapshot:
-    """Every delegate past submission (public id, names, category, country, status and
-    current badge serial), the open checkpoints, and the public keys."""
+    """Every accredited delegate (public id, names, category, country, status and current
+    badge serial); for the others past submission only public id and badge serial; the
+    open checkpoints, and the public keys."""
     rows = db.session.execute(
         select(Delegate.public_id, Delegate.badge_name, Delegate.given_name,
                Delegate.family_name, Delegate.native_name, Delegate.honorific,
                Delegate.category, Delegate.country, Delegate.status, Delegate.badge_serial,
                Delegate.details)
-        .where(Delegate.status.not_in((Status.SUBMITTED.value,)))
+        .where(Delegate.status.in_(ACCREDITED_VALUES))
         .order_by(Delegate.id)
     ).all()
-    return Snapshot(generated_at=utcnow(), delegates=list(rows),
+    refused = db.session.execute(
+        select(Delegate.public_id, Delegate.badge_serial)
+        .where(Delegate.status.not_in((Status.SUBMITTED.value, *ACCREDITED_VALUES)))
+        .order_by(Delegate.id)
+    ).all()
+    return Snapshot(generated_at=utcnow(), delegates=list(rows), refused=list(refused),
                     checkpoints=list_checkpoints(active_only=True),
                     public_keys=public_keys_b64(), references=_references(),
                     edition=current_edition_id(), legacy_edition=first_edition_id())

@@ -8,15 +8,17 @@ Rows move pending → sent, or pending → failed after MAIL_MAX_ATTEMPTS failed
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from typing import Any, cast
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, func, select, text, update
 
 from ... import signals
 from ...editions import ALL_EDITIONS
@@ -24,7 +26,7 @@ from ...extensions import db
 from ...models import Delegate, OutboxMessage
 from ...models.outbox import OutboxStatus
 from ...models.types import utcnow
-from ...validation import email_key
+from ...validation import email_keys
 from .. import manage_links
 from . import compose
 from .transport import PermanentFailure
@@ -47,13 +49,57 @@ def is_draft(row: OutboxMessage) -> bool:
     return bytes(row.message or b"").startswith(DRAFT_MAGIC)
 
 
+# Mail that anyone on the internet can cause (the registration form, "send me a new link"):
+# at most MAIL_PUBLIC_PER_RECIPIENT_PER_HOUR of them per recipient address and hour.
+PUBLIC_KINDS = frozenset({"registered", "manage_link"})
+
+
+def lock_recipient(recipient: str) -> None:
+    """Serialise mail to one address until the transaction ends, across processes: a
+    transaction-scoped advisory lock on PostgreSQL; on SQLite, which has one writer at a
+    time, a write that takes the database's write lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(recipient.strip().lower().encode()).digest()
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": int.from_bytes(digest[:8], "big", signed=True)})
+    else:
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == -1)
+                           .values(attempts=OutboxMessage.attempts))
+
+
+def recent_public_mail(recipient: str, within: timedelta = timedelta(hours=1)) -> list[Any]:
+    """(kind, created_at) of the public-flow mail to `recipient` in the last `within`,
+    newest first. Call lock_recipient first when deciding on it."""
+    return list(db.session.execute(
+        select(OutboxMessage.kind, OutboxMessage.created_at)
+        .where(func.lower(OutboxMessage.recipient) == recipient.strip().lower(),
+               OutboxMessage.kind.in_(PUBLIC_KINDS),
+               OutboxMessage.created_at > utcnow() - within)
+        .order_by(OutboxMessage.id.desc())))
+
+
+def _over_public_cap(kind: str, recipient: str) -> bool:
+    if kind not in PUBLIC_KINDS:
+        return False
+    cap = int(current_app.config.get("MAIL_PUBLIC_PER_RECIPIENT_PER_HOUR") or 3)
+    lock_recipient(recipient)
+    if len(recent_public_mail(recipient)) >= cap:
+        log.warning("not queued: %s mail to %s would exceed %d public mails an hour",
+                    kind, recipient, cap)
+        return True
+    return False
+
+
 def queue(kind: str, delegate: Delegate, **context: Any) -> OutboxMessage | None:
     """Add the message for `kind` to the current transaction (the caller commits).
 
     `context` (e.g. a rejection's reason) must be JSON-serialisable. Returns None for a
-    delegate without an email address."""
+    delegate without an email address, or when a public-flow message (PUBLIC_KINDS) would
+    be one too many for the recipient this hour."""
     compose.check_kind(kind)
     if not delegate.email:
+        return None
+    if _over_public_cap(kind, delegate.email):
         return None
     if delegate.id is None:
         db.session.flush()
@@ -65,6 +111,19 @@ def queue(kind: str, delegate: Delegate, **context: Any) -> OutboxMessage | None
         status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=utcnow(),
         last_error="",
     )
+    db.session.add(row)
+    if has_request_context():
+        g.mail_queued = True
+    return row
+
+
+def queue_message(kind: str, recipient: str, msg: EmailMessage) -> OutboxMessage:
+    """Queue a message built already (staff mail, not about a delegate; the caller
+    commits). It is sent as stored, like a materialised draft."""
+    row = OutboxMessage(
+        delegate_id=None, kind=kind[:32], recipient=recipient, subject=str(msg["Subject"])[:300],
+        message=msg.as_bytes(policy=SMTP_POLICY), status=OutboxStatus.PENDING.value,
+        attempts=0, next_attempt_at=utcnow(), last_error="")
     db.session.add(row)
     if has_request_context():
         g.mail_queued = True
@@ -84,7 +143,7 @@ def materialise(row: OutboxMessage) -> None:
         delegate = db.session.get(Delegate, row.delegate_id) if row.delegate_id else None
         if delegate is None:
             raise BuildFailure("the delegate no longer exists")
-        if delegate.email_key != email_key(row.recipient):
+        if delegate.email_key not in email_keys(row.recipient):
             # The address changed (or was erased) after this was queued: the message would
             # carry a working manage link to an inbox that is no longer the delegate's.
             raise BuildFailure("not sent: the delegate's email address changed since")

@@ -14,7 +14,7 @@ from ..i18n import category_label, current_language
 from ..models import Checkpoint
 from ..models.status import ACCREDITED_VALUES
 from ..services.checkin import display_name, is_head_of_delegation, iso
-from ..services.checkin.scan import ScanResult
+from ..services.checkin.records import ScanResult
 from ..services.checkin.snapshot import Snapshot
 
 

@@ -21,7 +21,8 @@ from ..models import Role, StaffUser
 from ..services import devices as device_service
 from ..services.badge_signing import public_keys_b64
 from ..services.checkin import CheckinError
-from ..services.checkin.scan import check_in, parse_scanned_at
+from ..services.checkin.records import parse_scanned_at
+from ..services.checkin.scan import check_in
 from ..services.checkin.snapshot import snapshot
 from ..services.devices import DeviceIdentity
 from . import bp

@@ -19,7 +19,7 @@ from ..models import Role
 from ..models.checkin import SCAN_OUTCOME_HEADLINES
 from ..services.badge_signing import public_keys_b64
 from ..services.checkin.checkpoints import list_checkpoints
-from ..services.checkin.scan import photo_jpeg
+from ..services.checkin.records import photo_jpeg
 from . import bp
 
 # What the service worker keeps for a reload without network (besides the page and the

@@ -46,8 +46,7 @@ Rules, as implemented by :func:`check_in`:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import JSON, Boolean, CursorResult, Result, bindparam, select, text, update
@@ -56,7 +55,7 @@ from sqlalchemy.exc import IntegrityError
 from ... import badge_token
 from ...editions import current_edition_id, first_edition_id
 from ...extensions import db
-from ...models import ACCREDITED, CheckIn, Delegate, DelegatePhoto, Scan, StaffUser, Status
+from ...models import ACCREDITED, CheckIn, Delegate, Scan, StaffUser, Status
 from ...models.checkin import ADMITTED, ScanMethod, ScanOutcome
 from ...models.status import can_transition
 from ...models.types import UTCDateTime, utcnow
@@ -65,32 +64,19 @@ from .. import audit
 from ..badge_signing import public_keys
 from . import CheckinError, iso
 from .checkpoints import admits, find_checkpoint, get_checkpoint
+from .records import (
+    D,
+    DelegateView,
+    ScanResult,
+    delegate_where,
+    existing_check_in,
+)
 
 MAX_NONCE_LENGTH = 64
 # Databases where `_insert_once` uses ON CONFLICT DO NOTHING (tests empty it to exercise the
 # SAVEPOINT fallback).
 UPSERT_DIALECTS: tuple[str, ...] = ("postgresql", "sqlite")
 MAX_CODE_LENGTH = 512
-
-
-@dataclass
-class ScanResult:
-    """The decision on one scan, as the scanner shows it (api/shapes.py gives its JSON)."""
-
-    status: ScanOutcome
-    checkpoint_id: str
-    checkpoint_name: str
-    scanned_at: datetime
-    delegate: DelegateView | None = None
-    # checked_in: this admission; already_checked_in: the first one at this checkpoint.
-    checked_in_at: datetime | None = None
-    offline: bool = False
-    # For "invalid": malformed, bad_signature, unknown_badge, unknown_reference or other_edition.
-    reason: str | None = None
-    superseded_at: datetime | None = None
-    replayed: bool = False  # the nonce was seen before: this is the stored answer
-    has_photo: bool = False
-    method: ScanMethod = ScanMethod.QR
 
 
 # --------------------------------------------------------------------------- scanning
@@ -101,19 +87,6 @@ class ScanResult:
 # loads, ORM-enabled INSERTs and unit-of-work flushes at 3-4 times the CPU of these (about
 # half of each scan's time). The audit row has the shape `audit.record` gives it.
 
-_D = Delegate.__table__
-_CI = CheckIn.__table__
-_DELEGATE_SELECT = select(
-    _D.c.id, _D.c.public_id, _D.c.reference, _D.c.honorific, _D.c.given_name,
-    _D.c.family_name, _D.c.native_name, _D.c.badge_name, _D.c.organisation, _D.c.category,
-    _D.c.country, _D.c.status, _D.c.badge_serial, _D.c.details,
-    select(DelegatePhoto.__table__.c.delegate_id)
-    .where(DelegatePhoto.__table__.c.delegate_id == _D.c.id).exists().label("has_photo"),
-)
-_CHECK_IN_SELECT = select(_CI.c.id, _CI.c.checked_in_at).where(
-    _CI.c.delegate_id == bindparam("delegate_id"),
-    _CI.c.checkpoint_id == bindparam("checkpoint_id"),
-)
 _INSERT_SCAN = (
     "INSERT INTO scan (nonce, checkpoint_id, delegate_id, device_id, staff_id, badge_serial, "
     "result, scanned_at, received_at, offline, method, edition_id) VALUES (:nonce, "
@@ -161,82 +134,9 @@ _UPSERT = {"scan": _statement(_INSERT_SCAN, "nonce"),
 _PLAIN = {"scan": _statement(_INSERT_SCAN, None), "check_in": _statement(_INSERT_CHECK_IN, None)}
 
 
-@dataclass
-class DelegateView:
-    """The columns of a delegate that a scan needs (read without an ORM entity)."""
-
-    id: int
-    public_id: uuid.UUID
-    reference: str
-    honorific: str
-    given_name: str
-    family_name: str
-    native_name: str
-    badge_name: str
-    organisation: str
-    category: str
-    country: str
-    status: str
-    badge_serial: int
-    details: dict[str, Any]
-    has_photo: bool
-
-    @property
-    def full_name(self) -> str:
-        return " ".join(p for p in (self.given_name, self.family_name) if p)
-
-    @property
-    def status_enum(self) -> Status:
-        return Status(self.status)
-
-
-def _delegate_where(condition: Any) -> DelegateView | None:
-    row = db.session.execute(_DELEGATE_SELECT.where(condition)).first()
-    if row is None:
-        return None
-    data = dict(row._mapping)
-    data["has_photo"] = bool(data["has_photo"])
-    data["details"] = data["details"] or {}
-    return DelegateView(**data)
-
-
-MAX_OFFLINE_AGE = timedelta(days=3)
-
-
-def parse_scanned_at(value: str | None) -> datetime | None:
-    """An ISO 8601 time with a zone (or None). Raises CheckinError for anything else."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise CheckinError("invalid_scanned_at", "scanned_at must be an ISO 8601 string.")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise CheckinError("invalid_scanned_at",
-                           "scanned_at must be an ISO 8601 date-time.") from None
-    if parsed.tzinfo is None:
-        raise CheckinError("invalid_scanned_at", "scanned_at needs a time zone (e.g. Z).")
-    try:
-        parsed = parsed.astimezone(UTC)
-    except OverflowError:  # e.g. 0001-01-01T00:00+14:00
-        raise CheckinError("invalid_scanned_at", "scanned_at is out of range.") from None
-    # An offline queue holds hours, not weeks: an older time is a wrong clock or a replay,
-    # and must not rewrite a recorded check-in time ("earliest wins"). A time in the future
-    # is clamped later (a phone's clock running ahead must not lose the scan).
-    if parsed < datetime.now(UTC) - MAX_OFFLINE_AGE:
-        raise CheckinError("invalid_scanned_at",
-                           "scanned_at is more than three days old: not an offline scan.")
-    return parsed
-
-
 def _rowcount(result: Result[Any]) -> int:
     """Rows an UPDATE matched (Session.execute is typed as returning any Result)."""
     return cast("CursorResult[Any]", result).rowcount
-
-
-def _existing_check_in(delegate_id: int, checkpoint_id: str) -> Any:
-    return db.session.execute(_CHECK_IN_SELECT, {"delegate_id": delegate_id,
-                                                 "checkpoint_id": checkpoint_id}).first()
 
 
 def _stored_result(scan: Scan) -> ScanResult:
@@ -244,7 +144,7 @@ def _stored_result(scan: Scan) -> ScanResult:
     checkpoint = find_checkpoint(scan.checkpoint_id)
     if checkpoint is None:  # the foreign key makes this impossible
         raise LookupError(f"scan {scan.id} refers to a missing checkpoint")
-    delegate = _delegate_where(_D.c.id == scan.delegate_id) if scan.delegate_id else None
+    delegate = delegate_where(D.c.id == scan.delegate_id) if scan.delegate_id else None
     result = ScanResult(status=ScanOutcome(scan.result), checkpoint_id=checkpoint.id,
                         checkpoint_name=checkpoint.name, scanned_at=scan.scanned_at,
                         delegate=delegate, offline=scan.offline, replayed=True,
@@ -252,7 +152,7 @@ def _stored_result(scan: Scan) -> ScanResult:
     if delegate is not None:
         result.has_photo = delegate.has_photo
         if scan.result in ADMITTED:
-            existing = _existing_check_in(delegate.id, checkpoint.id)
+            existing = existing_check_in(delegate.id, checkpoint.id)
             result.checked_in_at = existing.checked_in_at if existing else None
     return result
 
@@ -317,8 +217,8 @@ def _by_token(code: str, result: ScanResult) -> tuple[DelegateView | None, int |
     loaded: dict[str, DelegateView | None] = {}
 
     def current_serial(badge_id: uuid.UUID) -> int | None:
-        found = loaded["delegate"] = _delegate_where(
-            (_D.c.public_id == badge_id) & (_D.c.edition_id == current_edition_id()))
+        found = loaded["delegate"] = delegate_where(
+            (D.c.public_id == badge_id) & (D.c.edition_id == current_edition_id()))
         return found.badge_serial if found is not None else None
 
     try:
@@ -338,8 +238,8 @@ def _by_reference(reference: str, identity_confirmed: bool | None, result: ScanR
                   ) -> DelegateView | None:
     """The delegate of a typed reference code; `result` says what staff must do or did."""
     result.method = ScanMethod.MANUAL
-    delegate = _delegate_where((_D.c.reference == reference)
-                               & (_D.c.edition_id == current_edition_id()))
+    delegate = delegate_where((D.c.reference == reference)
+                               & (D.c.edition_id == current_edition_id()))
     if delegate is None:
         result.status, result.reason = ScanOutcome.INVALID, "unknown_reference"
     elif identity_confirmed is None:
@@ -455,7 +355,7 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
                at=iso(when), **gate)
         return
 
-    first = _existing_check_in(delegate.id, checkpoint.id)
+    first = existing_check_in(delegate.id, checkpoint.id)
     if first is None:  # cannot happen: check-ins are never deleted
         raise RuntimeError("check-in conflicted but none is recorded")
     if result.offline and when < first.checked_in_at:
@@ -473,7 +373,7 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
             _audit(delegate.id, "checkin_time_corrected", staff, device, earlier=iso(when),
                    replaced=iso(first.checked_in_at), **gate)
             return
-        first = _existing_check_in(delegate.id, checkpoint.id)
+        first = existing_check_in(delegate.id, checkpoint.id)
         if first is None:
             raise LookupError("the check-in that made this one a duplicate is gone")
     result.status = ScanOutcome.ALREADY_CHECKED_IN
@@ -481,12 +381,4 @@ def _admit(result: ScanResult, scan_id: int, delegate: DelegateView, checkpoint:
     db.session.execute(
         update(Scan).where(Scan.id == scan_id).values(result=ScanOutcome.ALREADY_CHECKED_IN.value)
         .execution_options(synchronize_session=False)
-    )
-
-
-def photo_jpeg(public_id: uuid.UUID) -> bytes | None:
-    """The photo a door shows with a scanned delegate (None if there is none)."""
-    return db.session.scalar(
-        select(DelegatePhoto.jpeg).join(Delegate, Delegate.id == DelegatePhoto.delegate_id)
-        .where(Delegate.public_id == public_id)
     )

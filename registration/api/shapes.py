@@ -39,7 +39,8 @@ def delegate_json(delegate: Any, has_photo: bool = False) -> dict[str, Any]:
         "category": delegate.category,
         "category_label": category_label(delegate.category),
         "country": delegate.country,
-        "country_name": country_name(delegate.country) if delegate.country else "",
+        "country_name": (country_name(delegate.country, current_language()) if delegate.country
+                         else ""),
         "status": delegate.status,
         "badge_serial": delegate.badge_serial,
         "head_of_delegation": is_head_of_delegation(delegate.details),

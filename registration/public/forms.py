@@ -24,7 +24,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
-from ..countries import country_choices
+from ..countries import country_choices, names_file
 from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFICS, THEMES
 from ..validation import clean_record
 
@@ -55,9 +55,14 @@ class CachedOptionsSelect(Select):
         return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")  # noqa: S704
 
 
-@cache
 def _country_options(lang: str, empty_label: str) -> list[SelectChoice]:
-    # Cached per language so the widget's cache key (the list's identity) stays stable.
+    return _country_options_for(lang, empty_label, names_file())
+
+
+@cache
+def _country_options_for(lang: str, empty_label: str, path: str) -> list[SelectChoice]:
+    # Cached per language and names file so the widget's cache key (the list's identity)
+    # stays stable.
     return [SelectChoice("", empty_label)] + [
         SelectChoice(code, name) for code, name in country_choices(lang)
     ]

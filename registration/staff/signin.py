@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from ..auth import roles_required, start_session
+from ..i18n import local_datetime
 from ..models import Role, StaffUser
 from ..services import staff_accounts
 from ..web import safe_next
@@ -29,16 +30,17 @@ def _lock_minutes() -> int:
     return int(current_app.config.get("LOGIN_LOCK_MINUTES", staff_accounts.LOGIN_LOCK_MINUTES))
 
 
+LOCK_TIME = "HH:mm (ZZZZ)"  # in the forum's time zone, e.g. 09:45 (GMT+08:00)
 LOGIN_MESSAGES = {
     "invalid": lambda until: _("The email or password is not right."),
     "disabled": lambda until: _("This account is disabled. Ask an administrator."),
     "locked_account": lambda until: _(
         "Too many failed sign-ins for this account. It is locked for %(minutes)d minutes, "
-        "until %(time)s UTC.", minutes=_lock_minutes(), time=until.strftime("%H:%M")),
+        "until %(time)s.", minutes=_lock_minutes(), time=local_datetime(until, LOCK_TIME)),
     "locked_ip": lambda until: _(
         "Too many failed sign-ins from this computer. Sign-in from here is locked for "
-        "%(minutes)d minutes, until %(time)s UTC.", minutes=_lock_minutes(),
-        time=until.strftime("%H:%M")),
+        "%(minutes)d minutes, until %(time)s.", minutes=_lock_minutes(),
+        time=local_datetime(until, LOCK_TIME)),
 }
 LOGIN_STATUS = {"invalid": 401, "disabled": 403, "locked_account": 429, "locked_ip": 429}
 

@@ -22,7 +22,7 @@ class Role(StrEnum):
 ROLE_LABELS: dict[str, object] = {
     Role.ADMIN: _l("administrator"),
     Role.DESK: _l("desk"),
-    Role.SCANNER: _l("check-in"),
+    Role.SCANNER: _l("scanner"),
 }
 
 

@@ -25,7 +25,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from ..countries import country_choices, names_file
-from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFICS, THEMES
+from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFIC_LABELS, HONORIFICS, THEMES
 from ..validation import clean_record
 
 
@@ -83,7 +83,9 @@ class DelegateForm(FlaskForm):
     given_name = StringField(
         _l("Given name(s)"), description=_l("If you have only one name, enter it here.")
     )
-    family_name = StringField(_l("Family name"))
+    family_name = StringField(
+        _l("Family name"), description=_l("Your surname, e.g. Wang for 王小明 (Wang Xiaoming).")
+    )
     native_name = StringField(
         _l("Name in your own script (optional)"),
         description=_l("For example 王小明, Мария Иванова, محمد علي"),
@@ -128,7 +130,7 @@ class DelegateForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.country.choices = _country_options(lang, str(_l("Choose…")))
         self.delegation.choices = _country_options(lang, str(_l("Same as my country")))
-        self.honorific.choices = [SelectChoice(h, h or _l("none")) for h in HONORIFICS]
+        self.honorific.choices = [SelectChoice(h, HONORIFIC_LABELS[h]) for h in HONORIFICS]
         self.cleaned: dict[str, Any] = {}
 
     def category_sections(self) -> list[tuple[str, object, list]]:

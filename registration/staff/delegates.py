@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 
 from ..auth import roles_required
 from ..countries import country_choices
-from ..fields import CATEGORIES, CATEGORY_FIELDS, THEMES
+from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFIC_LABELS, THEMES
 from ..i18n import current_language
 from ..models import STATUS_LABELS, Delegate, InvalidTransition, Role, Status
 from ..services import accreditation, delegate_record, delegate_search, self_service
@@ -107,6 +107,7 @@ def _render_record(delegate: Delegate, reject_form: RejectForm | None = None,
         statuses=STATUS_LABELS, checkins=record.checkins, badge_reprint_reasons=REPRINT_REASONS,
         Status=Status, change_request=record.change_request,
         current_values=record.current_values, photo_aspect=photo_aspect(),
+        honorifics=HONORIFIC_LABELS,
         phone_verified=phone_is_verified(delegate.phone) if delegate.phone else True,
     ), status
 

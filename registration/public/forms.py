@@ -79,12 +79,15 @@ class DelegateForm(FlaskForm):
         choices=[SelectChoice(k, v) for k, v in CATEGORIES.items()],
         validate_choice=False,
     )
-    honorific = SelectField(_l("Honorific"), validate_choice=False)
+    honorific = SelectField(_l("Honorific"), validate_choice=False,
+                            render_kw={"autocomplete": "honorific-prefix"})
     given_name = StringField(
-        _l("Given name(s)"), description=_l("If you have only one name, enter it here.")
+        _l("Given name(s)"), description=_l("If you have only one name, enter it here."),
+        render_kw={"autocomplete": "given-name"},
     )
     family_name = StringField(
-        _l("Family name"), description=_l("Your surname, e.g. Wang for 王小明 (Wang Xiaoming).")
+        _l("Family name"), description=_l("Your surname, e.g. Wang for 王小明 (Wang Xiaoming)."),
+        render_kw={"autocomplete": "family-name"},
     )
     native_name = StringField(
         _l("Name in your own script (optional)"),
@@ -94,14 +97,18 @@ class DelegateForm(FlaskForm):
         _l("Name as it should appear on your badge"),
         description=_l("Leave empty to use your given and family names."),
     )
-    organisation = StringField(_l("Organisation"))
-    position = StringField(_l("Position / job title"))
+    organisation = StringField(_l("Organisation"), render_kw={"autocomplete": "organization"})
+    position = StringField(_l("Position / job title"),
+                           render_kw={"autocomplete": "organization-title"})
     country = SelectField(
-        _l("Country or region"), validate_choice=False, widget=CachedOptionsSelect()
+        _l("Country or region"), validate_choice=False, widget=CachedOptionsSelect(),
+        render_kw={"autocomplete": "country"},
     )
-    email = StringField(_l("Email"))
+    email = StringField(_l("Email"), render_kw={"autocomplete": "email", "type": "email",
+                                                "inputmode": "email"})
     phone = StringField(
-        _l("Mobile phone"), description=_l("International format, e.g. +86 138 0013 8000")
+        _l("Mobile phone"), description=_l("International format, e.g. +86 138 0013 8000"),
+        render_kw={"autocomplete": "tel", "type": "tel", "inputmode": "tel"},
     )
     dietary_needs = TextAreaField(_l("Dietary needs (optional)"))
     accessibility_needs = TextAreaField(_l("Accessibility needs (optional)"))
@@ -128,10 +135,27 @@ class DelegateForm(FlaskForm):
 
     def __init__(self, *args: Any, lang: str = "en", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.lang = lang  # the page's language (the template orders the name fields by it)
         self.country.choices = _country_options(lang, str(_l("Choose…")))
         self.delegation.choices = _country_options(lang, str(_l("Same as my country")))
         self.honorific.choices = [SelectChoice(h, HONORIFIC_LABELS[h]) for h in HONORIFICS]
         self.cleaned: dict[str, Any] = {}
+        self._mark_required()
+
+    # What clean_record refuses when empty (given_name: one name at least is needed).
+    REQUIRED = ("category", "given_name", "organisation", "position", "country", "email",
+                "phone", "consent")
+    require_category_fields = True
+
+    def _mark_required(self) -> None:
+        """Flag the fields the shared rules require, so the page marks them (required,
+        aria-required and a visible mark)."""
+        names = [n for n in self.REQUIRED if n in self]
+        if self.require_category_fields:
+            names += [f.name for fields in CATEGORY_FIELDS.values() for f in fields
+                      if f.required and f.name in self]
+        for name in names:
+            self[name].flags.required = True
 
     def category_sections(self) -> list[tuple[str, object, list]]:
         """(category key, label, [bound fields]) for the template's per-category fieldsets."""

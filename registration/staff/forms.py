@@ -76,6 +76,8 @@ class WalkInForm(DelegateForm):
 class DeskEditForm(DelegateForm):
     """Editing at the desk: consent is on file already; category answers may stay empty."""
 
+    require_category_fields = False
+
     def validate(self, extra_validators=None) -> bool:
         ok = FlaskForm.validate(self, extra_validators)
         data = {name: field.data for name, field in self._fields.items()}

@@ -71,5 +71,7 @@ def register_web_helpers(app: Flask) -> None:
         if _wants_json():
             return jsonify(error=exc.name.lower().replace(" ", "_"),
                            message=exc.description), code
-        return render_template("error.html", code=code, title=exc.name,
-                               message=exc.description), code
+        # Werkzeug's stock description ("The requested URL was not found on the server…")
+        # gives way to the page's own wording; a message the app wrote itself stays.
+        own = exc.description if exc.description != type(exc).description else None
+        return render_template("error.html", code=code, title=exc.name, message=own), code

@@ -36,7 +36,8 @@ ACTOR_LABELS: dict[str, object] = {
 }
 
 
-def _field_label(name: str) -> str:
+def field_label(name: str) -> str:
+    """A field's form label ("family_name" → "Family name"), or the name itself."""
     from ..public.forms import DelegateForm
 
     unbound = getattr(DelegateForm, name, None)
@@ -104,10 +105,10 @@ def describe(entry: AuditEntry) -> list[str]:
         return [line]
     if entry.action == "edited":
         changes = d.get("changes") or {}
-        lines = [_("edited %(field)s from %(old)s to %(new)s", field=_field_label(name),
+        lines = [_("edited %(field)s from %(old)s to %(new)s", field=field_label(name),
                    old=_show(old), new=_show(new)) for name, (old, new) in changes.items()]
         if d.get("fields"):  # self-service edits keep field names only
-            fields = ", ".join(_field_label(str(f)) for f in d["fields"])
+            fields = ", ".join(field_label(str(f)) for f in d["fields"])
             lines.append(_("edited %(fields)s (by the delegate)", fields=fields)
                          if d.get("by") == "self_service" else _("edited %(fields)s",
                                                                    fields=fields))

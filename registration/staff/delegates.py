@@ -16,6 +16,7 @@ from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFIC_LABELS, THEMES
 from ..i18n import current_language
 from ..models import STATUS_LABELS, Delegate, InvalidTransition, Role, Status
 from ..services import accreditation, delegate_record, delegate_search, self_service
+from ..services.audit_text import field_label
 from ..services.delegate_edit import EditRefused, edit_delegate, form_data
 from ..services.photos import photo_aspect
 from ..services.printing import REPRINT_REASONS
@@ -107,7 +108,7 @@ def _render_record(delegate: Delegate, reject_form: RejectForm | None = None,
         statuses=STATUS_LABELS, checkins=record.checkins, badge_reprint_reasons=REPRINT_REASONS,
         Status=Status, change_request=record.change_request,
         current_values=record.current_values, photo_aspect=photo_aspect(),
-        honorifics=HONORIFIC_LABELS,
+        honorifics=HONORIFIC_LABELS, field_label=field_label,
         phone_verified=phone_is_verified(delegate.phone) if delegate.phone else True,
     ), status
 

@@ -60,10 +60,11 @@ def local_datetime(value: datetime | str | None, fmt: str = DATETIME_FORMAT) -> 
         return ""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             return value
-    return babel_format_datetime(value, fmt)
+        return str(babel_format_datetime(moment, fmt))
+    return str(babel_format_datetime(value, fmt))
 
 
 def event_texts(lang: str) -> dict[str, str]:

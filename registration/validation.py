@@ -65,7 +65,7 @@ def clean_phone(value: str, country: str = "") -> str:
     # A number possible only locally (no area code) cannot be called from abroad: refused.
     possible = phonenumbers.is_possible_number_with_reason(number)
     if possible != phonenumbers.ValidationResult.IS_POSSIBLE or \
-            phonenumbers.region_code_for_country_code(number.country_code) == "ZZ":
+            phonenumbers.region_code_for_country_code(number.country_code or 0) == "ZZ":
         raise ValueError(_l("This is not a valid phone number. Check the country code and "
                             "the number of digits."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -45,7 +45,8 @@ def main() -> None:
             "position": "Senior Specialist, Cybercrime Directorate", "country": "DE",
             "email": "maximilian.von.hohenzollern@example.org", "phone": "+49 151 23456789",
             "expertise": "cybersecurity"}, require_consent=False)
-        assert not errors, errors
+        if errors:
+            raise SystemExit(f"sample delegate refused: {errors}")
         delegate = build_delegate(clean, source="self")
         delegate.reference = "GPS-Y8ZG-CY7J"
         delegate.status = "approved"

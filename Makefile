@@ -16,8 +16,10 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+$(VENV)/.dev-installed: requirements-dev.txt package-lock.json $(VENV)/.installed
 	$(BIN)/pip install -q -r requirements-dev.txt
+	@# axe-core for the accessibility browser tests (they skip without it or without npm)
+	if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; fi
 	touch $@
 
 install: $(VENV)/.installed

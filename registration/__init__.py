@@ -75,6 +75,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         settings.update(config)
     app.config.update(settings)
+    if app.config.get("COUNTRY_NAMES_FILE"):  # a broken names file stops the start, not a page
+        from .countries import CountryNamesError, load_overrides
+
+        try:
+            load_overrides(app.config["COUNTRY_NAMES_FILE"])
+        except CountryNamesError as exc:
+            from .config import ConfigError
+
+            raise ConfigError(str(exc)) from exc
     if app.config.get("TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -198,6 +198,9 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # How staff passwords are hashed (werkzeug's method string). scrypt in production;
         # the test suite sets a cheap one so that creating accounts costs nothing.
         "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt").strip() or "scrypt",
+        # Display names of countries and regions that follow the host's protocol instead of
+        # CLDR's (registration/countries.py); empty: the shipped registration/data file.
+        "COUNTRY_NAMES_FILE": env.get("COUNTRY_NAMES_FILE", "").strip(),
         **_hardening(env, production),
     }
 

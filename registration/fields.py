@@ -22,6 +22,16 @@ CATEGORY_KEYS: tuple[str, ...] = tuple(CATEGORIES)
 # The empty string is "no honorific": first, so that a delegate who skips the field is not
 # addressed as "H.E." by default.
 HONORIFICS: tuple[str, ...] = ("", "H.E.", "Dr.", "Prof.", "Mr.", "Ms.", "Mx.")
+# How the form and the desk show them; the stored (and printed) value is the key.
+HONORIFIC_LABELS: dict[str, object] = {
+    "": _l("none"),
+    "H.E.": _l("H.E."),
+    "Dr.": _l("Dr."),
+    "Prof.": _l("Prof."),
+    "Mr.": _l("Mr."),
+    "Ms.": _l("Ms."),
+    "Mx.": _l("Mx."),
+}
 
 THEMES: dict[str, object] = {
     "counter_terrorism": _l("Counter-terrorism"),

@@ -52,12 +52,19 @@ def yes_no(value: object) -> str:
     return _("yes") if value else _("no")
 
 
-def local_datetime(value: datetime | None, fmt: str = DATETIME_FORMAT) -> str:
+def local_datetime(value: datetime | str | None, fmt: str = DATETIME_FORMAT) -> str:
     """A date-time in the forum's time zone with the zone shown. Used by pages and emails
-    (template filter `local_datetime`)."""
-    if value is None:
+    (template filter `local_datetime`). An ISO 8601 string (as JSON carries times) is read
+    first; one that is not a date-time is shown as it is."""
+    if value is None or value == "":
         return ""
-    return babel_format_datetime(value, fmt)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return str(babel_format_datetime(moment, fmt))
+    return str(babel_format_datetime(value, fmt))
 
 
 def event_texts(lang: str) -> dict[str, str]:

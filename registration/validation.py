@@ -45,9 +45,12 @@ def _raw(data: Mapping[str, Any], name: str) -> str:
 
 
 def clean_phone(value: str, country: str = "") -> str:
-    """Validate a mobile number and return it in E.164 (+861380013800).
+    """Check a mobile number and return it in E.164 (+861380013800).
 
     A number written without +country code is read in the delegate's country when known.
+    Only impossible numbers are refused (unknown country code, wrong number of digits): a
+    possible number outside the ranges phonenumbers' metadata knows is kept, since new mobile
+    ranges reach the metadata months late; `phone_is_verified` tells the desk which is which.
     """
     if not value.strip():
         raise ValueError(_l("Enter your mobile phone number."))
@@ -59,10 +62,22 @@ def clean_phone(value: str, country: str = "") -> str:
             _l("Enter the number in international format, starting with + and the country "
                "code, for example +86 138 0013 8000.")
         ) from None
-    if not phonenumbers.is_valid_number(number):
+    # A number possible only locally (no area code) cannot be called from abroad: refused.
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    if possible != phonenumbers.ValidationResult.IS_POSSIBLE or \
+            phonenumbers.region_code_for_country_code(number.country_code or 0) == "ZZ":
         raise ValueError(_l("This is not a valid phone number. Check the country code and "
                             "the number of digits."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_is_verified(e164: str) -> bool:
+    """True when a stored number is in a range the metadata knows to be assigned; False for
+    a possible but unverified one (kept, shown to the desk with a note) or an unreadable one."""
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def clean_email(value: str) -> str:

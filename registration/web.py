@@ -126,8 +126,11 @@ def register_web_helpers(app: Flask) -> None:
             response = jsonify(error=exc.name.lower().replace(" ", "_"),
                                message=exc.description)
         else:
+            # Werkzeug's stock description ("The requested URL was not found on the
+            # server…") gives way to the page's own wording; a message the app wrote stays.
+            own = exc.description if exc.description != type(exc).description else None
             response = app.make_response(render_template(
-                "error.html", code=code, title=exc.name, message=exc.description))
+                "error.html", code=code, title=exc.name, message=own))
         response.status_code = code
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             response.headers["Allow"] = ", ".join(exc.valid_methods)

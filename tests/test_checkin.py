@@ -25,7 +25,7 @@ from registration.models import (
 )
 from registration.services import devices as device_svc
 from registration.services.badge_signing import signing_key, token_for
-from registration.services.checkin import CheckinError
+from registration.services.checkin import CheckinError, records
 from registration.services.checkin import scan as svc
 from registration.services.checkin.checkpoints import save_checkpoint
 from registration.services.checkin.dashboard import dashboard
@@ -187,10 +187,10 @@ def test_status_change_never_overwrites_a_concurrent_desk_change(app_ctx, monkey
     """The desk cancels the delegate between the scan's read and its write: the scan is
     decided on what it read, but the status is not forced from cancelled to checked_in."""
     delegate = make_delegate(status="badge_printed")
-    stale = svc._delegate_where(svc._D.c.id == delegate.id)
+    stale = records.delegate_where(records.D.c.id == delegate.id)
     delegate.status = "cancelled"
     db.session.commit()
-    monkeypatch.setattr(svc, "_delegate_where", lambda condition: stale)
+    monkeypatch.setattr(svc, "delegate_where", lambda condition: stale)
     result = scan(token_for(delegate))
     assert result.status == "checked_in"
     db.session.expire_all()
@@ -340,13 +340,13 @@ def test_offline_time_in_the_future_is_clamped(app_ctx, make_delegate):
 def test_parse_scanned_at():
     # Relative to today: scans older than the offline window are refused.
     day = (datetime.now(UTC) - timedelta(hours=30)).date().isoformat()
-    assert svc.parse_scanned_at(f"{day}T01:02:03Z") == datetime.fromisoformat(
+    assert records.parse_scanned_at(f"{day}T01:02:03Z") == datetime.fromisoformat(
         f"{day}T01:02:03+00:00")
-    assert svc.parse_scanned_at(f"{day}T09:02:03+08:00").hour == 1
+    assert records.parse_scanned_at(f"{day}T09:02:03+08:00").hour == 1
     old = (datetime.now(UTC) - timedelta(days=4)).isoformat()
     for bad in (f"{day}T01:02:03", "yesterday", 12, old, "0001-01-01T00:00:00+14:00"):
         with pytest.raises(CheckinError):
-            svc.parse_scanned_at(bad)  # type: ignore[arg-type]
+            records.parse_scanned_at(bad)  # type: ignore[arg-type]
 
 
 def test_snapshot_has_what_offline_scanners_need_and_no_contact_data(app_ctx, make_delegate):

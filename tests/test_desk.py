@@ -229,8 +229,8 @@ def test_approve_and_reject_single_with_audit_and_signals(app, client, login, ge
         delegate_approved.disconnect(on_approve)
         delegate_rejected.disconnect(on_reject)
     html = client.get(record_url(d)).get_data(as_text=True)
-    assert "status approved → rejected (reason: Not an invited official)" in html
-    assert "staff:desk@forum.test" in html
+    assert "status accredited → not accredited (reason: Not an invited official)" in html
+    assert "<td>desk@forum.test</td>" in html  # who, as the desk reads it
 
 
 def test_invalid_transitions_refused(app, client, login, get_csrf, make_delegate):
@@ -328,7 +328,7 @@ def test_edit_audits_changes_and_keeps_email_unique(app, client, login, make_del
                                             "position": ["Director", "Director-General"]}
         db.session.refresh(d)  # every column loaded: `d` is read after the context ends
     html = client.get(record_url(d)).get_data(as_text=True)
-    assert "edited family_name from Wang to Wong" in html
+    assert "edited Family name from Wang to Wong" in html
 
     # Email taken by another delegate: a clear error, nothing saved.
     response = client.post(record_url(d) + "/edit",
@@ -478,12 +478,13 @@ def test_trail_describes_every_kind_of_action(app_ctx, login, make_delegate):
     db.session.commit()
     trail = accreditation.audit_trail(d)
     lines = [line for item in trail for line in item.lines]
-    assert "registered (walk_in)" in lines
-    assert "status submitted → approved" in lines
+    assert "registered (walk-in at the desk)" in lines
+    assert "status submitted — pending accreditation → accredited" in lines
     assert "printed badge, serial 1, layout a6" in lines
-    assert "reprinted badge, serial 2, layout cr80 (reason: lost)" in lines
-    assert "checked in at Main entrance (2026-12-08T09:00:00+00:00)" in lines
-    assert "edited phone (by self_service)" in lines
+    assert "reprinted badge, serial 2, layout cr80 (reason: Lost)" in lines
+    # The time in the forum's zone, with its name.
+    assert "checked in at Main entrance (2026-12-08 17:00 (GMT+08:00))" in lines
+    assert "edited Mobile phone (by the delegate)" in lines
     history = [status for _, status, _, _ in accreditation.status_history(trail)]
     assert history == ["submitted", "approved", "badge_printed", "checked_in"]
 

@@ -142,7 +142,7 @@ def test_security_headers_are_set(client):
 def test_unknown_page_is_a_clear_404(client):
     response = client.get("/nope")
     assert response.status_code == 404
-    assert "Not Found" in response.get_data(as_text=True)
+    assert "Page not found" in response.get_data(as_text=True)
 
 
 def test_no_delegates_at_start(app_ctx):

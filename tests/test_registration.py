@@ -308,7 +308,7 @@ def test_language_switch_does_not_redirect_off_site(client):
 
 def test_honorific_defaults_to_none(app, client, get_csrf, form_data):
     page = client.get("/register").get_data(as_text=True)
-    select = re.search(r'<select id="honorific"[^>]*>(.*?)</select>', page, re.S).group(1)
+    select = re.search(r'<select [^>]*id="honorific"[^>]*>(.*?)</select>', page, re.S).group(1)
     assert re.match(r'\s*<option value="">none</option>', select)
     data = form_data(get_csrf())
     data.pop("honorific")

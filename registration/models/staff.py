@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Boolean, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,6 +17,13 @@ class Role(StrEnum):
     ADMIN = "admin"  # everything, manages staff and devices
     DESK = "desk"  # review, edit, print, walk-ins, import/export
     SCANNER = "scanner"  # check-in only
+
+
+ROLE_LABELS: dict[str, object] = {
+    Role.ADMIN: _l("administrator"),
+    Role.DESK: _l("desk"),
+    Role.SCANNER: _l("scanner"),
+}
 
 
 class StaffUser(Model):
@@ -48,6 +56,11 @@ class StaffUser(Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_version}"
+
+    @property
+    def role_label(self) -> str:
+        label = ROLE_LABELS.get(self.role)
+        return str(label) if label is not None else self.role
 
     def has_role(self, *roles: Role | str) -> bool:
         return self.role == Role.ADMIN or self.role in {str(r) for r in roles}

@@ -26,8 +26,8 @@ from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 import badges
 
-from ..countries import country_choices
-from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFICS, THEMES
+from ..countries import country_choices, names_file
+from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFIC_LABELS, HONORIFICS, THEMES
 from ..validation import clean_record
 
 
@@ -57,9 +57,14 @@ class CachedOptionsSelect(Select):
         return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")  # noqa: S704
 
 
-@cache
 def _country_options(lang: str, empty_label: str) -> list[SelectChoice]:
-    # Cached per language so the widget's cache key (the list's identity) stays stable.
+    return _country_options_for(lang, empty_label, names_file())
+
+
+@cache
+def _country_options_for(lang: str, empty_label: str, path: str) -> list[SelectChoice]:
+    # Cached per language and names file so the widget's cache key (the list's identity)
+    # stays stable.
     return [SelectChoice("", empty_label)] + [
         SelectChoice(code, name) for code, name in country_choices(lang)
     ]
@@ -76,11 +81,16 @@ class DelegateForm(FlaskForm):
         choices=[SelectChoice(k, v) for k, v in CATEGORIES.items()],
         validate_choice=False,
     )
-    honorific = SelectField(_l("Honorific"), validate_choice=False)
+    honorific = SelectField(_l("Honorific"), validate_choice=False,
+                            render_kw={"autocomplete": "honorific-prefix"})
     given_name = StringField(
-        _l("Given name(s)"), description=_l("If you have only one name, enter it here.")
+        _l("Given name(s)"), description=_l("If you have only one name, enter it here."),
+        render_kw={"autocomplete": "given-name"},
     )
-    family_name = StringField(_l("Family name"))
+    family_name = StringField(
+        _l("Family name"), description=_l("Your surname, e.g. Wang for 王小明 (Wang Xiaoming)."),
+        render_kw={"autocomplete": "family-name"},
+    )
     native_name = StringField(
         _l("Name in your own script (optional)"),
         description=_l("For example 王小明, Мария Иванова, محمد علي"),
@@ -89,14 +99,18 @@ class DelegateForm(FlaskForm):
     badge_name = StringField(
         _l("Name as it should appear on your badge"), description=BADGE_NAME_HINT
     )
-    organisation = StringField(_l("Organisation"))
-    position = StringField(_l("Position / job title"))
+    organisation = StringField(_l("Organisation"), render_kw={"autocomplete": "organization"})
+    position = StringField(_l("Position / job title"),
+                           render_kw={"autocomplete": "organization-title"})
     country = SelectField(
-        _l("Country or region"), validate_choice=False, widget=CachedOptionsSelect()
+        _l("Country or region"), validate_choice=False, widget=CachedOptionsSelect(),
+        render_kw={"autocomplete": "country"},
     )
-    email = StringField(_l("Email"))
+    email = StringField(_l("Email"), render_kw={"autocomplete": "email", "type": "email",
+                                                "inputmode": "email"})
     phone = StringField(
-        _l("Mobile phone"), description=_l("International format, e.g. +86 138 0013 8000")
+        _l("Mobile phone"), description=_l("International format, e.g. +86 138 0013 8000"),
+        render_kw={"autocomplete": "tel", "type": "tel", "inputmode": "tel"},
     )
     dietary_needs = TextAreaField(_l("Dietary needs (optional)"))
     accessibility_needs = TextAreaField(_l("Accessibility needs (optional)"))
@@ -123,11 +137,28 @@ class DelegateForm(FlaskForm):
 
     def __init__(self, *args: Any, lang: str = "en", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.lang = lang  # the page's language (the template orders the name fields by it)
         self.country.choices = _country_options(lang, str(_l("Choose…")))
         self.delegation.choices = _country_options(lang, str(_l("Same as my country")))
-        self.honorific.choices = [SelectChoice(h, h or _l("none")) for h in HONORIFICS]
+        self.honorific.choices = [SelectChoice(h, HONORIFIC_LABELS[h]) for h in HONORIFICS]
         self.cleaned: dict[str, Any] = {}
         self.badge_name.description = self.badge_name_hint()
+        self._mark_required()
+
+    # What clean_record refuses when empty (given_name: one name at least is needed).
+    REQUIRED = ("category", "given_name", "organisation", "position", "country", "email",
+                "phone", "consent")
+    require_category_fields = True
+
+    def _mark_required(self) -> None:
+        """Flag the fields the shared rules require, so the page marks them (required,
+        aria-required and a visible mark)."""
+        names = [n for n in self.REQUIRED if n in self]
+        if self.require_category_fields:
+            names += [f.name for fields in CATEGORY_FIELDS.values() for f in fields
+                      if f.required and f.name in self]
+        for name in names:
+            self[name].flags.required = True
 
     def badge_name_hint(self) -> object:
         """The badge-name field's hint; for a name too long for a badge, also what will

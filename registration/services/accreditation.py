@@ -18,6 +18,7 @@ from ..models.delegate import RecordSource
 from ..models.status import can_transition
 from ..signals import delegate_approved, delegate_rejected
 from . import audit
+from .audit_text import actor_text, describe
 from .registration import register_delegate
 
 MAX_REASON_LENGTH = 500
@@ -165,61 +166,13 @@ class TrailItem:
     details: dict[str, Any]
 
 
-def _show(value: Any) -> str:
-    if value is None or value == "" or value == []:
-        return "(empty)"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def describe(entry: AuditEntry) -> list[str]:
-    """Readable lines for one audit entry ("edited family_name from A to B")."""
-    d = dict(entry.details or {})
-    if entry.action == "status":
-        line = f"status {d.get('from', '?')} → {d.get('to', '?')}"
-        if d.get("reason"):
-            line += f" (reason: {d['reason']})"
-        return [line]
-    if entry.action == "edited":
-        changes = d.get("changes") or {}
-        lines = [f"edited {name} from {_show(old)} to {_show(new)}"
-                 for name, (old, new) in changes.items()]
-        if d.get("fields"):  # self-service edits keep field names only
-            lines.append("edited " + ", ".join(str(f) for f in d["fields"])
-                         + (f" (by {d['by']})" if d.get("by") else ""))
-        if d.get("needs_reprint"):
-            lines.append("badge fields changed after printing: needs reprint")
-        return lines or ["edited"]
-    if entry.action == "registered":
-        return [f"registered ({d.get('source', RecordSource.SELF.value)})"]
-    if entry.action in ("printed", "reprinted"):
-        line = f"{entry.action} badge"
-        if d.get("serial") is not None:
-            line += f", serial {d['serial']}"
-        if d.get("layout"):
-            line += f", layout {d['layout']}"
-        if d.get("reason"):
-            line += f" (reason: {d['reason']}"
-            line += f": {d['reason_text']})" if d.get("reason_text") else ")"
-        return [line]
-    if entry.action == "checked_in":
-        gate = d.get("gate_name") or d.get("gate") or d.get("checkpoint")
-        return ["checked in" + (f" at {gate}" if gate else "")
-                + (f" ({d['at']})" if d.get("at") else "")]
-    extras = ", ".join(f"{k}: {_show(v)}" for k, v in d.items())
-    return [f"{entry.action.replace('_', ' ')}" + (f" ({extras})" if extras else "")]
-
-
 def audit_trail(delegate: Delegate) -> list[TrailItem]:
     entries = db.session.scalars(
         select(AuditEntry).where(AuditEntry.delegate_id == delegate.id)
         .order_by(AuditEntry.created_at, AuditEntry.id)
     )
-    return [TrailItem(at=e.created_at, actor=e.actor, action=e.action, lines=describe(e),
-                      details=dict(e.details or {})) for e in entries]
+    return [TrailItem(at=e.created_at, actor=actor_text(e.actor), action=e.action,
+                      lines=describe(e), details=dict(e.details or {})) for e in entries]
 
 
 def status_history(trail: list[TrailItem], delegate: Delegate | None = None,

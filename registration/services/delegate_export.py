@@ -11,13 +11,16 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from ..countries import country_name
 from ..extensions import db
 from ..fields import ALL_CATEGORY_FIELD_NAMES, COMMON_FIELDS, EXCHANGE_COLUMNS
 from ..models import Delegate, StaffUser
 from . import audit
 from .printing import SelectionFilter
 
-EXPORT_COLUMNS: tuple[str, ...] = ("reference", "status", *EXCHANGE_COLUMNS)
+# country_name: the country's display name (the host's protocol, countries.py), for readers
+# of the file; imports ignore it and read the code in "country".
+EXPORT_COLUMNS: tuple[str, ...] = ("reference", "status", *EXCHANGE_COLUMNS, "country_name")
 # Spreadsheets run a cell starting with one of these as a formula (CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -47,6 +50,7 @@ def delegate_row(delegate: Delegate) -> list[str]:
     values: list[Any] = [delegate.reference, delegate.status]
     values += [getattr(delegate, name) for name in COMMON_FIELDS]
     values += [details.get(name) for name in ALL_CATEGORY_FIELD_NAMES]
+    values.append(country_name(delegate.country, "en") if delegate.country else "")
     return [neutralise(_export_value(v)) for v in values]
 
 

@@ -16,8 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, exists, func, select
 
+from ..collation import name_sort_key
 from ..countries import COUNTRY_CODES
 from ..extensions import db
 from ..fields import CATEGORY_KEYS
@@ -30,10 +32,10 @@ MAX_WORDS = 8
 
 YES_NO = ("yes", "no")
 SORTS: dict[str, object] = {
-    "name": "Name",
-    "created": "Newest first",
-    "country": "Country",
-    "status": "Status",
+    "name": _l("Name"),
+    "created": _l("Newest first"),
+    "country": _l("Country"),
+    "status": _l("Status"),
 }
 DEFAULT_SORT = "name"
 
@@ -203,14 +205,40 @@ def parse_page(value: Any) -> int:
     return page if 1 <= page <= 1_000_000 else 1
 
 
-def paginate(flt: DelegateFilter, page: int = 1, per_page: int = PER_PAGE) -> Page:
+def sorted_ids(flt: DelegateFilter, lang: str = "en") -> list[int]:
+    """Every matching id in the filter's order, names compared as a reader of `lang` expects
+    (collation.name_sort_key: Ø with O, Ł with L, one-name people among the family names)
+    rather than by the database's code point order. Reads narrow rows only: a few thousand
+    delegates cost milliseconds."""
+    rows = db.session.execute(
+        select(Delegate.id, Delegate.family_name, Delegate.given_name, Delegate.country,
+               Delegate.status).where(*flt.conditions())
+    ).all()
+
+    def key(row: Any) -> tuple:
+        name = (name_sort_key(row.family_name or "", row.given_name or "", lang), row.id)
+        if flt.sort == "country":
+            return (row.country or "", *name)
+        if flt.sort == "status":
+            return (row.status, *name)
+        return name
+
+    return [row.id for row in sorted(rows, key=key)]
+
+
+def paginate(flt: DelegateFilter, page: int = 1, per_page: int = PER_PAGE,
+             lang: str = "en") -> Page:
     """One page of the filtered list; a page past the end shows the last page."""
     total = flt.count()
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
-    # Sort and skip over ids only, then load the page's rows: sorting narrow rows keeps deep
-    # pages as fast as the first one.
-    ids = list(db.session.scalars(flt.ids_query().limit(per_page).offset((page - 1) * per_page)))
+    start = (page - 1) * per_page
+    if flt.sort == "created":
+        # Sort and skip over ids only, then load the page's rows: sorting narrow rows keeps
+        # deep pages as fast as the first one.
+        ids = list(db.session.scalars(flt.ids_query().limit(per_page).offset(start)))
+    else:  # name order needs collation the databases do not share: sorted here
+        ids = sorted_ids(flt, lang)[start:start + per_page]
     by_id = {d.id: d for d in db.session.scalars(select(Delegate).where(Delegate.id.in_(ids)))
              } if ids else {}
     items = [by_id[i] for i in ids if i in by_id]

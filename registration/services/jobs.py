@@ -85,6 +85,11 @@ class Job:
         return self.state in FINISHED
 
     @property
+    def started_at(self) -> datetime:
+        """When the job was created (the page shows it in the forum's time zone)."""
+        return datetime.fromisoformat(self.created_at)
+
+    @property
     def percent(self) -> int:
         if self.state == JobState.DONE:
             return 100

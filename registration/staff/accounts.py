@@ -32,7 +32,7 @@ def accounts():
                 form[exc.field].errors = [str(exc)]
             else:
                 flash(_("Account %(email)s created (%(role)s).", email=staff.email,
-                        role=staff.role), "success")
+                        role=staff.role_label), "success")
                 return redirect(url_for("staff.accounts"), code=303)
         status = 422
     return render_template("staff/accounts.html", form=form, staff=staff_accounts.list_staff(),

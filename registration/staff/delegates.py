@@ -12,13 +12,15 @@ from flask_wtf import FlaskForm
 
 from ..auth import roles_required
 from ..countries import country_choices
-from ..fields import CATEGORIES, CATEGORY_FIELDS, THEMES
+from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFIC_LABELS, THEMES
 from ..i18n import current_language
 from ..models import STATUS_LABELS, Delegate, InvalidTransition, Role, Status
 from ..services import accreditation, delegate_record, delegate_search, self_service
+from ..services.audit_text import field_label
 from ..services.delegate_edit import EditRefused, edit_delegate, form_data
 from ..services.photos import photo_aspect
 from ..services.printing import REPRINT_REASONS
+from ..validation import phone_is_verified
 from ..web import safe_next
 from . import bp
 from .forms import DeskEditForm, RejectForm
@@ -48,8 +50,10 @@ def index():
 @roles_required(Role.DESK)
 def delegates():
     flt = delegate_search.DelegateFilter.from_args(request.args)
-    page = delegate_search.paginate(flt, delegate_search.parse_page(request.args.get("page")))
-    countries = country_choices(current_language())
+    lang = current_language()
+    page = delegate_search.paginate(flt, delegate_search.parse_page(request.args.get("page")),
+                                    lang=lang)
+    countries = country_choices(lang)
     return render_template(
         "staff/delegates.html", flt=flt, page=page, counts=delegate_search.counts(flt),
         checked_in=delegate_search.checked_in_ids(d.id for d in page.items),
@@ -104,6 +108,8 @@ def _render_record(delegate: Delegate, reject_form: RejectForm | None = None,
         statuses=STATUS_LABELS, checkins=record.checkins, badge_reprint_reasons=REPRINT_REASONS,
         Status=Status, change_request=record.change_request,
         current_values=record.current_values, photo_aspect=photo_aspect(),
+        honorifics=HONORIFIC_LABELS, field_label=field_label,
+        phone_verified=phone_is_verified(delegate.phone) if delegate.phone else True,
     ), status
 
 

@@ -9,6 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..models import Role
+from ..models.staff import ROLE_LABELS
 from ..public.forms import DelegateForm
 from ..services.accreditation import MAX_REASON_LENGTH
 from ..services.staff_accounts import MIN_PASSWORD_LENGTH
@@ -43,9 +44,8 @@ class StaffCreateForm(FlaskForm):
     )
     role = SelectField(
         _l("Role"),
-        choices=[SelectChoice(Role.DESK.value, _l("desk")),
-                 SelectChoice(Role.SCANNER.value, _l("scanner")),
-                 SelectChoice(Role.ADMIN.value, _l("admin"))],
+        choices=[SelectChoice(role.value, ROLE_LABELS[role])
+                 for role in (Role.DESK, Role.SCANNER, Role.ADMIN)],
     )
 
 
@@ -75,6 +75,8 @@ class WalkInForm(DelegateForm):
 
 class DeskEditForm(DelegateForm):
     """Editing at the desk: consent is on file already; category answers may stay empty."""
+
+    require_category_fields = False
 
     def validate(self, extra_validators=None) -> bool:
         ok = FlaskForm.validate(self, extra_validators)

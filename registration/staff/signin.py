@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..auth import end_session, roles_required, start_session
+from ..i18n import local_datetime
 from ..models import Role, StaffUser
 from ..ratelimits import staff_login_limit
 from ..services import signin_links, staff_accounts
@@ -33,6 +34,9 @@ def _lock_minutes() -> int:
     return int(current_app.config.get("LOGIN_LOCK_MINUTES", staff_accounts.LOGIN_LOCK_MINUTES))
 
 
+LOCK_TIME = "HH:mm (ZZZZ)"  # in the forum's time zone, e.g. 09:45 (GMT+08:00)
+
+
 def _seconds_until(until: datetime | None) -> int:
     if until is None:
         return 1
@@ -44,8 +48,8 @@ LOGIN_MESSAGES = {
     "disabled": lambda until: _("This account is disabled. Ask an administrator."),
     "locked": lambda until: _(
         "Too many failed sign-ins for this account from this computer. Signing in to it "
-        "from here is locked for %(minutes)d minutes, until %(time)s UTC; other computers "
-        "are not affected.", minutes=_lock_minutes(), time=until.strftime("%H:%M")),
+        "from here is locked for %(minutes)d minutes, until %(time)s; other computers "
+        "are not affected.", minutes=_lock_minutes(), time=local_datetime(until, LOCK_TIME)),
     "slow_down": lambda until: _(
         "Too many failed sign-ins for this account from this computer. Wait %(seconds)d "
         "seconds before trying again.", seconds=_seconds_until(until)),

@@ -68,7 +68,12 @@
     });
     chart.appendChild(svg("line", { x1: 30, y1: 170, x2: 710, y2: 170, stroke: "#5b6675",
                                     "stroke-width": 1 }));
-    chart.appendChild(svg("text", { x: 2, y: 16, "font-size": 12, fill: "#5b6675" }, String(peak)));
+    // The scale's top only once someone has arrived: a lone "1" over an empty chart misleads.
+    var arrived = buckets.some(function (b) { return b.count > 0; });
+    if (arrived) {
+      chart.appendChild(svg("text", { x: 2, y: 16, "font-size": 12, fill: "#5b6675", id: "dash-peak" },
+                            String(peak)));
+    }
   }
 
   function render(data) {

@@ -36,7 +36,8 @@
           setTimeout(tick, delay);
         })
         .catch(function (err) {
-          message.textContent = "Progress unavailable (" + err.message + "); retrying…";
+          message.textContent = (box.getAttribute("data-retry-text") || "Progress unavailable; retrying…") +
+            " (" + err.message + ")";
           delay = Math.min(delay * 2, 5000);
           setTimeout(tick, delay);
         });

@@ -3,6 +3,7 @@
 from .audit import AuditEntry
 from .checkin import CheckIn, Checkpoint, Device, Scan
 from .delegate import Delegate, DelegatePhoto
+from .job import Job, JobOutputChunk, JobState
 from .outbox import OutboxMessage
 from .staff import LoginThrottle, Role, StaffUser
 from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status
@@ -17,6 +18,9 @@ __all__ = [
     "DelegatePhoto",
     "Device",
     "InvalidTransition",
+    "Job",
+    "JobOutputChunk",
+    "JobState",
     "LoginThrottle",
     "OutboxMessage",
     "Role",

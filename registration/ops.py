@@ -33,7 +33,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from .extensions import csrf, db
+from .extensions import csrf, db, login_manager
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
@@ -204,6 +204,8 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # noqa: BLE001 - the connection is gone already
             db.session.remove()
+        # The page must not ask the database who is signed in (flask-login caches it here).
+        g._login_user = login_manager.anonymous_user()
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         if request.path.startswith("/api/") or (
                 request.accept_mimetypes.best == "application/json"):

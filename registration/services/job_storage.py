@@ -37,9 +37,9 @@ class ChunkWriter:
     """A write-only binary stream storing CHUNK_BYTES pieces as it goes."""
 
     def __init__(self, engine: Engine, job_id: str, part: int,
-                 chunk_bytes: int = CHUNK_BYTES) -> None:
+                 chunk_bytes: int | None = None) -> None:
         self.engine, self.job_id, self.part = engine, job_id, part
-        self.chunk_bytes = chunk_bytes
+        self.chunk_bytes = chunk_bytes or CHUNK_BYTES
         self.buffer = bytearray()
         self.seq = 0
         self.size = 0
@@ -49,8 +49,11 @@ class ChunkWriter:
         self.buffer += data
         self.size += len(data)
         while len(self.buffer) >= self.chunk_bytes:
-            self._store(bytes(self.buffer[:self.chunk_bytes]))
+            with memoryview(self.buffer) as view:
+                piece = bytes(view[:self.chunk_bytes])
             del self.buffer[:self.chunk_bytes]
+            self._store(piece)
+            del piece
         return len(data)
 
     def _store(self, data: bytes) -> None:

@@ -128,6 +128,9 @@ SELECT s.result, decision.cp_id, decision.cp_name,
 FROM s, decision
 """
 
+# Whitespace folded: under psycopg's 4 kB limit for caching the parsed query.
+SCAN_SQL = " ".join(SCAN_SQL.split())
+
 _VIEW_FIELDS = ("id", "public_id", "reference", "honorific", "given_name", "family_name",
                 "native_name", "badge_name", "organisation", "category", "country", "status",
                 "badge_serial", "details", "has_photo")

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..extensions import db
 from ..models.job import JobKind
+from ..models.types import utcnow
 from . import delegate_import, jobs, printing
 from .delegate_import import ImportReport
 from .delegate_search import DelegateFilter
@@ -27,11 +28,11 @@ def run_print(run: jobs.Run) -> None:
     layout = params["layout"]
     selection = DelegateFilter.from_args(params.get("selection") or {})
     out = run.open_output()
-    created = run.job_id[:6]
+    name = f"badges-{utcnow():%Y-%m-%d}-{run.job_id[:6]}.pdf"
 
     def finish(count: int) -> None:
-        run.finish({"count": count, "layout": layout},
-                   output_name=f"badges-{created}.pdf", output_type="application/pdf")
+        run.finish({"count": count, "layout": layout}, output_name=name,
+                   output_type="application/pdf")
 
     printing.print_batch(selection, staff, layout, out,  # type: ignore[arg-type]
                          progress=lambda d, t: run(d, t), sort=params.get("order", "category"),

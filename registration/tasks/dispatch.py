@@ -4,6 +4,8 @@ periodic schedule."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +18,8 @@ from . import definitions
 from .local import LocalExecutor
 
 log = logging.getLogger(__name__)
+# Requests that queue mail send one deliver_mail per this many seconds (per process).
+MAIL_COALESCE_SECONDS = 0.25
 
 
 def broker_url(app: Flask) -> str:
@@ -99,6 +103,39 @@ def dispatch(name: str, *args: Any, app: Flask | None = None) -> None:
         log.warning("could not send task %s: left to the periodic sweep", name, exc_info=True)
 
 
+class _Coalesce:
+    """At most one send of a task per window and process, the last one trailing."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last = 0.0
+        self.timer: threading.Timer | None = None
+
+
+def dispatch_soon(name: str, app: Flask, window: float = MAIL_COALESCE_SECONDS) -> None:
+    """`dispatch`, coalesced: a burst of requests that each queued mail sends one
+    deliver_mail per `window` (each run sends everything due), not one per request."""
+    state = app.extensions.setdefault("task_coalesce", {}).setdefault(name, _Coalesce())
+
+    def fire() -> None:
+        with state.lock:
+            state.timer = None
+            state.last = time.monotonic()
+        dispatch(name, app=app)
+
+    with state.lock:
+        if state.timer is not None:
+            return  # a send is already on its way
+        wait = state.last + window - time.monotonic()
+        if wait > 0:
+            state.timer = threading.Timer(wait, fire)
+            state.timer.daemon = True
+            state.timer.start()
+            return
+        state.last = time.monotonic()
+    dispatch(name, app=app)
+
+
 def send_job(job_id: str, app: Flask | None = None) -> None:
     from ..services import jobs
 
@@ -122,7 +159,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def after_request_tasks(response: Response) -> Response:
         if background and g.pop("mail_queued", False):
-            dispatch(definitions.DELIVER_MAIL, app=app)
+            dispatch_soon(definitions.DELIVER_MAIL, app)
         if local_beat and not broker_url(app):
             local_executor(app).ensure_beat()
         return response

@@ -21,10 +21,13 @@ def show_config() -> None:
                 "TRUSTED_PROXIES", "EVENT_NAME", "EVENT_DATES", "EVENT_TIMEZONE",
                 "REGISTRATION_CLOSES_AT", "CATEGORY_CAPACITIES", "MAIL_SERVER", "MAIL_PORT",
                 "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_DEFAULT_SENDER",
-                "MANAGE_LINK_MAX_AGE_DAYS"):
+                "MANAGE_LINK_MAX_AGE_DAYS", "REDIS_URL", "CELERY_BROKER_URL",
+                "JOB_STALE_SECONDS", "JOB_MAX_ATTEMPTS", "METRICS_TOKEN"):
         value = current_app.config.get(key)
-        if key == "SQLALCHEMY_DATABASE_URI":
+        if key in ("SQLALCHEMY_DATABASE_URI", "REDIS_URL", "CELERY_BROKER_URL") and value:
             value = redact_url(str(value))
+        elif key == "METRICS_TOKEN":
+            value = "(set)" if value else "(not set: /metrics is off)"
         click.echo(f"{key} = {value}")
 
 

@@ -260,3 +260,11 @@ def test_an_upload_is_kept_with_its_job(app_ctx):
     assert job_storage.storage().read_all(job.id, job_storage.INPUT) == data
     again = jobs.restart(job, None)
     assert io.BytesIO(job_storage.storage().read_all(again.id, 0)).getvalue() == data
+
+
+def test_config_cli_hides_the_broker_password_and_the_metrics_token(make_app):
+    app = make_app(REDIS_URL="redis://:hunter2@redis.internal:6379/0", METRICS_TOKEN="tok3n")
+    output = app.test_cli_runner().invoke(args=["config"]).output
+    assert "REDIS_URL = redis://:***@redis.internal:6379/0" in output
+    assert "hunter2" not in output and "tok3n" not in output
+    assert "METRICS_TOKEN = (set)" in output

@@ -7,7 +7,7 @@ PORT   ?= 5000
 FLASK  := $(BIN)/flask --app wsgi
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint install migrate sample-badges bench-register bench-badges i18n clean
+.PHONY: run test lint install migrate sample-badges bench-register bench-badges i18n clean worker beat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,22 @@ install: $(VENV)/.installed
 migrate: $(VENV)/.installed
 	$(FLASK) db upgrade
 
-## make run: virtualenv, pinned install, migrate, serve on http://$(HOST):$(PORT)
+## make run: virtualenv, pinned install, migrate, serve on http://$(HOST):$(PORT). Without
+## REDIS_URL / CELERY_BROKER_URL background work runs on the web process's own task pool;
+## with one, start `make worker` and `make beat` beside it.
 run: migrate
 	@$(FLASK) welcome --url "http://$(HOST):$(PORT)"
+	@if [ -n "$$REDIS_URL$$CELERY_BROKER_URL" ]; then \
+		echo "Background work goes to the broker: run 'make worker' and 'make beat' too."; fi
 	$(FLASK) run --host "$(HOST)" --port "$(PORT)"
+
+## make worker / make beat: the Celery worker and the periodic-task sender (need REDIS_URL
+## or CELERY_BROKER_URL; see deploy/ for systemd units)
+worker: migrate
+	$(BIN)/celery -A wsgi.celery worker --loglevel=INFO
+
+beat: $(VENV)/.installed
+	$(BIN)/celery -A wsgi.celery beat --loglevel=INFO --schedule instance/celerybeat-schedule
 
 ## make test: test dependencies, ruff, the whole suite on every core (TEST_DATABASE_URL picks
 ## PostgreSQL; each worker gets its own database, so the user needs CREATEDB)

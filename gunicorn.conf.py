@@ -14,3 +14,23 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 keepalive = 5
 timeout = 60
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+
+# /metrics with several workers: prometheus-client's multiprocess mode keeps each worker's
+# request-latency figures in PROMETHEUS_MULTIPROC_DIR and adds them up at scrape time.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+
+def on_starting(server):
+    """Start from an empty metrics directory (old workers' files would be counted)."""
+    if _metrics_dir:
+        os.makedirs(_metrics_dir, exist_ok=True)
+        for name in os.listdir(_metrics_dir):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(_metrics_dir, name))
+
+
+def child_exit(server, worker):
+    if _metrics_dir:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

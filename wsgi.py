@@ -3,3 +3,6 @@
 from registration import create_app
 
 app = create_app()
+
+# The Celery app of the same configuration: `celery -A wsgi.celery worker` / `beat`.
+celery = app.extensions["celery"]

@@ -1,4 +1,5 @@
-"""Shared by the bench scripts: a throwaway PostgreSQL database and a gunicorn to measure."""
+"""Shared by the bench scripts: a throwaway PostgreSQL database, gunicorn instances to measure
+(each with an instance folder of its own, as on separate servers) and a Celery worker."""
 
 from __future__ import annotations
 
@@ -79,6 +80,48 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/9"  # the benches' own Redis database (flushed)
+
+
+def fresh_redis(url: str = BENCH_REDIS_URL) -> str:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+@contextlib.contextmanager
+def gunicorns(env: dict[str, str], instances: int = 2, workers: int = 1) -> Iterator[list[str]]:
+    """`instances` gunicorn servers on one database and broker, each with its own
+    INSTANCE_PATH (nothing shared on disk), `workers` processes each."""
+    with contextlib.ExitStack() as stack:
+        bases = []
+        for n in range(instances):
+            folder = Path(env["INSTANCE_PATH"]) / f"server-{n}"
+            folder.mkdir(parents=True, exist_ok=True)
+            bases.append(stack.enter_context(gunicorn({**env, "INSTANCE_PATH": str(folder)},
+                                                      workers=workers)))
+        yield bases
+
+
+@contextlib.contextmanager
+def celery_worker(env: dict[str, str], concurrency: int = 1) -> Iterator[subprocess.Popen]:
+    """`celery -A wsgi.celery worker` with its own instance folder."""
+    folder = Path(env["INSTANCE_PATH"]) / "worker"
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "wsgi.celery", "worker", "--loglevel=WARNING",
+         f"--concurrency={concurrency}", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env={**env, "INSTANCE_PATH": str(folder)},
+    )
+    try:
+        time.sleep(3)  # connect to the broker
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -1,6 +1,8 @@
 """Check-in benchmark: ``python bench/checkin.py [--database-url URL]`` from the repo root.
 
-Against gunicorn (2 workers, gunicorn.conf.py: gthread) and PostgreSQL:
+Against two gunicorn instances (one worker each by default, gunicorn.conf.py: gthread; each
+with its own INSTANCE_PATH, scanners split between them), a Celery worker on Redis, and
+PostgreSQL:
 
 1. empties and migrates the database (`flask db upgrade`), seeds N accredited delegates
    with real badge tokens and issues a device token;
@@ -45,10 +47,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench._server import (
     app_env,
+    celery_worker,
     ensure_postgres_database,
     fresh_database,
-    gunicorn,
+    fresh_redis,
     gunicorn_pids,
+    gunicorns,
     machine_busy,
     migrate,
     percentile,
@@ -136,7 +140,7 @@ class Workload:
             return code, nonce, kind
 
 
-def run_load(base: str, token: str, workload: Workload, scanners: int, rate: float,
+def run_load(bases: list[str], token: str, workload: Workload, scanners: int, rate: float,
              duration: float, closed: bool) -> dict:
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
@@ -145,9 +149,8 @@ def run_load(base: str, token: str, workload: Workload, scanners: int, rate: flo
     start_gate = threading.Barrier(scanners + 1)
     stop_at = [0.0]
 
-    host, port = base.removeprefix("http://").split(":")
-
     def scanner(index: int) -> None:
+        host, port = bases[index % len(bases)].removeprefix("http://").split(":")
         # The stdlib client on a keep-alive connection: a third of httpx's CPU per request,
         # which leaves more of this 2-core box to the server being measured.
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -192,7 +195,7 @@ def run_load(base: str, token: str, workload: Workload, scanners: int, rate: flo
     for t in threads:
         t.start()
     stop_at[0] = time.perf_counter() + duration + 0.05
-    servers = gunicorn_pids(base.rsplit(":", 1)[1])
+    servers = [pid for base in bases for pid in gunicorn_pids(base.rsplit(":", 1)[1])]
     start_gate.wait()
     began = time.perf_counter()
     cpu0, server0, (busy0, all0) = time.process_time(), proc_cpu(servers), machine_busy()
@@ -261,6 +264,8 @@ def main() -> None:
                         help="Comma-separated scans per second per scanner, one open-loop "
                              "run each (offered load = scanners x rate).")
     parser.add_argument("--duration", type=float, default=10.0, help="Seconds per run.")
+    parser.add_argument("--instances", type=int, default=2, help="gunicorn instances.")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers per instance.")
     parser.add_argument("--threads", type=int, default=None,
                         help="gunicorn threads per worker (default: gunicorn.conf.py's).")
     parser.add_argument("--closed", action="store_true",
@@ -276,7 +281,7 @@ def main() -> None:
         env = app_env(args.database_url, Path(instance),
                       BADGE_SIGNING_KEY=base64.b64encode(key).decode(),
                       SECRET_KEY=secrets.token_hex(32),
-                      PUBLIC_BASE_URL="http://127.0.0.1")
+                      PUBLIC_BASE_URL="http://127.0.0.1", REDIS_URL=fresh_redis())
         if args.threads:
             env["GUNICORN_THREADS"] = str(args.threads)
         migrate(env)
@@ -285,20 +290,24 @@ def main() -> None:
         print(f"seeded {len(codes)} delegates and a device token in "
               f"{time.perf_counter() - t0:.1f} s")
         workload = Workload(codes)
-        with gunicorn(env, workers=2) as base:
-            # Warm up both workers (imports, connection pools, key loading).
-            warm = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
-            for _ in range(40):
-                warm.get("/api/v1/checkin-snapshot")
-            warm.close()
+        with gunicorns(env, args.instances, args.workers) as bases, celery_worker(env):
+            print(f"{args.instances} gunicorn instances x {args.workers} worker(s), "
+                  "a Celery worker, Redis, PostgreSQL")
+            # Warm up every worker (imports, connection pools, key loading).
+            for base in bases:
+                warm = httpx.Client(base_url=base,
+                                    headers={"Authorization": f"Bearer {token}"})
+                for _ in range(40):
+                    warm.get("/api/v1/checkin-snapshot")
+                warm.close()
             for rate in (float(r) for r in args.rates.split(",") if r.strip()):
-                open_loop = run_load(base, token, workload, args.scanners, rate,
+                open_loop = run_load(bases, token, workload, args.scanners, rate,
                                      args.duration, closed=False)
                 report(f"open loop: {args.scanners} scanners x {rate:g} scans/s offered "
                        f"= {args.scanners * rate:.0f}/s for {args.duration:g} s",
                        open_loop, args.scanners)
             if args.closed:
-                closed = run_load(base, token, workload, args.scanners, 1.0,
+                closed = run_load(bases, token, workload, args.scanners, 1.0,
                                   args.duration, closed=True)
                 report(f"closed loop: {args.scanners} scanners, next scan as soon as "
                        "answered", closed, args.scanners)

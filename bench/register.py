@@ -6,10 +6,11 @@ again until the total is reached. Prints completed registrations per second, lat
 percentiles per request kind, CPU used by gunicorn / PostgreSQL / the load generator,
 errors, and checks that the stored delegates equal the successes.
 
-Confirmation mail is queued in the outbox in the registration's own transaction either way;
-by default this bench lets a separate `flask mail send-pending` run deliver it afterwards
-(as a production deployment with a mail worker would) and times that too. `--mail-in-web`
-measures the web workers delivering it themselves after each request instead.
+By default: two gunicorn instances (one worker each, their own INSTANCE_PATH; browsers
+split between them), Redis and a Celery worker delivering the confirmation mail while the
+registrations arrive (each request that queued mail sends the deliver_mail task), as in
+production; the bench reports how long after the last registration the outbox was empty.
+`--embedded` runs without Redis: each web process delivers on its own task pool.
 
     .venv/bin/python bench/register.py [--database-url URL] [--total 3000] [--browsers 50]
 """
@@ -17,9 +18,9 @@ measures the web workers delivering it themselves after each request instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,13 +33,13 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._server import (
-    BIN,
-    ROOT,
     app_env,
+    celery_worker,
     ensure_postgres_database,
     fresh_database,
-    gunicorn,
+    fresh_redis,
     gunicorn_pids,
+    gunicorns,
     machine_busy,
     migrate,
     percentile,
@@ -89,13 +90,13 @@ class Browser:
         return response.status, text
 
 
-def run(base: str, first: int, total: int, browsers: int) -> tuple[dict, float]:
+def run(bases: list[str], first: int, total: int, browsers: int) -> tuple[dict, float]:
     counter = iter(range(first, first + total))
     lock = threading.Lock()
     results: dict = {"get": [], "post": [], "ok": 0, "errors": []}
 
-    def visitor() -> None:
-        browser = Browser(base)
+    def visitor(index: int) -> None:
+        browser = Browser(bases[index % len(bases)])
         while True:
             with lock:
                 i = next(counter, None)
@@ -128,7 +129,7 @@ def run(base: str, first: int, total: int, browsers: int) -> tuple[dict, float]:
                 else:
                     results["errors"].append(f"POST {status}")
 
-    threads = [threading.Thread(target=visitor) for _ in range(browsers)]
+    threads = [threading.Thread(target=visitor, args=(i,)) for i in range(browsers)]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -143,50 +144,62 @@ def main() -> None:
                         default="postgresql+psycopg://postgres@127.0.0.1:5432/bench_register")
     parser.add_argument("--total", type=int, default=3000)
     parser.add_argument("--browsers", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--mail-in-web", action="store_true",
-                        help="web workers deliver mail after each request (default: a "
-                             "separate mail send-pending run afterwards)")
+    parser.add_argument("--instances", type=int, default=2, help="gunicorn instances")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers each")
+    parser.add_argument("--embedded", action="store_true",
+                        help="no Redis: each web process delivers mail on its own pool")
     args = parser.parse_args()
 
     ensure_postgres_database(args.database_url)
     fresh_database(args.database_url)
     with tempfile.TemporaryDirectory() as instance:
-        mail = {} if args.mail_in_web else {"MAIL_BACKGROUND": "false", "MAIL_POLL_SECONDS": "0"}
-        env = app_env(args.database_url, Path(instance), **mail)
+        extra = {} if args.embedded else {"REDIS_URL": fresh_redis()}
+        env = app_env(args.database_url, Path(instance), **extra)
         migrate(env)
-        with gunicorn(env, workers=args.workers) as base:
-            run(base, 10_000_000, 200, 10)  # warm up both workers
+        with contextlib.ExitStack() as stack:
+            bases = stack.enter_context(gunicorns(env, args.instances, args.workers))
+            if not args.embedded:
+                stack.enter_context(celery_worker(env))
+            run(bases, 10_000_000, 200, 10)  # warm up every worker
             engine = sa.create_engine(args.database_url)
             with engine.begin() as conn:
                 for table in ("outbox_message", "audit_entry", "delegate"):
                     conn.execute(sa.text(f"DELETE FROM {table}"))
-            servers, postgres = gunicorn_pids(base.rsplit(":", 1)[1]), postgres_pids()
+            servers = [pid for base in bases for pid in gunicorn_pids(base.rsplit(":", 1)[1])]
+            postgres = postgres_pids()
             cpu0, server0, pg0 = time.process_time(), proc_cpu(servers), proc_cpu(postgres)
             busy0, all0 = machine_busy()
-            results, elapsed = run(base, 0, args.total, args.browsers)
+            results, elapsed = run(bases, 0, args.total, args.browsers)
             busy1, all1 = machine_busy()
             client_cpu = time.process_time() - cpu0
             server_cpu, pg_cpu = proc_cpu(servers) - server0, proc_cpu(postgres_pids()) - pg0
+            with engine.connect() as conn:
+                sent_at_end = conn.scalar(sa.text(
+                    "SELECT count(*) FROM outbox_message WHERE status = 'sent'"))
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < 120:  # the worker finishes the outbox
+                with engine.connect() as conn:
+                    pending = conn.scalar(sa.text(
+                        "SELECT count(*) FROM outbox_message WHERE status = 'pending'"))
+                if not pending:
+                    break
+                time.sleep(0.2)
+            drain = time.perf_counter() - t0
         with engine.connect() as conn:
             stored = conn.scalar(sa.text("SELECT count(*) FROM delegate"))
             queued = conn.scalar(sa.text("SELECT count(*) FROM outbox_message"))
-        drain = None
-        if not args.mail_in_web:
-            t0 = time.perf_counter()
-            subprocess.run([str(BIN / "flask"), "--app", "wsgi", "mail", "send-pending", "--all",
-                            "--limit", str(args.total)],
-                           cwd=ROOT, env=env, check=True, capture_output=True)
-            drain = time.perf_counter() - t0
-            with engine.connect() as conn:
-                sent = conn.scalar(sa.text(
-                    "SELECT count(*) FROM outbox_message WHERE status = 'sent'"))
+            sent = conn.scalar(sa.text(
+                "SELECT count(*) FROM outbox_message WHERE status = 'sent'"))
+            twice = conn.scalar(sa.text(
+                "SELECT count(*) - count(DISTINCT delegate_id) FROM outbox_message"))
         engine.dispose()
 
     ok, ms = results["ok"], 1000
     both = [g + p for g, p in zip(results["get"], results["post"], strict=True)]
-    print(f"gunicorn workers={args.workers} (gthread)  browsers={args.browsers}  "
-          f"registrations attempted={args.total}  database=PostgreSQL")
+    print(f"{args.instances} gunicorn instances x {args.workers} worker(s) (gthread), "
+          f"{'embedded task pools' if args.embedded else 'Redis + a Celery worker'}  "
+          f"browsers={args.browsers}  registrations attempted={args.total}  "
+          "database=PostgreSQL")
     print(f"completed registrations: {ok} in {elapsed:.2f} s = {ok / elapsed:.1f} per second")
     for name, values in (("GET /register", results["get"]), ("POST /register", results["post"]),
                          ("GET+POST", both)):
@@ -199,9 +212,9 @@ def main() -> None:
     print(f"error responses: {len(results['errors'])} {sorted(set(results['errors']))[:5]}")
     print(f"rows in delegate: {stored}  (successes: {ok}) -> "
           f"{'OK' if stored == ok else 'MISMATCH'}; confirmation mails queued: {queued}")
-    if drain is not None:
-        print(f"mail send-pending afterwards: {sent} sent in {drain:.1f} s "
-              f"({sent / drain:.0f} per second, written as .eml: no MAIL_SERVER set)")
+    print(f"mail: {sent_at_end} sent while registering; outbox empty {drain:.1f} s after the "
+          f"last registration: {sent} of {queued} sent, {queued - sent} not sent, "
+          f"{twice} duplicates (written as .eml: no MAIL_SERVER set)")
 
 
 if __name__ == "__main__":

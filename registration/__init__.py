@@ -53,6 +53,7 @@ def _blueprints() -> list:
         devices,
         editions,
         import_export,
+        jobs,
         photos,
         printing,
         signin,
@@ -118,7 +119,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     editions.init_app(app)  # every forum query scoped to the current edition
     from .services import mail
 
-    mail.init_app(app)  # outbox receivers for the domain signals, delivery after requests
+    mail.init_app(app)  # outbox receivers for the domain signals
+    from . import tasks
+    from .ops import init_app as init_ops
+
+    tasks.init_app(app)  # Celery (or the embedded pool), mail delivery after requests
+    init_ops(app)  # /healthz, /readyz, /metrics, database outages answered 503
 
     from .cli import register_cli
 

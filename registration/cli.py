@@ -27,11 +27,15 @@ def show_config() -> None:
                 "TRUSTED_PROXIES", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL",
                 "MAIL_DEFAULT_SENDER", "MANAGE_LINK_MAX_AGE_DAYS", "RATELIMIT_ENABLED",
                 "RATELIMIT_STORAGE_URI", "RATELIMIT_REGISTRATION", "RATELIMIT_MANAGE_LINK",
-                "RATELIMIT_STAFF_LOGIN", "RATELIMIT_API"):
+                "RATELIMIT_STAFF_LOGIN", "RATELIMIT_API", "REDIS_URL", "CELERY_BROKER_URL",
+                "JOB_STALE_SECONDS", "JOB_MAX_ATTEMPTS", "METRICS_TOKEN"):
         value = current_app.config.get(key)
-        if key in ("SQLALCHEMY_DATABASE_URI", "RATELIMIT_STORAGE_URI") \
-                and "://" in str(value) and not str(value).startswith("memory"):
+        if key in ("SQLALCHEMY_DATABASE_URI", "RATELIMIT_STORAGE_URI", "REDIS_URL",
+                   "CELERY_BROKER_URL") and value and "://" in str(value) \
+                and not str(value).startswith("memory"):
             value = redact_url(str(value))
+        elif key == "METRICS_TOKEN":
+            value = "(set)" if value else "(not set: /metrics is off)"
         click.echo(f"{key} = {value}")
     from .editions import marked_current
 

@@ -175,12 +175,24 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "MAIL_RETRY_BASE_SECONDS": _int(
             "MAIL_RETRY_BASE_SECONDS", env.get("MAIL_RETRY_BASE_SECONDS"), 60
         ),
-        # The web process also looks for due retries this often (0: only after requests).
-        # Both unset: on, except when TESTING (tests deliver explicitly or turn them on).
+        # Due retries are looked for this often (the beat's deliver_mail task; default 60).
         "MAIL_POLL_SECONDS": _int("MAIL_POLL_SECONDS", env.get("MAIL_POLL_SECONDS"), None),
-        # Deliver in a background thread after each request that queued mail.
+        # Send the deliver_mail task after each request that queued mail (default: on,
+        # except when TESTING: tests deliver explicitly or turn it on).
         "MAIL_BACKGROUND": (_bool(env["MAIL_BACKGROUND"]) if env.get("MAIL_BACKGROUND")
                             else None),
+        # Background work (registration/tasks/). With neither broker URL set each web
+        # process runs the tasks on a pool of its own (TASK_THREADS threads).
+        "REDIS_URL": env.get("REDIS_URL", "").strip(),
+        "CELERY_BROKER_URL": env.get("CELERY_BROKER_URL", "").strip(),
+        "TASK_THREADS": _int("TASK_THREADS", env.get("TASK_THREADS"), 2),
+        # A job whose heartbeat stopped this long ago is run again (at most JOB_MAX_ATTEMPTS
+        # runs) or ended failed; the sweep that checks runs every JOB_SWEEP_SECONDS.
+        "JOB_STALE_SECONDS": _int("JOB_STALE_SECONDS", env.get("JOB_STALE_SECONDS"), 60),
+        "JOB_MAX_ATTEMPTS": _int("JOB_MAX_ATTEMPTS", env.get("JOB_MAX_ATTEMPTS"), 2),
+        "JOB_SWEEP_SECONDS": _int("JOB_SWEEP_SECONDS", env.get("JOB_SWEEP_SECONDS"), 20),
+        # GET /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (unset: 404).
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),
         # The address written into emailed links, e.g. https://register.forum.example. Set it in
         # production: without it links use the address of the request that caused the mail.
         "PUBLIC_BASE_URL": public_base_url,

@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .countries import country_name
@@ -66,10 +67,14 @@ def register_web_helpers(app: Flask) -> None:
     @app.context_processor
     def inject_globals() -> dict:
         lang = str(get_locale() or "en")
+        try:
+            texts = event_texts(lang)  # the event's name and dates in the page's language
+        except SQLAlchemyError:  # the database is down: the 503 page still has a heading
+            texts = {"event_name": app.config.get("EVENT_NAME", ""), "event_dates": ""}
         return {
             "current_lang": lang,
             "country_name": lambda code: country_name(code, lang),
-            **event_texts(lang),  # the event's name and dates in the page's language
+            **texts,
         }
 
     app.add_template_filter(local_datetime, "local_datetime")

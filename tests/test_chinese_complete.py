@@ -178,7 +178,7 @@ def test_public_and_manage_pages_have_no_english_left(app, client, csrf_from, fo
 def test_staff_pages_have_no_english_left(app, client, login, people, csrf_from):
     delegates, data = people
     data = [*data, "Main entrance"]  # the checkpoint every install starts with: data
-    login("admin", email="admin@forum.test")
+    admin = login("admin", email="admin@forum.test")
     for path in ("/staff/delegates", "/staff/delegates?sort=created",
                  "/staff/delegates?q=nobody-matches", "/staff/accounts", "/staff/import",
                  "/staff/export", "/staff/print", "/staff/walk-in", "/staff/dashboard",
@@ -189,9 +189,8 @@ def test_staff_pages_have_no_english_left(app, client, login, people, csrf_from)
         _check(client, f"/staff/delegates/{delegate.public_id}/edit", data)
     # A batch print job's page (its time in the forum's zone).
     with app.app_context():
-        job = jobs.create("print", created_by="admin@forum.test", total=3)
-        jobs.save(job)
-    page = client.get(f"/staff/jobs/{job.id}", headers=ZH).get_data(as_text=True)
+        job_id = jobs.create(jobs.JobKind.PRINT, db.session.merge(admin), total=3).id
+    page = client.get(f"/staff/jobs/{job_id}", headers=ZH).get_data(as_text=True)
     assert english_left(page, data) == []
     assert "(GMT+08:00)" in page and " UTC" not in page
 

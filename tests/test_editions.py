@@ -310,3 +310,33 @@ def test_migration_from_0002_keeps_every_row(make_app, tmp_path):
         upgrade()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_periodic_sweep_purges_past_editions_after_their_retention_date(app, runner, register,
+                                                                         two_editions):
+    from datetime import UTC, datetime, timedelta
+
+    from registration.tasks.definitions import purge_expired_editions
+
+    today = datetime.now(UTC).date()
+
+    first, second = two_editions
+    register()  # lands in the first edition
+    with app.app_context():
+        assert purge_expired_editions() == {}  # the current edition is never purged
+    runner.invoke(args=["editions", "set-current", second])
+    with app.app_context():
+        edition = require_edition(first)
+        edition.retention_until = today + timedelta(days=30)
+        db.session.commit()
+        assert purge_expired_editions() == {}  # kept until its date
+        edition = require_edition(first)
+        edition.retention_until = today - timedelta(days=2)
+        db.session.commit()
+        purged = purge_expired_editions()
+        assert purged[first]["delegates"] == 1
+        eid = edition_id(first)
+        names = db.session.execute(sa.text("SELECT given_name, email FROM delegate"
+                                           " WHERE edition_id = :e"), {"e": eid}).one()
+        assert set(names) <= {"", None}
+        assert purge_expired_editions() == {}  # once only

@@ -6,6 +6,7 @@ import io
 import math
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select, update
@@ -217,7 +218,8 @@ def test_batch_print_job_prints_the_selection(app, client, csrf, make_delegate, 
     job_url = response.headers["Location"]
     assert client.get(job_url).status_code == 200
     data = wait_for_job(client, job_url)
-    assert data["state"] == "done" and data["done"] == 5 and data["percent"] == 100
+    assert data["state"] == "done", data["message"]
+    assert data["done"] == 5 and data["percent"] == 100
     assert data["result"]["count"] == 5
     pdf = client.get(data["download_url"])
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
@@ -274,7 +276,8 @@ def test_job_files_are_desk_only_and_ids_checked(client, login, app):
     from registration.services import jobs
 
     with app.app_context():
-        job = jobs.create("print", created_by="desk@forum.test", total=3)
+        job_id = jobs.create(jobs.JobKind.PRINT, None, total=3).id
+    job = SimpleNamespace(id=job_id)
     assert client.get(f"/staff/jobs/{job.id}.json").status_code == 302
     login("scanner")
     for suffix in (".json", "", "/output"):

@@ -8,6 +8,7 @@ import io
 import re
 from pathlib import Path
 
+from registration.extensions import db
 from registration.services.badge_signing import token_for
 from registration.services.checkin.scan import check_in
 
@@ -94,10 +95,9 @@ def test_chinese_mail_label_column_does_not_wrap_per_character(app, make_delegat
 def test_print_job_page_shows_the_events_time_zone(app, client, login):
     from registration.services import jobs
 
-    login("desk")
+    staff = login("desk")
     with app.app_context():
-        job = jobs.create("print", created_by="desk@forum.test", total=1)
-        jobs.save(job)
-    page = client.get(f"/staff/jobs/{job.id}").get_data(as_text=True)
+        job_id = jobs.create(jobs.JobKind.PRINT, db.session.merge(staff), total=1).id
+    page = client.get(f"/staff/jobs/{job_id}").get_data(as_text=True)
     assert re.search(r"Started \d{4}-\d\d-\d\d \d\d:\d\d \(GMT\+08:00\) by desk@forum.test",
                      page)

@@ -363,8 +363,10 @@ def _references(count: int) -> list[str]:
 
 def import_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, str]]],
                 staff: StaffUser | None, *, approve: bool = False, actor: str = "system",
-                progress: Progress | None = None) -> ImportReport:
-    """Validate every row; if all are good insert them in one transaction (and commit)."""
+                progress: Progress | None = None,
+                before_commit: Callable[[ImportReport], None] | None = None) -> ImportReport:
+    """Validate every row; if all are good insert them in one transaction (and commit).
+    `before_commit(report)` runs inside that transaction (a job records its end there)."""
     started = monotonic()
     to_insert, report = validate_rows(columns, rows, progress)
     report.approved = approve
@@ -392,9 +394,14 @@ def import_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, str]
                 delegate_approved.send(app, delegate=delegate)
             if progress is not None and index % 100 == 0:
                 progress(index, len(delegates), plain(_l("Importing")))
+        report.imported = len(delegates)
+        report.seconds = monotonic() - started
+        if before_commit is not None:
+            before_commit(report)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
+        report.imported = 0
         report.file_error = plain(_l(
             "another registration with one of these email addresses arrived during the "
             "import. Nothing was imported: import the file again."))
@@ -408,10 +415,12 @@ def import_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, str]
 
 
 def import_file(data: bytes, filename: str, staff: StaffUser | None, *, approve: bool = False,
-                actor: str = "system", progress: Progress | None = None) -> ImportReport:
+                actor: str = "system", progress: Progress | None = None,
+                before_commit: Callable[[ImportReport], None] | None = None) -> ImportReport:
     """Read, validate and (if every row is good) import a CSV or XLSX file."""
     try:
         columns, rows = read_table(data, filename)
     except ImportFileError as exc:
         return ImportReport(file_error=exc.message, approved=approve)
-    return import_rows(columns, rows, staff, approve=approve, actor=actor, progress=progress)
+    return import_rows(columns, rows, staff, approve=approve, actor=actor, progress=progress,
+                       before_commit=before_commit)

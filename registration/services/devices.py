@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -73,6 +74,7 @@ def revoke(name: str, *, staff: StaffUser | None = None) -> Device:
     if device is None:
         raise DeviceError("unknown_device", f"No active device named {name!r}.")
     device.revoked_at = utcnow()
+    _cache.clear()
     audit.record(None, "device_revoked", staff=staff, device=device.name, device_id=device.id)
     db.session.commit()
     return device
@@ -97,6 +99,31 @@ _BY_HASH = select(Device.__table__.c.id, Device.__table__.c.name, Device.__table
                   Device.__table__.c.last_seen_at).where(
     Device.__table__.c.token_hash == bindparam("token_hash"),
     Device.__table__.c.edition_id == bindparam("edition_id"))  # a device works for its edition
+
+
+# authenticate_cached: known tokens, per process, for the check-in fast path. A revocation
+# clears this process's cache at once; other processes see it within DEVICE_CACHE_SECONDS.
+DEVICE_CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, DeviceIdentity]] = {}
+
+
+def authenticate_cached(token: str) -> DeviceIdentity | None:
+    """`authenticate`, remembered for DEVICE_CACHE_SECONDS (unknown tokens are not)."""
+    if not token or len(token) > 200:
+        return None
+    key = hash_token(token)
+    hit = _cache.get(key)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    device = authenticate(token)
+    if device is not None:
+        if len(_cache) > 10000:
+            _cache.clear()
+        _cache[key] = (now + DEVICE_CACHE_SECONDS, device)
+    else:
+        _cache.pop(key, None)
+    return device
 
 
 def authenticate(token: str) -> DeviceIdentity | None:

@@ -166,3 +166,18 @@ def purge_edition(slug: str, *, force: bool = False, today: date | None = None
         db.session.rollback()
         raise
     return counts
+
+
+def purge_expired() -> dict[str, dict[str, int]]:
+    """Purge every past edition whose retention date has passed and that is not purged yet
+    (the periodic sweep; the current edition never). Returns the counts per slug; each purge
+    is audited by `purge_edition`'s own records and logged by the caller."""
+    done: dict[str, dict[str, int]] = {}
+    due = db.session.scalars(select(Edition).where(
+        Edition.is_current.is_(False), Edition.purged_at.is_(None),
+        Edition.retention_until.is_not(None))).all()
+    for edition in due:
+        today = datetime.now(ZoneInfo(edition.timezone)).date()
+        if edition.retention_until is not None and edition.retention_until < today:
+            done[edition.slug] = purge_edition(edition.slug, today=today)
+    return done

@@ -1,218 +1,343 @@
-"""Background jobs for long desk runs (batch prints, big imports) with progress on disk.
+"""Background jobs for long desk runs (batch prints, big imports): state in the database.
 
-A job is a JSON file `instance/jobs/<id>.json` plus, when it produces one, an output file
-`instance/jobs/<id>.<ext>`. Files rather than process memory so that any gunicorn worker can
-answer the progress and download requests, whichever worker runs the job. The directory is
-under the instance folder (never the web root) and ids are random (128 bits), but the files
-are still only served to signed-in desk staff (see registration/staff/printing.py).
+A job is a `job` row (models/job.py) plus, when it has them, chunks of its input (an
+import's upload) and output (the batch PDF) in `job_output_chunk`, behind
+services/job_storage.py. Any app server answers the progress and download requests,
+whichever worker runs the job; the work itself runs in a task (registration/tasks/), on a
+Celery worker or, with no broker configured, on the web process's own task pool.
 
-The work runs in a thread of the worker that accepted the request, inside its own app
-context (and so its own database session). If that worker is restarted mid-run the job
-stays "running" forever: the job page says how long it has been running, and the desk simply
-starts the run again (nothing is marked printed or imported unless the run commits).
+One run of a job is an *attempt*. `claim` starts one with a compare-and-set (queued, or
+running with a heartbeat older than JOB_STALE_SECONDS → running, attempts + 1), so a task
+delivered twice runs once. While it runs, a thread writes progress and the heartbeat every
+PROGRESS_SECONDS; every write and the final one are conditional on the attempt still being
+the job's, so a run that was given up (its worker looked dead) cannot finish it: its
+writes find nothing, it stops (`JobLost`) and its transaction rolls back. The finishing
+write is in the same transaction as the work's own (badges marked printed, delegates
+imported): the output exists and is named in the job row exactly when the work counts.
+
+The sweep (`reap`) ends or requeues jobs whose heartbeat stopped: within JOB_STALE_SECONDS
+plus one sweep a killed worker's job is run again (up to JOB_MAX_ATTEMPTS runs) or ended
+`failed` with a plain message; the desk's job page says so and offers to start it again.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 import secrets
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
-from pathlib import Path
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import Engine, delete, or_, select, update
 
 from ..editions import current_edition_id, edition_scope_id
-from ..extensions import real_app
+from ..extensions import db, real_app
+from ..i18n import plain
+from ..models import StaffUser
+from ..models.job import FINISHED, JOB_STATE_LABELS, Job, JobKind, JobState
+from ..models.types import utcnow
+from . import audit
+from .job_storage import INPUT, ChunkWriter, storage
+
+__all__ = ["FINISHED", "JOB_STATE_LABELS", "Job", "JobKind", "JobLost", "JobState"]
 
 log = logging.getLogger(__name__)
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
-# Jobs (and their PDFs) older than this are deleted when a new job starts.
+# Finished jobs (and their PDFs) older than this are deleted by the pruning sweep.
 KEEP_SECONDS = 2 * 24 * 3600
-# Progress is written at most this often (seconds), plus at the start and the end.
-WRITE_EVERY = 0.3
+# How often a running attempt writes its progress and heartbeat (seconds).
+PROGRESS_SECONDS = 0.5
+STALLED = "stalled"  # result["error"] of a job ended by the sweep
 
 
-class JobState(StrEnum):
-    """Where a job is; `done` and `failed` are final."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-
-    @property
-    def label(self) -> str:
-        return str(JOB_STATE_LABELS[self])
+class JobLost(Exception):
+    """This attempt is no longer the job's: it was given up and taken over, or ended."""
 
 
-JOB_STATE_LABELS = {
-    JobState.QUEUED: _l("queued"),
-    JobState.RUNNING: _l("running"),
-    JobState.DONE: _l("done"),
-    JobState.FAILED: _l("failed"),
-}
-FINISHED = frozenset({JobState.DONE, JobState.FAILED})
+def _setting(name: str, default: float) -> float:
+    value = current_app.config.get(name)
+    return float(default if value is None else value)
 
 
-@dataclass
-class Job:
-    id: str
-    kind: str  # "print" or "import"
-    created_by: str
-    total: int = 0
-    done: int = 0
-    state: JobState = JobState.QUEUED
-    message: str = ""
-    result: dict[str, Any] = field(default_factory=dict)
-    output: str = ""  # file name of the output in the jobs directory, when there is one
-    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-    finished_at: str = ""
-    _last_write: float = field(default=0.0, repr=False, compare=False)
-
-    @property
-    def finished(self) -> bool:
-        return self.state in FINISHED
-
-    @property
-    def started_at(self) -> datetime:
-        """When the job was created (the page shows it in the forum's time zone)."""
-        return datetime.fromisoformat(self.created_at)
-
-    @property
-    def percent(self) -> int:
-        if self.state == JobState.DONE:
-            return 100
-        return int(100 * self.done / self.total) if self.total else 0
-
-    def public(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
-        data["percent"] = self.percent
-        data["finished"] = self.finished
-        return data
+def stale_seconds() -> float:
+    return _setting("JOB_STALE_SECONDS", 60)
 
 
-def jobs_dir(app: Flask | None = None) -> Path:
-    app = app or real_app()
-    path = Path(app.config["INSTANCE_DIR"]) / "jobs"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+def max_attempts() -> int:
+    return int(_setting("JOB_MAX_ATTEMPTS", 2))
 
 
-def _path(job_id: str, suffix: str, app: Flask | None = None) -> Path:
-    if not JOB_ID_RE.match(job_id):
-        raise ValueError("bad job id")
-    return jobs_dir(app) / f"{job_id}{suffix}"
-
-
-def save(job: Job, app: Flask | None = None) -> None:
-    """Write the job atomically (a reader never sees half a file)."""
-    target = _path(job.id, ".json", app)
-    tmp = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps(job.public()), encoding="utf-8")
-    os.replace(tmp, target)
-    job._last_write = time.monotonic()
-
-
-def load(job_id: str) -> Job | None:
-    try:
-        path = _path(job_id, ".json")
-    except ValueError:
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return None
-    data.pop("percent", None)
-    data.pop("finished", None)
-    data["state"] = JobState(data.get("state", JobState.QUEUED))
-    return Job(**data)
-
-
-def output_path(job: Job, app: Flask | None = None) -> Path | None:
-    if not job.output:
-        return None
-    return _path(job.id, Path(job.output).suffix, app)
-
-
-def _cleanup(app: Flask) -> None:
-    cutoff = time.time() - KEEP_SECONDS
-    for path in jobs_dir(app).iterdir():
-        try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-        except OSError:
-            pass
-
-
-def create(kind: str, created_by: str, total: int = 0) -> Job:
-    app = real_app()
-    _cleanup(app)
-    job = Job(id=secrets.token_urlsafe(16), kind=kind, created_by=created_by, total=total)
-    save(job, app)
+def create(kind: JobKind, staff: StaffUser | None, *, total: int = 0,
+           params: dict[str, Any] | None = None, input_data: bytes | None = None) -> Job:
+    """A queued job (committed); `input_data` (an uploaded file) is stored with it."""
+    now = utcnow()
+    job = Job(id=secrets.token_urlsafe(16), kind=kind.value, total=total,
+              edition_id=current_edition_id(),
+              created_by_id=staff.id if staff is not None else None,
+              created_by=staff.email if staff is not None else "system",
+              params=params or {}, result={}, state=JobState.QUEUED.value, done=0,
+              attempts=0, message="", created_at=now, heartbeat_at=now,
+              output_name="", output_type="")
+    db.session.add(job)
+    db.session.commit()
+    if input_data is not None:
+        writer = storage().writer(job.id, INPUT)
+        for start in range(0, len(input_data), 1024 * 1024):
+            writer.write(input_data[start:start + 1024 * 1024])
+        writer.close()
     return job
 
 
-class Progress:
-    """Handed to the work function: `progress(done)` updates the job file (throttled)."""
+def load(job_id: str) -> Job | None:
+    if not JOB_ID_RE.match(job_id or ""):
+        return None
+    return db.session.get(Job, job_id)
 
-    def __init__(self, job: Job, app: Flask) -> None:
-        self.job = job
-        self.app = app
+
+def restart(job: Job, staff: StaffUser | None) -> Job:
+    """A new job doing what `job` did (its input file copied): the desk's "start again"."""
+    again = create(JobKind(job.kind), staff, total=job.total, params=dict(job.params))
+    if job.kind == JobKind.IMPORT:
+        storage().copy(job.id, again.id, INPUT)
+    return again
+
+
+def public(job: Job) -> dict[str, Any]:
+    """The job as the progress page's JSON shows it."""
+    return {
+        "id": job.id, "kind": job.kind, "state": job.state, "done": job.done,
+        "total": job.total, "message": job.message, "result": job.result or {},
+        "percent": job.percent, "finished": job.finished, "attempts": job.attempts,
+        "created_by": job.created_by,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "stalled": (job.result or {}).get("error") == STALLED,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# One attempt.
+
+
+@dataclass
+class Run:
+    """One attempt at a job: progress (written by a thread), output, the finishing write."""
+
+    job_id: str
+    attempt: int
+    kind: str
+    edition_id: int | None
+    params: dict[str, Any]
+    total: int
+    engine: Engine
+    app: Flask
+    done: int = 0
+    message: str = ""
+    lost: bool = False
+    output: ChunkWriter | None = None
+    _dirty: bool = True
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
 
     def __call__(self, done: int, total: int | None = None, message: str | None = None) -> None:
-        self.job.done = done
+        """progress(done, total, message): recorded now, written by the progress thread."""
+        if self.lost:
+            raise JobLost(self.job_id)
+        self.done = done
         if total is not None:
-            self.job.total = total
+            self.total = total
         if message is not None:
-            self.job.message = message
-        if time.monotonic() - self.job._last_write >= WRITE_EVERY or done == self.job.total:
-            save(self.job, self.app)
+            self.message = message
+        self._dirty = True
 
-    def output(self, suffix: str) -> Path:
-        """Where the job writes its output file (e.g. ".pdf")."""
-        self.job.output = f"{self.job.id}{suffix}"
-        return _path(self.job.id, suffix, self.app)
+    def _where(self) -> Any:
+        return (Job.id == self.job_id) & (Job.attempts == self.attempt) & (
+            Job.state == JobState.RUNNING.value)
 
+    def write_progress(self) -> None:
+        values: dict[str, Any] = {"heartbeat_at": utcnow()}
+        if self._dirty:
+            values.update(done=self.done, total=self.total, message=self.message)
+            self._dirty = False
+        with self.engine.begin() as conn:
+            if not conn.execute(update(Job).where(self._where()).values(**values)).rowcount:
+                self.lost = True
 
-def start(job: Job, work: Callable[[Progress], dict[str, Any]]) -> threading.Thread:
-    """Run `work(progress)` in a thread with an app context, on the edition the caller works
-    on (the staff switcher's choice); its return value is the result."""
-    app = real_app()
-    edition_id = current_edition_id()
-
-    def run() -> None:
-        progress = Progress(job, app)
-        job.state = JobState.RUNNING
-        save(job, app)
-        with app.app_context():
-            from ..extensions import db
-
+    def _beat(self) -> None:
+        every = PROGRESS_SECONDS
+        while not self._stop.wait(every):
             try:
-                with edition_scope_id(edition_id):
-                    job.result = work(progress) or {}
-                job.state = JobState.DONE
-                job.done = job.total if job.total else job.done
-            except Exception as exc:  # reported on the job page; the work rolled back
-                log.exception("job %s (%s) failed", job.id, job.kind)
-                db.session.rollback()
-                job.state = JobState.FAILED
-                job.message = str(exc) or exc.__class__.__name__
-            finally:
-                db.session.remove()
-        job.finished_at = datetime.now(UTC).isoformat()
-        save(job, app)
+                self.write_progress()
+            except Exception:  # a busy database: try again next time
+                log.warning("job %s: progress not written", self.job_id, exc_info=True)
 
-    thread = threading.Thread(target=run, name=f"job-{job.kind}-{job.id[:6]}", daemon=True)
-    thread.start()
-    return thread
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._beat, daemon=True,
+                                        name=f"job-{self.job_id[:6]}-progress")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def open_output(self) -> ChunkWriter:
+        self.output = storage(self.app).writer(self.job_id, self.attempt)
+        return self.output
+
+    def read_input(self) -> bytes:
+        return storage(self.app).read_all(self.job_id, INPUT)
+
+    def finish(self, result: dict[str, Any], message: str = "", *, output_name: str = "",
+               output_type: str = "") -> None:
+        """Mark the job done in the session's transaction (the caller commits it with the
+        work): raises JobLost if this attempt is no longer the job's."""
+        values: dict[str, Any] = {
+            "state": JobState.DONE.value, "result": result, "message": message,
+            "finished_at": utcnow(), "heartbeat_at": utcnow(),
+            "done": self.total or self.done, "total": self.total,
+        }
+        if self.output is not None:
+            self.output.close()
+            values.update(output_attempt=self.attempt, output_size=self.output.size,
+                          output_name=output_name, output_type=output_type)
+        changed = db.session.execute(update(Job).where(self._where()).values(**values),
+                                     execution_options={"synchronize_session": False})
+        if not changed.rowcount:  # type: ignore[attr-defined]
+            raise JobLost(self.job_id)
+
+
+def claim(job_id: str) -> Run | None:
+    """Start an attempt (compare-and-set), or None: unknown, finished, or running alive."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=stale_seconds())
+    job = db.session.get(Job, job_id)
+    db.session.commit()
+    if job is None or job.finished:
+        return None
+    attempt = job.attempts + 1
+    changed = db.session.execute(
+        update(Job).where(Job.id == job_id, Job.attempts == job.attempts, or_(
+            Job.state == JobState.QUEUED.value,
+            (Job.state == JobState.RUNNING.value) & (Job.heartbeat_at < cutoff)))
+        .values(state=JobState.RUNNING.value, attempts=attempt, started_at=now,
+                heartbeat_at=now, message=""),
+        execution_options={"synchronize_session": False})
+    db.session.commit()
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        return None
+    db.session.refresh(job)
+    run = Run(job_id=job.id, attempt=attempt, kind=job.kind, edition_id=job.edition_id,
+              params=dict(job.params),
+              total=job.total, engine=db.engine, app=real_app())
+    run.start()
+    return run
+
+
+def fail(run: Run, message: str) -> None:
+    """End the attempt as failed (if it is still the job's), the work rolled back."""
+    db.session.rollback()
+    db.session.execute(update(Job).where(run._where()).values(
+        state=JobState.FAILED.value, message=message[:2000], finished_at=utcnow(),
+        heartbeat_at=utcnow()), execution_options={"synchronize_session": False})
+    db.session.commit()
+
+
+def execute(job_id: str, work: Callable[[Run], None]) -> str:
+    """Claim `job_id` and run `work(run)`, which finishes it with `run.finish` in its own
+    transaction. Returns what happened: done, failed, lost or skipped."""
+    run = claim(job_id)
+    if run is None:
+        return "skipped"
+    try:
+        with edition_scope_id(run.edition_id):  # the edition the job was started in
+            work(run)
+        return "done"
+    except JobLost:
+        db.session.rollback()
+        log.warning("job %s attempt %d was taken over; its work was rolled back",
+                    job_id, run.attempt)
+        return "lost"
+    except Exception as exc:  # reported on the job page; the work rolled back
+        log.exception("job %s (%s) failed", job_id, run.kind)
+        fail(run, str(exc) or exc.__class__.__name__)
+        return "failed"
+    finally:
+        run.stop()
+        if run.output is not None and not run.output.closed:
+            run.output.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Sweeps.
+
+
+def reap() -> list[str]:
+    """Jobs whose worker stopped: requeue them (returned: send their task again) or, after
+    JOB_MAX_ATTEMPTS runs, end them failed with a plain message. Also returns jobs queued
+    for longer than JOB_STALE_SECONDS (their task may have been lost before a worker got
+    it); sending a task twice is harmless (`claim`)."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=stale_seconds())
+    requeue: list[str] = []
+    stale = db.session.execute(select(Job.id, Job.state, Job.attempts, Job.kind).where(
+        Job.state.in_([JobState.RUNNING.value, JobState.QUEUED.value]),
+        Job.heartbeat_at < cutoff)).all()
+    for job_id, state, attempts, kind in stale:
+        where = [Job.id == job_id, Job.state == state, Job.attempts == attempts,
+                 Job.heartbeat_at < cutoff]
+        if state == JobState.RUNNING.value and attempts >= max_attempts():
+            what = (_l("Nothing was printed.") if kind == JobKind.PRINT
+                    else _l("Nothing was imported."))
+            message = plain(_l("The worker running this job stopped (no sign of life for "
+                               "%(n)d seconds). %(what)s Start it again.",
+                               n=int(stale_seconds()), what=what))
+            values: dict[str, Any] = {"state": JobState.FAILED.value, "message": message,
+                                      "finished_at": now, "result": {"error": STALLED}}
+        else:
+            values = {"state": JobState.QUEUED.value, "heartbeat_at": now}
+            if state == JobState.RUNNING.value:
+                values["message"] = plain(_l("The worker running this job stopped; "
+                                             "another one takes it over."))
+        changed = db.session.execute(update(Job).where(*where).values(**values),
+                                     execution_options={"synchronize_session": False})
+        if changed.rowcount and values["state"] == JobState.QUEUED.value:  # type: ignore[attr-defined]
+            requeue.append(job_id)
+        elif changed.rowcount:  # type: ignore[attr-defined]
+            log.warning("job %s ended failed: its worker stopped", job_id)
+    db.session.commit()
+    return requeue
+
+
+def prune(keep_seconds: int = KEEP_SECONDS) -> int:
+    """Delete finished jobs older than `keep_seconds` with their files, and the chunks
+    of attempts that never finished. Returns the jobs deleted."""
+    cutoff = utcnow() - timedelta(seconds=keep_seconds)
+    store = storage()
+    old = list(db.session.scalars(select(Job.id).where(
+        Job.state.in_([s.value for s in FINISHED]), Job.finished_at < cutoff)))
+    for job_id in old:
+        store.delete(job_id)
+    if old:
+        db.session.execute(delete(Job).where(Job.id.in_(old)))
+    finished = db.session.execute(select(Job.id, Job.output_attempt).where(
+        Job.state.in_([s.value for s in FINISHED]))).all()
+    db.session.commit()
+    for job_id, keep in finished:
+        store.delete(job_id, keep=keep if keep is not None else -1)
+    return len(old)
+
+
+def actor(run: Run) -> tuple[StaffUser | None, str]:
+    """Who started the job (the account, if it still exists) and the audit label."""
+    staff = None
+    job = db.session.get(Job, run.job_id)
+    if job is not None and job.created_by_id is not None:
+        staff = db.session.get(StaffUser, job.created_by_id)
+    return staff, audit.actor_label(staff, f"job:{run.job_id[:6]}")

@@ -270,13 +270,16 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str,
                 out: BinaryIO, progress: Callable[[int, int], None] | None = None, *,
                 sort: str = "category", unprinted: bool = False, actor: str = "system",
-                lang: str | None = None, workers: int = 1) -> int:
+                lang: str | None = None, workers: int = 1,
+                before_commit: Callable[[int], None] | None = None) -> int:
     """Render the accredited delegates of `selection` into one PDF written to `out`, then
     mark every one printed (with an audit entry) and commit. Returns the badge count.
 
     Memory stays bounded: delegates and photos are loaded CHUNK at a time and let go once
     drawn; the PDF streams to `out`. If rendering fails nothing is marked. `workers` > 1
     renders chunks in that many processes (the CLI's overnight runs; not inside web workers).
+    `before_commit(count)` runs inside the marking transaction (a job records its finished
+    output there); if it raises, nothing is marked.
     """
     check_layout(layout)
     lang = lang or badge_language()
@@ -310,7 +313,10 @@ def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str
         if progress is not None:
             progress(0, total)
         count = badges.render_badges(badge_stream(), event, layout, out, tick, workers=workers)
+        out.flush()  # the whole PDF is stored before anything is marked printed
         _mark_batch(ids, staff, _actor(staff, actor), layout, total, drawn)
+        if before_commit is not None:
+            before_commit(count)
         db.session.commit()
     except BaseException:
         db.session.rollback()

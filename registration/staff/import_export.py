@@ -8,10 +8,17 @@ from flask import redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from .. import tasks
 from ..auth import roles_required
-from ..extensions import db
-from ..models import Role, StaffUser
-from ..services import delegate_export, delegate_import, delegate_search, jobs, printing
+from ..models import Role
+from ..services import (
+    delegate_export,
+    delegate_import,
+    delegate_search,
+    job_work,
+    jobs,
+    printing,
+)
 from ..services.delegate_import import ImportFileError, ImportReport
 from . import bp
 
@@ -44,17 +51,10 @@ def import_delegates():
         return render_template("staff/import.html", report=report.to_dict(), job=None), 400
 
     if len(rows) > (SYNC_ROWS_APPROVE if approve else SYNC_ROWS):
-        job = jobs.create("import", created_by=current_user.email, total=len(rows))
-        staff_id = current_user.id
-
-        def work(progress: jobs.Progress) -> dict:
-            staff = db.session.get(StaffUser, staff_id)
-            result = delegate_import.import_rows(columns, rows, staff, approve=approve,
-                                          progress=lambda d, t, m: progress(d, t, m))
-            progress.job.message = result.summary()
-            return result.to_dict()
-
-        jobs.start(job, work)
+        job = jobs.create(jobs.JobKind.IMPORT, current_user, total=len(rows),
+                          params=job_work.import_params(upload.filename, approve),
+                          input_data=data)
+        tasks.send_job(job.id)
         return redirect(url_for("staff.job", job_id=job.id), 303)
 
     report = delegate_import.import_rows(columns, rows, current_user, approve=approve)

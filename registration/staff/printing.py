@@ -1,4 +1,4 @@
-"""Desk routes for badges: preview, first print, reprint, batch print and job progress."""
+"""Desk routes for badges: preview, first print, reprint, batch print (a job: staff/jobs.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,21 @@ from flask import (
     Response,
     abort,
     flash,
-    jsonify,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from .. import tasks
 from ..auth import roles_required
-from ..extensions import db, real_app
 from ..fields import CATEGORIES
-from ..models import STATUS_LABELS, Role, StaffUser
-from ..services import jobs, printing
+from ..models import STATUS_LABELS, Role
+from ..services import job_work, jobs, printing
+from ..services.delegate_search import DelegateFilter
 from ..services.printing import PrintRefused
 from . import bp
 from .delegates import delegate_or_404, record_url
@@ -96,7 +95,7 @@ def badge_reprint(public_id: uuid.UUID):
 def print_batch():
     """Batch print of the delegates-list selection, run as a job with a progress page."""
     source = request.form if request.method == "POST" else request.args
-    selection = printing.filter_from_args(source)
+    selection = DelegateFilter.from_args(source)
     layout = source.get("layout", "a4-4up")
     order = source.get("order", "category")
     # The "only not yet printed" box is ticked unless the form was sent without it.
@@ -115,21 +114,9 @@ def print_batch():
         if total == 0:
             errors.append(_("No accredited delegate matches this selection."))
         else:
-            job = jobs.create("print", created_by=current_user.email, total=total)
-            staff_id = current_user.id
-
-            def work(progress: jobs.Progress) -> dict:
-                staff = db.session.get(StaffUser, staff_id)
-                path = progress.output(".pdf")
-                tmp = path.with_suffix(".pdf.part")
-                with open(tmp, "wb") as out:
-                    count = printing.print_batch(selection, staff, layout, out,
-                                                 progress=lambda d, t: progress(d, t),
-                                                 sort=order, unprinted=unprinted)
-                tmp.replace(path)
-                return {"count": count, "layout": layout}
-
-            jobs.start(job, work)
+            job = jobs.create(jobs.JobKind.PRINT, current_user, total=total,
+                              params=job_work.print_params(selection, layout, order, unprinted))
+            tasks.send_job(job.id)
             return redirect(url_for("staff.job", job_id=job.id), 303)
 
     return render_template(
@@ -139,46 +126,3 @@ def print_batch():
         status_labels={s.value: label for s, label in STATUS_LABELS.items()},
         layout_labels=LAYOUT_LABELS,
     ), (400 if errors and request.method == "POST" else 200)
-
-
-def _job_or_404(job_id: str) -> jobs.Job:
-    job = jobs.load(job_id)
-    if job is None:
-        abort(404)
-    return job
-
-
-@bp.get("/jobs/<job_id>")
-@roles_required(Role.DESK)
-def job(job_id: str):
-    job = _job_or_404(job_id)
-    if job.kind == "import" and job.finished:
-        return render_template("staff/import.html", job=job, report=job.result,
-                               JobState=jobs.JobState)
-    return render_template("staff/job.html", job=job, JobState=jobs.JobState)
-
-
-@bp.get("/jobs/<job_id>.json")
-@roles_required(Role.DESK)
-def job_status(job_id: str):
-    job = _job_or_404(job_id)
-    data = job.public()
-    data["state_label"] = job.state.label  # in the desk's language
-    if job.state == jobs.JobState.DONE and job.output:
-        data["download_url"] = url_for("staff.job_output", job_id=job.id)
-    return jsonify(data)
-
-
-@bp.get("/jobs/<job_id>/output")
-@roles_required(Role.DESK)
-def job_output(job_id: str):
-    job = _job_or_404(job_id)
-    path = jobs.output_path(job, real_app())
-    if job.state != jobs.JobState.DONE or path is None or not path.exists():
-        abort(404)
-    name = f"badges-{job.created_at[:10]}-{job.id[:6]}{path.suffix}"
-    response = send_file(path, mimetype="application/pdf", as_attachment=False,
-                         download_name=name, max_age=0)
-    response.headers["Content-Disposition"] = f'inline; filename="{name}"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response

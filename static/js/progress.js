@@ -30,7 +30,8 @@
             download.hidden = false;
           }
           if (job.finished) {
-            if (job.kind === "import") { window.location.reload(); }
+            // A finished import shows its report; a failed job its reason and "start again".
+            if (job.kind === "import" || job.state === "failed") { window.location.reload(); }
             return;
           }
           setTimeout(tick, delay);

@@ -12,13 +12,13 @@ leases the row) and marks it sent in the transaction that follows the SMTP serve
 acceptance. Failures are retried with exponential backoff and marked failed after
 MAIL_MAX_ATTEMPTS (or at once when the server refuses the message permanently, 5xx).
 
-Delivery happens after each request that queued mail, in a background thread (the response
-never waits for SMTP), every MAIL_POLL_SECONDS in the web process, and on demand with
-`flask --app wsgi mail send-pending`. Without MAIL_SERVER (development) messages are written
-as .eml files into instance/mail/ and the path is logged.
+Delivery is the `deliver_mail` task (registration/tasks/): sent after each request that
+queued mail (the response never waits for SMTP), every MAIL_POLL_SECONDS by the beat, and on
+demand with `flask --app wsgi mail send-pending`. Without MAIL_SERVER (development)
+messages are written as .eml files into instance/mail/ and the path is logged.
 
 One module per job, imports pointing down the list:
-    delivery   deliver_pending (one run), the background thread, init_app
+    delivery   deliver_pending (one run), init_app
     outbox     queue, drafts → stored messages, claims and outcomes, list / retry / prune
     transport  SMTP or .eml files; which failures are permanent
     compose    subject and bodies in the delegate's language; the complete message
@@ -27,7 +27,7 @@ are its interface.
 """
 
 from .compose import KINDS, build_message, qr_png, render_mail
-from .delivery import DeliveryReport, DeliveryWorker, deliver_pending, init_app, worker
+from .delivery import DeliveryReport, deliver_pending, init_app
 from .outbox import (
     BuildFailure,
     is_draft,
@@ -44,7 +44,6 @@ __all__ = [
     "BuildFailure",
     "ConnectionFailure",
     "DeliveryReport",
-    "DeliveryWorker",
     "PermanentFailure",
     "build_message",
     "deliver_pending",
@@ -57,5 +56,4 @@ __all__ = [
     "queue",
     "render_mail",
     "requeue",
-    "worker",
 ]

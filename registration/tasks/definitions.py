@@ -1,0 +1,92 @@
+"""The tasks. Each is a thin wrapper around a service and safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+
+from ..models.job import JobKind
+
+log = logging.getLogger(__name__)
+
+PRINT_BADGES = "registration.print_badges"
+IMPORT_DELEGATES = "registration.import_delegates"
+DELIVER_MAIL = "registration.deliver_mail"
+SWEEP_JOBS = "registration.sweep_jobs"
+PRUNE_JOBS = "registration.prune_jobs"
+PURGE_EXPIRED = "registration.purge_expired_editions"
+JOB_TASKS = {JobKind.PRINT.value: PRINT_BADGES, JobKind.IMPORT.value: IMPORT_DELEGATES}
+
+
+def print_badges(job_id: str) -> str:
+    """A batch print job (services.job_work.run_print)."""
+    from ..services import job_work
+
+    return job_work.run_job(job_id)
+
+
+def import_delegates(job_id: str) -> str:
+    """A big import job; mail queued by an accrediting import is sent right after."""
+    from ..services import job_work
+    from .dispatch import dispatch
+
+    outcome = job_work.run_job(job_id)
+    dispatch(DELIVER_MAIL)
+    return outcome
+
+
+def deliver_mail() -> str:
+    """Send the outbox's due messages (after requests that queued mail, and periodically
+    for retries)."""
+    from ..services import mail
+
+    report = mail.deliver_pending()
+    if report.sent or report.retrying or report.failed:
+        log.info("mail delivery: %s", report)
+    return str(report)
+
+
+def sweep_jobs() -> list[str]:
+    """Requeue or end jobs whose worker stopped (see services.jobs.reap)."""
+    from ..services import jobs
+    from .dispatch import send_job
+
+    requeued = jobs.reap()
+    for job_id in requeued:
+        send_job(job_id)
+    return requeued
+
+
+def prune_jobs() -> int:
+    """Delete finished jobs (and their PDFs) older than two days."""
+    from ..services import jobs
+
+    return jobs.prune()
+
+
+def purge_expired_editions() -> dict[str, dict[str, int]]:
+    """Erase the personal data of past editions whose retention date has passed
+    (services.editions.purge_expired; `editions purge` does one by hand)."""
+    from ..services import editions
+
+    purged = editions.purge_expired()
+    for slug, counts in purged.items():
+        log.warning("retention: edition %s purged: %s", slug, counts)
+    return purged
+
+
+TASKS: dict[str, Any] = {
+    PRINT_BADGES: print_badges,
+    IMPORT_DELEGATES: import_delegates,
+    DELIVER_MAIL: deliver_mail,
+    SWEEP_JOBS: sweep_jobs,
+    PRUNE_JOBS: prune_jobs,
+    PURGE_EXPIRED: purge_expired_editions,
+}
+
+
+def register(celery: Celery) -> None:
+    for name, func in TASKS.items():
+        celery.task(name=name, acks_late=True, ignore_result=True)(func)

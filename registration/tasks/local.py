@@ -1,0 +1,84 @@
+"""The embedded task runner: with no broker configured, each web process runs the tasks on
+a small thread pool of its own (outside the request: the response never waits), and a
+thread sends the periodic tasks. The same task functions as on a Celery worker."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+class LocalExecutor:
+    def __init__(self, app: Flask, schedule: dict[str, tuple[str, float]]) -> None:
+        self.app = app
+        self.schedule = schedule
+        self.threads = int(app.config.get("TASK_THREADS") or 2)
+        self.lock = threading.Lock()
+        self.pool: ThreadPoolExecutor | None = None
+        self.pid = 0
+        self.pending = 0
+        self.idle = threading.Condition(self.lock)
+        self.beat: threading.Thread | None = None
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self.pool is None or self.pid != os.getpid():  # after a fork: a pool of our own
+            self.pid = os.getpid()
+            self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="task")
+            self.beat = None
+        return self.pool
+
+    def submit(self, name: str, args: tuple[Any, ...] = ()) -> None:
+        with self.lock:
+            pool = self._pool()
+            self.pending += 1
+        pool.submit(self._run, name, args)
+
+    def _run(self, name: str, args: tuple[Any, ...]) -> None:
+        from . import celery_for
+
+        try:
+            celery_for(self.app).tasks[name](*args)  # the task's __call__: an app context
+        except Exception:
+            log.exception("task %s failed", name)
+        finally:
+            with self.lock:
+                self.pending -= 1
+                self.idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10) -> bool:
+        """Block until every submitted task has finished (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while self.pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.idle.wait(left)
+        return True
+
+    def ensure_beat(self) -> None:
+        with self.lock:
+            self._pool()
+            if self.beat is not None and self.beat.is_alive():
+                return
+            self.beat = threading.Thread(target=self._beat, name="task-beat", daemon=True)
+            self.beat.start()
+
+    def _beat(self) -> None:
+        due = {name: time.monotonic() + every for name, (_task, every) in
+               self.schedule.items()}
+        while True:
+            now = time.monotonic()
+            for name, (task, every) in self.schedule.items():
+                if now >= due[name]:
+                    due[name] = now + every
+                    self.submit(task)
+            time.sleep(max(0.5, min(due.values()) - time.monotonic()))

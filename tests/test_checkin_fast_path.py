@@ -1,0 +1,137 @@
+"""The check-in fast path (services/checkin/fast_path.py, PostgreSQL): a device's online
+scans decided in one statement give the same answers and rows as the full path
+(scan.check_in), which must not be called for them; exactly one check-in per badge and
+door under a burst of scanners."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from registration.api import views as api_views
+from registration.extensions import db
+from registration.models import AuditEntry, CheckIn, Delegate, Scan
+from registration.services import devices
+from registration.services.badge_signing import token_for
+from registration.services.checkin.checkpoints import save_checkpoint
+
+
+@pytest.fixture
+def fast_app(app):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the fast path is for PostgreSQL (TEST_DATABASE_URL)")
+    return app
+
+
+@pytest.fixture
+def token(fast_app) -> str:
+    with fast_app.app_context():
+        return devices.issue("Door 9")[1]
+
+
+@pytest.fixture
+def full_path_forbidden(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the full path was used")
+
+    monkeypatch.setattr(api_views, "check_in", refuse)
+
+
+def scan(client, token: str, code: str, checkpoint: str = "main", nonce: str | None = None):
+    response = client.post("/api/v1/checkins", headers={"Authorization": f"Bearer {token}"},
+                           json={"code": code, "checkpoint": checkpoint,
+                                 "nonce": nonce or uuid.uuid4().hex})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def test_every_outcome_on_the_fast_path(fast_app, client, token, make_delegate,
+                                        full_path_forbidden):
+    with fast_app.app_context():
+        save_checkpoint("vip", "VIP lounge", ["government"], True)
+        ok = make_delegate("government", "approved", native_name="王小明")
+        head = make_delegate("ngo", "badge_printed", head=True)
+        expert = make_delegate("expert", "badge_printed")
+        pending = make_delegate(status="submitted")
+        reprinted = make_delegate(status="badge_printed")
+        old_code = token_for(reprinted)
+        reprinted.badge_serial = 2
+        db.session.commit()
+        codes = {"ok": token_for(ok), "head": token_for(head), "expert": token_for(expert),
+                 "pending": token_for(pending)}
+    first = scan(client, token, codes["ok"])
+    assert first["status"] == "checked_in" and first["delegate"]["native_name"] == "王小明"
+    assert first["delegate"]["status"] == "checked_in"
+    again = scan(client, token, codes["ok"])
+    assert again["status"] == "already_checked_in"
+    assert again["checked_in_at"] == first["checked_in_at"]
+    assert scan(client, token, "GP1NOTATOKEN")["reason"] == "malformed"
+    assert scan(client, token, old_code)["status"] == "revoked"
+    assert scan(client, token, codes["pending"])["status"] == "not_accredited"
+    assert scan(client, token, codes["expert"], "vip")["status"] == "zone_denied"
+    assert scan(client, token, codes["head"], "vip")["status"] == "checked_in"  # head
+    with fast_app.app_context():
+        results = db.session.scalars(select(Scan.result).order_by(Scan.id)).all()
+        assert results == ["checked_in", "already_checked_in", "invalid", "revoked",
+                           "not_accredited", "zone_denied", "checked_in"]
+        assert db.session.get(Delegate, ok.id).status == "checked_in"
+        assert db.session.get(Delegate, head.id).status == "checked_in"
+        entry = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.delegate_id == ok.id, AuditEntry.action == "checked_in")).one()
+        assert entry.actor == "device:Door 9"
+        assert entry.details["moved"] is True and entry.details["status_from"] == "approved"
+        assert entry.details["gate"] == "main" and entry.details["offline"] is False
+
+
+def test_replays_and_offline_scans_take_the_full_path(fast_app, client, token, make_delegate,
+                                                      monkeypatch):
+    with fast_app.app_context():
+        code = token_for(make_delegate(status="approved"))
+    nonce = uuid.uuid4().hex
+    assert scan(client, token, code, nonce=nonce)["status"] == "checked_in"
+    replay = scan(client, token, code, nonce=nonce)
+    assert replay["status"] == "checked_in"  # the stored answer, not "already"
+    with fast_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Scan)) == 1
+
+
+def test_fifty_scanners_one_badge_one_check_in(fast_app, token, make_delegate,
+                                               full_path_forbidden):
+    with fast_app.app_context():
+        delegate = make_delegate(status="badge_printed")
+        code = token_for(delegate)
+    answers: list[str] = []
+    barrier = threading.Barrier(25)
+
+    def door() -> None:
+        client = fast_app.test_client()
+        barrier.wait()
+        answers.append(scan(client, token, code)["status"])
+
+    threads = [threading.Thread(target=door) for _ in range(25)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == ["already_checked_in"] * 24 + ["checked_in"]
+    with fast_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(CheckIn)) == 1
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "checked_in")) == 1
+        assert sorted(db.session.scalars(select(Scan.result))) == sorted(answers)
+
+
+def test_a_revoked_device_is_refused_at_once_in_this_process(fast_app, client, token,
+                                                             make_delegate):
+    with fast_app.app_context():
+        code = token_for(make_delegate(status="approved"))
+    assert scan(client, token, code)["status"] == "checked_in"  # now cached
+    with fast_app.app_context():
+        devices.revoke("Door 9")
+    response = client.post("/api/v1/checkins", headers={"Authorization": f"Bearer {token}"},
+                           json={"code": code, "checkpoint": "main", "nonce": "n" * 10})
+    assert response.status_code == 401

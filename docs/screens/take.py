@@ -1,4 +1,5 @@
-"""Screenshots of the delegate-facing pages, phone (360 px) and desktop (1280 px), English and
+"""Screenshots of the delegate-facing pages and the door scanner's typed-code flow (the
+identity check, then the admitted result), phone (360 px) and desktop (1280 px), English and
 Chinese, into docs/screens/. Not a test: run it after changing how these pages look.
 
     .venv/bin/python docs/screens/take.py
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 OUT = Path(__file__).resolve().parent
 WIDTHS = {"phone": 360, "desktop": 1280}
+DOOR_PASSWORD = "screens door password"  # a throw-away account in a throw-away database
 
 
 def main() -> None:
@@ -26,7 +28,10 @@ def main() -> None:
     from werkzeug.serving import make_server
 
     from registration import create_app
+    from werkzeug.security import generate_password_hash
+
     from registration.extensions import db
+    from registration.models import StaffUser
     from registration.services import manage_links
     from registration.services.registration import build_delegate
     from registration.validation import clean_record
@@ -52,6 +57,10 @@ def main() -> None:
         delegate.status = "approved"
         delegate.refresh_search_text()
         db.session.add(delegate)
+        door = StaffUser(email="door@forum.test", role="scanner", active=True,
+                         password_hash=generate_password_hash(DOOR_PASSWORD),
+                         session_version=0, failed_logins=0)
+        db.session.add(door)
         db.session.commit()
         manage = f"/manage/{manage_links.make_token(delegate)}"
 
@@ -75,12 +84,37 @@ def main() -> None:
                         target = OUT / f"{name}-{kind}-{lang}.png"
                         page.screenshot(path=str(target), full_page=True)
                         written.append(target)
+                    written += _scanner(page, base, kind, lang)
                     context.close()
             browser.close()
     finally:
         server.shutdown()
     for path in written:
         print(path.relative_to(ROOT))
+
+
+def _scanner(page, base: str, kind: str, lang: str) -> list[Path]:
+    """The door's typed-code flow: sign in as a scanner, type the reference printed under
+    the QR code, the identity check (photo, names), then Confirm and admit."""
+    page.goto(f"{base}/staff/login?next=/checkin")
+    page.fill("input[name=email]", "door@forum.test")
+    page.fill("input[name=password]", DOOR_PASSWORD)
+    page.click("form button[type=submit], form input[type=submit]")
+    page.wait_for_url(f"{base}/checkin")
+    page.select_option("#checkpoint-select", "main")
+    page.click("#start")
+    page.wait_for_selector("#scan", state="visible")
+    page.click("#type-code")
+    page.keyboard.type("gps y8zg cy7j")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#confirm", state="visible")
+    confirm = OUT / f"scanner-typed-code-confirm-{kind}-{lang}.png"
+    page.screenshot(path=str(confirm))
+    page.click("#confirm-admit")
+    page.wait_for_selector("#result[data-status]", state="visible")
+    admitted = OUT / f"scanner-typed-code-admitted-{kind}-{lang}.png"
+    page.screenshot(path=str(admitted))
+    return [confirm, admitted]
 
 
 if __name__ == "__main__":

@@ -25,11 +25,10 @@ DOOR_PASSWORD = "screens door password"  # a throw-away account in a throw-away 
 def main() -> None:
     from flask_migrate import upgrade
     from playwright.sync_api import sync_playwright
+    from werkzeug.security import generate_password_hash
     from werkzeug.serving import make_server
 
     from registration import create_app
-    from werkzeug.security import generate_password_hash
-
     from registration.extensions import db
     from registration.models import StaffUser
     from registration.services import manage_links

@@ -1,5 +1,5 @@
 """The lean path for the one hot endpoint, `POST /api/v1/checkins` from a scanner device
-(bearer token), online scans, on PostgreSQL: the same decision and the same rows as
+(bearer token), online QR scans, on PostgreSQL: the same decision and the same rows as
 `scan.check_in`, in ONE round trip to the database and without an ORM session.
 
 * The device token is looked up through `devices.authenticate_cached` (a few seconds'
@@ -28,6 +28,7 @@ import uuid
 from typing import Any
 
 from ... import badge_token
+from ...editions import current_edition_id, first_edition_id
 from ...extensions import db
 from ...models import ACCREDITED, Status
 from ...models.checkin import ScanOutcome
@@ -35,7 +36,8 @@ from ...models.status import can_transition
 from ...models.types import utcnow
 from ..badge_signing import public_keys
 from . import iso
-from .scan import MAX_CODE_LENGTH, MAX_NONCE_LENGTH, DelegateView, ScanResult
+from .records import DelegateView, ScanResult
+from .scan import MAX_CODE_LENGTH, MAX_NONCE_LENGTH
 
 ACCREDITED_LIST = [s.value for s in ACCREDITED]
 MOVABLE = [s.value for s in Status if s != Status.CHECKED_IN
@@ -49,13 +51,13 @@ log = logging.getLogger(__name__)
 SCAN_SQL = """
 WITH cp AS (
   SELECT id, name, allowed_categories, admit_heads_of_delegation AS heads
-  FROM checkpoint WHERE id = %(checkpoint)s AND active
+  FROM checkpoint WHERE id = %(checkpoint)s AND edition_id = %(edition)s AND active
 ), d AS (
   SELECT id, public_id, reference, honorific, given_name, family_name, native_name,
          badge_name, organisation, category, country, status, badge_serial, details,
          EXISTS (SELECT 1 FROM delegate_photo p WHERE p.delegate_id = delegate.id)
            AS has_photo
-  FROM delegate WHERE public_id = %(badge_id)s::uuid
+  FROM delegate WHERE public_id = %(badge_id)s::uuid AND edition_id = %(edition)s
 ), seen AS (
   SELECT 1 FROM scan WHERE nonce = %(nonce)s
 ), decision AS (
@@ -82,21 +84,21 @@ WITH cp AS (
 ), ids AS (
   SELECT nextval(pg_get_serial_sequence('scan', 'id')) AS scan_id
 ), ci AS (
-  INSERT INTO check_in (delegate_id, checkpoint_id, scan_id, checked_in_at)
-  SELECT decision.id, decision.cp_id, ids.scan_id, %(now)s FROM decision, ids
+  INSERT INTO check_in (delegate_id, checkpoint_id, scan_id, checked_in_at, edition_id)
+  SELECT decision.id, decision.cp_id, ids.scan_id, %(now)s, %(edition)s FROM decision, ids
   WHERE decision.outcome = 'checked_in' AND NOT decision.already
   ON CONFLICT (delegate_id, checkpoint_id) DO NOTHING
   RETURNING checked_in_at
 ), s AS (
   INSERT INTO scan (id, nonce, checkpoint_id, delegate_id, device_id, staff_id, badge_serial,
-                    result, scanned_at, received_at, offline)
+                    result, scanned_at, received_at, offline, method, edition_id)
   SELECT ids.scan_id, %(nonce)s, decision.cp_id,
          CASE WHEN decision.outcome = 'invalid' THEN NULL ELSE decision.id END,
          %(device_id)s::int, NULL,
          CASE WHEN decision.outcome IN ('invalid', 'revoked') THEN NULL ELSE %(serial)s END,
          CASE WHEN decision.outcome = 'checked_in' AND NOT EXISTS (SELECT 1 FROM ci)
               THEN 'already_checked_in' ELSE decision.outcome END,
-         %(now)s, %(now)s, false
+         %(now)s, %(now)s, false, 'qr', %(edition)s
   FROM decision, ids
   ON CONFLICT (nonce) DO NOTHING
   RETURNING id, result
@@ -107,13 +109,15 @@ WITH cp AS (
     AND decision.status = ANY(%(movable)s)
   RETURNING delegate.id
 ), au AS (
-  INSERT INTO audit_entry (delegate_id, staff_id, actor, action, details, created_at)
+  INSERT INTO audit_entry (delegate_id, staff_id, actor, action, details, created_at,
+                           edition_id)
   SELECT decision.id, NULL, %(actor)s, 'checked_in',
          json_build_object('status_from', decision.status,
                            'moved', EXISTS (SELECT 1 FROM st), 'at', %(at)s::text,
                            'gate', decision.cp_id, 'gate_name', decision.cp_name,
-                           'device', %(device_name)s::text, 'offline', false),
-         %(now)s
+                           'device', %(device_name)s::text, 'offline', false,
+                           'method', 'qr'),
+         %(now)s, %(edition)s
   FROM ci, decision
 )
 SELECT s.result, decision.cp_id, decision.cp_name,
@@ -170,11 +174,15 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
             and isinstance(code, str) and len(code) <= MAX_CODE_LENGTH
             and isinstance(checkpoint_id, str) and checkpoint_id):
         return None  # the full path gives the precise error
+    if not code.strip().upper().startswith(badge_token.PREFIX):
+        return None  # a typed reference code: the identity check is on the full path
     badge_id: uuid.UUID | None = None
     serial = 0
     reason: str | None = None
+    edition = current_edition_id()
     try:
-        token = badge_token.verify(code, public_keys())
+        token = badge_token.verify(code, public_keys(), edition=edition,
+                                   legacy_edition=first_edition_id())
         badge_id, serial = token.badge_id, token.serial
     except badge_token.BadgeTokenError as exc:
         reason = exc.reason
@@ -184,6 +192,7 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
         "invalid": reason is not None, "serial": serial, "accredited": ACCREDITED_LIST,
         "head_words": HEAD_WORDS, "movable": MOVABLE, "now": now, "at": iso(now),
         "device_id": device.id, "device_name": device.name, "actor": f"device:{device.name}",
+        "edition": edition,
     }
     try:
         conn = _connection()

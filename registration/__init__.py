@@ -53,6 +53,7 @@ def _blueprints() -> list:
         devices,
         editions,
         import_export,
+        invitations,
         photos,
         printing,
         signin,

@@ -56,6 +56,11 @@ KNOWN = {
     ("staff.switch_edition", "POST"): {"scanner": 303, "desk": 303, "admin": 303},
     ("staff.settings", "GET"): {"desk": 403, "admin": 200},
     ("staff.settings", "POST"): {"desk": 403, "admin": 422},  # empty form: field errors
+    # Invitations: the desk's work (no such invitation: 404).
+    ("staff.invitations", "GET"): {"desk": 200, "admin": 200},
+    ("staff.invitations", "POST"): {"desk": 422, "admin": 422},
+    ("staff.resend_invitation", "POST"): {"desk": 404, "admin": 404},
+    ("staff.revoke_invitation", "POST"): {"desk": 404, "admin": 404},
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {

@@ -4,6 +4,7 @@ from .audit import AuditEntry
 from .checkin import CheckIn, Checkpoint, Device, Scan
 from .delegate import Delegate, DelegatePhoto
 from .edition import Edition, EditionScoped
+from .invitation import Invitation, InvitationState
 from .outbox import OutboxMessage
 from .staff import LoginThrottle, Role, StaffUser
 from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status
@@ -20,6 +21,8 @@ __all__ = [
     "Edition",
     "EditionScoped",
     "InvalidTransition",
+    "Invitation",
+    "InvitationState",
     "LoginThrottle",
     "OutboxMessage",
     "Role",

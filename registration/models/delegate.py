@@ -34,6 +34,7 @@ class RecordSource(StrEnum):
     SELF = "self"  # the public registration form
     WALK_IN = "walk_in"  # registered and accredited at the desk
     IMPORT = "import"  # a CSV/XLSX file imported by the desk or the CLI
+    INVITATION = "invitation"  # the registration form opened by a personal invitation
 
     @property
     def label(self) -> str:
@@ -44,6 +45,7 @@ RECORD_SOURCE_LABELS = {
     RecordSource.SELF: _l("registration form"),
     RecordSource.WALK_IN: _l("walk-in at the desk"),
     RecordSource.IMPORT: _l("import"),
+    RecordSource.INVITATION: _l("invitation"),
 }
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import editions
 from ..extensions import db, real_app
-from ..models import Delegate, StaffUser, Status
+from ..models import Delegate, Invitation, StaffUser, Status
 from ..models.delegate import RecordSource
 from ..models.status import HOLDS_PLACE
 from ..signals import delegate_registered
@@ -119,17 +119,20 @@ def build_delegate(clean: dict[str, Any], *, source: RecordSource,
 
 def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSource.SELF,
                       locale: str = "en", staff: StaffUser | None = None,
-                      consent: bool = True, enforce_limits: bool = True) -> Delegate:
+                      consent: bool = True, enforce_limits: bool = True,
+                      invitation: Invitation | None = None) -> Delegate:
     """Store a new delegate and commit. Raises RegistrationRefused.
 
     `enforce_limits` is off for the desk (walk-ins): the closing date and capacities are for
-    self-registration; the desk decides on the spot.
+    self-registration; the desk decides on the spot. An `invitation` (already checked for
+    its address) opens its invitation-only category, is used up in the same transaction
+    ("invitation_used" if it was used meanwhile) and, if made with approve, accredits at once.
     """
     category = clean["category"]
     if enforce_limits and registration_closed():
         raise RegistrationRefused("closed")
     reference = _check_email_and_pick_reference(clean["email"])
-    if enforce_limits and category in editions.invitation_only():
+    if enforce_limits and invitation is None and category in editions.invitation_only():
         raise RegistrationRefused("invitation_only")
     if enforce_limits and editions.capacities().get(category) is not None:
         _lock_category(category)
@@ -151,6 +154,26 @@ def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSou
         raise RegistrationRefused("duplicate_email") from None
     audit.record(delegate, "registered", actor="delegate" if staff is None else "staff",
                  staff=staff, source=RecordSource(source).value)
-    delegate_registered.send(real_app(), delegate=delegate)
+    if invitation is not None:
+        _use_invitation(invitation, delegate)
+    else:
+        delegate_registered.send(real_app(), delegate=delegate)
     db.session.commit()
     return delegate
+
+
+def _use_invitation(invitation: Invitation, delegate: Delegate) -> None:
+    from . import invitations
+    from .accreditation import approve_in_transaction
+
+    try:
+        invitations.claim(invitation, delegate)
+    except invitations.InvitationUnusable:
+        db.session.rollback()
+        raise RegistrationRefused("invitation_used") from None
+    audit.record(delegate, "invitation_used", actor="delegate", email=invitation.email,
+                 approve=invitation.approve)
+    if invitation.approve:
+        approve_in_transaction(delegate, None)
+    else:
+        delegate_registered.send(real_app(), delegate=delegate)

@@ -3,6 +3,7 @@
 from .audit import AuditEntry
 from .checkin import CheckIn, Checkpoint, Device, Scan
 from .delegate import Delegate, DelegatePhoto
+from .delegation import Delegation, DelegationKind, FocalPoint
 from .edition import Edition, EditionScoped
 from .invitation import Invitation, InvitationState
 from .outbox import OutboxMessage
@@ -17,9 +18,12 @@ __all__ = [
     "Checkpoint",
     "Delegate",
     "DelegatePhoto",
+    "Delegation",
+    "DelegationKind",
     "Device",
     "Edition",
     "EditionScoped",
+    "FocalPoint",
     "InvalidTransition",
     "Invitation",
     "InvitationState",

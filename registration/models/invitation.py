@@ -60,6 +60,7 @@ class Invitation(EditionScoped, Model):
     # Changes on every resend: links sent before stop working.
     nonce: Mapped[str] = mapped_column(String(32))
     delegate_id: Mapped[int | None] = mapped_column(ForeignKey("delegate.id"))
+    delegation_id: Mapped[int | None] = mapped_column(ForeignKey("delegation.id"))
     created_by: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -23,6 +23,8 @@ def _fail(message: str) -> NoReturn:
 @edition_option
 @click.argument("email")
 @click.option("--category", required=True, help="The category the invitee registers in.")
+@click.option("--delegation", default="", metavar="NAME",
+              help="The delegation the invitee joins (its English name).")
 @click.option("--given-name", default="", help="Filled in on the form.")
 @click.option("--family-name", default="", help="Filled in on the form.")
 @click.option("--language", default="en", type=click.Choice(["en", "zh"]),
@@ -30,8 +32,8 @@ def _fail(message: str) -> NoReturn:
 @click.option("--expires", metavar="YYYY-MM-DD", default=None,
               help="The last day the link works (edition's time zone).")
 @click.option("--approve", is_flag=True, help="Accredit the registration at once.")
-def create(email: str, category: str, given_name: str, family_name: str, language: str,
-           expires: str | None, approve: bool) -> None:
+def create(email: str, category: str, delegation: str, given_name: str, family_name: str,
+           language: str, expires: str | None, approve: bool) -> None:
     """Create an invitation for EMAIL, mail it and print its link."""
     from .services import invitations as service
 
@@ -39,7 +41,8 @@ def create(email: str, category: str, given_name: str, family_name: str, languag
         invitation = service.create(
             email, category.strip().lower(),
             prefill={"given_name": given_name, "family_name": family_name}, locale=language,
-            expires_on=_date(expires, "--expires") if expires else None, approve=approve)
+            expires_on=_date(expires, "--expires") if expires else None, approve=approve,
+            delegation=delegation)
     except service.InvitationError as exc:
         _fail(exc.message)
     click.echo(f"Invitation for {invitation.email} ({invitation.category}"

@@ -233,3 +233,26 @@ def test_desk_creates_resends_revokes_and_filters(app, client, login, csrf_from,
                        data={"csrf_token": token}).status_code == 303
     assert client.get(link_from(spare.output)).status_code == 410
     assert "revoked" in client.get("/staff/invitations?state=revoked").get_data(as_text=True)
+
+
+def test_invitation_into_a_delegation(app, runner, client, csrf_from, form_data, tmp_path):
+    unknown = runner.invoke(args=["invitations", "create", EMAIL, "--category", "government",
+                                  "--delegation", "Atlantis"])
+    assert unknown.exit_code == 1 and "no delegation called “Atlantis”" in unknown.output
+    assert runner.invoke(args=["delegations", "create", "China", "--country", "CN",
+                               "--focal-point", "fp@mfa.example.cn"]).exit_code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,category,given_name,delegation\n"
+                   "a@example.org,government,Ann,China\n"
+                   "b@example.org,government,Bo,Atlantis\n", encoding="utf-8")
+    result = runner.invoke(args=["invitations", "import", str(bad)])
+    assert result.exit_code == 1 and "row 3:" in result.output and "Atlantis" in result.output
+    assert "row 2:" not in result.output
+    link = invite(runner, EMAIL, "--delegation", "china")
+    assert register(client, link, csrf_from, form_data).status_code == 303
+    [delegate] = delegates(app)
+    with app.app_context():
+        from registration.models import Delegation
+
+        china = db.session.scalars(sa.select(Delegation)).one()
+        assert delegate.delegation_id == china.id

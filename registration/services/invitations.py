@@ -173,22 +173,38 @@ def _prefill(values: Mapping[str, Any]) -> dict[str, str]:
             if k in PREFILL_FIELDS and v is not None and str(v).strip()}
 
 
+def delegation_named(name: str) -> int | None:
+    """The id of the delegation called `name` ("" → None). Raises InvitationError."""
+    if not name.strip():
+        return None
+    from .delegations import find as find_delegation
+
+    found = find_delegation(name)
+    if found is None:
+        raise InvitationError(_l("There is no delegation called “%(name)s” in this "
+                                 "edition.", name=name.strip()))
+    return found.id
+
+
 def create(email: str, category: str, *, prefill: Mapping[str, Any] | None = None,
            locale: str = "en", expires_on: date | None = None, approve: bool = False,
-           staff: StaffUser | None = None, actor: str = "cli") -> Invitation:
+           delegation: str = "", staff: StaffUser | None = None,
+           actor: str = "cli") -> Invitation:
     """Create and mail an invitation (commits). Raises InvitationError."""
+    delegation_id = delegation_named(delegation)
     clean, key = check_new(email, category, expires_on)
     invitation = _build(clean, key, category, prefill or {}, locale, expires_on, approve,
-                        staff, actor)
+                        staff, actor, delegation_id)
     db.session.commit()
     return invitation
 
 
 def _build(clean: str, key: str, category: str, prefill: Mapping[str, Any], locale: str,
            expires_on: date | None, approve: bool, staff: StaffUser | None,
-           actor: str) -> Invitation:
+           actor: str, delegation_id: int | None = None) -> Invitation:
     invitation = Invitation(
         email=clean, email_key=key, category=category, prefill=_prefill(prefill),
+        delegation_id=delegation_id,
         locale=locale if locale in current_app.config["LANGUAGES"] else "en",
         expires_on=expires_on, approve=approve, status=InvitationState.SENT.value,
         nonce=secrets.token_hex(8), created_by=audit.actor_label(staff, actor))
@@ -300,34 +316,36 @@ def _expiry(value: str) -> date | None:
 def import_file(data: bytes, filename: str, *, approve: bool = False,
                 staff: StaffUser | None = None, actor: str = "cli") -> InvitationImport:
     """Invitations from a CSV/XLSX file with the delegate import's columns plus `expires`
-    (and `language`). All or nothing: any bad row and nothing is created or mailed."""
+    (and `language`, `delegation`: a delegation's English name). All or nothing: any bad
+    row (an unknown delegation too) and nothing is created or mailed."""
     from .delegate_import import ImportFileError, read_table
 
     report = InvitationImport()
     try:
         _columns, rows = read_table(data, filename, extra_columns=frozenset(
-            {"expires", "language"}))
+            {"expires", "language", "delegation"}))
     except ImportFileError as exc:
         report.file_error = plain(exc.args[0])
         return report
     report.rows = len(rows)
-    planned: list[tuple[str, str, str, dict[str, str], str, date | None]] = []
+    planned: list[tuple[str, str, str, dict[str, str], str, date | None, int | None]] = []
     seen: set[str] = set()
     for number, record in rows:
         category = record.get("category", "").strip().lower()
         try:
             expires_on = _expiry(record.get("expires", ""))
+            delegation_id = delegation_named(record.get("delegation", ""))
             clean, key = check_new(record.get("email", ""), category, expires_on, seen)
         except InvitationError as exc:
             report.errors.append((number, exc.message))
             continue
         seen.add(key)
         language = record.get("language", "").strip().lower() or "en"
-        planned.append((clean, key, category, record, language, expires_on))
+        planned.append((clean, key, category, record, language, expires_on, delegation_id))
     if report.errors:
         return report
-    for clean, key, category, record, language, expires_on in planned:
+    for clean, key, category, record, language, expires_on, delegation_id in planned:
         report.created.append(_build(clean, key, category, record, language, expires_on,
-                                     approve, staff, actor))
+                                     approve, staff, actor, delegation_id))
     db.session.commit()
     return report

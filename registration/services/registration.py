@@ -188,6 +188,8 @@ def _use_invitation(invitation: Invitation, delegate: Delegate) -> None:
     from . import invitations
     from .accreditation import approve_in_transaction
 
+    if invitation.delegation_id is not None:
+        delegate.delegation_id = invitation.delegation_id
     try:
         invitations.claim(invitation, delegate)
     except invitations.InvitationUnusable:

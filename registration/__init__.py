@@ -52,6 +52,7 @@ def _blueprints() -> list:
         checkpoints,
         dashboard,
         delegates,
+        delegations,
         devices,
         editions,
         import_export,

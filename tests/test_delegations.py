@@ -240,3 +240,50 @@ def test_a_focal_point_never_sees_another_delegation(app, runner, client, csrf_f
                                                  "delegate": str(greta.public_id)}
                        ).status_code == 404
     assert not members(app, "Germany")[0].details.get("head_of_delegation")
+
+
+def test_desk_page_approves_changes_quotas_and_adds_focal_points(app, runner, client,
+                                                                 csrf_from, form_data,
+                                                                 login, tmp_path):
+    focal = app.test_client()
+    sign_in(focal, create(runner, quota="government=3"), csrf_from)
+    for name in ("Anne", "Bruno", "Claire"):
+        assert nominate(focal, csrf_from, form_data, name,
+                        f"{name.lower()}@mfa.example.fr").status_code == 303
+    create(runner, "Germany", "protokoll@aa.example.de", "government=1")
+    anne, bruno, claire = members(app)
+    login("desk")
+    page = client.get("/staff/delegations").get_data(as_text=True)
+    assert "Nominations waiting" in page and anne.reference in page and "Germany" in page
+    token = csrf_from(page)
+    france = anne.delegation_id
+    one = client.post(f"/staff/delegations/{france}/approve",
+                      data={"csrf_token": token, "selected": str(anne.public_id)})
+    assert one.status_code == 303
+    assert [m.status for m in members(app)] == ["approved", "submitted", "submitted"]
+    client.post(f"/staff/delegations/{france}/approve", data={"csrf_token": token, "all": "1"})
+    assert [m.status for m in members(app)] == ["approved"] * 3
+    bad = client.post(f"/staff/delegations/{france}/quotas",
+                      data={"csrf_token": token, "quotas": "government=many"},
+                      follow_redirects=True)
+    assert "whole number" in bad.get_data(as_text=True)
+    client.post(f"/staff/delegations/{france}/quotas",
+                data={"csrf_token": token, "quotas": "government=4,expert=1"})
+    assert "government 3/4" in runner.invoke(args=["delegations", "list"]).output
+    added = client.post(f"/staff/delegations/{france}/focal-points",
+                        data={"csrf_token": token, "email": "second@mfa.example.fr"})
+    assert added.status_code == 303
+    assert "second@mfa.example.fr" in runner.invoke(args=["delegations", "list"]).output
+    assert client.get(f"/staff/delegations/{france}/letter.pdf").status_code == 404
+    # The delegates list and the export filter by delegation.
+    listed = client.get(f"/staff/delegates?delegation={france}").get_data(as_text=True)
+    assert claire.reference in listed
+    out = tmp_path / "france.csv"
+    result = runner.invoke(args=["delegates", "export", "-o", str(out), "--delegation",
+                                 "France"])
+    assert result.exit_code == 0 and "3 delegates" in result.output
+    text = out.read_text(encoding="utf-8-sig")
+    header = text.splitlines()[0].split(",")
+    assert header[-1] == "delegation_name" and text.count(",France") == 3
+    assert runner.invoke(args=["delegates", "export", "-o", str(out), "--delegation",
+                               "Atlantis"]).exit_code == 1

@@ -61,6 +61,12 @@ KNOWN = {
     ("staff.invitations", "POST"): {"desk": 422, "admin": 422},
     ("staff.resend_invitation", "POST"): {"desk": 404, "admin": 404},
     ("staff.revoke_invitation", "POST"): {"desk": 404, "admin": 404},
+    # Delegations: the desk's work (no such delegation: 404).
+    ("staff.delegations", "GET"): {"desk": 200, "admin": 200},
+    ("staff.approve_nominations", "POST"): {"desk": 404, "admin": 404},
+    ("staff.delegation_quotas", "POST"): {"desk": 404, "admin": 404},
+    ("staff.add_focal_point", "POST"): {"desk": 404, "admin": 404},
+    ("staff.delegation_letter", "GET"): {"desk": 404, "admin": 404},
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {

@@ -37,8 +37,9 @@ from .mail import compose, outbox
 
 SALT = "registration.invitation.v1"
 KIND = "invitation"
-# Form fields an invitation may fill in (the import's columns; never the consent).
-PREFILL_FIELDS = frozenset(EXCHANGE_COLUMNS) - {"category", "email"}
+# Form fields an invitation may fill in (the import's columns; never the consent). In an
+# invitation file `delegation` names a Delegation, so it is not a form value.
+PREFILL_FIELDS = frozenset(EXCHANGE_COLUMNS) - {"category", "email", "delegation"}
 
 
 class InvitationError(ValueError):

@@ -68,9 +68,12 @@ class BatchFilter:
     statuses: Sequence[str] = ()
     countries: Sequence[str] = ()
     unprinted: bool = False
+    delegation_id: int | None = None
 
     def query(self) -> Select:
         stmt = select(Delegate)
+        if self.delegation_id is not None:
+            stmt = stmt.where(Delegate.delegation_id == self.delegation_id)
         if self.categories:
             stmt = stmt.where(Delegate.category.in_(list(self.categories)))
         if self.statuses:

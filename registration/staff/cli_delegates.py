@@ -56,20 +56,39 @@ def import_command(file: Path, approve: bool) -> None:
     click.echo(summary)
 
 
+def _delegation_id(name: str) -> int | None:
+    """The id of the delegation called NAME ("" → None); exits 1 if there is none."""
+    if not name.strip():
+        return None
+    from ..services.delegations import find
+
+    found = find(name)
+    if found is None:
+        click.echo(f"Error: there is no delegation called {name!r} in this edition.",
+                   err=True)
+        sys.exit(1)
+    return found.id
+
+
 @delegates_group.command("export")
 @edition_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="FILE.csv or FILE.xlsx")
 @category_option
 @status_option
-def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[str, ...]) -> None:
+@click.option("--delegation", default="", metavar="NAME",
+              help="Only the delegates of this delegation (its English name).")
+def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[str, ...],
+                   delegation: str) -> None:
     """Export delegates (optionally filtered) to a CSV or XLSX file."""
     fmt = _format(output)
-    selection = printing.BatchFilter(categories=categories, statuses=statuses)
+    selection = printing.BatchFilter(categories=categories, statuses=statuses,
+                                     delegation_id=_delegation_id(delegation))
     with open(output, "wb") as out:
         count = delegate_export.export(selection, fmt, out)
     delegate_export.record_export(None, fmt, count, {"category": list(categories),
-                                              "status": list(statuses)}, actor=CLI_ACTOR)
+                                              "status": list(statuses),
+                                              "delegation": delegation}, actor=CLI_ACTOR)
     click.echo(f"{count} delegates written to {output}")
 
 

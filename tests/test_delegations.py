@@ -251,7 +251,7 @@ def test_desk_page_approves_changes_quotas_and_adds_focal_points(app, runner, cl
         assert nominate(focal, csrf_from, form_data, name,
                         f"{name.lower()}@mfa.example.fr").status_code == 303
     create(runner, "Germany", "protokoll@aa.example.de", "government=1")
-    anne, bruno, claire = members(app)
+    anne, _bruno, claire = members(app)
     login("desk")
     page = client.get("/staff/delegations").get_data(as_text=True)
     assert "Nominations waiting" in page and anne.reference in page and "Germany" in page

@@ -287,3 +287,38 @@ def test_desk_page_approves_changes_quotas_and_adds_focal_points(app, runner, cl
     assert header[-1] == "delegation_name" and text.count(",France") == 3
     assert runner.invoke(args=["delegates", "export", "-o", str(out), "--delegation",
                                "Atlantis"]).exit_code == 1
+
+
+def test_delegation_batch_print_head_first_with_a_cover_sheet(app, runner, csrf_from,
+                                                              form_data, tmp_path):
+    import pypdfium2 as pdfium
+
+    focal = app.test_client()
+    sign_in(focal, create(runner, quota="government=3"), csrf_from)
+    for name in ("Anne", "Zoe"):
+        assert nominate(focal, csrf_from, form_data, name,
+                        f"{name.lower()}@mfa.example.fr").status_code == 303
+    anne, zoe = members(app)
+    token = csrf_from(focal.get("/delegation/").get_data(as_text=True))
+    focal.post("/delegation/head", data={"csrf_token": token, "delegate": str(zoe.public_id)})
+    out = tmp_path / "france.pdf"
+    nothing = runner.invoke(args=["badges", "print", "-o", str(out), "--delegation", "France"])
+    assert nothing.exit_code == 1 and "nothing printed" in nothing.output  # none accredited
+    with app.app_context():
+        for delegate in db.session.scalars(sa.select(Delegate)):
+            delegate.status = "approved"
+        db.session.commit()
+    result = runner.invoke(args=["badges", "print", "-o", str(out), "--delegation", "France",
+                                 "--layout", "a6"])
+    assert result.exit_code == 0, result.output
+    assert "2 badges of France" in result.output
+    document = pdfium.PdfDocument(out.read_bytes())
+    texts = [document[i].get_textpage().get_text_range() for i in range(len(document))]
+    assert len(texts) >= 3  # two a6 badges, then the cover sheet
+    badges_text = "".join(texts[:-1])
+    # The head of delegation first.
+    assert badges_text.index("Zoe Martin") < badges_text.index("Anne Martin")
+    cover = texts[-1]
+    assert cover.index(zoe.reference) < cover.index(anne.reference)
+    assert "head of delegation" in cover and "France" in cover
+    assert all(m.status == "badge_printed" for m in members(app))

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, Protocol
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, case, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
 import badges
@@ -254,9 +254,12 @@ def _order(sort: str) -> list:
 
 
 def batch_ids(selection: SelectionFilter, *, sort: str = "category",
-              unprinted: bool = False) -> list[int]:
-    """Ids of the accredited delegates in `selection`, in handing-out order."""
+              unprinted: bool = False, first_id: int | None = None) -> list[int]:
+    """Ids of the accredited delegates in `selection`, in handing-out order (`first_id`,
+    a head of delegation, before everyone else)."""
     order = _order(sort)
+    if first_id is not None:
+        order = [case((Delegate.id == first_id, 0), else_=1), *order]
     inner = selection.query().with_only_columns(Delegate.id).order_by(None).limit(None)
     stmt = select(Delegate.id).where(Delegate.id.in_(inner),
                                      Delegate.status.in_(ACCREDITED_VALUES))
@@ -273,7 +276,8 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str,
                 out: BinaryIO, progress: Callable[[int, int], None] | None = None, *,
                 sort: str = "category", unprinted: bool = False, actor: str = "system",
-                lang: str | None = None, workers: int = 1) -> int:
+                lang: str | None = None, workers: int = 1,
+                first_id: int | None = None) -> int:
     """Render the accredited delegates of `selection` into one PDF written to `out`, then
     mark every one printed (with an audit entry) and commit. Returns the badge count.
 
@@ -283,7 +287,7 @@ def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str
     """
     check_layout(layout)
     lang = lang or badge_language()
-    ids = batch_ids(selection, sort=sort, unprinted=unprinted)
+    ids = batch_ids(selection, sort=sort, unprinted=unprinted, first_id=first_id)
     total = len(ids)
     event = event_info()
 

@@ -322,3 +322,32 @@ def test_delegation_batch_print_head_first_with_a_cover_sheet(app, runner, csrf_
     assert cover.index(zoe.reference) < cover.index(anne.reference)
     assert "head of delegation" in cover and "France" in cover
     assert all(m.status == "badge_printed" for m in members(app))
+
+
+def test_scanner_and_badge_name_an_organisation_not_its_seat(app, runner, csrf_from,
+                                                             form_data, tmp_path):
+    import pypdfium2 as pdfium
+
+    focal = app.test_client()
+    sign_in(focal, create(runner, "UNODC", "liaison@unodc.example.org", "government=2",
+                          "--kind", "organisation"), csrf_from)
+    assert nominate(focal, csrf_from, form_data, "Olga",
+                    "olga@unodc.example.org").status_code == 303
+    sign_in(app.test_client(), create(runner, "France", FOCAL, "government=1"), csrf_from)
+    [olga] = members(app, "UNODC")
+    with app.app_context():
+        db.session.get(Delegate, olga.id).status = "approved"
+        db.session.commit()
+        device = device_svc.issue("Door")[1]
+    out = tmp_path / "unodc.pdf"
+    assert runner.invoke(args=["badges", "print", "-o", str(out), "--delegation", "UNODC",
+                               "--layout", "a6"]).exit_code == 0
+    document = pdfium.PdfDocument(out.read_bytes())
+    assert "UNODC" in document[0].get_textpage().get_text_range()
+    with app.app_context():
+        badge = token_for(db.session.get(Delegate, olga.id))
+    answer = app.test_client().post(
+        "/api/v1/checkins", headers={"Authorization": f"Bearer {device}"},
+        json={"code": badge, "checkpoint": "main", "nonce": uuid.uuid4().hex}).get_json()
+    assert answer["status"] == "checked_in"
+    assert answer["delegate"]["delegation_name"] == "UNODC"

@@ -85,6 +85,9 @@ SCHEMAS: dict[str, Any] = {
         "badge_serial": {"type": "integer"},
         "head_of_delegation": {"type": "boolean"},
         "photo_url": _nullable("string"),
+        "delegation_name": _nullable(
+            "string", description="The delegation's name where it differs from the "
+                                  "country (an international organisation)."),
     }),
     "CheckinResult": _object({
         "status": {"type": "string", "enum": RESULTS},

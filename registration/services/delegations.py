@@ -17,7 +17,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 
-from ..countries import COUNTRY_CODES
+from ..countries import COUNTRY_CODES, country_name
 from ..extensions import db, real_app
 from ..fields import CATEGORIES
 from ..i18n import category_label, plain
@@ -251,6 +251,21 @@ def set_head(delegation: Delegation, delegate: Delegate | None, actor: str) -> N
                                  "Remove the current head first."))
     _make_head(delegation, delegate, actor)
     db.session.commit()
+
+
+def delegation_label(delegate: Any, lang: str = "en") -> str | None:
+    """The delegation's name where it says more than the delegate's country (an
+    international organisation, or a delegation named otherwise); else None. `delegate`:
+    a Delegate or the door's DelegateView."""
+    if delegate.delegation_id is None:
+        return None
+    delegation = db.session.get(Delegation, delegate.delegation_id)
+    if delegation is None:
+        return None
+    name = delegation.name(lang)
+    same = {country_name(delegate.country, "en").casefold(),
+            country_name(delegate.country, "zh").casefold()} if delegate.country else set()
+    return None if name.casefold() in same else name
 
 
 def head_of(delegation: Delegation) -> Delegate | None:

@@ -114,9 +114,12 @@ def badge_data(delegate: Delegate, lang: str | None = None,
     name goes as given + family name plus the stored badge name, so the engine can shorten
     a long name without losing the family name (badges.names). `photo=True` loads the
     stored photo; pass bytes (or None) when already loaded."""
+    from .delegations import delegation_label
+
     lang = lang or badge_language()
     if photo is True:
         photo = delegate.photo.jpeg if delegate.photo is not None else None
+    country = country_name(delegate.country, lang) if delegate.country else ""
     return badges.BadgeData(
         badge_name=delegate.badge_name or "",
         given_name=delegate.given_name or "",
@@ -125,7 +128,8 @@ def badge_data(delegate: Delegate, lang: str | None = None,
         native_name=delegate.native_name or "",
         organisation=delegate.organisation or "",
         position=delegate.position or "",
-        country=country_name(delegate.country, lang) if delegate.country else "",
+        # An international organisation's badge names the organisation, not its seat.
+        country=delegation_label(delegate, lang) or country,
         category=delegate.category,
         category_label=category_label(delegate.category, "en").upper(),
         category_label_zh=category_label(delegate.category, "zh"),

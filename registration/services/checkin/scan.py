@@ -106,7 +106,7 @@ _CI = CheckIn.__table__
 _DELEGATE_SELECT = select(
     _D.c.id, _D.c.public_id, _D.c.reference, _D.c.honorific, _D.c.given_name,
     _D.c.family_name, _D.c.native_name, _D.c.badge_name, _D.c.organisation, _D.c.category,
-    _D.c.country, _D.c.status, _D.c.badge_serial, _D.c.details,
+    _D.c.country, _D.c.status, _D.c.badge_serial, _D.c.details, _D.c.delegation_id,
     select(DelegatePhoto.__table__.c.delegate_id)
     .where(DelegatePhoto.__table__.c.delegate_id == _D.c.id).exists().label("has_photo"),
 )
@@ -179,6 +179,7 @@ class DelegateView:
     status: str
     badge_serial: int
     details: dict[str, Any]
+    delegation_id: int | None
     has_photo: bool
 
     @property

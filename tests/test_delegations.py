@@ -263,6 +263,18 @@ def test_desk_page_approves_changes_quotas_and_adds_focal_points(app, runner, cl
     assert [m.status for m in members(app)] == ["approved", "submitted", "submitted"]
     client.post(f"/staff/delegations/{france}/approve", data={"csrf_token": token, "all": "1"})
     assert [m.status for m in members(app)] == ["approved"] * 3
+    printed = client.post(f"/staff/delegations/{france}/print",
+                          data={"csrf_token": token, "layout": "a6"})
+    assert printed.status_code == 200 and printed.mimetype == "application/pdf"
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(printed.data)
+    cover = document[len(document) - 1].get_textpage().get_text_range()
+    assert all(m.reference in cover for m in members(app))
+    assert [m.status for m in members(app)] == ["badge_printed"] * 3
+    again = client.post(f"/staff/delegations/{france}/print",
+                        data={"csrf_token": token, "unprinted": "1"}, follow_redirects=True)
+    assert "No accredited delegate of France to print" in again.get_data(as_text=True)
     bad = client.post(f"/staff/delegations/{france}/quotas",
                       data={"csrf_token": token, "quotas": "government=many"},
                       follow_redirects=True)

@@ -184,9 +184,13 @@ def test_desk_creates_resends_revokes_and_filters(app, client, login, csrf_from,
     bad = client.post("/staff/invitations", data={"csrf_token": token, "email": "nope",
                                                   "category": "expert", "language": "en"})
     assert bad.status_code == 422 and "valid email address" in bad.get_data(as_text=True)
+    assert runner.invoke(args=["delegations", "create", "China", "--country", "CN",
+                               "--focal-point", "fp@mfa.example.cn"]).exit_code == 0
+    token = csrf_from(client.get("/staff/invitations").get_data(as_text=True))
     made = client.post("/staff/invitations", data={
         "csrf_token": token, "email": EMAIL, "category": "government", "given_name": "Na",
-        "family_name": "Li", "language": "zh", "expires": "2099-12-31", "approve": "y"})
+        "family_name": "Li", "language": "zh", "expires": "2099-12-31", "approve": "y",
+        "delegation": "China"})
     assert made.status_code == 303
     listed = client.get("/staff/invitations").get_data(as_text=True)
     assert EMAIL in listed and "2099-12-31" in listed
@@ -194,7 +198,9 @@ def test_desk_creates_resends_revokes_and_filters(app, client, login, csrf_from,
         from registration.models import Invitation
 
         invitation = db.session.scalars(sa.select(Invitation)).one()
-        first_mail = db.session.scalars(sa.select(OutboxMessage)).one()
+        assert invitation.delegation_id is not None
+        first_mail = db.session.scalars(sa.select(OutboxMessage).where(
+            OutboxMessage.recipient == EMAIL)).one()
         body = email.message_from_bytes(bytes(first_mail.message),
                                         policy=email.policy.default).get_content()
         old_link = link_from(body)
@@ -203,7 +209,8 @@ def test_desk_creates_resends_revokes_and_filters(app, client, login, csrf_from,
     assert client.post(f"/staff/invitations/{inv_id}/resend",
                        data={"csrf_token": token}).status_code == 303
     with app.app_context():
-        rows = db.session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        rows = db.session.scalars(sa.select(OutboxMessage).where(
+            OutboxMessage.recipient == EMAIL).order_by(OutboxMessage.id)).all()
         assert len(rows) == 2
         new_link = link_from(email.message_from_bytes(
             bytes(rows[1].message), policy=email.policy.default).get_content())

@@ -67,6 +67,7 @@ KNOWN = {
     ("staff.delegation_quotas", "POST"): {"desk": 404, "admin": 404},
     ("staff.add_focal_point", "POST"): {"desk": 404, "admin": 404},
     ("staff.delegation_letter", "GET"): {"desk": 404, "admin": 404},
+    ("staff.print_delegation", "POST"): {"desk": 404, "admin": 404},
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {

@@ -97,6 +97,37 @@ def add_focal_point(delegation_id: int) -> ResponseReturnValue:
     return _back(delegation)
 
 
+@bp.post("/delegations/<int:delegation_id>/print")
+@roles_required(Role.ADMIN, Role.DESK)
+def print_delegation(delegation_id: int) -> ResponseReturnValue:
+    """The delegation's accredited badges, head of delegation first, then the cover sheet
+    (a delegation is small enough to render in the request)."""
+    import io
+
+    from flask import current_app
+
+    from ..services.delegation_print import print_delegation as render
+    from ..services.printing import BATCH_LAYOUTS
+
+    delegation = _delegation_or_404(delegation_id)
+    if not FlaskForm().validate():
+        abort(400)
+    layout = request.form.get("layout", "a4-4up")
+    if layout not in BATCH_LAYOUTS:
+        layout = "a4-4up"
+    out = io.BytesIO()
+    count = render(delegation, current_user._get_current_object(), layout, out,
+                   actor="staff", unprinted=bool(request.form.get("unprinted")))
+    if count == 0:
+        flash(_("No accredited delegate of %(name)s to print.", name=delegation.name_en),
+              "error")
+        return _back(delegation)
+    response = current_app.response_class(out.getvalue(), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = "attachment; filename=delegation-badges.pdf"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/delegations/<int:delegation_id>/letter.pdf")
 @roles_required(Role.ADMIN, Role.DESK)
 def delegation_letter(delegation_id: int) -> ResponseReturnValue:

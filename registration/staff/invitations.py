@@ -15,7 +15,9 @@ from wtforms.validators import Optional
 from .. import editions
 from ..auth import roles_required
 from ..fields import CATEGORIES
+from ..i18n import current_language
 from ..models import Invitation, InvitationState, Role
+from ..services import delegations as delegation_service
 from ..services import invitations as service
 from . import bp
 
@@ -30,6 +32,7 @@ class InvitationForm(FlaskForm):
                            choices=[SelectChoice("en", "English"), SelectChoice("zh", "中文")])
     expires = DateField(_l("Valid until (optional)"), validators=[Optional()])
     approve = BooleanField(_l("Accredit the registration at once"))
+    delegation = SelectField(_l("Delegation (optional)"), choices=[], validate_choice=False)
 
 
 def _invitation_or_404(invitation_id: int) -> Invitation:
@@ -43,6 +46,9 @@ def _invitation_or_404(invitation_id: int) -> Invitation:
 @roles_required(Role.ADMIN, Role.DESK)
 def invitations() -> ResponseReturnValue:
     form = InvitationForm()
+    form.delegation.choices = [SelectChoice("", "—")] + [
+        SelectChoice(d.name_en, d.name(current_language()))
+        for d in delegation_service.all_delegations()]
     status = 200
     if form.validate_on_submit():
         try:
@@ -51,7 +57,8 @@ def invitations() -> ResponseReturnValue:
                 prefill={"given_name": form.given_name.data,
                          "family_name": form.family_name.data},
                 locale=form.language.data or "en", expires_on=form.expires.data,
-                approve=form.approve.data, staff=current_user, actor="staff")
+                approve=form.approve.data, delegation=form.delegation.data or "",
+                staff=current_user, actor="staff")
         except service.InvitationError as exc:
             form.email.errors = [*form.email.errors, exc.message]
             status = 422

@@ -42,6 +42,8 @@ def _blueprints() -> list:
     from .api import views as _api_views  # noqa: F401
     from .checkin import bp as checkin_bp
     from .checkin import views as _checkin_views  # noqa: F401
+    from .delegation import bp as delegation_bp
+    from .delegation import views as _delegation_views  # noqa: F401
     from .public.views import bp as public_bp
     from .self_service import bp as self_service_bp
     from .self_service import views as _self_service_views  # noqa: F401
@@ -50,9 +52,11 @@ def _blueprints() -> list:
         checkpoints,
         dashboard,
         delegates,
+        delegations,
         devices,
         editions,
         import_export,
+        invitations,
         jobs,
         photos,
         printing,
@@ -61,7 +65,7 @@ def _blueprints() -> list:
     )
     from .staff import bp as staff_bp
 
-    return [public_bp, staff_bp, checkin_bp, api_bp, self_service_bp]
+    return [public_bp, staff_bp, checkin_bp, api_bp, self_service_bp, delegation_bp]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

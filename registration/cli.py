@@ -86,11 +86,12 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(welcome)
     # Command groups live beside their area: staff, delegates + badges, devices +
     # checkpoints, mail.
-    from . import cli_editions, cli_mail
+    from . import cli_delegations, cli_editions, cli_invitations, cli_mail
     from .checkin import cli as checkin_cli
     from .staff import cli as staff_cli
     from .staff import cli_delegates
 
-    for module in (staff_cli, cli_delegates, checkin_cli, cli_mail, cli_editions):
+    for module in (staff_cli, cli_delegates, checkin_cli, cli_mail, cli_editions,
+                   cli_invitations, cli_delegations):
         for command in module.commands:
             app.cli.add_command(command)

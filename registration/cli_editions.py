@@ -121,4 +121,35 @@ def purge(slug: str, force: bool) -> None:
                + ").")
 
 
+@editions_group.command("settings")
+@click.argument("slug", required=False)
+@click.option("--invitation-only", "invitation_only", metavar="CATEGORY[,CATEGORY…]|none",
+              default=None, help="Categories only reachable by invitation; `none` opens all.")
+def settings(slug: str | None, invitation_only: str | None) -> None:
+    """Show (and change) an edition's registration settings: which categories are open to
+    the public and which by invitation only. SLUG defaults to the current edition."""
+    from .editions import EditionError, marked_current, require_edition
+    from .fields import CATEGORIES
+    from .services.edition_settings import save_settings
+
+    try:
+        edition = require_edition(slug) if slug else marked_current()
+    except EditionError as exc:
+        _fail(str(exc))
+    if edition is None:
+        _fail("No edition: run flask --app wsgi db upgrade first.")
+    if invitation_only is not None:
+        words = [w.strip().lower() for w in invitation_only.split(",") if w.strip()]
+        keys = [] if words == ["none"] else words
+        unknown = [w for w in keys if w not in CATEGORIES]
+        if unknown or not words:
+            _fail(f"Unknown category {', '.join(unknown) or repr(invitation_only)}: use "
+                  f"{', '.join(CATEGORIES)} (comma-separated) or none.")
+        save_settings(edition, {"invitation_only": [k for k in CATEGORIES if k in keys]})
+    closed = set(edition.invitation_only or [])
+    click.echo(f"Edition {edition.slug}:")
+    for key in CATEGORIES:
+        click.echo(f"  {key:<12} {'invitation only' if key in closed else 'open'}")
+
+
 commands = [editions_group]

@@ -56,6 +56,18 @@ KNOWN = {
     ("staff.switch_edition", "POST"): {"scanner": 303, "desk": 303, "admin": 303},
     ("staff.settings", "GET"): {"desk": 403, "admin": 200},
     ("staff.settings", "POST"): {"desk": 403, "admin": 422},  # empty form: field errors
+    # Invitations: the desk's work (no such invitation: 404).
+    ("staff.invitations", "GET"): {"desk": 200, "admin": 200},
+    ("staff.invitations", "POST"): {"desk": 422, "admin": 422},
+    ("staff.resend_invitation", "POST"): {"desk": 404, "admin": 404},
+    ("staff.revoke_invitation", "POST"): {"desk": 404, "admin": 404},
+    # Delegations: the desk's work (no such delegation: 404).
+    ("staff.delegations", "GET"): {"desk": 200, "admin": 200},
+    ("staff.approve_nominations", "POST"): {"desk": 404, "admin": 404},
+    ("staff.delegation_quotas", "POST"): {"desk": 404, "admin": 404},
+    ("staff.add_focal_point", "POST"): {"desk": 404, "admin": 404},
+    ("staff.delegation_letter", "GET"): {"desk": 404, "admin": 404},
+    ("staff.print_delegation", "POST"): {"desk": 404, "admin": 404},
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {
@@ -230,4 +242,69 @@ def test_a_delegate_of_another_edition_is_not_found_on_any_staff_route(make_app,
             if response.status_code != 404:
                 failures.append(f"{role} {method} {path} ({endpoint}) → "
                                 f"{response.status_code}, expected 404")
+    assert not failures, "\n".join(failures)
+
+
+def test_focal_points_see_only_their_own_delegation(make_app, csrf_from):
+    """Every /delegation/ route × (anonymous, a focal point of A, desk staff), aimed at a
+    delegate of delegation B: nobody but B's focal points reaches B's delegates, and a focal
+    point's session opens no staff page."""
+    from registration.models import Delegate, Delegation, FocalPoint
+    from registration.services import delegations as service
+
+    app = make_app()
+    with app.app_context():
+        a, focals_a = service.create("Atlantis", "FR", focal_emails=["fp@atlantis.example"],
+                                     quotas={"government": 2})
+        b, _focals_b = service.create("Borduria", "DE", focal_emails=["fp@borduria.example"],
+                                      quotas={"government": 2})
+        stranger = Delegate(category="government", status="approved", source="nomination",
+                            given_name="Secretperson", family_name="Bordurian",
+                            email="s@borduria.example", email_key="s@borduria.example",
+                            reference="FXSECRET1", delegation_id=b.id, details={},
+                            badge_serial=1, print_count=0, needs_reprint=False)
+        db.session.add(stranger)
+        db.session.commit()
+        values = {"uuid": stranger.public_id, "int": stranger.id,
+                  "token": "no-such-token"}
+        focal_a_id = focals_a[0].id
+        desk = make_staff("desk")
+        db.session.refresh(desk)  # read after the context ends
+        assert db.session.get(FocalPoint, focal_a_id) is not None
+        assert db.session.get(Delegation, a.id) is not None
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("delegation.")]
+    assert {"delegation.home", "delegation.nominate", "delegation.head",
+            "delegation.letter", "delegation.signin"} <= {r.endpoint for r in rules}
+    failures = []
+    for who in ("anonymous", "focal", "desk"):
+        for rule in rules:
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                client, token = client_as(app, desk if who == "desk" else None, csrf_from)
+                if who == "focal":
+                    with client.session_transaction() as session:
+                        session["focal_point"] = focal_a_id
+                path = build_path(rule, values)
+                for query in ("", f"?replaces={values['uuid']}"):
+                    data = {"csrf_token": token, "delegate": str(values["uuid"])}
+                    response = client.open(path + query, method=method, data=data)
+                    body = response.get_data(as_text=True)
+                    label = f"{who} {method} {path}{query} → {response.status_code}"
+                    if response.status_code >= 500:
+                        failures.append(f"{label}: server error")
+                    if "Secretperson" in body or "FXSECRET1" in body or "Borduria" in body:
+                        failures.append(f"{label}: shows another delegation")
+                    if who != "focal" and response.status_code == 200 and \
+                            rule.endpoint in ("delegation.nominate",):
+                        failures.append(f"{label}: not signed in as a focal point")
+        # A focal point's session is no staff session.
+    client, _token = client_as(app, None, csrf_from)
+    with client.session_transaction() as session:
+        session["focal_point"] = focal_a_id
+    response = client.get("/staff/delegates")
+    assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
+    with app.app_context():
+        stranger = db.session.scalars(db.select(Delegate).where(
+            Delegate.reference == "FXSECRET1")).one()
+        assert not stranger.details.get("head_of_delegation")
+        assert stranger.status == "approved"
     assert not failures, "\n".join(failures)

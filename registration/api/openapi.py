@@ -85,6 +85,9 @@ SCHEMAS: dict[str, Any] = {
         "badge_serial": {"type": "integer"},
         "head_of_delegation": {"type": "boolean"},
         "photo_url": _nullable("string"),
+        "delegation_name": _nullable(
+            "string", description="The delegation's name where it differs from the "
+                                  "country (an international organisation)."),
     }),
     "CheckinResult": _object({
         "status": {"type": "string", "enum": RESULTS},
@@ -172,6 +175,7 @@ EXAMPLE_DELEGATE = {
     "country_name": "China", "status": "checked_in", "badge_serial": 1,
     "head_of_delegation": True,
     "photo_url": "/checkin/photo/0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11.jpg",
+    "delegation_name": None,
 }
 
 EXAMPLES: dict[str, Any] = {

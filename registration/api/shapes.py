@@ -16,6 +16,7 @@ from ..models.status import ACCREDITED_VALUES
 from ..services.checkin import display_name, is_head_of_delegation, iso
 from ..services.checkin.records import ScanResult
 from ..services.checkin.snapshot import Snapshot
+from ..services.delegations import delegation_label
 
 
 def photo_url(delegate: Any) -> str:
@@ -45,6 +46,7 @@ def delegate_json(delegate: Any, has_photo: bool = False) -> dict[str, Any]:
         "badge_serial": delegate.badge_serial,
         "head_of_delegation": is_head_of_delegation(delegate.details),
         "photo_url": photo_url(delegate) if has_photo else None,
+        "delegation_name": delegation_label(delegate, current_language()),
     }
 
 

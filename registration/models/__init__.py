@@ -3,7 +3,9 @@
 from .audit import AuditEntry
 from .checkin import CheckIn, Checkpoint, Device, Scan
 from .delegate import Delegate, DelegatePhoto
+from .delegation import Delegation, DelegationKind, FocalPoint
 from .edition import Edition, EditionScoped
+from .invitation import Invitation, InvitationState
 from .job import Job, JobOutputChunk, JobState
 from .outbox import OutboxMessage
 from .staff import LoginThrottle, Role, StaffUser
@@ -17,10 +19,15 @@ __all__ = [
     "Checkpoint",
     "Delegate",
     "DelegatePhoto",
+    "Delegation",
+    "DelegationKind",
     "Device",
     "Edition",
     "EditionScoped",
+    "FocalPoint",
     "InvalidTransition",
+    "Invitation",
+    "InvitationState",
     "Job",
     "JobOutputChunk",
     "JobState",

@@ -34,6 +34,8 @@ class RecordSource(StrEnum):
     SELF = "self"  # the public registration form
     WALK_IN = "walk_in"  # registered and accredited at the desk
     IMPORT = "import"  # a CSV/XLSX file imported by the desk or the CLI
+    INVITATION = "invitation"  # the registration form opened by a personal invitation
+    NOMINATION = "nomination"  # nominated by a delegation's focal point
 
     @property
     def label(self) -> str:
@@ -44,6 +46,8 @@ RECORD_SOURCE_LABELS = {
     RecordSource.SELF: _l("registration form"),
     RecordSource.WALK_IN: _l("walk-in at the desk"),
     RecordSource.IMPORT: _l("import"),
+    RecordSource.INVITATION: _l("invitation"),
+    RecordSource.NOMINATION: _l("nomination by a focal point"),
 }
 
 
@@ -59,6 +63,8 @@ class Delegate(EditionScoped, Model):
     category: Mapped[str] = mapped_column(String(16), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True, default=Status.SUBMITTED.value)
     source: Mapped[str] = mapped_column(String(16), default=RecordSource.SELF.value)
+    # The delegation that nominated (or invited) this delegate, if any.
+    delegation_id: Mapped[int | None] = mapped_column(ForeignKey("delegation.id"), index=True)
 
     honorific: Mapped[str] = mapped_column(String(16), default="")
     given_name: Mapped[str] = mapped_column(String(120), default="")

@@ -18,8 +18,11 @@ from flask_babel import gettext as _
 
 from .. import editions
 from ..fields import CATEGORIES
-from ..i18n import current_language
+from ..i18n import category_label, current_language
+from ..models import Invitation
+from ..models.delegate import RecordSource
 from ..ratelimits import registration_limit
+from ..services import invitations
 from ..services.registration import (
     RegistrationRefused,
     full_categories,
@@ -42,6 +45,10 @@ REFUSAL_MESSAGES = {
     "full": lambda: _("Registration for this category is full."),
     "closed": lambda: _("Registration is closed."),
     "invitation_only": lambda: _("This category is by invitation only."),
+    "invitation_used": lambda: _("This invitation has already been used to register."),
+    "other_address": lambda: _(
+        "This invitation is for another email address. It cannot be used with this one: "
+        "ask the organiser for your own invitation."),
 }
 
 
@@ -69,9 +76,24 @@ def logo():
     return response.make_conditional(request)
 
 
+def _invitation_form(invitation: Invitation) -> DelegateForm:
+    """The form opened by an invitation: its category only, what the desk knows filled in."""
+    prefill = {} if request.method == "POST" else {
+        **invitation.prefill, "email": invitation.email, "category": invitation.category}
+    form = DelegateForm(lang=current_language(), data=prefill)
+    form.category.choices = [c for c in form.category.choices
+                             if c.value == invitation.category]
+    if "expertise" in prefill:
+        form.expertise.data = [w.strip() for w in prefill["expertise"].split(",") if w.strip()]
+    return form
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @registration_limit
 def register():
+    token = request.args.get("invitation")
+    if token is not None:
+        return _register_invited(token)
     closed = registration_closed()
     full = full_categories()
     form = DelegateForm(lang=current_language())
@@ -106,6 +128,48 @@ def register():
                 return redirect(url_for("public.confirmation"), code=303)
     status = 422 if request.method == "POST" else 200
     return render_template("public/register.html", form=form, closed=False, full=full), status
+
+
+def _register_invited(token: str):
+    """/register?invitation=TOKEN: the personal form, usable once, by its address only."""
+    try:
+        invitation = invitations.resolve(token)
+    except invitations.InvitationUnusable as unusable:
+        return render_template("public/invitation_unusable.html",
+                               message=invitations.UNUSABLE_MESSAGES[unusable.reason]), 410
+    if request.method == "GET":
+        invitations.mark_opened(invitation)
+    form = _invitation_form(invitation)
+    page = {"invitation": invitation, "invitation_token": token,
+            "invitation_category": category_label(invitation.category)}
+    if registration_closed():
+        return render_template("public/register.html", form=form, closed=True, full=set(),
+                               **page), 403 if request.method == "POST" else 200
+    if request.method == "POST" and form.validate():
+        clean = {**form.cleaned, "category": invitation.category}
+        if not invitations.same_address(invitation, clean["email"]):
+            form.email.errors = [str(REFUSAL_MESSAGES["other_address"]())]
+        else:
+            try:
+                delegate = register_delegate(clean, locale=current_language(),
+                                             source=RecordSource.INVITATION,
+                                             invitation=invitation)
+            except RegistrationRefused as refused:
+                if refused.reason == "closed":
+                    return render_template("public/register.html", form=form, closed=True,
+                                           full=set(), **page), 403
+                if refused.reason == "invitation_used":
+                    return render_template(
+                        "public/invitation_unusable.html",
+                        message=invitations.UNUSABLE_MESSAGES["used"]), 410
+                target = form.email if refused.reason == "duplicate_email" else form.category
+                target.errors = [str(REFUSAL_MESSAGES[refused.reason]())]
+            else:
+                session["registered"] = str(delegate.public_id)
+                return redirect(url_for("public.confirmation"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("public/register.html", form=form, closed=False, full=set(),
+                           **page), status
 
 
 @bp.get("/register/confirmation")

@@ -56,6 +56,11 @@ def _reject(delegate: Delegate, staff: StaffUser | None, reason: str) -> None:
     delegate_rejected.send(real_app(), delegate=delegate, reason=reason)
 
 
+def approve_in_transaction(delegate: Delegate, staff: StaffUser | None) -> None:
+    """Accredit a delegate created in the caller's transaction (the caller commits)."""
+    _approve(delegate, staff)
+
+
 def approve(delegate: Delegate, staff: StaffUser | None) -> Delegate:
     """Accredit one delegate. Raises InvalidTransition (nothing is changed then)."""
     _lock(delegate)

@@ -11,16 +11,21 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from sqlalchemy import select
+
 from ..countries import country_name
 from ..extensions import db
 from ..fields import ALL_CATEGORY_FIELD_NAMES, COMMON_FIELDS, EXCHANGE_COLUMNS
-from ..models import Delegate, StaffUser
+from ..models import Delegate, Delegation, StaffUser
 from . import audit
 from .printing import SelectionFilter
 
 # country_name: the country's display name (the host's protocol, countries.py), for readers
-# of the file; imports ignore it and read the code in "country".
-EXPORT_COLUMNS: tuple[str, ...] = ("reference", "status", *EXCHANGE_COLUMNS, "country_name")
+# of the file; imports ignore it and read the code in "country". `delegation_name`: the
+# Delegation the delegate belongs to (nominated or invited), its English name.
+# (`delegation` is the government category's own field: a country code.)
+EXPORT_COLUMNS: tuple[str, ...] = ("reference", "status", *EXCHANGE_COLUMNS, "country_name",
+                                   "delegation_name")
 # Spreadsheets run a cell starting with one of these as a formula (CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -45,21 +50,24 @@ def _export_value(value: Any) -> str:
     return str(value)
 
 
-def delegate_row(delegate: Delegate) -> list[str]:
+def delegate_row(delegate: Delegate, delegation_names: dict[int, str] | None = None
+                 ) -> list[str]:
     details = delegate.details or {}
     values: list[Any] = [delegate.reference, delegate.status]
     values += [getattr(delegate, name) for name in COMMON_FIELDS]
     values += [details.get(name) for name in ALL_CATEGORY_FIELD_NAMES]
     values.append(country_name(delegate.country, "en") if delegate.country else "")
+    values.append((delegation_names or {}).get(delegate.delegation_id or 0, ""))
     return [neutralise(_export_value(v)) for v in values]
 
 
 def export_rows(selection: SelectionFilter) -> Iterator[list[str]]:
     """The header, then one row per delegate of the selection (streamed in chunks)."""
     yield list(EXPORT_COLUMNS)
+    names = dict(db.session.execute(select(Delegation.id, Delegation.name_en)).tuples().all())
     stmt = selection.query().execution_options(yield_per=500)
     for delegate in db.session.scalars(stmt):
-        yield delegate_row(delegate)
+        yield delegate_row(delegate, names)
 
 
 def write_csv(rows: Iterable[list[str]], out: IO[bytes]) -> int:

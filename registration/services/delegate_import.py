@@ -194,8 +194,10 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
         workbook.close()
 
 
-def read_table(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    """The columns and the data rows (spreadsheet row number, {column: text}) of a file."""
+def read_table(data: bytes, filename: str, *, extra_columns: frozenset[str] = frozenset()
+               ) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The columns and the data rows (spreadsheet row number, {column: text}) of a file;
+    `extra_columns`: further columns the caller reads (the invitation import's `expires`)."""
     if len(data) > MAX_FILE_BYTES:
         raise ImportFileError(_l("The file is larger than %(mb)d MB.",
                                  mb=MAX_FILE_BYTES // (1024 * 1024)))
@@ -214,7 +216,7 @@ def read_table(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, d
     header = [_normalise_header(h) for h in raw[0]]
     while header and not header[-1]:
         header.pop()
-    _check_columns(header)
+    _check_columns(header, extra_columns)
     rows: list[tuple[int, dict[str, str]]] = []
     for number, values in enumerate(raw[1:], start=2):
         cells = [_cell(v) for v in values]
@@ -232,8 +234,8 @@ def read_table(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, d
     return header, rows
 
 
-def _check_columns(header: Sequence[str]) -> None:
-    known = set(EXCHANGE_COLUMNS) | IGNORED_COLUMNS
+def _check_columns(header: Sequence[str], extra: frozenset[str] = frozenset()) -> None:
+    known = set(EXCHANGE_COLUMNS) | IGNORED_COLUMNS | extra
     seen: set[str] = set()
     for col in header:
         if col in seen and col:
@@ -243,7 +245,8 @@ def _check_columns(header: Sequence[str]) -> None:
     if unknown:
         raise ImportFileError(_l(
             "Unknown column(s): %(cols)s. Use the column names of the import template: "
-            "%(known)s.", cols=", ".join(unknown), known=", ".join(EXCHANGE_COLUMNS)))
+            "%(known)s.", cols=", ".join(unknown),
+            known=", ".join((*EXCHANGE_COLUMNS, *sorted(extra)))))
     missing = [c for c in REQUIRED_COLUMNS if c not in seen]
     if "given_name" not in seen and "family_name" not in seen:
         missing.append("given_name")

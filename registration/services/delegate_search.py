@@ -24,6 +24,7 @@ from ..countries import COUNTRY_CODES
 from ..extensions import db
 from ..fields import CATEGORY_KEYS
 from ..models import CheckIn, Delegate, Status
+from ..models.delegate import RecordSource
 from ..text import search_key
 
 PER_PAGE = 50
@@ -67,6 +68,8 @@ class DelegateFilter:
     country: str = ""
     printed: str = ""  # "yes" (printed_at set), "no", or "" for any
     checked_in: str = ""  # "yes" (a CheckIn row exists), "no", or ""
+    source: str = ""  # "invitation": came by an invitation link, or "" for any
+    delegation: str = ""  # a Delegation's id (as text), or "" for any
     sort: str = DEFAULT_SORT
 
     @classmethod
@@ -83,6 +86,8 @@ class DelegateFilter:
         country = get("country").upper()
         printed = get("printed").lower()
         checked_in = get("checked_in").lower()
+        source = get("source").lower()
+        delegation = get("delegation")
         sort = get("sort").lower()
         return cls(
             q=q,
@@ -91,6 +96,8 @@ class DelegateFilter:
             country=country if country in COUNTRY_CODES else "",
             printed=printed if printed in YES_NO else "",
             checked_in=checked_in if checked_in in YES_NO else "",
+            source=source if source in {s.value for s in RecordSource} else "",
+            delegation=delegation if delegation.isdigit() and len(delegation) < 10 else "",
             sort=sort if sort in SORTS else DEFAULT_SORT,
         )
 
@@ -124,6 +131,10 @@ class DelegateFilter:
             where.append(checked_in_clause())
         elif self.checked_in == "no":
             where.append(~checked_in_clause())
+        if self.source:
+            where.append(Delegate.source == self.source)
+        if self.delegation:
+            where.append(Delegate.delegation_id == int(self.delegation))
         return where
 
     def order_by(self) -> list:

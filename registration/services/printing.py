@@ -15,7 +15,7 @@ from typing import Any, BinaryIO, Protocol
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, case, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
 import badges
@@ -68,9 +68,12 @@ class BatchFilter:
     statuses: Sequence[str] = ()
     countries: Sequence[str] = ()
     unprinted: bool = False
+    delegation_id: int | None = None
 
     def query(self) -> Select:
         stmt = select(Delegate)
+        if self.delegation_id is not None:
+            stmt = stmt.where(Delegate.delegation_id == self.delegation_id)
         if self.categories:
             stmt = stmt.where(Delegate.category.in_(list(self.categories)))
         if self.statuses:
@@ -111,9 +114,12 @@ def badge_data(delegate: Delegate, lang: str | None = None,
     name goes as given + family name plus the stored badge name, so the engine can shorten
     a long name without losing the family name (badges.names). `photo=True` loads the
     stored photo; pass bytes (or None) when already loaded."""
+    from .delegations import delegation_label
+
     lang = lang or badge_language()
     if photo is True:
         photo = delegate.photo.jpeg if delegate.photo is not None else None
+    country = country_name(delegate.country, lang) if delegate.country else ""
     return badges.BadgeData(
         badge_name=delegate.badge_name or "",
         given_name=delegate.given_name or "",
@@ -122,7 +128,8 @@ def badge_data(delegate: Delegate, lang: str | None = None,
         native_name=delegate.native_name or "",
         organisation=delegate.organisation or "",
         position=delegate.position or "",
-        country=country_name(delegate.country, lang) if delegate.country else "",
+        # An international organisation's badge names the organisation, not its seat.
+        country=delegation_label(delegate, lang) or country,
         category=delegate.category,
         category_label=category_label(delegate.category, "en").upper(),
         category_label_zh=category_label(delegate.category, "zh"),
@@ -251,9 +258,12 @@ def _order(sort: str) -> list:
 
 
 def batch_ids(selection: SelectionFilter, *, sort: str = "category",
-              unprinted: bool = False) -> list[int]:
-    """Ids of the accredited delegates in `selection`, in handing-out order."""
+              unprinted: bool = False, first_id: int | None = None) -> list[int]:
+    """Ids of the accredited delegates in `selection`, in handing-out order (`first_id`,
+    a head of delegation, before everyone else)."""
     order = _order(sort)
+    if first_id is not None:
+        order = [case((Delegate.id == first_id, 0), else_=1), *order]
     inner = selection.query().with_only_columns(Delegate.id).order_by(None).limit(None)
     stmt = select(Delegate.id).where(Delegate.id.in_(inner),
                                      Delegate.status.in_(ACCREDITED_VALUES))
@@ -271,7 +281,8 @@ def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str
                 out: BinaryIO, progress: Callable[[int, int], None] | None = None, *,
                 sort: str = "category", unprinted: bool = False, actor: str = "system",
                 lang: str | None = None, workers: int = 1,
-                before_commit: Callable[[int], None] | None = None) -> int:
+                before_commit: Callable[[int], None] | None = None,
+                first_id: int | None = None) -> int:
     """Render the accredited delegates of `selection` into one PDF written to `out`, then
     mark every one printed (with an audit entry) and commit. Returns the badge count.
 
@@ -283,7 +294,7 @@ def print_batch(selection: SelectionFilter, staff: StaffUser | None, layout: str
     """
     check_layout(layout)
     lang = lang or badge_language()
-    ids = batch_ids(selection, sort=sort, unprinted=unprinted)
+    ids = batch_ids(selection, sort=sort, unprinted=unprinted, first_id=first_id)
     total = len(ids)
     event = event_info()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import editions
 from ..extensions import db, real_app
-from ..models import Delegate, StaffUser, Status
+from ..models import Delegate, Invitation, StaffUser, Status
 from ..models.delegate import RecordSource
 from ..models.status import HOLDS_PLACE
 from ..signals import delegate_registered
@@ -21,12 +23,14 @@ from . import audit
 
 
 class RegistrationRefused(Exception):
-    """Registration cannot be accepted: `reason` is "closed", "full", "duplicate_email" or
-    "invitation_only" (a category not open to the public in this edition)."""
+    """Registration cannot be accepted: `reason` is "closed", "full", "duplicate_email",
+    "invitation_only" (a category not open to the public in this edition), or a reason of
+    the caller's `prepare` ("quota") with its `message`."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, message: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.message = message
 
 
 def registration_closed(now: datetime | None = None) -> bool:
@@ -60,13 +64,15 @@ def email_registered(email: str) -> bool:
     ) is not None
 
 
-def _check_email_and_pick_reference(email: str) -> str:
-    """Refuse a registered email and return an unused reference, in one round trip.
+def _check_email_and_pick_reference(email: str | None) -> str:
+    """Refuse a registered email and return an unused reference, in one round trip
+    (`email` None: no address to check, a nominee whose mail goes to a focal point).
 
     References are random (30^8 space), so a clash is rare; when one happens, draw again.
     """
     prefix = current_app.config["REFERENCE_PREFIX"]
-    keys = email_keys(email)  # rows stored before the plus/dot rule hold the old key
+    # rows stored before the plus/dot rule hold the old key
+    keys: tuple[str, ...] = email_keys(email) if email is not None else ()
     while True:
         reference = new_reference(prefix)
         clashes = db.session.execute(
@@ -119,17 +125,27 @@ def build_delegate(clean: dict[str, Any], *, source: RecordSource,
 
 def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSource.SELF,
                       locale: str = "en", staff: StaffUser | None = None,
-                      consent: bool = True, enforce_limits: bool = True) -> Delegate:
+                      consent: bool = True, enforce_limits: bool = True,
+                      invitation: Invitation | None = None,
+                      prepare: Callable[[Delegate], None] | None = None,
+                      own_email: bool = True) -> Delegate:
     """Store a new delegate and commit. Raises RegistrationRefused.
 
     `enforce_limits` is off for the desk (walk-ins): the closing date and capacities are for
-    self-registration; the desk decides on the spot.
+    self-registration; the desk decides on the spot. An `invitation` (already checked for
+    its address) opens its invitation-only category, is used up in the same transaction
+    ("invitation_used" if it was used meanwhile) and, if made with approve, accredits at once.
+    `prepare` runs on the new delegate in the same transaction before it is stored (a
+    delegation's quota check and substitution; it may raise RegistrationRefused, then
+    nothing is stored). `own_email` False: the address is someone else's (a focal point
+    receiving a nominee's mail), so it is not checked for a registration and the delegate
+    gets a key of its own.
     """
     category = clean["category"]
     if enforce_limits and registration_closed():
         raise RegistrationRefused("closed")
-    reference = _check_email_and_pick_reference(clean["email"])
-    if enforce_limits and category in editions.invitation_only():
+    reference = _check_email_and_pick_reference(clean["email"] if own_email else None)
+    if enforce_limits and invitation is None and category in editions.invitation_only():
         raise RegistrationRefused("invitation_only")
     if enforce_limits and editions.capacities().get(category) is not None:
         _lock_category(category)
@@ -141,7 +157,16 @@ def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSou
     if consent:
         delegate.consent_at = datetime.now(UTC)
     delegate.reference = reference
+    if not own_email:
+        delegate.public_id = uuid.uuid4()
+        delegate.email_key = f"nominee:{delegate.public_id.hex}"
     delegate.refresh_search_text()
+    if prepare is not None:
+        try:
+            prepare(delegate)
+        except RegistrationRefused:
+            db.session.rollback()
+            raise
     db.session.add(delegate)
     try:
         db.session.flush()
@@ -151,6 +176,28 @@ def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSou
         raise RegistrationRefused("duplicate_email") from None
     audit.record(delegate, "registered", actor="delegate" if staff is None else "staff",
                  staff=staff, source=RecordSource(source).value)
-    delegate_registered.send(real_app(), delegate=delegate)
+    if invitation is not None:
+        _use_invitation(invitation, delegate)
+    else:
+        delegate_registered.send(real_app(), delegate=delegate)
     db.session.commit()
     return delegate
+
+
+def _use_invitation(invitation: Invitation, delegate: Delegate) -> None:
+    from . import invitations
+    from .accreditation import approve_in_transaction
+
+    if invitation.delegation_id is not None:
+        delegate.delegation_id = invitation.delegation_id
+    try:
+        invitations.claim(invitation, delegate)
+    except invitations.InvitationUnusable:
+        db.session.rollback()
+        raise RegistrationRefused("invitation_used") from None
+    audit.record(delegate, "invitation_used", actor="delegate", email=invitation.email,
+                 approve=invitation.approve)
+    if invitation.approve:
+        approve_in_transaction(delegate, None)
+    else:
+        delegate_registered.send(real_app(), delegate=delegate)

@@ -56,20 +56,39 @@ def import_command(file: Path, approve: bool) -> None:
     click.echo(summary)
 
 
+def _delegation_id(name: str) -> int | None:
+    """The id of the delegation called NAME ("" → None); exits 1 if there is none."""
+    if not name.strip():
+        return None
+    from ..services.delegations import find
+
+    found = find(name)
+    if found is None:
+        click.echo(f"Error: there is no delegation called {name!r} in this edition.",
+                   err=True)
+        sys.exit(1)
+    return found.id
+
+
 @delegates_group.command("export")
 @edition_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="FILE.csv or FILE.xlsx")
 @category_option
 @status_option
-def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[str, ...]) -> None:
+@click.option("--delegation", default="", metavar="NAME",
+              help="Only the delegates of this delegation (its English name).")
+def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[str, ...],
+                   delegation: str) -> None:
     """Export delegates (optionally filtered) to a CSV or XLSX file."""
     fmt = _format(output)
-    selection = printing.BatchFilter(categories=categories, statuses=statuses)
+    selection = printing.BatchFilter(categories=categories, statuses=statuses,
+                                     delegation_id=_delegation_id(delegation))
     with open(output, "wb") as out:
         count = delegate_export.export(selection, fmt, out)
     delegate_export.record_export(None, fmt, count, {"category": list(categories),
-                                              "status": list(statuses)}, actor=CLI_ACTOR)
+                                              "status": list(statuses),
+                                              "delegation": delegation}, actor=CLI_ACTOR)
     click.echo(f"{count} delegates written to {output}")
 
 
@@ -86,9 +105,15 @@ def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[st
               show_default=True, help="Handing-out order.")
 @click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True,
               help="Processes rendering in parallel (2 uses both cores of a 2-core machine).")
+@click.option("--delegation", default="", metavar="NAME",
+              help="One delegation's badges, head of delegation first, then a cover sheet.")
 def print_command(output: Path, categories: tuple[str, ...], statuses: tuple[str, ...],
-                  unprinted: bool, layout: str, sort: str, workers: int) -> None:
+                  unprinted: bool, layout: str, sort: str, workers: int,
+                  delegation: str) -> None:
     """Print the accredited delegates' badges into one PDF and mark them printed."""
+    if delegation.strip():
+        _print_delegation(output, delegation, layout, unprinted)
+        return
     selection = printing.BatchFilter(categories=categories, statuses=statuses)
     total = len(printing.batch_ids(selection, sort=sort, unprinted=unprinted))
     if total == 0:
@@ -113,6 +138,29 @@ def print_command(output: Path, categories: tuple[str, ...], statuses: tuple[str
         tmp.unlink(missing_ok=True)
     click.echo(f"{count} badges written to {output} and marked printed "
                f"({time.perf_counter() - started:.1f} s)")
+
+
+def _print_delegation(output: Path, name: str, layout: str, unprinted: bool) -> None:
+    from ..services import delegations
+    from ..services.delegation_print import print_delegation
+
+    found = delegations.get(_delegation_id(name) or 0)
+    if found is None:
+        sys.exit(1)
+    tmp = output.with_name(output.name + ".part")
+    try:
+        with open(tmp, "wb") as out:
+            count = print_delegation(found, None, layout, out, actor=CLI_ACTOR,
+                                     unprinted=unprinted)
+        if count == 0:
+            click.echo(f"No accredited delegate of {found.name_en}; nothing printed.",
+                       err=True)
+            sys.exit(1)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    click.echo(f"{count} badges of {found.name_en} (head of delegation first) and a cover "
+               f"sheet written to {output}; badges marked printed.")
 
 
 commands = [delegates_group, badges_group]

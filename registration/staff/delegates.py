@@ -16,6 +16,7 @@ from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFIC_LABELS, THEMES
 from ..i18n import current_language
 from ..models import STATUS_LABELS, Delegate, InvalidTransition, Role, Status
 from ..services import accreditation, delegate_record, delegate_search, self_service
+from ..services import delegations as delegation_service
 from ..services.audit_text import field_label
 from ..services.delegate_edit import EditRefused, edit_delegate, form_data
 from ..services.photos import photo_aspect
@@ -61,7 +62,7 @@ def delegates():
         sorts=delegate_search.SORTS, countries=countries, country_names=dict(countries),
         category_labels={k: str(v) for k, v in CATEGORIES.items()},
         status_labels={k.value: str(v) for k, v in STATUS_LABELS.items()},
-        list_url=request.full_path.rstrip("?"),
+        list_url=request.full_path.rstrip("?"), delegations=delegation_service.all_delegations(),
     )
 
 

@@ -172,8 +172,8 @@
     els.rTitle.textContent = title;
     els.rName.textContent = d ? [d.honorific, d.name].filter(Boolean).join(" ") : "";
     els.rNative.textContent = d && d.native_name && d.native_name !== d.name ? d.native_name : "";
-    els.rMeta.textContent = d ? [d.category_label || d.category, d.country_name || d.country]
-      .filter(Boolean).join(" · ") : "";
+    els.rMeta.textContent = d ? [d.category_label || d.category, d.delegation_name,
+      d.country_name || d.country].filter(Boolean).join(" · ") : "";
     var detail = [];
     if (r.error) detail.push(r.error);
     if (r.superseded_at) detail.push(T.time_corrected);
@@ -241,7 +241,8 @@
     els.cCategory.textContent = d.category_label || d.category || "";
     els.cOrg.textContent = d.organisation || "";
     els.cOrg.hidden = els.cOrgLabel.hidden = !d.organisation;
-    els.cCountry.textContent = d.country_name || d.country || "";
+    els.cCountry.textContent = [d.delegation_name, d.country_name || d.country]
+      .filter(Boolean).join(" · ");
     els.cCode.textContent = code;
     if (d.photo_url && !offline) {
       els.cPhoto.hidden = false; els.cNoPhoto.hidden = true;

@@ -55,7 +55,7 @@ WITH cp AS (
 ), d AS (
   SELECT id, public_id, reference, honorific, given_name, family_name, native_name,
          badge_name, organisation, category, country, status, badge_serial, details,
-         EXISTS (SELECT 1 FROM delegate_photo p WHERE p.delegate_id = delegate.id)
+         delegation_id, EXISTS (SELECT 1 FROM delegate_photo p WHERE p.delegate_id = delegate.id)
            AS has_photo
   FROM delegate WHERE public_id = %(badge_id)s::uuid AND edition_id = %(edition)s
 ), seen AS (
@@ -128,7 +128,8 @@ SELECT s.result, decision.cp_id, decision.cp_name,
        decision.id, decision.public_id, decision.reference, decision.honorific,
        decision.given_name, decision.family_name, decision.native_name,
        decision.badge_name, decision.organisation, decision.category, decision.country,
-       decision.status, decision.badge_serial, decision.details, decision.has_photo
+       decision.status, decision.badge_serial, decision.details, decision.delegation_id,
+       decision.has_photo
 FROM s, decision
 """
 
@@ -137,7 +138,7 @@ SCAN_SQL = " ".join(SCAN_SQL.split())
 
 _VIEW_FIELDS = ("id", "public_id", "reference", "honorific", "given_name", "family_name",
                 "native_name", "badge_name", "organisation", "category", "country", "status",
-                "badge_serial", "details", "has_photo")
+                "badge_serial", "details", "delegation_id", "has_photo")
 _local = threading.local()
 
 

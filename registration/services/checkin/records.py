@@ -20,7 +20,7 @@ CI = CheckIn.__table__
 DELEGATE_SELECT = select(
     D.c.id, D.c.public_id, D.c.reference, D.c.honorific, D.c.given_name,
     D.c.family_name, D.c.native_name, D.c.badge_name, D.c.organisation, D.c.category,
-    D.c.country, D.c.status, D.c.badge_serial, D.c.details,
+    D.c.country, D.c.status, D.c.badge_serial, D.c.details, D.c.delegation_id,
     select(DelegatePhoto.__table__.c.delegate_id)
     .where(DelegatePhoto.__table__.c.delegate_id == D.c.id).exists().label("has_photo"),
 )
@@ -67,6 +67,7 @@ class DelegateView:
     status: str
     badge_serial: int
     details: dict[str, Any]
+    delegation_id: int | None
     has_photo: bool
 
     @property

@@ -1,0 +1,44 @@
+"""Forms of the focal point's pages. Nominations use the registration form itself (the same
+field names and rules as /register); only the email may be left empty."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import StringField
+
+from ..public.forms import DelegateForm
+from ..validation import clean_record
+
+
+class FocalLinkForm(FlaskForm):
+    email = StringField(_l("Email"))
+
+
+class LetterForm(FlaskForm):
+    letter = FileField(_l("Note Verbale or nomination letter (PDF, up to 10 MB)"))
+
+
+class NominationForm(DelegateForm):
+    """The registration form for a nominee. Without an email address the nominee's mail goes
+    to the focal point (`own_email` False after validation)."""
+
+    def __init__(self, *args: Any, focal_email: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.focal_email = focal_email
+        self.own_email = True
+        self.email.description = _l("Optional: without it, the nominee's emails come to you.")
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = FlaskForm.validate(self, extra_validators)
+        data = {name: field.data for name, field in self._fields.items()}
+        self.own_email = bool(str(data.get("email") or "").strip())
+        if not self.own_email:
+            data["email"] = self.focal_email
+        self.cleaned, errors = clean_record(data)
+        for name, message in errors.items():
+            self[name].errors = [*self[name].errors, str(message)]
+        return ok and not errors

@@ -1,0 +1,142 @@
+"""The desk's delegations page: quotas, nominations waiting (approve one or all), the letter,
+focal points (add one: it is mailed a sign-in link), quota changes."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from .. import editions
+from ..auth import roles_required
+from ..fields import CATEGORIES
+from ..models import Delegation, Role, Status
+from ..services import accreditation, focal_signin
+from ..services import delegations as service
+from . import bp
+
+
+def _delegation_or_404(delegation_id: int) -> Delegation:
+    delegation = service.get(delegation_id)
+    if delegation is None or delegation.edition_id != editions.current_edition_id():
+        abort(404)
+    return delegation
+
+
+def _back(delegation: Delegation) -> ResponseReturnValue:
+    return redirect(url_for("staff.delegations") + f"#delegation-{delegation.id}", code=303)
+
+
+@bp.get("/delegations")
+@roles_required(Role.ADMIN, Role.DESK)
+def delegations() -> ResponseReturnValue:
+    rows = []
+    for delegation in service.all_delegations():
+        members = service.members(delegation)
+        rows.append({
+            "delegation": delegation, "quotas": service.quota_lines(delegation),
+            "waiting": [m for m in members if m.status == Status.SUBMITTED.value],
+            "members": len(members), "head": service.head_of(delegation),
+            "focal_points": service.focal_points(delegation),
+            "quota_text": ",".join(f"{k}={v}" for k, v in (delegation.quotas or {}).items()),
+        })
+    return render_template("staff/delegations.html", rows=rows, labels=dict(CATEGORIES))
+
+
+@bp.post("/delegations/<int:delegation_id>/approve")
+@roles_required(Role.ADMIN, Role.DESK)
+def approve_nominations(delegation_id: int) -> ResponseReturnValue:
+    delegation = _delegation_or_404(delegation_id)
+    if not FlaskForm().validate():
+        abort(400)
+    waiting = [m for m in service.members(delegation) if m.status == Status.SUBMITTED.value]
+    wanted = set(request.form.getlist("selected"))
+    chosen = waiting if request.form.get("all") else [
+        m for m in waiting if str(m.public_id) in wanted]
+    if not chosen:
+        flash(_("No nomination chosen."), "error")
+        return _back(delegation)
+    result = accreditation.approve_many([m.id for m in chosen], current_user._get_current_object())
+    flash(_("%(n)d nominations of %(name)s accredited.", n=len(result.done),
+            name=delegation.name_en), "success")
+    return _back(delegation)
+
+
+@bp.post("/delegations/<int:delegation_id>/quotas")
+@roles_required(Role.ADMIN, Role.DESK)
+def delegation_quotas(delegation_id: int) -> ResponseReturnValue:
+    delegation = _delegation_or_404(delegation_id)
+    if not FlaskForm().validate():
+        abort(400)
+    try:
+        quotas = service.parse_quotas(request.form.get("quotas", ""))
+    except service.DelegationError as exc:
+        flash(exc.message, "error")
+        return _back(delegation)
+    service.set_quotas(delegation, quotas, staff=current_user._get_current_object())
+    flash(_("Quotas of %(name)s changed.", name=delegation.name_en), "success")
+    return _back(delegation)
+
+
+@bp.post("/delegations/<int:delegation_id>/focal-points")
+@roles_required(Role.ADMIN, Role.DESK)
+def add_focal_point(delegation_id: int) -> ResponseReturnValue:
+    delegation = _delegation_or_404(delegation_id)
+    if not FlaskForm().validate():
+        abort(400)
+    try:
+        focal = service.add_focal_point(delegation, request.form.get("email", ""))
+    except service.DelegationError as exc:
+        flash(exc.message, "error")
+        return _back(delegation)
+    focal_signin.send(focal, delegation)  # commits
+    flash(_("%(email)s is a focal point of %(name)s; a sign-in link was mailed.",
+            email=focal.email, name=delegation.name_en), "success")
+    return _back(delegation)
+
+
+@bp.post("/delegations/<int:delegation_id>/print")
+@roles_required(Role.ADMIN, Role.DESK)
+def print_delegation(delegation_id: int) -> ResponseReturnValue:
+    """The delegation's accredited badges, head of delegation first, then the cover sheet
+    (a delegation is small enough to render in the request)."""
+    import io
+
+    from flask import current_app
+
+    from ..services.delegation_print import print_delegation as render
+    from ..services.printing import BATCH_LAYOUTS
+
+    delegation = _delegation_or_404(delegation_id)
+    if not FlaskForm().validate():
+        abort(400)
+    layout = request.form.get("layout", "a4-4up")
+    if layout not in BATCH_LAYOUTS:
+        layout = "a4-4up"
+    out = io.BytesIO()
+    count = render(delegation, current_user._get_current_object(), layout, out,
+                   actor="staff", unprinted=bool(request.form.get("unprinted")))
+    if count == 0:
+        flash(_("No accredited delegate of %(name)s to print.", name=delegation.name_en),
+              "error")
+        return _back(delegation)
+    response = current_app.response_class(out.getvalue(), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = "attachment; filename=delegation-badges.pdf"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/delegations/<int:delegation_id>/letter.pdf")
+@roles_required(Role.ADMIN, Role.DESK)
+def delegation_letter(delegation_id: int) -> ResponseReturnValue:
+    from flask import current_app
+
+    delegation = _delegation_or_404(delegation_id)
+    if not delegation.letter:
+        abort(404)
+    response = current_app.response_class(delegation.letter, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = "attachment; filename=letter.pdf"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,265 @@
+"""Invitations: `editions settings --invitation-only`, `invitations create|import|list|
+revoke`, the personal link on /register (once, only for the invited address, expired /
+used / revoked said plainly, --approve accredits), and the desk's invitations page."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from registration.extensions import db
+from registration.models import Delegate, OutboxMessage
+
+EMAIL = "li.na@example.cn"
+
+
+def today():
+    return datetime.now(UTC).date()
+
+
+def link_from(output: str) -> str:
+    found = re.search(r"https?://\S+/register\?invitation=\S+", output)
+    assert found, output
+    return found.group(0).split("://", 1)[1].split("/", 1)[1].join(["/", ""])
+
+
+def invite(runner, email: str = EMAIL, *extra: str) -> str:
+    result = runner.invoke(args=["invitations", "create", email, "--category", "government",
+                                 "--given-name", "Na", "--family-name", "Li", *extra])
+    assert result.exit_code == 0, result.output
+    return link_from(result.output)
+
+
+def register(client, link: str, csrf_from, form_data, **overrides):
+    page = client.get(link)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    data = form_data(csrf_from(page.get_data(as_text=True)), "government",
+                     given_name="Na", family_name="Li", email=EMAIL)
+    data.update(overrides)
+    return client.post(link, data=data)
+
+
+def delegates(app) -> list[Delegate]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(Delegate)))
+
+
+def test_settings_command_shows_and_switches_categories(runner, client):
+    shown = runner.invoke(args=["editions", "settings"])
+    assert shown.exit_code == 0 and "government   open" in shown.output
+    changed = runner.invoke(args=["editions", "settings", "--invitation-only",
+                                  "government,expert"])
+    assert changed.exit_code == 0, changed.output
+    assert "government   invitation only" in changed.output
+    assert "expert       invitation only" in changed.output
+    assert "scholar      open" in changed.output
+    page = client.get("/register").get_data(as_text=True)
+    assert 'value="government"' not in page and 'value="expert"' not in page
+    bad = runner.invoke(args=["editions", "settings", "--invitation-only", "royalty"])
+    assert bad.exit_code == 1 and "Unknown category royalty" in bad.output
+    opened = runner.invoke(args=["editions", "settings", "--invitation-only", "none"])
+    assert opened.exit_code == 0 and "invitation only" not in opened.output
+    assert 'value="government"' in client.get("/register").get_data(as_text=True)
+
+
+def test_invitee_registers_in_an_invitation_only_category(app, runner, client, csrf_from,
+                                                         form_data, get_csrf):
+    runner.invoke(args=["editions", "settings", "--invitation-only", "government"])
+    # Without an invitation the public form refuses the category...
+    assert client.post("/register", data=form_data(get_csrf(), "government",
+                                                   email=EMAIL)).status_code == 422
+    link = invite(runner)
+    with app.app_context():
+        mail = db.session.scalars(sa.select(OutboxMessage)).one()
+        assert mail.recipient == EMAIL and "invitation" in mail.subject.lower()
+        body = email.message_from_bytes(bytes(mail.message), policy=email.policy.default)
+        assert link in body.get_content()
+    page = client.get(link).get_data(as_text=True)
+    # ...the invitation offers it, alone, with what the desk knows filled in.
+    assert 'value="government"' in page and 'value="expert"' not in page
+    assert 'value="Na"' in page and f'value="{EMAIL}"' in page
+    listed = runner.invoke(args=["invitations", "list", "--status", "opened"])
+    assert EMAIL in listed.output
+    response = register(client, link, csrf_from, form_data)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [delegate] = delegates(app)
+    assert (delegate.email, delegate.category, delegate.status, delegate.source) == (
+        EMAIL, "government", "submitted", "invitation")
+    assert EMAIL in runner.invoke(args=["invitations", "list", "--status",
+                                        "registered"]).output
+    # Twice: the link is used up.
+    again = client.get(link)
+    assert again.status_code == 410
+    assert "already been used" in again.get_data(as_text=True)
+
+
+def test_a_forwarded_invitation_is_useless_to_another_address(app, runner, client,
+                                                             csrf_from, form_data):
+    link = invite(runner)
+    response = register(client, link, csrf_from, form_data, email="someone.else@example.org")
+    assert response.status_code == 422
+    assert "ask the organiser for your own invitation" in response.get_data(as_text=True)
+    assert delegates(app) == []
+    # The invitee can still use it.
+    assert register(client, link, csrf_from, form_data).status_code == 303
+
+
+def test_expired_and_revoked_links_say_so(app, runner, client, csrf_from, form_data):
+    past = runner.invoke(args=["invitations", "create", EMAIL, "--category", "government",
+                               "--expires", (today() - timedelta(days=3)).isoformat()])
+    assert past.exit_code == 1 and "in the past" in past.output
+    link = invite(runner, EMAIL, "--expires", (today() + timedelta(days=2)).isoformat())
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE invitation SET expires_on = :d"),
+                           {"d": today() - timedelta(days=2)})
+        db.session.commit()
+    expired = client.get(link)
+    assert expired.status_code == 410 and "has expired" in expired.get_data(as_text=True)
+    assert EMAIL in runner.invoke(args=["invitations", "list", "--status", "expired"]).output
+    other = invite(runner, "other@example.org")
+    revoked = runner.invoke(args=["invitations", "revoke", "other@example.org"])
+    assert revoked.exit_code == 0, revoked.output
+    page = client.get(other)
+    assert page.status_code == 410 and "withdrawn" in page.get_data(as_text=True)
+    data = form_data(csrf_from(client.get("/register").get_data(as_text=True)), "government",
+                     email="other@example.org")
+    assert client.post(other, data=data).status_code == 410
+    assert delegates(app) == []
+    assert client.get("/register?invitation=forged").status_code == 410
+    assert runner.invoke(args=["invitations", "revoke", "nobody@example.org"]).exit_code == 1
+
+
+def test_approve_accredits_at_once(app, runner, client, csrf_from, form_data):
+    link = invite(runner, EMAIL, "--approve")
+    # Every field rule still applies.
+    bad = register(client, link, csrf_from, form_data, phone="12")
+    assert bad.status_code == 422
+    assert register(client, link, csrf_from, form_data).status_code == 303
+    [delegate] = delegates(app)
+    assert delegate.status == "approved"
+
+
+def test_a_second_invitation_for_the_same_address_is_refused(runner):
+    invite(runner)
+    again = runner.invoke(args=["invitations", "create", EMAIL, "--category", "expert"])
+    assert again.exit_code == 1 and "already has an invitation" in again.output
+    assert runner.invoke(args=["invitations", "revoke", EMAIL]).exit_code == 0
+    assert runner.invoke(args=["invitations", "create", EMAIL, "--category",
+                               "expert"]).exit_code == 0
+
+
+def test_import_is_all_or_nothing(app, runner, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,category,given_name,family_name,expires\n"
+                   "a@example.org,government,Ann,Lee,2099-01-01\n"
+                   "b@example.org,royalty,Bo,Ma,\n"
+                   "not-an-email,expert,Cy,Wu,someday\n", encoding="utf-8")
+    result = runner.invoke(args=["invitations", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "row 3:" in result.output and "row 4:" in result.output
+    assert "0 invitations" in runner.invoke(args=["invitations", "list"]).output
+    good = tmp_path / "good.csv"
+    good.write_text("email,category,given_name,family_name,organisation,expires\n"
+                    "a@example.org,government,Ann,Lee,Ministry of Foreign Affairs,2099-01-01\n"
+                    "b@example.org,expert,Bo,Ma,,\n", encoding="utf-8")
+    result = runner.invoke(args=["invitations", "import", str(good), "--approve"])
+    assert result.exit_code == 0, result.output
+    assert "2 invitations created" in result.output
+    listed = runner.invoke(args=["invitations", "list"]).output
+    assert "a@example.org" in listed and "expires 2099-01-01" in listed
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 2
+
+
+def test_desk_creates_resends_revokes_and_filters(app, client, login, csrf_from, form_data,
+                                                  runner):
+    login("desk")
+    page = client.get("/staff/invitations")
+    assert page.status_code == 200
+    token = csrf_from(page.get_data(as_text=True))
+    bad = client.post("/staff/invitations", data={"csrf_token": token, "email": "nope",
+                                                  "category": "expert", "language": "en"})
+    assert bad.status_code == 422 and "valid email address" in bad.get_data(as_text=True)
+    assert runner.invoke(args=["delegations", "create", "China", "--country", "CN",
+                               "--focal-point", "fp@mfa.example.cn"]).exit_code == 0
+    token = csrf_from(client.get("/staff/invitations").get_data(as_text=True))
+    made = client.post("/staff/invitations", data={
+        "csrf_token": token, "email": EMAIL, "category": "government", "given_name": "Na",
+        "family_name": "Li", "language": "zh", "expires": "2099-12-31", "approve": "y",
+        "delegation": "China"})
+    assert made.status_code == 303
+    listed = client.get("/staff/invitations").get_data(as_text=True)
+    assert EMAIL in listed and "2099-12-31" in listed
+    with app.app_context():
+        from registration.models import Invitation
+
+        invitation = db.session.scalars(sa.select(Invitation)).one()
+        assert invitation.delegation_id is not None
+        first_mail = db.session.scalars(sa.select(OutboxMessage).where(
+            OutboxMessage.recipient == EMAIL)).one()
+        body = email.message_from_bytes(bytes(first_mail.message),
+                                        policy=email.policy.default).get_content()
+        old_link = link_from(body)
+        assert "诚邀" in body or "邀请" in body  # mailed in the invitee's language
+        inv_id = invitation.id
+    assert client.post(f"/staff/invitations/{inv_id}/resend",
+                       data={"csrf_token": token}).status_code == 303
+    with app.app_context():
+        rows = db.session.scalars(sa.select(OutboxMessage).where(
+            OutboxMessage.recipient == EMAIL).order_by(OutboxMessage.id)).all()
+        assert len(rows) == 2
+        new_link = link_from(email.message_from_bytes(
+            bytes(rows[1].message), policy=email.policy.default).get_content())
+    assert new_link != old_link
+    other = app.test_client()
+    assert other.get(old_link).status_code == 410  # the earlier link died
+    response = register(other, new_link, csrf_from, form_data)
+    assert response.status_code == 303
+    [delegate] = delegates(app)
+    assert delegate.status == "approved"
+    found = client.get("/staff/delegates?source=invitation").get_data(as_text=True)
+    assert "Li" in found and str(delegate.reference) in found
+    assert delegate.reference not in client.get(
+        "/staff/delegates?source=walk_in").get_data(as_text=True)
+    # A used invitation can be neither resent nor revoked.
+    client.post(f"/staff/invitations/{inv_id}/revoke", data={"csrf_token": token})
+    assert "registered" in runner.invoke(args=["invitations", "list"]).output
+    spare = runner.invoke(args=["invitations", "create", "spare@example.org", "--category",
+                                "ngo"])
+    assert spare.exit_code == 0
+    with app.app_context():
+        from registration.models import Invitation
+
+        spare_id = db.session.scalars(sa.select(Invitation.id).where(
+            Invitation.email == "spare@example.org")).one()
+    assert client.post(f"/staff/invitations/{spare_id}/revoke",
+                       data={"csrf_token": token}).status_code == 303
+    assert client.get(link_from(spare.output)).status_code == 410
+    assert "revoked" in client.get("/staff/invitations?state=revoked").get_data(as_text=True)
+
+
+def test_invitation_into_a_delegation(app, runner, client, csrf_from, form_data, tmp_path):
+    unknown = runner.invoke(args=["invitations", "create", EMAIL, "--category", "government",
+                                  "--delegation", "Atlantis"])
+    assert unknown.exit_code == 1 and "no delegation called “Atlantis”" in unknown.output
+    assert runner.invoke(args=["delegations", "create", "China", "--country", "CN",
+                               "--focal-point", "fp@mfa.example.cn"]).exit_code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,category,given_name,delegation\n"
+                   "a@example.org,government,Ann,China\n"
+                   "b@example.org,government,Bo,Atlantis\n", encoding="utf-8")
+    result = runner.invoke(args=["invitations", "import", str(bad)])
+    assert result.exit_code == 1 and "row 3:" in result.output and "Atlantis" in result.output
+    assert "row 2:" not in result.output
+    link = invite(runner, EMAIL, "--delegation", "china")
+    assert register(client, link, csrf_from, form_data).status_code == 303
+    [delegate] = delegates(app)
+    with app.app_context():
+        from registration.models import Delegation
+
+        china = db.session.scalars(sa.select(Delegation)).one()
+        assert delegate.delegation_id == china.id

@@ -54,6 +54,7 @@ def _blueprints() -> list:
         editions,
         import_export,
         photos,
+        printers,
         printing,
         signin,
         walk_in,

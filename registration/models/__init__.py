@@ -5,6 +5,7 @@ from .checkin import CheckIn, Checkpoint, Device, Scan
 from .delegate import Delegate, DelegatePhoto
 from .edition import Edition, EditionScoped
 from .outbox import OutboxMessage
+from .printer import Printer, PrintJob, PrintJobKind, PrintJobState
 from .staff import LoginThrottle, Role, StaffUser
 from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status
 
@@ -22,6 +23,10 @@ __all__ = [
     "InvalidTransition",
     "LoginThrottle",
     "OutboxMessage",
+    "PrintJob",
+    "PrintJobKind",
+    "PrintJobState",
+    "Printer",
     "Role",
     "Scan",
     "StaffUser",

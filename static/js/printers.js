@@ -1,0 +1,43 @@
+// Printers page: each printer's live state; print job page: the job's state until the
+// printer reports it completed or failed.
+(function () {
+  "use strict";
+
+  function getJson(url) {
+    return fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); });
+  }
+
+  var table = document.getElementById("printers");
+  if (table) {
+    var refresh = function () {
+      getJson(table.getAttribute("data-status-url")).then(function (data) {
+        data.printers.forEach(function (p) {
+          var row = table.querySelector('tr[data-printer="' + p.id + '"] .printer-state');
+          if (row) {
+            row.textContent = p.state_label + (p.reasons_label ? " (" + p.reasons_label + ")" : "");
+            row.className = "printer-state " + (p.ready ? "ok" : "error");
+          }
+        });
+      }).catch(function () { /* next round */ }).then(function () { setTimeout(refresh, 5000); });
+    };
+    refresh();
+  }
+
+  var box = document.getElementById("print-job");
+  if (box && box.getAttribute("data-state") === "sent") {
+    var poll = function () {
+      getJson(box.getAttribute("data-status-url")).then(function (job) {
+        document.getElementById("print-job-state").textContent = job.state_label;
+        var message = document.getElementById("print-job-message");
+        message.textContent = job.message || "";
+        if (job.state === "failed") {
+          message.className = "error";
+          document.getElementById("print-job-failed").hidden = false;
+        }
+        if (job.state === "sent") { setTimeout(poll, 700); }
+      }).catch(function () { setTimeout(poll, 2000); });
+    };
+    setTimeout(poll, 300);
+  }
+})();

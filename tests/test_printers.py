@@ -142,7 +142,7 @@ def test_desk_print_and_reprint_arrive_in_the_spool(app, client, runner, desk, m
                            data={"csrf_token": desk, "kind": "reprint", "reason": "lost"})
     info = follow(client, response.headers["Location"])
     assert info["state"] == "completed", info
-    first, second = printer.pdfs()
+    _first, second = printer.pdfs()
     [new_token] = qr_codes(second.read_bytes())
     with app.app_context():
         assert db.session.get(Delegate, delegate.id).badge_serial == 2

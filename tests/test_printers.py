@@ -216,3 +216,71 @@ def test_printers_page_shows_live_state(app, client, login, csrf_from, runner, i
     with app.app_context():
         y = db.session.scalar(select(Printer).where(Printer.name == "Y"))
         assert y is not None and y.layout == "a4-4up"
+
+
+@needs_qr
+def test_cli_batch_of_100_goes_to_the_printer_in_chunks(app, runner, make_delegate,
+                                                       ipp_printer):
+    printer = ipp_printer()
+    add_printer(runner, "Sheets", printer.uri, "a4-4up")
+    people = [make_delegate(status=Status.APPROVED) for _ in range(100)]
+    make_delegate(status=Status.SUBMITTED)  # not accredited: not printed
+    result = runner.invoke(args=["badges", "print", "--printer", "Sheets"])
+    assert result.exit_code == 0, result.output
+    assert "100 badges printed on 'Sheets'" in result.output
+    pdfs = printer.pdfs()
+    assert len(pdfs) == 5  # chunks of 24 badges: 6 sheets each, the last 1 sheet
+    tokens = []
+    for pdf in pdfs:
+        assert_page_size(pdf.read_bytes(), "a4-4up")
+        tokens += qr_codes(pdf.read_bytes())
+    assert len(tokens) == 100
+    with app.app_context():
+        ids = {badge_signing.verify_code(t).badge_id for t in tokens}
+        assert ids == {db.session.get(Delegate, p.id).public_id for p in people}
+        assert all(db.session.get(Delegate, p.id).printed_at is not None for p in people)
+        assert len(db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "printed")).all()) == 100
+    again = runner.invoke(args=["badges", "print", "--printer", "Sheets", "--unprinted"])
+    assert again.exit_code == 1 and "nothing printed" in again.output
+    both = runner.invoke(args=["badges", "print", "--printer", "Sheets", "-o", "x.pdf"])
+    assert both.exit_code == 2
+
+
+def test_cli_batch_to_a_failing_printer_marks_nothing(app, runner, make_delegate, ipp_printer):
+    jammed = ipp_printer(command="/bin/false")
+    add_printer(runner, "Jammed", jammed.uri, "cr80")
+    person = make_delegate(status=Status.APPROVED)
+    result = runner.invoke(args=["badges", "print", "--printer", "Jammed"])
+    assert result.exit_code == 1 and "0 of 1 badges printed" in result.output
+    assert "gave up on the job" in result.output
+    with app.app_context():
+        assert db.session.get(Delegate, person.id).printed_at is None
+
+
+@needs_qr
+def test_desk_batch_to_the_desk_printer_shows_rendering_and_printing(
+        app, client, runner, desk, make_delegate, ipp_printer):
+    printer = ipp_printer()
+    add_printer(runner, "Cards", printer.uri, "cr80")
+    people = [make_delegate(status=Status.APPROVED) for _ in range(30)]
+    choose(client, desk, app, "Cards")
+    page = client.get("/staff/print").get_data(as_text=True)
+    assert "Print on Cards" in page
+    response = client.post("/staff/print/on-printer", data={"csrf_token": desk,
+                                                            "order": "family_name"})
+    assert response.status_code == 303
+    url = response.headers["Location"]
+    deadline = time.monotonic() + 60
+    while True:
+        state = client.get(url + ".json").get_json()
+        if state["state"] in ("done", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert state["state"] == "done", state
+    assert (state["rendered"], state["printed"], state["total"]) == (30, 30, 30)
+    assert state["chunks"] == 2
+    assert "Printed" in client.get(url).get_data(as_text=True)
+    assert sum(len(pdfium.PdfDocument(p.read_bytes())) for p in printer.pdfs()) == 30
+    with app.app_context():
+        assert all(db.session.get(Delegate, p.id).printed_at is not None for p in people)

@@ -68,6 +68,9 @@ KNOWN = {
     ("staff.print_job", "GET"): {"desk": 404, "admin": 404},  # no such job
     ("staff.print_job_json", "GET"): {"desk": 404, "admin": 404},
     ("staff.retry_print_job", "POST"): {"desk": 404, "admin": 404},
+    ("staff.print_batch_on_printer", "POST"): {"desk": 303, "admin": 303},  # none chosen
+    ("staff.print_batch_progress", "GET"): {"desk": 404, "admin": 404},  # no such job
+    ("staff.print_batch_progress_json", "GET"): {"desk": 404, "admin": 404},
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {

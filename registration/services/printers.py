@@ -10,10 +10,10 @@ cancels or never receives is FAILED with the reason, and its badges stay unprint
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 
 import badges
 
@@ -148,7 +148,7 @@ def status_row(printer: Printer) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- sending jobs
 
-def _ensure_ready(printer: Printer) -> None:
+def ensure_ready(printer: Printer) -> None:
     st = status(printer)
     if not st.reachable:
         raise PrinterError("unreachable", failure_message("unreachable"))
@@ -156,7 +156,7 @@ def _ensure_ready(printer: Printer) -> None:
         raise PrinterError("stopped", failure_message("stopped", st.reasons))
 
 
-def _send(printer: Printer, pdf: bytes, job: PrintJob, job_name: str) -> PrintJob:
+def send_pdf(printer: Printer, pdf: bytes, job: PrintJob, job_name: str) -> PrintJob:
     """Print-Job to the printer; the job row (committed) says sent or failed and why."""
     try:
         job.ipp_job_id = ipp.print_pdf(printer.uri, pdf, layout=job.layout,
@@ -183,19 +183,19 @@ def send_badge(delegate: Delegate, printer: Printer, *, kind: PrintJobKind,
                    "serial": delegate.badge_serial + 1}
     else:
         printing.check_first_print(delegate)
-    _ensure_ready(printer)
+    ensure_ready(printer)
     with printing.drawn_with_serial(delegate, details.get("serial", delegate.badge_serial)):
         pdf = badges.render_badge(printing.badge_data(delegate), printing.event_info(),
                                   printer.layout)
     job = PrintJob(printer_id=printer.id, kind=kind.value, delegate_ids=[delegate.id],
                    layout=printer.layout, details=details,
                    staff_id=staff.id if staff is not None else None, device_id=device_id)
-    return _send(printer, pdf, job, f"badge {delegate.reference}")
+    return send_pdf(printer, pdf, job, f"badge {delegate.reference}")
 
 
 def test_print(printer: Printer) -> PrintJob:
     """A sample badge (no delegate) to check the printer, its media and its alignment."""
-    _ensure_ready(printer)
+    ensure_ready(printer)
     data = badges.BadgeData(
         badge_name="", given_name="Test", family_name="BADGE", honorific="",
         native_name="测试", organisation="Printer check", position="",
@@ -204,7 +204,7 @@ def test_print(printer: Printer) -> PrintJob:
     pdf = badges.render_badge(data, printing.event_info(), printer.layout)
     job = PrintJob(printer_id=printer.id, kind=PrintJobKind.TEST.value, delegate_ids=[],
                    layout=printer.layout, details={})
-    return _send(printer, pdf, job, "test badge")
+    return send_pdf(printer, pdf, job, "test badge")
 
 
 def resend(job: PrintJob, *, staff: StaffUser | None = None) -> PrintJob:
@@ -270,10 +270,25 @@ def _fail(job: PrintJob, code: str, reasons: list[str] | None = None) -> PrintJo
 
 
 def _complete(job: PrintJob) -> None:
+    from .print_batches import mark_chunk_printed
+
+    # Claim the job first (one conditional UPDATE): whoever follows it too — the desk's
+    # page, the batch thread — finds it completed and records nothing twice.
+    claimed = cast(CursorResult, db.session.execute(
+        update(PrintJob).where(PrintJob.id == job.id,
+                               PrintJob.state == PrintJobState.SENT.value)
+        .values(state=PrintJobState.COMPLETED.value, updated_at=utcnow()),
+        execution_options={"synchronize_session": False})).rowcount
+    if not claimed:
+        db.session.rollback()
+        db.session.refresh(job)
+        return
     staff = db.session.get(StaffUser, job.staff_id) if job.staff_id else None
     actor = f"kiosk:{job.device_id}" if job.kind == PrintJobKind.KIOSK.value else "system"
     try:
-        if job.kind != PrintJobKind.TEST.value:
+        if job.kind == PrintJobKind.BATCH.value:
+            mark_chunk_printed(job, staff)
+        elif job.kind != PrintJobKind.TEST.value:
             delegate = db.session.get(Delegate, job.delegate_ids[0], with_for_update=True)
             if delegate is not None:
                 where = {"printer": job.printer_id, "print_job": job.id}

@@ -25,8 +25,9 @@ from wtforms.validators import DataRequired, Length
 
 from ..auth import roles_required
 from ..extensions import db
-from ..models import Delegate, Printer, PrintJob, PrintJobKind, Role
+from ..models import Delegate, Printer, PrintJob, PrintJobKind, Role, StaffUser
 from ..models.printer import PRINT_JOB_STATE_LABELS, PrintJobState
+from ..services import jobs, print_batches, printing
 from ..services import printers as printer_service
 from ..services.printing import PrintRefused
 from . import bp
@@ -206,3 +207,70 @@ def retry_print_job(job_id: int) -> ResponseReturnValue:
         flash(exc.message, "error")
         return redirect(url_for("staff.print_job", job_id=job.id), 303)
     return redirect(url_for("staff.print_job", job_id=new.id), 303)
+
+
+@bp.post("/print/on-printer")
+@roles_required(Role.DESK)
+def print_batch_on_printer() -> ResponseReturnValue:
+    """The batch-print selection, sent to this desk's printer in chunks, as a job."""
+    if not PlainForm().validate_on_submit():
+        abort(400)
+    printer = desk_printer()
+    if printer is None:
+        flash(_("Choose this desk's printer first."), "error")
+        return redirect(url_for("staff.print_batch"), 303)
+    selection = printing.filter_from_args(request.form)
+    order = request.form.get("order", "category")
+    if order not in printing.SORTS:
+        order = "category"
+    unprinted = request.form.get("unprinted") == "1"
+    total = len(printing.batch_ids(selection, sort=order, unprinted=unprinted))
+    if total == 0:
+        flash(_("No accredited delegate matches this selection."), "error")
+        return redirect(url_for("staff.print_batch"), 303)
+    try:
+        printer_service.ensure_ready(printer)
+    except printer_service.PrinterError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("staff.print_batch"), 303)
+    job = jobs.create("printer", created_by=current_user.email, total=total)
+    staff_id, printer_id = current_user.id, printer.id
+
+    def work(progress: jobs.Progress) -> dict:
+        staff = db.session.get(StaffUser, staff_id)
+        target = printer_service.get(printer_id)
+        if target is None:
+            raise printer_service.PrinterError("unknown_printer", _l("That printer has been "
+                                                                     "removed."))
+        sent = print_batches.send_batch(selection, target, staff, batch=job.id, sort=order,
+                                        unprinted=unprinted, progress=lambda d, t: progress(d, t))
+        print_batches.wait_all(sent)
+        return print_batches.progress_json(job.id)
+
+    jobs.start(job, work)
+    return redirect(url_for("staff.print_batch_progress", job_id=job.id), 303)
+
+
+def _batch_job(job_id: str) -> jobs.Job:
+    job = jobs.load(job_id)
+    if job is None or job.kind != "printer":
+        abort(404)
+    return job
+
+
+@bp.get("/print-batches/<job_id>")
+@roles_required(Role.DESK)
+def print_batch_progress(job_id: str) -> ResponseReturnValue:
+    job = _batch_job(job_id)
+    return render_template("staff/print_batch_progress.html", job=job,
+                           printing=print_batches.progress_json(job.id))
+
+
+@bp.get("/print-batches/<job_id>.json")
+@roles_required(Role.DESK)
+def print_batch_progress_json(job_id: str) -> ResponseReturnValue:
+    """Rendering progress (the job) and printing progress (the printer's chunks)."""
+    job = _batch_job(job_id)
+    return jsonify({"state": job.state.value, "state_label": job.state.label,
+                    "total": job.total, "rendered": job.done, "error": job.message,
+                    **print_batches.progress_json(job.id)})

@@ -41,3 +41,24 @@
     setTimeout(poll, 300);
   }
 })();
+
+// Batch to a printer: rendering and printing progress side by side.
+(function () {
+  "use strict";
+  var box = document.getElementById("print-batch");
+  if (!box) { return; }
+  var poll = function () {
+    fetch(box.getAttribute("data-status-url"), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+      .then(function (b) {
+        document.getElementById("batch-rendered").value = b.rendered;
+        document.getElementById("batch-rendered-count").textContent = b.rendered + " / " + b.total;
+        document.getElementById("batch-printed").value = b.printed;
+        document.getElementById("batch-printed-count").textContent = b.printed + " / " + b.total;
+        document.getElementById("batch-state").textContent = b.state_label;
+        document.getElementById("batch-message").textContent = b.message || b.error || "";
+        if (b.state === "queued" || b.state === "running") { setTimeout(poll, 700); }
+      }).catch(function () { setTimeout(poll, 2000); });
+  };
+  setTimeout(poll, 300);
+})();

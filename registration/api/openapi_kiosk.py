@@ -99,6 +99,8 @@ def paths(error: Any, rate_limited: dict[str, Any]) -> dict[str, Any]:
     """The kiosk paths; `error` makes an Error response (openapi._error)."""
     auth: list[dict[str, list[str]]] = [{"deviceToken": []}]
     common = {
+        "400": error("Body is not a JSON object (invalid_json) or holds control characters "
+                     "(invalid_input)."),
         "401": error("No, unknown or revoked token (unauthenticated, invalid_token)."),
         "403": {"description": "A scanner token (not_a_kiosk, Error), or the delegate is not "
                                "accredited or cancelled (not_accredited, KioskRefusal).",
@@ -140,6 +142,7 @@ def paths(error: Any, rate_limited: dict[str, Any]) -> dict[str, Any]:
             "responses": {
                 "200": {"description": "printing, printed or failed.",
                         **_json("KioskJob", EXAMPLES["job"])},
+                "400": common["400"],
                 "401": common["401"],
                 "403": error("Not a kiosk token (not_a_kiosk)."),
                 "404": error("No such job for this kiosk (not_found)."),

@@ -39,11 +39,13 @@ def _blueprints() -> list:
     """One blueprint per audience. Each package's __init__ defines `bp`; importing its view
     modules attaches their routes to it."""
     from .api import bp as api_bp
+    from .api import kiosk as _api_kiosk  # noqa: F401
     from .api import views as _api_views  # noqa: F401
     from .checkin import bp as checkin_bp
     from .checkin import views as _checkin_views  # noqa: F401
     from .delegation import bp as delegation_bp
     from .delegation import views as _delegation_views  # noqa: F401
+    from .kiosk import bp as kiosk_bp
     from .public.views import bp as public_bp
     from .self_service import bp as self_service_bp
     from .self_service import views as _self_service_views  # noqa: F401
@@ -59,13 +61,14 @@ def _blueprints() -> list:
         invitations,
         jobs,
         photos,
+        printers,
         printing,
         signin,
         walk_in,
     )
     from .staff import bp as staff_bp
 
-    return [public_bp, staff_bp, checkin_bp, api_bp, self_service_bp, delegation_bp]
+    return [public_bp, staff_bp, checkin_bp, api_bp, self_service_bp, delegation_bp, kiosk_bp]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -89,9 +89,9 @@ def register_cli(app: Flask) -> None:
     from . import cli_delegations, cli_editions, cli_invitations, cli_mail
     from .checkin import cli as checkin_cli
     from .staff import cli as staff_cli
-    from .staff import cli_delegates
+    from .staff import cli_delegates, cli_printers
 
     for module in (staff_cli, cli_delegates, checkin_cli, cli_mail, cli_editions,
-                   cli_invitations, cli_delegations):
+                   cli_invitations, cli_delegations, cli_printers):
         for command in module.commands:
             app.cli.add_command(command)

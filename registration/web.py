@@ -34,7 +34,7 @@ def _wants_json() -> bool:
 
 
 # Pages that may use the camera: the door scanner and the desk's webcam photo capture.
-CAMERA_ENDPOINTS = frozenset({"checkin.scanner", "staff.delegate"})
+CAMERA_ENDPOINTS = frozenset({"checkin.scanner", "staff.delegate", "kiosk.page"})
 # Blueprints whose pages show personal data: never stored by a browser or proxy cache.
 NO_STORE_BLUEPRINTS = frozenset({"staff", "checkin", "self_service", "api"})
 # …except the scanner's service worker script: no personal data, and it must be revalidated

@@ -403,3 +403,98 @@ def wait_for_job() -> Callable[..., dict]:
         raise AssertionError("job did not finish")
 
     return wait
+
+
+# ---------------------------------------------------------------- a real IPP printer
+IPPEVEPRINTER = "/usr/sbin/ippeveprinter"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class IppPrinter:
+    """An ippeveprinter (Debian cups-ipp-utils: a real IPP Everywhere printer) on a free
+    loopback port, writing every job it receives to `spool`."""
+
+    def __init__(self, spool: Path, command: str = "/bin/true") -> None:
+        import socket
+        import subprocess
+
+        self.spool = spool
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.uri = f"ipp://127.0.0.1:{self.port}/ipp/print"
+        self.log = spool.parent / f"ippeveprinter-{self.port}.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [IPPEVEPRINTER, "-a", str(ROOT / "docs/ippeveprinter-badges.conf"),
+                 "-c", command, "-k", "-d", str(spool), "-p", str(self.port), "Badge printer"],
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(self.log.read_text(errors="replace"))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("ippeveprinter did not start listening")
+
+    def pdfs(self) -> list[Path]:
+        """The documents received, in job order (ippeveprinter names them JOBID-NAME.pdf)."""
+        return sorted(self.spool.glob("*.pdf"), key=lambda p: int(p.name.split("-", 1)[0]))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(5)
+
+
+def _dns_sd_started() -> bool:
+    """ippeveprinter needs DNS-SD: start the system bus and avahi where they are not
+    running (CI containers), as root."""
+    import shutil
+    import subprocess
+
+    if not (shutil.which("dbus-daemon") and shutil.which("avahi-daemon")) or os.geteuid():
+        return False
+    Path("/run/dbus").mkdir(parents=True, exist_ok=True)
+    subprocess.run(["dbus-daemon", "--system", "--fork"], capture_output=True)
+    subprocess.run(["avahi-daemon", "-D"], capture_output=True)
+    time.sleep(0.5)
+    return True
+
+
+@pytest.fixture(scope="session")
+def _ippeveprinter_usable(tmp_path_factory: pytest.TempPathFactory) -> bool:
+    if not os.path.exists(IPPEVEPRINTER):
+        pytest.skip("ippeveprinter is missing (Debian package cups-ipp-utils)")
+    spool = tmp_path_factory.mktemp("ipp-probe")
+    for attempt in range(2):
+        try:
+            IppPrinter(spool).stop()
+            return True
+        except RuntimeError as exc:
+            if attempt or "DNS-SD" not in str(exc) or not _dns_sd_started():
+                pytest.skip(f"ippeveprinter cannot start here: {str(exc).strip()[:200]}")
+    return False
+
+
+@pytest.fixture
+def ipp_printer(_ippeveprinter_usable: bool,
+                tmp_path: Path) -> Iterator[Callable[..., IppPrinter]]:
+    """Start ippeveprinters for a test: `ipp_printer()` prints (the job completes at once);
+    `ipp_printer(command="/bin/false")` aborts every job, as a jammed printer would."""
+    started: list[IppPrinter] = []
+
+    def start(command: str = "/bin/true") -> IppPrinter:
+        spool = tmp_path / f"spool{len(started)}"
+        spool.mkdir()
+        printer = IppPrinter(spool, command)
+        started.append(printer)
+        return printer
+
+    yield start
+    for printer in started:
+        printer.stop()

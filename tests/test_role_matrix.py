@@ -68,6 +68,21 @@ KNOWN = {
     ("staff.add_focal_point", "POST"): {"desk": 404, "admin": 404},
     ("staff.delegation_letter", "GET"): {"desk": 404, "admin": 404},
     ("staff.print_delegation", "POST"): {"desk": 404, "admin": 404},
+    # Printers: admins register them; every desk reads their state, picks its own printer
+    # and follows its jobs.
+    ("staff.printers", "GET"): {"desk": 403, "admin": 200},
+    ("staff.printers", "POST"): {"desk": 403, "admin": 422},  # empty form: field errors
+    ("staff.printers_status", "GET"): {"desk": 200, "admin": 200},
+    ("staff.remove_printer", "POST"): {"desk": 403, "admin": 404},  # no such printer
+    ("staff.test_printer", "POST"): {"desk": 403, "admin": 404},
+    ("staff.choose_printer", "POST"): {"desk": 303, "admin": 303},
+    ("staff.badge_print_on_printer", "POST"): {"desk": 303, "admin": 303},  # none chosen
+    ("staff.print_job", "GET"): {"desk": 404, "admin": 404},  # no such job
+    ("staff.print_job_json", "GET"): {"desk": 404, "admin": 404},
+    ("staff.retry_print_job", "POST"): {"desk": 404, "admin": 404},
+    ("staff.print_batch_on_printer", "POST"): {"desk": 303, "admin": 303},  # none chosen
+    ("staff.print_batch_progress", "GET"): {"desk": 404, "admin": 404},  # no such job
+    ("staff.print_batch_progress_json", "GET"): {"desk": 404, "admin": 404},
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..fields import CATEGORY_KEYS
 from ..models.checkin import ScanMethod, ScanOutcome
+from . import openapi_kiosk
 
 RESULTS = [outcome.value for outcome in ScanOutcome]
 METHODS = [method.value for method in ScanMethod]
@@ -40,7 +41,7 @@ SCHEMAS: dict[str, Any] = {
                   "examples": ["invalid_json", "missing_field", "invalid_nonce",
                                "unknown_checkpoint", "unauthenticated", "invalid_token",
                                "csrf_failed", "nonce_reused", "invalid_input",
-                               "rate_limited"]},
+                               "rate_limited", "kiosk_token", "not_a_kiosk"]},
         "message": {"type": "string"},
     }),
     "CheckinRequest": _object({
@@ -313,7 +314,8 @@ PATHS: dict[str, Any] = {
                               "is missing (csrf_failed)."),
                 "401": _error("No or bad credentials (unauthenticated, invalid_token, "
                               "invalid_authorization); a revoked device token included."),
-                "403": _error("The staff account may not scan."),
+                "403": _error("The staff account may not scan, or a kiosk token "
+                              "(kiosk_token): kiosks cannot check people in."),
                 "404": _error("Unknown or closed checkpoint (unknown_checkpoint)."),
                 "409": _error("The nonce was used before for another scan (nonce_reused)."),
                 "422": _error("A field is missing or has the wrong shape (missing_field, "
@@ -357,6 +359,10 @@ PATHS: dict[str, Any] = {
         }
     },
 }
+
+
+SCHEMAS.update(openapi_kiosk.SCHEMAS)
+PATHS.update(openapi_kiosk.paths(_error, RATE_LIMITED))
 
 
 def document() -> dict[str, Any]:

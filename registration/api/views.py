@@ -58,6 +58,8 @@ def _authenticate(*, post: bool = False) -> tuple[DeviceIdentity | None, StaffUs
         device = device_service.authenticate(token.strip())
         if device is None:
             raise ApiError(401, "invalid_token", "Unknown or revoked device token.")
+        if device.kiosk:
+            raise ApiError(403, "kiosk_token", "A kiosk token cannot check people in.")
         return device, None
     if not current_user.is_authenticated:
         raise ApiError(401, "unauthenticated",

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 from ..cli_editions import edition_option
 from ..fields import CATEGORY_KEYS
 from ..services import devices as device_service
+from ..services import printers as printer_service
 from ..services.checkin import CheckinError
 from ..services.checkin import checkpoints as checkpoint_service
 
@@ -18,10 +19,24 @@ checkpoints_group = AppGroup("checkpoints", help="Checkpoints (zones) at the doo
 @devices_group.command("issue")
 @edition_option
 @click.argument("name")
-def issue_device(name: str) -> None:
+@click.option("--kiosk", is_flag=True,
+              help="A self-service kiosk (prints badges at /kiosk; cannot check in).")
+@click.option("--printer", "printer_name", default=None,
+              help="The kiosk's printer (a name from `printers list`).")
+def issue_device(name: str, kiosk: bool, printer_name: str | None) -> None:
     """Create device NAME and print its token (shown this once only)."""
+    printer_id = None
+    if printer_name is not None:
+        printer = printer_service.find(printer_name)
+        if printer is None:
+            raise click.ClickException(f"No printer named {printer_name!r}.")
+        printer_id = printer.id
+    if kiosk and printer_id is None:
+        raise click.ClickException("A kiosk needs its printer: --printer NAME.")
+    if printer_id is not None and not kiosk:
+        raise click.ClickException("--printer is for kiosks: add --kiosk.")
     try:
-        device, token = device_service.issue(name)
+        device, token = device_service.issue(name, kiosk=kiosk, printer_id=printer_id)
     except device_service.DeviceError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Device {device.name!r} issued. Its token (shown once, store it on the "
@@ -51,7 +66,8 @@ def list_devices() -> None:
     for device in rows:
         state = f"revoked {device.revoked_at:%Y-%m-%d %H:%M}Z" if device.revoked_at else "active"
         seen = f"{device.last_seen_at:%Y-%m-%d %H:%M}Z" if device.last_seen_at else "never"
-        click.echo(f"{device.name}\t{state}\tlast seen {seen}")
+        kind = "\tkiosk" if device.kiosk else ""
+        click.echo(f"{device.name}\t{state}\tlast seen {seen}{kind}")
 
 
 @checkpoints_group.command("add")

@@ -8,6 +8,7 @@ from .edition import Edition, EditionScoped
 from .invitation import Invitation, InvitationState
 from .job import Job, JobOutputChunk, JobState
 from .outbox import OutboxMessage
+from .printer import Printer, PrintJob, PrintJobKind, PrintJobState
 from .staff import LoginThrottle, Role, StaffUser
 from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status
 
@@ -33,6 +34,10 @@ __all__ = [
     "JobState",
     "LoginThrottle",
     "OutboxMessage",
+    "PrintJob",
+    "PrintJobKind",
+    "PrintJobState",
+    "Printer",
     "Role",
     "Scan",
     "StaffUser",

@@ -100,7 +100,7 @@ class Checkpoint(EditionScoped, Model):
 
 
 class Device(EditionScoped, Model):
-    """A scanner device with its own bearer token (only the token's hash is kept)."""
+    """A scanner or kiosk device with its own bearer token (only the token's hash is kept)."""
 
     __tablename__ = "device"
     __table_args__ = (UniqueConstraint("edition_id", "name"),)
@@ -111,6 +111,10 @@ class Device(EditionScoped, Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A kiosk prints delegates' own badges on its printer and cannot check anyone in; a
+    # scanner checks people in and cannot print.
+    kiosk: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    printer_id: Mapped[int | None] = mapped_column(ForeignKey("printer.id", ondelete="SET NULL"))
 
 
 class Scan(EditionScoped, Model):

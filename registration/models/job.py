@@ -52,6 +52,7 @@ FINISHED = frozenset({JobState.DONE, JobState.FAILED})
 class JobKind(StrEnum):
     PRINT = "print"
     IMPORT = "import"
+    PRINTER = "printer"  # a batch sent to a badge printer in chunks (services/print_batches)
 
 
 class Job(Model):

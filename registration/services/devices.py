@@ -42,14 +42,18 @@ def list_devices() -> list[Device]:
                                                            Device.name)))
 
 
-def issue(name: str, *, staff: StaffUser | None = None) -> tuple[Device, str]:
+def issue(name: str, *, staff: StaffUser | None = None, kiosk: bool = False,
+          printer_id: int | None = None) -> tuple[Device, str]:
     """Create a device and return it with its token (the only time the token exists).
+    A kiosk (`kiosk=True`) prints delegates' badges on `printer_id` and cannot check in.
 
     A revoked device's name may be reused: the old row is renamed so its scans keep
     pointing at it. An active device with the same name is an error."""
     name = name.strip()
     if not name or len(name) > 100:
         raise DeviceError("invalid_name", "A device name of 1 to 100 characters is required.")
+    if kiosk != (printer_id is not None):
+        raise DeviceError("kiosk_printer", "A kiosk needs a printer, and only a kiosk has one.")
     existing = db.session.scalar(select(Device).where(Device.name == name))
     if existing is not None:
         if existing.revoked_at is None:
@@ -58,10 +62,11 @@ def issue(name: str, *, staff: StaffUser | None = None) -> tuple[Device, str]:
         existing.name = f"{name[:60]} (revoked {suffix}#{existing.id})"
         db.session.flush()
     token = secrets.token_urlsafe(32)
-    device = Device(name=name, token_hash=hash_token(token))
+    device = Device(name=name, token_hash=hash_token(token), kiosk=kiosk, printer_id=printer_id)
     db.session.add(device)
     db.session.flush()
-    audit.record(None, "device_issued", staff=staff, device=name, device_id=device.id)
+    audit.record(None, "device_issued", staff=staff, device=name, device_id=device.id,
+                 kiosk=kiosk, printer_id=printer_id)
     db.session.commit()
     return device, token
 
@@ -93,10 +98,13 @@ class DeviceIdentity:
 
     id: int
     name: str
+    kiosk: bool = False
+    printer_id: int | None = None
 
 
 _BY_HASH = select(Device.__table__.c.id, Device.__table__.c.name, Device.__table__.c.revoked_at,
-                  Device.__table__.c.last_seen_at).where(
+                  Device.__table__.c.last_seen_at, Device.__table__.c.kiosk,
+                  Device.__table__.c.printer_id).where(
     Device.__table__.c.token_hash == bindparam("token_hash"),
     Device.__table__.c.edition_id == bindparam("edition_id"))  # a device works for its edition
 
@@ -145,4 +153,5 @@ def authenticate(token: str) -> DeviceIdentity | None:
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
-    return DeviceIdentity(id=row.id, name=row.name)
+    return DeviceIdentity(id=row.id, name=row.name, kiosk=bool(row.kiosk),
+                          printer_id=row.printer_id)

@@ -64,7 +64,37 @@ def run_import(run: jobs.Run) -> None:
         db.session.commit()
 
 
-WORK = {JobKind.PRINT.value: run_print, JobKind.IMPORT.value: run_import}
+def printer_params(selection: Any, printer_id: int, order: str,
+                   unprinted: bool) -> dict[str, Any]:
+    return {"selection": selection.to_args(), "printer_id": printer_id, "order": order,
+            "unprinted": unprinted}
+
+
+def run_printer(run: jobs.Run) -> None:
+    """Render the selection chunk by chunk and send each chunk to the printer as it is ready;
+    each chunk's badges are marked printed when the printer reports it completed
+    (services/print_batches). A run taken over after a crash sends only what is still
+    unprinted: the job asks for unprinted badges on retries."""
+    from . import print_batches
+    from . import printers as printer_service
+
+    staff, actor = jobs.actor(run)
+    params = run.params
+    target = printer_service.get(int(params["printer_id"]))
+    if target is None:
+        raise printer_service.PrinterError("unknown_printer", "That printer has been removed.")
+    selection = DelegateFilter.from_args(params.get("selection") or {})
+    sent = print_batches.send_batch(
+        selection, target, staff, batch=run.job_id, sort=params.get("order", "category"),
+        unprinted=bool(params.get("unprinted")) or run.attempt > 1, actor=actor,
+        progress=lambda d, t: run(d, t))
+    print_batches.wait_all(sent)
+    run.finish(print_batches.progress_json(run.job_id))
+    db.session.commit()
+
+
+WORK = {JobKind.PRINT.value: run_print, JobKind.IMPORT.value: run_import,
+        JobKind.PRINTER.value: run_printer}
 
 
 def run_job(job_id: str) -> str:

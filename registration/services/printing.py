@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Protocol
@@ -163,11 +164,40 @@ def check_printable(delegate: Delegate) -> None:
                               ref=delegate.reference, status=delegate.status_label))
 
 
+def check_first_print(delegate: Delegate) -> None:
+    check_printable(delegate)
+    if delegate.printed_at is not None:
+        raise PrintRefused(_l("This badge was already printed. To print it again, reprint "
+                              "it with a reason: the old badge then stops working."))
+
+
+def check_reprint(delegate: Delegate, reason: str, reason_text: str) -> tuple[str, str]:
+    """The reprint's reason and explanation, cleaned; PrintRefused when it cannot happen."""
+    reason = (reason or "").strip()
+    reason_text = " ".join((reason_text or "").split())[:200]
+    if reason not in REPRINT_REASONS:
+        raise PrintRefused(_l("Choose the reason for the reprint."))
+    if reason == "other" and not reason_text:
+        raise PrintRefused(_l("Explain the reason for the reprint."))
+    check_printable(delegate)
+    if delegate.printed_at is None:
+        raise PrintRefused(_l("This badge has not been printed yet: print it first."))
+    if delegate.badge_serial >= MAX_SERIAL:
+        raise PrintRefused(_l("This badge cannot be reprinted any more."))
+    return reason, reason_text
+
+
 def preview_badge(delegate: Delegate, layout: str = "a6") -> bytes:
     """The badge PDF as it would print now; nothing is recorded."""
     check_layout(layout)
     check_printable(delegate)
     return badges.render_badge(badge_data(delegate), event_info(), layout)
+
+
+def mark_printed(delegate: Delegate, staff: StaffUser | None, actor: str, layout: str,
+                 **details: Any) -> None:
+    """Record one printed badge (the caller commits): a printer reported it done."""
+    _mark_printed(delegate, staff, audit.actor_label(staff, actor), layout, **details)
 
 
 def _mark_printed(delegate: Delegate, staff: StaffUser | None, actor: str, layout: str,
@@ -194,10 +224,7 @@ def print_badge(delegate: Delegate, staff: StaffUser | None, layout: str = "a6",
     check_layout(layout)
     _lock(delegate)
     try:
-        check_printable(delegate)
-        if delegate.printed_at is not None:
-            raise PrintRefused(_l("This badge was already printed. To print it again, reprint "
-                                  "it with a reason: the old badge then stops working."))
+        check_first_print(delegate)
         pdf = badges.render_badge(badge_data(delegate), event_info(), layout)
         _mark_printed(delegate, staff, _actor(staff, actor), layout)
         db.session.commit()
@@ -211,39 +238,50 @@ def reprint_badge(delegate: Delegate, staff: StaffUser | None, reason: str,
                   layout: str = "a6", *, reason_text: str = "", actor: str = "system") -> bytes:
     """A replacement badge with a new serial: every older QR code is revoked."""
     check_layout(layout)
-    reason = (reason or "").strip()
-    reason_text = " ".join((reason_text or "").split())[:200]
-    if reason not in REPRINT_REASONS:
-        raise PrintRefused(_l("Choose the reason for the reprint."))
-    if reason == "other" and not reason_text:
-        raise PrintRefused(_l("Explain the reason for the reprint."))
     _lock(delegate)
     try:
-        check_printable(delegate)
-        if delegate.printed_at is None:
-            raise PrintRefused(_l("This badge has not been printed yet: print it first."))
-        if delegate.badge_serial >= MAX_SERIAL:
-            raise PrintRefused(_l("This badge cannot be reprinted any more."))
-        old_serial = delegate.badge_serial
-        status = delegate.status_enum
-        # badge_printed → badge_printed and checked_in → checked_in are the reprint moves.
-        delegate.move_to(Status.BADGE_PRINTED if status == Status.APPROVED else status)
-        delegate.badge_serial = old_serial + 1
-        pdf = badges.render_badge(badge_data(delegate), event_info(), layout)
-        delegate.printed_at = _now()
-        delegate.print_count = (delegate.print_count or 0) + 1
-        delegate.needs_reprint = False
-        audit.record(delegate, "reprinted", actor=_actor(staff, actor), staff=staff,
-                     reason=reason, reason_text=reason_text, layout=layout,
-                     old_serial=old_serial, new_serial=delegate.badge_serial,
-                     print_count=delegate.print_count)
-        badge_reprinted.send(real_app(), delegate=delegate,
-                             reason=reason_text if reason == "other" else reason)
+        reason, reason_text = check_reprint(delegate, reason, reason_text)
+        new_serial = delegate.badge_serial + 1
+        with drawn_with_serial(delegate, new_serial):
+            pdf = badges.render_badge(badge_data(delegate), event_info(), layout)
+        apply_reprint(delegate, staff, _actor(staff, actor), reason, reason_text, layout,
+                      new_serial)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     return pdf
+
+
+@contextmanager
+def drawn_with_serial(delegate: Delegate, serial: int) -> Iterator[None]:
+    """Draw a badge as it will be after a reprint (its QR code carries `serial`) without
+    recording anything: the serial goes back when the block ends."""
+    old = delegate.badge_serial
+    delegate.badge_serial = serial
+    try:
+        yield
+    finally:
+        delegate.badge_serial = old
+
+
+def apply_reprint(delegate: Delegate, staff: StaffUser | None, actor: str, reason: str,
+                  reason_text: str, layout: str, new_serial: int, **details: Any) -> None:
+    """Record a reprint whose badge carries `new_serial`: every older QR code is revoked."""
+    old_serial = delegate.badge_serial
+    status = delegate.status_enum
+    # badge_printed → badge_printed and checked_in → checked_in are the reprint moves.
+    delegate.move_to(Status.BADGE_PRINTED if status == Status.APPROVED else status)
+    delegate.badge_serial = max(new_serial, old_serial + 1)
+    delegate.printed_at = _now()
+    delegate.print_count = (delegate.print_count or 0) + 1
+    delegate.needs_reprint = False
+    audit.record(delegate, "reprinted", actor=actor, staff=staff,
+                 reason=reason, reason_text=reason_text, layout=layout,
+                 old_serial=old_serial, new_serial=delegate.badge_serial,
+                 print_count=delegate.print_count, **details)
+    badge_reprinted.send(real_app(), delegate=delegate,
+                         reason=reason_text if reason == "other" else reason)
 
 
 def _order(sort: str) -> list:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -12,7 +13,8 @@ from flask.cli import AppGroup
 from ..cli_editions import edition_option
 from ..fields import CATEGORY_KEYS
 from ..models import Status
-from ..services import delegate_export, delegate_import, printing
+from ..services import delegate_export, delegate_import, print_batches, printing
+from ..services import printers as printer_service
 
 delegates_group = AppGroup("delegates", help="Import and export delegates (CSV or XLSX).")
 badges_group = AppGroup("badges", help="Print badges in bulk.")
@@ -94,8 +96,11 @@ def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[st
 
 @badges_group.command("print")
 @edition_option
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="FILE.pdf")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="FILE.pdf (or --printer)")
+@click.option("--printer", "printer_name", default=None,
+              help="Send the badges to this printer (see `printers list`) instead of a file; "
+                   "its layout is used.")
 @category_option
 @status_option
 @click.option("--unprinted", is_flag=True, help="Only badges not printed yet.")
@@ -107,11 +112,17 @@ def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[st
               help="Processes rendering in parallel (2 uses both cores of a 2-core machine).")
 @click.option("--delegation", default="", metavar="NAME",
               help="One delegation's badges, head of delegation first, then a cover sheet.")
-def print_command(output: Path, categories: tuple[str, ...], statuses: tuple[str, ...],
-                  unprinted: bool, layout: str, sort: str, workers: int,
-                  delegation: str) -> None:
-    """Print the accredited delegates' badges into one PDF and mark them printed."""
+def print_command(output: Path | None, printer_name: str | None, categories: tuple[str, ...],
+                  statuses: tuple[str, ...], unprinted: bool, layout: str, sort: str,
+                  workers: int, delegation: str) -> None:
+    """Print the accredited delegates' badges into one PDF (or on a printer) and mark them
+    printed."""
+    if (output is None) == (printer_name is None):
+        raise click.UsageError("Give either -o FILE.pdf or --printer NAME.")
     if delegation.strip():
+        if output is None:
+            raise click.UsageError("--delegation prints to a file (-o FILE.pdf): the cover "
+                                   "sheet goes with the badges to the liaison officer.")
         _print_delegation(output, delegation, layout, unprinted)
         return
     selection = printing.BatchFilter(categories=categories, statuses=statuses)
@@ -119,6 +130,9 @@ def print_command(output: Path, categories: tuple[str, ...], statuses: tuple[str
     if total == 0:
         click.echo("No accredited delegate matches; nothing printed.", err=True)
         sys.exit(1)
+    if output is None:
+        print_to_printer(selection, str(printer_name), total, sort=sort, unprinted=unprinted)
+        return
     started = time.perf_counter()
     tmp = output.with_name(output.name + ".part")
     try:
@@ -161,6 +175,37 @@ def _print_delegation(output: Path, name: str, layout: str, unprinted: bool) -> 
         tmp.unlink(missing_ok=True)
     click.echo(f"{count} badges of {found.name_en} (head of delegation first) and a cover "
                f"sheet written to {output}; badges marked printed.")
+def print_to_printer(selection: printing.BatchFilter, printer_name: str, total: int, *,
+                     sort: str, unprinted: bool) -> None:
+    """`badges print --printer`: chunks go to the printer as they render; each chunk's
+    badges are marked printed when the printer reports it completed."""
+    printer = printer_service.find(printer_name)
+    if printer is None:
+        raise click.ClickException(f"No printer named {printer_name!r}.")
+    started = time.perf_counter()
+    batch = f"cli-{secrets.token_hex(8)}"
+    with click.progressbar(length=total, label="Rendered", file=sys.stderr) as bar:
+        last = [0]
+
+        def rendered(done: int, _total: int) -> None:
+            bar.update(done - last[0])
+            last[0] = done
+
+        try:
+            jobs = print_batches.send_batch(selection, printer, None, batch=batch, sort=sort,
+                                            unprinted=unprinted, actor=CLI_ACTOR,
+                                            progress=rendered)
+        except printer_service.PrinterError as exc:
+            raise click.ClickException(exc.message) from None
+    print_batches.wait_all(jobs)
+    state = print_batches.progress_json(batch)
+    took = time.perf_counter() - started
+    if state["printed"] < total:
+        raise click.ClickException(
+            f"{state['printed']} of {total} badges printed on {printer.name!r} "
+            f"({took:.1f} s); {state['message'] or 'the printer has not finished'}. "
+            "The rest are not marked printed.")
+    click.echo(f"{total} badges printed on {printer.name!r} and marked printed ({took:.1f} s)")
 
 
 commands = [delegates_group, badges_group]

@@ -17,7 +17,9 @@ DELIVER_MAIL = "registration.deliver_mail"
 SWEEP_JOBS = "registration.sweep_jobs"
 PRUNE_JOBS = "registration.prune_jobs"
 PURGE_EXPIRED = "registration.purge_expired_editions"
-JOB_TASKS = {JobKind.PRINT.value: PRINT_BADGES, JobKind.IMPORT.value: IMPORT_DELEGATES}
+PRINT_ON_PRINTER = "registration.print_on_printer"
+JOB_TASKS = {JobKind.PRINT.value: PRINT_BADGES, JobKind.IMPORT.value: IMPORT_DELEGATES,
+             JobKind.PRINTER.value: PRINT_ON_PRINTER}
 
 
 def print_badges(job_id: str) -> str:
@@ -79,6 +81,7 @@ def purge_expired_editions() -> dict[str, dict[str, int]]:
 
 TASKS: dict[str, Any] = {
     PRINT_BADGES: print_badges,
+    PRINT_ON_PRINTER: print_badges,  # the same runner: services.job_work picks by kind
     IMPORT_DELEGATES: import_delegates,
     DELIVER_MAIL: deliver_mail,
     SWEEP_JOBS: sweep_jobs,

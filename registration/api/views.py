@@ -92,8 +92,8 @@ def _fast_checkin() -> Any | None:
     if not isinstance(body, dict) or body.get("scanned_at") is not None:
         return None
     device = device_service.authenticate_cached(token.strip())
-    if device is None:
-        return None
+    if device is None or device.kiosk:
+        return None  # unknown token, or a kiosk's: the full path answers (401 / 403)
     result = fast_path.check_in(body.get("code"), body.get("checkpoint"), body.get("nonce"),
                                 device)
     return jsonify(scan_result_json(result)) if result is not None else None

@@ -11,17 +11,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Delegation, FocalPoint
 from ..validation import email_keys
-from . import manage_links
+from . import manage_links, one_time_links
 from .mail import compose, outbox
 
 SALT = "delegation.focal-signin.v1"
@@ -38,15 +37,11 @@ def max_age() -> timedelta:
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
-
-
-def _stamp(value: datetime | None) -> str:
-    return value.astimezone(UTC).isoformat() if value is not None else ""
+    return one_time_links.serializer(SALT)
 
 
 def link(focal: FocalPoint) -> str:
-    token = _serializer().dumps({"f": focal.id, "l": _stamp(focal.last_signin_at)})
+    token = _serializer().dumps({"f": focal.id, "l": one_time_links.stamp(focal.last_signin_at)})
     return manage_links.base_url() + manage_links.path_for("delegation.signin", token=token)
 
 
@@ -58,7 +53,7 @@ def resolve(token: str) -> FocalPoint:
     if not isinstance(payload, dict) or not isinstance(payload.get("f"), int):
         raise FocalLinkInvalid("unexpected payload")
     focal = db.session.get(FocalPoint, payload["f"])
-    if focal is None or payload.get("l") != _stamp(focal.last_signin_at):
+    if focal is None or payload.get("l") != one_time_links.stamp(focal.last_signin_at):
         raise FocalLinkInvalid("link already used")
     return focal
 
@@ -66,14 +61,8 @@ def resolve(token: str) -> FocalPoint:
 def consume(token: str) -> FocalPoint:
     """Use the link (commits): the focal point, signed in once. Raises FocalLinkInvalid."""
     focal = resolve(token)
-    previous = focal.last_signin_at
-    stmt = update(FocalPoint).where(FocalPoint.id == focal.id)
-    stmt = stmt.where(FocalPoint.last_signin_at.is_(None) if previous is None
-                      else FocalPoint.last_signin_at == previous)
-    moved = cast(CursorResult[Any], db.session.execute(
-        stmt.values(last_signin_at=datetime.now(UTC))
-        .execution_options(synchronize_session=False))).rowcount
-    if moved != 1:
+    if not one_time_links.use_once(FocalPoint, focal.id, "last_signin_at",
+                                   focal.last_signin_at):
         db.session.rollback()
         raise FocalLinkInvalid("link already used")
     db.session.commit()

@@ -15,16 +15,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import CursorResult, update
 
 from ..extensions import db
 from ..models import LoginThrottle, StaffUser
-from . import manage_links, signin_throttle
+from . import manage_links, one_time_links, signin_throttle
 from .mail import compose, outbox
 
 SALT = "staff.signin-link.v1"
@@ -36,7 +34,7 @@ class SigninLinkInvalid(Exception):
 
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+    return one_time_links.serializer(SALT)
 
 
 def max_age() -> timedelta:
@@ -44,13 +42,9 @@ def max_age() -> timedelta:
     return timedelta(minutes=15 if minutes is None else int(minutes))
 
 
-def _stamp(value: datetime | None) -> str:
-    return value.astimezone(UTC).isoformat() if value is not None else ""
-
-
 def make_token(staff: StaffUser) -> str:
     return _serializer().dumps({"s": staff.id, "v": staff.session_version,
-                                "l": _stamp(staff.last_login_at)})
+                                "l": one_time_links.stamp(staff.last_login_at)})
 
 
 def resolve(token: str) -> StaffUser:
@@ -63,7 +57,7 @@ def resolve(token: str) -> StaffUser:
         raise SigninLinkInvalid("unexpected payload")
     staff = db.session.get(StaffUser, payload["s"])
     if staff is None or not staff.active or payload.get("v") != staff.session_version \
-            or payload.get("l") != _stamp(staff.last_login_at):
+            or payload.get("l") != one_time_links.stamp(staff.last_login_at):
         raise SigninLinkInvalid("link already used or no longer valid")
     return staff
 
@@ -71,14 +65,8 @@ def resolve(token: str) -> StaffUser:
 def consume(token: str) -> StaffUser:
     """Use the link (commits): the account, signed in once. Raises SigninLinkInvalid."""
     staff = resolve(token)
-    previous = staff.last_login_at
-    stmt = update(StaffUser).where(StaffUser.id == staff.id)
-    stmt = stmt.where(StaffUser.last_login_at.is_(None) if previous is None
-                      else StaffUser.last_login_at == previous)
-    moved = cast(CursorResult[Any], db.session.execute(
-        stmt.values(last_login_at=datetime.now(UTC), failed_logins=0)
-        .execution_options(synchronize_session=False))).rowcount
-    if moved != 1:
+    if not one_time_links.use_once(StaffUser, staff.id, "last_login_at", staff.last_login_at,
+                                   failed_logins=0):
         db.session.rollback()
         raise SigninLinkInvalid("link already used")
     row = db.session.get(LoginThrottle, signin_throttle.account_key(staff.email))

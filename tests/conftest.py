@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -498,3 +499,24 @@ def ipp_printer(_ippeveprinter_usable: bool,
     yield start
     for printer in started:
         printer.stop()
+
+
+@pytest.fixture
+def serve_app() -> Iterator[Callable[[Flask], str]]:
+    """Serve an app on a free loopback port in a thread (for a real browser); returns the
+    base URL. Every server started is stopped after the test."""
+    from werkzeug.serving import make_server
+
+    running: list[tuple[Any, threading.Thread]] = []
+
+    def serve(app: Flask) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for server, thread in running:
+        server.shutdown()
+        thread.join(5)

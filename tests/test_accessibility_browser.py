@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,18 +51,9 @@ def _require_tools() -> None:
 
 
 @pytest.fixture
-def live_server(app) -> Iterator[str]:
+def live_server(app, serve_app) -> str:
     _require_tools()
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    return serve_app(app)
 
 
 @pytest.fixture

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,18 +45,9 @@ def _require_browser() -> None:
 
 
 @pytest.fixture
-def live_server(app) -> Iterator[str]:
+def live_server(app, serve_app) -> str:
     _require_browser()
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
+    return serve_app(app)
 
 
 @pytest.fixture

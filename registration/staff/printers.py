@@ -21,6 +21,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from .. import tasks
@@ -35,8 +36,9 @@ from . import bp
 from .delegates import delegate_or_404, record_url
 
 DESK_PRINTER_COOKIE = "desk_printer"
-LAYOUT_CHOICES = [("a6", _l("A6, one badge per page")), ("cr80", _l("CR80 card")),
-                  ("a4-4up", _l("A4 sheets, four badges each"))]
+LAYOUT_CHOICES = [SelectChoice("a6", _l("A6, one badge per page")),
+                  SelectChoice("cr80", _l("CR80 card")),
+                  SelectChoice("a4-4up", _l("A4 sheets, four badges each"))]
 
 
 class AddPrinterForm(FlaskForm):

@@ -92,30 +92,26 @@ def readyz() -> tuple[Response, int]:
     return jsonify(body), 503 if down else 200
 
 
+def _counted_by(name: str, documentation: str, label: str, column: Any) -> Metric:
+    """A gauge of row counts per value of `column` (one GROUP BY at scrape time)."""
+    gauge = GaugeMetricFamily(name, documentation, labels=[label])
+    for value, count in db.session.execute(select(column, func.count()).group_by(column)):
+        gauge.add_metric([str(value)], count)
+    return gauge
+
+
 class DatabaseCollector:
     """The figures kept in the database, read at scrape time."""
 
     def collect(self) -> Iterator[Metric]:
         from .models import CheckIn, Delegate, Job, OutboxMessage, Scan
 
-        delegates = GaugeMetricFamily("forum_delegates", "Delegates by status.",
-                                      labels=["status"])
-        for status, count in db.session.execute(
-                select(Delegate.status, func.count()).group_by(Delegate.status)):
-            delegates.add_metric([status], count)
-        yield delegates
-        registrations = GaugeMetricFamily("forum_registrations", "Registrations received, "
-                                          "by how they came in.", labels=["source"])
-        for source, count in db.session.execute(
-                select(Delegate.source, func.count()).group_by(Delegate.source)):
-            registrations.add_metric([source], count)
-        yield registrations
-        scans = GaugeMetricFamily("forum_checkin_scans", "Scans decided at the doors, by "
-                                  "result.", labels=["result"])
-        for result, count in db.session.execute(
-                select(Scan.result, func.count()).group_by(Scan.result)):
-            scans.add_metric([result], count)
-        yield scans
+        yield _counted_by("forum_delegates", "Delegates by status.", "status",
+                          Delegate.status)
+        yield _counted_by("forum_registrations", "Registrations received, by how they came "
+                          "in.", "source", Delegate.source)
+        yield _counted_by("forum_checkin_scans", "Scans decided at the doors, by result.",
+                          "result", Scan.result)
         yield GaugeMetricFamily("forum_checked_in", "Check-ins (delegate × checkpoint).",
                                 value=db.session.scalar(select(func.count()).select_from(
                                     CheckIn)) or 0)

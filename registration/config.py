@@ -97,6 +97,22 @@ def _secret_key(env: dict[str, str], production: bool, instance_dir: Path) -> st
     return key
 
 
+def _data_key(env: dict[str, str], production: bool) -> str:
+    from .data_crypto import DataKeyError, decode_key
+
+    key = env.get("DATA_ENCRYPTION_KEY", "").strip()
+    if production and not key:
+        raise ConfigError(
+            "DATA_ENCRYPTION_KEY is not set. In production identity data is encrypted with it; "
+            "make one with: flask --app wsgi privacy new-key")
+    if key:
+        try:
+            decode_key(key)
+        except DataKeyError as exc:
+            raise ConfigError(f"DATA_ENCRYPTION_KEY: {exc}") from None
+    return key
+
+
 def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = dict(os.environ if env is None else env)
@@ -150,6 +166,10 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "REFERENCE_PREFIX": env.get("REFERENCE_PREFIX", "GPS"),
         "BADGE_SIGNING_KEY": env.get("BADGE_SIGNING_KEY") or None,
         "BADGE_PREVIOUS_PUBLIC_KEYS": env.get("BADGE_PREVIOUS_PUBLIC_KEYS", ""),
+        # Identity data at rest (registration/data_crypto.py): the key that encrypts and the
+        # keys kept only for reading after a rotation. Required in production.
+        "DATA_ENCRYPTION_KEY": _data_key(env, production),
+        "DATA_ENCRYPTION_OLD_KEYS": env.get("DATA_ENCRYPTION_OLD_KEYS", "").strip(),
         "REGISTRATION_CLOSES_AT": _datetime(
             "REGISTRATION_CLOSES_AT", env.get("REGISTRATION_CLOSES_AT"), tz
         ),

@@ -44,6 +44,14 @@ class Edition(Model):
     capacities: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # Category keys not offered on the public form (invitation only).
     invitation_only: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Identity and vetting gates (off in a new edition: it behaves as before).
+    # Categories whose delegates must give identity data (models/identity.py).
+    identity_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    vetting_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    photo_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Identity data is purged this many days after the edition's last day.
+    identity_retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    identity_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     organiser_name: Mapped[str] = mapped_column(String(200), default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     privacy_en: Mapped[str] = mapped_column(Text, default="")
@@ -63,7 +71,8 @@ class Edition(Model):
     # Settings copied by `editions create --copy-from` (not names, dates, registration
     # times, retention date or flags).
     COPIED = ("venue_en", "venue_zh", "city_en", "city_zh", "timezone", "capacities",
-              "invitation_only", "organiser_name", "contact_email", "privacy_en",
+              "invitation_only", "identity_categories", "vetting_required", "photo_required",
+              "identity_retention_days", "organiser_name", "contact_email", "privacy_en",
               "privacy_zh", "logo", "logo_mime", "logo_digest")
 
     def name(self, lang: str = "en") -> str:

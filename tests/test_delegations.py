@@ -297,7 +297,7 @@ def test_desk_page_approves_changes_quotas_and_adds_focal_points(app, runner, cl
     text = out.read_text(encoding="utf-8-sig")
     header = text.splitlines()[0].split(",")
     rows = [line.split(",") for line in text.splitlines()[1:]]
-    assert header[-1] == "delegation_name" and [row[-1] for row in rows] == ["France"] * 3
+    assert header[-1] == "delegation" and [row[-1] for row in rows] == ["France"] * 3
     assert runner.invoke(args=["delegates", "export", "-o", str(out), "--delegation",
                                "Atlantis"]).exit_code == 1
 

@@ -68,6 +68,9 @@ KNOWN = {
     ("staff.add_focal_point", "POST"): {"desk": 404, "admin": 404},
     ("staff.delegation_letter", "GET"): {"desk": 404, "admin": 404},
     ("staff.print_delegation", "POST"): {"desk": 404, "admin": 404},
+    ("staff.substitute_delegate", "GET"): {"desk": 404, "admin": 404},
+    ("staff.substitute_delegate", "POST"): {"desk": 404, "admin": 404},
+    ("staff.delegation_head", "POST"): {"desk": 404, "admin": 404},
     # Printers: admins register them; every desk reads their state, picks its own printer
     # and follows its jobs.
     ("staff.printers", "GET"): {"desk": 403, "admin": 200},

@@ -46,6 +46,7 @@ def _blueprints() -> list:
     from .delegation import bp as delegation_bp
     from .delegation import views as _delegation_views  # noqa: F401
     from .kiosk import bp as kiosk_bp
+    from .public import verify as _public_verify  # noqa: F401
     from .public.views import bp as public_bp
     from .self_service import bp as self_service_bp
     from .self_service import views as _self_service_views  # noqa: F401

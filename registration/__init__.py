@@ -65,6 +65,7 @@ def _blueprints() -> list:
         printers,
         printing,
         signin,
+        visa_letters,
         walk_in,
     )
     from .staff import bp as staff_bp

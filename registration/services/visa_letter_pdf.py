@@ -104,11 +104,12 @@ def letters_pdf(letters: Iterable[VisaLetter]) -> bytes:
     editions: dict[int, Edition] = {}
 
     def data(letter: VisaLetter) -> LetterData:
-        edition = editions.get(letter.edition_id)
-        if edition is None:
-            edition = editions[letter.edition_id] = db.session.get(Edition, letter.edition_id)
-        assert edition is not None  # noqa: S101 (the foreign key)
-        return letter_data(letter, edition)
+        if letter.edition_id not in editions:
+            found = db.session.get(Edition, letter.edition_id)
+            if found is None:
+                raise LetterNotIssued(letter.reference)
+            editions[letter.edition_id] = found
+        return letter_data(letter, editions[letter.edition_id])
 
     return render_letters(data(letter) for letter in letters)
 

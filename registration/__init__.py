@@ -50,6 +50,7 @@ def _blueprints() -> list:
     from .public.views import bp as public_bp
     from .self_service import bp as self_service_bp
     from .self_service import views as _self_service_views  # noqa: F401
+    from .self_service import visa as _self_service_visa  # noqa: F401
     from .staff import (  # noqa: F401
         accounts,
         checkpoints,

@@ -347,12 +347,15 @@ def test_passport_number_and_birth_date_not_in_clear_in_the_table(app, client, l
 
 
 def test_letterhead_settings_are_saved_from_the_settings_page(app, client, login, csrf_from):
-    from test_edition_face import SETTINGS, png  # noqa: PLC0415
-
     login("admin")
     token = csrf_from(client.get("/staff/settings").get_data(as_text=True))
-    data = {"csrf_token": token, **SETTINGS, **LETTERHEAD,
-            "letter_signature": (io.BytesIO(png((300, 100))), "signature.png")}
+    signature = io.BytesIO()
+    Image.new("RGBA", (300, 100), (20, 20, 120, 255)).save(signature, "PNG")
+    signature.seek(0)
+    settings = {"name_en": "Global Public Safety Cooperation Forum", "starts_on": "2026-12-08",
+                "ends_on": "2026-12-10", "timezone": "Asia/Shanghai"}
+    data = {"csrf_token": token, **settings, **LETTERHEAD,
+            "letter_signature": (signature, "signature.png")}
     response = client.post("/staff/settings", data=data, content_type="multipart/form-data")
     assert response.status_code == 303, response.get_data(as_text=True)
     with app.app_context():

@@ -353,7 +353,9 @@ def test_letterhead_settings_are_saved_from_the_settings_page(app, client, login
     Image.new("RGBA", (300, 100), (20, 20, 120, 255)).save(signature, "PNG")
     signature.seek(0)
     settings = {"name_en": "Global Public Safety Cooperation Forum", "starts_on": "2026-12-08",
-                "ends_on": "2026-12-10", "timezone": "Asia/Shanghai"}
+                "ends_on": "2026-12-10", "timezone": "Asia/Shanghai", "name_zh": "",
+                "venue_en": "", "venue_zh": "", "city_en": "", "city_zh": "",
+                "organiser_name": "", "contact_email": "", "privacy_en": "", "privacy_zh": ""}
     data = {"csrf_token": token, **settings, **LETTERHEAD,
             "letter_signature": (signature, "signature.png")}
     response = client.post("/staff/settings", data=data, content_type="multipart/form-data")

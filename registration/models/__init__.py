@@ -12,6 +12,7 @@ from .outbox import OutboxMessage
 from .printer import Printer, PrintJob, PrintJobKind, PrintJobState
 from .staff import LoginThrottle, Role, StaffUser
 from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status, VettingStatus
+from .visa import VisaLetter, VisaLetterState
 
 __all__ = [
     "ACCREDITED",
@@ -47,4 +48,6 @@ __all__ = [
     "StaffUser",
     "Status",
     "VettingStatus",
+    "VisaLetter",
+    "VisaLetterState",
 ]

@@ -33,6 +33,7 @@ from ..models import Edition, Role
 from ..services import edition_settings as service
 from ..web import safe_next
 from . import bp
+from .letterhead_fields import LetterheadFields, letterhead_data
 
 
 @bp.post("/edition")
@@ -49,7 +50,7 @@ def switch_edition() -> ResponseReturnValue:
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(LetterheadFields, FlaskForm):
     name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=200)])
     name_zh = StringField(_l("Name (Chinese)"), validators=[Length(max=200)])
     starts_on = DateField(_l("Starts on"), validators=[DataRequired()])
@@ -126,6 +127,7 @@ class SettingsForm(FlaskForm):
                                                                  or [])],
             "capacities": {key: field.data for key, field in self.capacity_fields()
                            if field.data is not None},
+            **self.letterhead_values(),
         }
 
 
@@ -145,6 +147,7 @@ def _form_for(edition: Edition) -> SettingsForm:
     data["registration_closes_at"] = service.to_local(edition.registration_closes_at,
                                                       edition.timezone)
     data["invitation_only"] = list(edition.invitation_only or [])
+    data.update(letterhead_data(edition))
     for key in CATEGORY_KEYS:
         data[f"capacity_{key}"] = (edition.capacities or {}).get(key)
     return SettingsForm(formdata=None, data=data)

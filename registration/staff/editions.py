@@ -114,12 +114,19 @@ class SettingsForm(LetterheadFields, FlaskForm):
                 ok = False
         return ok
 
+    def _plain_value(self, name: str) -> Any:
+        """A field's value as stored: text stripped, and "" for a text field left out of the
+        post (a missing optional field is empty, not NULL)."""
+        field = self[name]
+        if isinstance(field, StringField):  # TextAreaField is a StringField
+            return (field.data or "").strip()
+        return field.data
+
     def values(self) -> dict[str, Any]:
         """The edition's columns from the form (times in UTC)."""
         timezone = self.timezone.data
         return {
-            **{name: self[name].data.strip() if isinstance(self[name].data, str)
-               else self[name].data for name in PLAIN_FIELDS},
+            **{name: self._plain_value(name) for name in PLAIN_FIELDS},
             "registration_opens_at": service.to_utc(self.registration_opens_at.data, timezone),
             "registration_closes_at": service.to_utc(self.registration_closes_at.data,
                                                      timezone),

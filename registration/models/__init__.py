@@ -12,6 +12,7 @@ from .outbox import OutboxMessage
 from .printer import Printer, PrintJob, PrintJobKind, PrintJobState
 from .staff import LoginThrottle, Role, StaffUser
 from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status, VettingStatus
+from .vetting import VettingRequest
 
 __all__ = [
     "ACCREDITED",
@@ -46,5 +47,6 @@ __all__ = [
     "Scan",
     "StaffUser",
     "Status",
+    "VettingRequest",
     "VettingStatus",
 ]

@@ -48,6 +48,7 @@ def _blueprints() -> list:
     from .kiosk import bp as kiosk_bp
     from .public.views import bp as public_bp
     from .self_service import bp as self_service_bp
+    from .self_service import vetting_answer as _vetting_answer  # noqa: F401
     from .self_service import views as _self_service_views  # noqa: F401
     from .staff import (  # noqa: F401
         accounts,
@@ -64,6 +65,7 @@ def _blueprints() -> list:
         printers,
         printing,
         signin,
+        vetting,
         walk_in,
     )
     from .staff import bp as staff_bp

@@ -100,6 +100,11 @@ VETTING_LABELS = {
 
 # Decisions the vetting service gives (the queue page, `vetting import`).
 VETTING_DECISIONS = (VettingStatus.CLEARED, VettingStatus.REJECTED, VettingStatus.MORE_INFO)
+VETTING_DECISION_LABELS = {
+    VettingStatus.CLEARED: _l("cleared"),
+    VettingStatus.REJECTED: _l("rejected (not cleared; a printed badge is revoked)"),
+    VettingStatus.MORE_INFO: _l("ask for more information (mailed to the delegate)"),
+}
 
 
 def can_decide(current: VettingStatus | str, decision: VettingStatus | str) -> bool:

@@ -19,9 +19,9 @@ import badges
 from ..extensions import db
 from ..models import Delegate, Printer, PrintJob, PrintJobKind, PrintJobState, StaffUser
 from ..models.status import ACCREDITED_VALUES
-from .admission import may_print
 from . import audit, printing
 from . import printers as printer_service
+from .admission import may_print
 from .printing import SelectionFilter
 
 CHUNK = 24  # badges per IPP job: six A4 sheets of four, or 24 cards

@@ -36,7 +36,7 @@ from . import bp
 
 
 @bp.post("/edition")
-@roles_required(Role.SCANNER, Role.DESK, Role.ADMIN)
+@roles_required(Role.SCANNER, Role.DESK, Role.ADMIN, Role.VETTING)
 def switch_edition() -> ResponseReturnValue:
     """Work on another edition (kept in this staff session)."""
     slug = request.form.get("edition", "")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -70,29 +71,39 @@ def check_decision(delegate: Delegate, decision: VettingStatus, note: str) -> No
                                 "note."))
 
 
+def plan_decision(delegate: Any, decision: VettingStatus, note: str, who: str,
+                  now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The column values a decision sets on `delegate` (a Delegate or a row with status,
+    vetting_status, printed_at, badge_serial, needs_reprint) and its audit details. A
+    rejection of a printed badge revokes it: the serial goes up, as a reprint does."""
+    values: dict[str, Any] = {"vetting_status": decision.value, "vetting_note": note,
+                              "vetted_at": now, "vetted_by": who[:254],
+                              "badge_serial": delegate.badge_serial,
+                              "needs_reprint": delegate.needs_reprint, "updated_at": now}
+    details: dict[str, Any] = {"vetting_from": delegate.vetting_status,
+                               "vetting_to": decision.value, "note": note}
+    if (decision == VettingStatus.REJECTED and delegate.printed_at is not None
+            and delegate.vetting_status != VettingStatus.REJECTED.value
+            and delegate.badge_serial < MAX_SERIAL):
+        # The printed badge (and e-ticket) stop working at every door, offline too.
+        details["revoked_serial"] = delegate.badge_serial
+        values["badge_serial"] = delegate.badge_serial + 1
+        values["needs_reprint"] = True
+    return values, details
+
+
 def decide_in_transaction(delegate: Delegate, decision: VettingStatus | str, note: str,
                           staff: StaffUser | None, actor: str = "system") -> None:
     """Record a decision (the caller commits). Raises VettingRefused."""
     decision = VettingStatus(decision)
     note = clean_text(note, MAX_NOTE)
     check_decision(delegate, decision, note)
-    old = delegate.vetting_status
     who = audit.actor_label(staff, actor)
-    delegate.vetting_status = decision.value
-    delegate.vetting_note = note
-    delegate.vetted_at = datetime.now(UTC)
-    delegate.vetted_by = who[:254]
-    details: dict[str, object] = {"vetting_from": old, "vetting_to": decision.value,
-                                  "note": note}
-    if (decision == VettingStatus.REJECTED and delegate.printed_at is not None
-            and old != VettingStatus.REJECTED.value
-            and delegate.badge_serial < MAX_SERIAL):
-        # The printed badge (and e-ticket) stop working at every door, offline too.
-        details["revoked_serial"] = delegate.badge_serial
-        delegate.badge_serial += 1
-        delegate.needs_reprint = True
+    values, details = plan_decision(delegate, decision, note, who, datetime.now(UTC))
+    for name, value in values.items():
+        setattr(delegate, name, value)
     if decision == VettingStatus.MORE_INFO:
-        details["mailed_to"] = _request_more_info(delegate, note, who)
+        details["mailed_to"] = request_more_info(delegate, note, who)
     audit.record(delegate, "vetting", actor=who, staff=staff, **details)
 
 
@@ -109,7 +120,7 @@ def decide(delegate: Delegate, decision: VettingStatus | str, note: str,
     return delegate
 
 
-def _request_more_info(delegate: Delegate, note: str, who: str) -> str:
+def request_more_info(delegate: Delegate, note: str, who: str) -> str:
     """Store the question and mail the request; returns the address mailed ("" if none)."""
     if delegate.id is None:
         db.session.flush()

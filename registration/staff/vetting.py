@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import Length
 
 from ..auth import roles_required
 from ..fields import CATEGORIES
@@ -26,7 +26,9 @@ from .delegates import delegate_or_404
 
 
 class DecisionForm(FlaskForm):
-    decision = RadioField(_l("Decision"), validators=[InputRequired()], choices=[
+    # No InputRequired: it would put aria-required on the radio group's list (not allowed
+    # there); a missing choice is "Not a valid choice" all the same.
+    decision = RadioField(_l("Decision"), choices=[
         SelectChoice(s.value, VETTING_DECISION_LABELS[s]) for s in VETTING_DECISION_LABELS])
     note = TextAreaField(_l("Note (required when asking for more information; the delegate "
                             "sees it then)"), validators=[Length(max=service.MAX_NOTE)])

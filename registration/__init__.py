@@ -49,6 +49,7 @@ def _blueprints() -> list:
     from .public import verify as _public_verify  # noqa: F401
     from .public.views import bp as public_bp
     from .self_service import bp as self_service_bp
+    from .self_service import vetting_answer as _vetting_answer  # noqa: F401
     from .self_service import views as _self_service_views  # noqa: F401
     from .self_service import visa as _self_service_visa  # noqa: F401
     from .staff import (  # noqa: F401
@@ -66,6 +67,7 @@ def _blueprints() -> list:
         printers,
         printing,
         signin,
+        vetting,
         visa_letters,
         walk_in,
     )

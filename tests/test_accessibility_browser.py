@@ -160,6 +160,14 @@ def test_public_and_manage_pages(app, live_server, browser_page, delegate, lang,
     if phone and horizontal_overflow(page) > 0:
         problems.append("/register (errors): scrolls sideways at 360 px")
 
+    # The vetting service asks for more information: the question box on the manage page.
+    from registration.services import vetting
+
+    with app.app_context():
+        vetting.decide(db.session.get(Delegate, _d.id), "more_info",
+                       "Please confirm your employer since 2020.", None, actor="cli")
+    problems += _audit(page, live_server + manage, phone=phone, no_sideways=True)
+
     _register(page, live_server)
     problems += _audit(page, f"{live_server}/register/confirmation", phone=phone,
                        no_sideways=True)
@@ -205,7 +213,8 @@ def test_staff_pages(app, live_server, browser_page, delegate, make_delegate, la
     for path in ("/staff/delegates", f"/staff/delegates/{public_id}",
                  f"/staff/delegates/{public_id}/edit", "/staff/walk-in", "/staff/import",
                  "/staff/export", "/staff/print", "/staff/dashboard", "/staff/accounts",
-                 "/staff/devices", "/staff/checkpoints", substitute):
+                 "/staff/devices", "/staff/checkpoints", substitute, "/staff/vetting",
+                 f"/staff/vetting/{public_id}"):
         problems += _audit(page, live_server + path, phone=phone, no_sideways=False)
     # The delegations page with its delegates' table open.
     page.goto(f"{live_server}/staff/delegations")

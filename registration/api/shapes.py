@@ -108,7 +108,7 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
     ]
     # Rejected or cancelled: no name, no category, nothing but what refuses the badge.
     refused = [{"public_id": str(r.public_id), "badge_serial": r.badge_serial,
-                "refused": True} for r in snapshot.refused]
+                "refused": True, "reason": r.reason} for r in snapshot.refused]
     return {
         "generated_at": iso(snapshot.generated_at),
         "accredited_statuses": list(ACCREDITED_VALUES),

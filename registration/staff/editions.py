@@ -37,7 +37,7 @@ from .letterhead_fields import LetterheadFields, letterhead_data
 
 
 @bp.post("/edition")
-@roles_required(Role.SCANNER, Role.DESK, Role.ADMIN)
+@roles_required(Role.SCANNER, Role.DESK, Role.ADMIN, Role.VETTING)
 def switch_edition() -> ResponseReturnValue:
     """Work on another edition (kept in this staff session)."""
     slug = request.form.get("edition", "")

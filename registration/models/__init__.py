@@ -12,6 +12,7 @@ from .outbox import OutboxMessage
 from .printer import Printer, PrintJob, PrintJobKind, PrintJobState
 from .staff import LoginThrottle, Role, StaffUser
 from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status, VettingStatus
+from .watchlist import HitKind, HitState, WatchlistEntry, WatchlistHit
 
 __all__ = [
     "ACCREDITED",
@@ -30,6 +31,8 @@ __all__ = [
     "Edition",
     "EditionScoped",
     "FocalPoint",
+    "HitKind",
+    "HitState",
     "InvalidTransition",
     "Invitation",
     "InvitationState",
@@ -47,4 +50,6 @@ __all__ = [
     "StaffUser",
     "Status",
     "VettingStatus",
+    "WatchlistEntry",
+    "WatchlistHit",
 ]

@@ -83,6 +83,9 @@ KNOWN = {
     ("staff.print_batch_on_printer", "POST"): {"desk": 303, "admin": 303},  # none chosen
     ("staff.print_batch_progress", "GET"): {"desk": 404, "admin": 404},  # no such job
     ("staff.print_batch_progress_json", "GET"): {"desk": 404, "admin": 404},
+    # Watchlist matches: the vetting role and admins only (no such match: 404).
+    ("staff.watchlist_hits", "GET"): {"desk": 403, "vetting": 200, "admin": 200},
+    ("staff.review_watchlist_hit", "POST"): {"desk": 403, "vetting": 404, "admin": 404},
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {

@@ -193,12 +193,14 @@ def _note_changes(session: Session, flush_context: Any) -> None:
 
 
 def _match_before_commit(session: Session) -> None:
-    if not session.info.get(_PENDING):
-        return
     if not has_app_context():
         session.info.pop(_PENDING, None)
         return
-    session.flush()  # what is still pending is noted too
+    # The commit flushes right after this hook: flush now (a no-op when nothing is
+    # pending) so that changes not flushed yet are noted too.
+    session.flush()
+    if not session.info.get(_PENDING):
+        return
     pending: set[tuple[int, int]] = session.info.pop(_PENDING, set())
     by_edition: dict[int, list[int]] = defaultdict(list)
     for edition_id, delegate_id in pending:

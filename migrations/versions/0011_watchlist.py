@@ -35,8 +35,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_watchlist_entry'))
     )
     with op.batch_alter_table('watchlist_entry', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_watchlist_entry_date_of_birth_hash'), ['date_of_birth_hash'], unique=False)
-        batch_op.create_index(batch_op.f('ix_watchlist_entry_document_number_hash'), ['document_number_hash'], unique=False)
+        batch_op.create_index('ix_watchlist_entry_edition_birth', ['edition_id', 'date_of_birth_hash'], unique=False)
+        batch_op.create_index('ix_watchlist_entry_edition_number', ['edition_id', 'document_number_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_watchlist_entry_edition_id'), ['edition_id'], unique=False)
 
     op.create_table('watchlist_hit',
@@ -72,7 +72,7 @@ def downgrade():
     op.drop_table('watchlist_hit')
     with op.batch_alter_table('watchlist_entry', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_watchlist_entry_edition_id'))
-        batch_op.drop_index(batch_op.f('ix_watchlist_entry_document_number_hash'))
-        batch_op.drop_index(batch_op.f('ix_watchlist_entry_date_of_birth_hash'))
+        batch_op.drop_index('ix_watchlist_entry_edition_number')
+        batch_op.drop_index('ix_watchlist_entry_edition_birth')
 
     op.drop_table('watchlist_entry')

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..data_crypto import app_keyring, normalise_document_number
@@ -68,6 +68,12 @@ WATCHLIST_COLUMNS = ("family_name", "given_name", "date_of_birth", "nationality"
 
 class WatchlistEntry(EditionScoped, Model):
     __tablename__ = "watchlist_entry"
+    # Lookups are always within an edition: (edition, hash) indexes, which SQLite's planner
+    # prefers to the edition index even without statistics.
+    __table_args__ = (
+        Index("ix_watchlist_entry_edition_number", "edition_id", "document_number_hash"),
+        Index("ix_watchlist_entry_edition_birth", "edition_id", "date_of_birth_hash"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     family_name: Mapped[str | None] = mapped_column(EncryptedText("watchlist.family_name"))
@@ -75,11 +81,11 @@ class WatchlistEntry(EditionScoped, Model):
     # "YYYY-MM-DD", encrypted; its keyed hash blocks the name comparison.
     date_of_birth: Mapped[str | None] = mapped_column(
         EncryptedText("watchlist.date_of_birth"))
-    date_of_birth_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    date_of_birth_hash: Mapped[str | None] = mapped_column(String(64))
     nationality: Mapped[str] = mapped_column(String(2), default="")
     document_number: Mapped[str | None] = mapped_column(
         EncryptedText("watchlist.document_number"))
-    document_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    document_number_hash: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(EncryptedText("watchlist.note"))
     # The file it came from (its name) and who imported it.
     source: Mapped[str] = mapped_column(String(200), default="")

@@ -29,7 +29,7 @@ from itertools import chain
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, inspect, or_, select
+from sqlalchemy import Text, event, inspect, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ...data_crypto import app_keyring, normalise_document_number
@@ -70,21 +70,47 @@ def threshold() -> float:
     return float(value) if value is not None else DEFAULT_THRESHOLD
 
 
-class EntryIndex:
-    """Entries by document-number hash and by date of birth (decrypted once)."""
+# The EncryptedText purposes of the name columns (models/watchlist.py).
+_PURPOSES = {"family_name": "watchlist.family_name", "given_name": "watchlist.given_name"}
 
-    def __init__(self, entries: Iterable[WatchlistEntry]) -> None:
+
+def _entry_rows(*where: Any) -> list[tuple[int, str | None, str | None, str | None,
+                                           str | None]]:
+    """(id, number hash, birth-date hash, family name, given name) of entries, the names
+    still encrypted: only the entries someone shares a birthday with are decrypted."""
+    stmt = select(WatchlistEntry.id, WatchlistEntry.document_number_hash,
+                  WatchlistEntry.date_of_birth_hash,
+                  type_coerce(WatchlistEntry.family_name, Text),
+                  type_coerce(WatchlistEntry.given_name, Text)).where(*where)
+    return list(db.session.execute(stmt).tuples())
+
+
+class EntryIndex:
+    """Entries by document-number hash and by birth-date hash; names decrypted on demand."""
+
+    def __init__(self, rows: Iterable[tuple[int, str | None, str | None, str | None,
+                                            str | None]]) -> None:
         self.by_hash: dict[str, list[int]] = defaultdict(list)
-        self.by_birth_date: dict[str, list[tuple[int, list[Name]]]] = defaultdict(list)
-        for entry in entries:
-            if entry.document_number_hash:
-                self.by_hash[entry.document_number_hash].append(entry.id)
-            born = entry.date_of_birth
-            if born and (entry.family_name or entry.given_name):
-                self.by_birth_date[born].append(
-                    (entry.id, name_variants(entry.family_name, entry.given_name)))
+        self.by_birth_date: dict[str, list[tuple[int, str | None, str | None]]] = \
+            defaultdict(list)
+        for entry_id, number_hash, born_hash, family, given in rows:
+            if number_hash:
+                self.by_hash[number_hash].append(entry_id)
+            if born_hash and (family or given):
+                self.by_birth_date[born_hash].append((entry_id, family, given))
         self.ring = app_keyring()
         self.threshold = threshold()
+        self._names: dict[int, list[Name]] = {}
+
+    def _entry_names(self, entry_id: int, family: str | None, given: str | None
+                     ) -> list[Name]:
+        names = self._names.get(entry_id)
+        if names is None:
+            ring = self.ring
+            names = self._names[entry_id] = name_variants(
+                ring.decrypt(family, _PURPOSES["family_name"]) if family else "",
+                ring.decrypt(given, _PURPOSES["given_name"]) if given else "")
+        return names
 
     def match(self, person: Person) -> list[Found]:
         found: dict[int, Found] = {}
@@ -93,13 +119,17 @@ class EntryIndex:
             for digest in self.ring.keyed_hashes(number):
                 for entry_id in self.by_hash.get(digest, ()):
                     found[entry_id] = Found(person.delegate_id, entry_id, HitKind.DOCUMENT, 1.0)
-        candidates = self.by_birth_date.get(person.date_of_birth or "")
-        if candidates:
-            mine = name_variants(person.family_name, person.given_name, person.native_name)
-            for entry_id, names in candidates:
+        if not person.date_of_birth:
+            return list(found.values())
+        mine: list[Name] | None = None
+        for digest in self.ring.keyed_hashes(person.date_of_birth):
+            for entry_id, family, given in self.by_birth_date.get(digest, ()):
                 if entry_id in found:
                     continue
-                score = best_score(mine, names)
+                if mine is None:
+                    mine = name_variants(person.family_name, person.given_name,
+                                         person.native_name)
+                score = best_score(mine, self._entry_names(entry_id, family, given))
                 if score >= self.threshold:
                     found[entry_id] = Found(person.delegate_id, entry_id, HitKind.NAME_DOB,
                                             round(score, 3))
@@ -134,13 +164,13 @@ def _store(found: list[Found], delegate_ids: Sequence[int] | None = None) -> int
 def rematch_all(*, actor: str = "system", staff: StaffUser | None = None) -> int:
     """Match every delegate of the edition against its whole watchlist and commit the new
     hits. Returns how many new hits there are."""
-    entries = db.session.scalars(select(WatchlistEntry)).all()
-    if not entries:
+    rows = _entry_rows()
+    if not rows:
         return 0
-    index = EntryIndex(entries)
+    index = EntryIndex(rows)
     found = [hit for person in _people() for hit in index.match(person)]
     count = _store(found)
-    audit.record(None, "watchlist_matched", actor=actor, staff=staff, entries=len(entries),
+    audit.record(None, "watchlist_matched", actor=actor, staff=staff, entries=len(rows),
                  new_hits=count)
     db.session.commit()
     return count
@@ -163,12 +193,12 @@ def match_delegates(delegate_ids: Sequence[int]) -> int:
     if not hashes:
         return 0
     wanted = list(hashes)
-    entries = db.session.scalars(select(WatchlistEntry).where(or_(
-        WatchlistEntry.document_number_hash.in_(wanted),
-        WatchlistEntry.date_of_birth_hash.in_(wanted)))).all()
-    if not entries:
+    # Two lookups, each on its own index (an OR of both may scan the table).
+    rows = (_entry_rows(WatchlistEntry.document_number_hash.in_(wanted))
+            + _entry_rows(WatchlistEntry.date_of_birth_hash.in_(wanted)))
+    if not rows:
         return 0
-    index = EntryIndex(entries)
+    index = EntryIndex(dict.fromkeys(rows))
     return _store([hit for person in people for hit in index.match(person)], delegate_ids)
 
 

@@ -192,7 +192,9 @@ def import_watchlist(data: bytes, source: str, staff: StaffUser | None, *,
             "note": r.get("note") or None, "source": source[:200], "imported_by": by,
             "imported_at": now})
     for start in range(0, len(values), 2000):
-        db.session.execute(insert(WatchlistEntry), values[start:start + 2000])
+        # render_nulls: one multi-row statement, not one batch per pattern of empty cells
+        db.session.execute(insert(WatchlistEntry).execution_options(render_nulls=True),
+                           values[start:start + 2000])
     report.imported = len(rows)
     audit.record(None, "watchlist_imported", actor=actor, staff=staff, source=source[:200],
                  entries=report.imported, replaced=report.replaced)

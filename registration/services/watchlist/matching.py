@@ -140,9 +140,10 @@ def _people(delegate_ids: Sequence[int] | None = None) -> list[Person]:
     stmt = (select(Delegate.id, Delegate.family_name, Delegate.given_name,
                    Delegate.native_name, DelegateIdentity.date_of_birth,
                    DelegateIdentity.document_number)
-            .join(DelegateIdentity, DelegateIdentity.delegate_id == Delegate.id))
+            .select_from(DelegateIdentity)
+            .join(Delegate, DelegateIdentity.delegate_id == Delegate.id))
     if delegate_ids is not None:
-        stmt = stmt.where(Delegate.id.in_(delegate_ids))
+        stmt = stmt.where(DelegateIdentity.delegate_id.in_(delegate_ids))
     return [Person(*row) for row in db.session.execute(stmt).tuples()]
 
 

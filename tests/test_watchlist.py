@@ -252,3 +252,35 @@ def test_clear_removes_the_list_and_its_hits(app, runner, tmp_path):
         assert db.session.scalar(sa.select(sa.func.count(WatchlistEntry.id))) == 0
     replaced = import_list(runner, tmp_path, HEADER + "ROE,Jane,1950-01-01,,,\n", "--replace")
     assert replaced.exit_code == 0 and "1 watchlist entries imported" in replaced.output
+
+
+def test_a_name_corrected_later_is_matched_on_its_commit(app, runner, tmp_path):
+    assert import_list(runner, tmp_path).exit_code == 0
+    reference = register(app, given="John", family="Dough", born="1960-01-01")
+    assert hits_of(app, reference) == []
+    with app.app_context():
+        from registration.models import Delegate
+
+        delegate = db.session.scalars(sa.select(Delegate).where(
+            Delegate.reference == reference)).one()
+        delegate.family_name = "Doe"  # the desk corrects the spelling
+        db.session.commit()
+    assert hits_of(app, reference) == [("DOE", "name_dob", 1.0)]
+
+
+def test_each_edition_has_its_own_watchlist_and_a_purge_removes_it(app, runner, tmp_path):
+    created = runner.invoke(args=["editions", "create", "2027", "--name", "Forum 2027",
+                                  "--starts", "2027-12-07", "--ends", "2027-12-09"])
+    assert created.exit_code == 0, created.output
+    assert import_list(runner, tmp_path, WATCHLIST, "--edition", "2027").exit_code == 0
+    assert "No watchlist in this edition." in runner.invoke(args=["watchlist", "list"]).output
+    # The current edition's registrations are not matched against 2027's list.
+    reference = register(app, given="Sergei", family="Ivanov", born="1971-03-15")
+    assert hits_of(app, reference) == []
+    assert "4 entries" in runner.invoke(args=["watchlist", "list", "--edition",
+                                              "2027"]).output
+    purged = runner.invoke(args=["editions", "purge", "2027", "--force"])
+    assert purged.exit_code == 0, purged.output
+    assert "4 watchlist entries" in purged.output
+    assert "No watchlist in this edition." in runner.invoke(args=[
+        "watchlist", "list", "--edition", "2027"]).output

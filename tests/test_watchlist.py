@@ -284,3 +284,13 @@ def test_each_edition_has_its_own_watchlist_and_a_purge_removes_it(app, runner, 
     assert "4 watchlist entries" in purged.output
     assert "No watchlist in this edition." in runner.invoke(args=[
         "watchlist", "list", "--edition", "2027"]).output
+
+
+def test_the_name_threshold_is_a_setting(make_app, tmp_path):
+    strict = make_app(WATCHLIST_NAME_THRESHOLD=0.95)
+    assert import_list(strict.test_cli_runner(), tmp_path).exit_code == 0
+    # Сергей → "Sergey" against "Sergei": 0.93, a hit at the default 0.9 (see above).
+    assert hits_of(strict, register(strict, given="Сергей", family="Иванов",
+                                    born="1971-03-15")) == []
+    assert [k for _f, k, _s in hits_of(strict, register(
+        strict, given="Sergei", family="Ivanov", born="1971-03-15"))] == ["name_dob"]

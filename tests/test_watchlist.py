@@ -191,6 +191,23 @@ def test_lookups_still_match_after_a_key_rotation(make_app, tmp_path):
     by_name = register(after, given="Sergei", family="Ivanov", born="1971-03-15")
     assert hits_of(after, by_number) == [("DOE", "document", 1.0)]
     assert [k for _f, k, _s in hits_of(after, by_name)] == ["name_dob"]
+    # A rotation (privacy rotate-key) re-encrypts every EncryptedText column and rehashes
+    # the entries; then the old key can go.
+    with after.app_context():
+        from sqlalchemy.orm.attributes import flag_modified
+
+        from registration.services.watchlist.entries import rehash
+
+        assert rehash() == 4
+        for entry in db.session.scalars(sa.select(WatchlistEntry)):
+            for name in ("family_name", "given_name", "date_of_birth", "document_number",
+                         "note"):
+                flag_modified(entry, name)
+        db.session.commit()
+    only_new = make_app(DATA_ENCRYPTION_KEY=new)
+    later = register(only_new, given="Petr", family="Novak", born="1991-05-05",
+                     number="ab 123 456")
+    assert hits_of(only_new, later) == [("DOE", "document", 1.0)]
 
 
 def test_the_vetting_role_reviews_hits_side_by_side(app, client, runner, tmp_path, login,
@@ -225,6 +242,8 @@ def test_the_vetting_role_reviews_hits_side_by_side(app, client, runner, tmp_pat
     with app.app_context():
         hit = db.session.get(WatchlistHit, hit_id)
         assert hit.dismissed and hit.reviewed_by == "vetting@forum.test"
+        raw_note = db.session.execute(sa.text("SELECT review_note FROM watchlist_hit")).scalar()
+        assert raw_note.startswith("e1.") and "passport" not in raw_note
         assert hit.delegate.vetting_status == "pending"  # a flag, never a decision
         decisions = [e.details["decision"] for e in db.session.scalars(
             sa.select(AuditEntry).where(AuditEntry.action == "watchlist_hit_reviewed")

@@ -49,7 +49,7 @@ def upgrade():
     sa.Column('reviewed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('reviewed_by', sa.String(length=254), nullable=False),
     sa.Column('dismissed', sa.Boolean(), nullable=False),
-    sa.Column('review_note', sa.String(length=500), nullable=False),
+    sa.Column('review_note', sa.Text(), nullable=True),
     sa.Column('edition_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['delegate_id'], ['delegate.id'], name=op.f('fk_watchlist_hit_delegate_id_delegate'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['edition_id'], ['edition.id'], name=op.f('fk_watchlist_hit_edition_id_edition')),

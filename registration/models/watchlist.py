@@ -123,7 +123,8 @@ class WatchlistHit(EditionScoped, Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reviewed_by: Mapped[str] = mapped_column(String(254), default="")
     dismissed: Mapped[bool] = mapped_column(Boolean, default=False)
-    review_note: Mapped[str] = mapped_column(String(500), default="")
+    # Encrypted: a reviewer's note may quote a date of birth or a document number.
+    review_note: Mapped[str | None] = mapped_column(EncryptedText("watchlist.review_note"))
 
     delegate: Mapped[Delegate] = relationship()
     entry: Mapped[WatchlistEntry] = relationship()

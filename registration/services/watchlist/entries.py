@@ -238,3 +238,20 @@ def purge_edition(edition_id: int) -> dict[str, int]:
                                  .execution_options(**opts))
     return {"watchlist_entries": int(getattr(entries, "rowcount", 0) or 0),
             "watchlist_hits": int(getattr(hits, "rowcount", 0) or 0)}
+
+
+def rehash() -> int:
+    """Recompute the keyed hashes of the entries under the current key (after a
+    key rotation, before the old key leaves DATA_ENCRYPTION_OLD_KEYS; the caller commits).
+    Every edition's. Returns how many entries were rehashed. `privacy rotate-key` calls it."""
+    from ...editions import ALL_EDITIONS
+
+    ring = app_keyring()
+    entries = db.session.scalars(select(WatchlistEntry)
+                                 .execution_options(**ALL_EDITIONS)).all()
+    for entry in entries:
+        number = normalise_document_number(entry.document_number or "")
+        entry.document_number_hash = ring.keyed_hash(number) if number else None
+        born = entry.date_of_birth
+        entry.date_of_birth_hash = ring.keyed_hash(born) if born else None
+    return len(entries)

@@ -88,7 +88,7 @@ def review(hit: WatchlistHit, decision: str, staff: StaffUser, note: str = "") -
     hit.dismissed = decision == "dismiss"
     hit.reviewed_at = utcnow()
     hit.reviewed_by = staff.email
-    hit.review_note = note
+    hit.review_note = note or None
     audit.record(hit.delegate, "watchlist_hit_reviewed", staff=staff, hit=hit.id,
                  kind=hit.kind, decision=hit.state.value)
     db.session.commit()

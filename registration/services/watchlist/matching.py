@@ -158,7 +158,7 @@ def _store(found: list[Found], delegate_ids: Sequence[int] | None = None) -> int
     new = [f for f in found if (f.delegate_id, f.entry_id) not in existing]
     db.session.add_all(WatchlistHit(delegate_id=f.delegate_id, entry_id=f.entry_id,
                                     kind=f.kind.value, score=f.score, reviewed_by="",
-                                    dismissed=False, review_note="") for f in new)
+                                    dismissed=False) for f in new)
     return len(new)
 
 

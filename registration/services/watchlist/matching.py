@@ -33,6 +33,7 @@ from sqlalchemy import Text, event, inspect, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ...data_crypto import app_keyring, normalise_document_number
+from ...editions import current_edition_id
 from ...extensions import db
 from ...models import Delegate, DelegateIdentity, StaffUser, WatchlistEntry, WatchlistHit
 from ...models.watchlist import HitKind
@@ -156,7 +157,11 @@ def _store(found: list[Found], delegate_ids: Sequence[int] | None = None) -> int
         stmt = stmt.where(WatchlistHit.delegate_id.in_(delegate_ids))
     existing = {(d, e) for d, e in db.session.execute(stmt).tuples()}
     new = [f for f in found if (f.delegate_id, f.entry_id) not in existing]
-    db.session.add_all(WatchlistHit(delegate_id=f.delegate_id, entry_id=f.entry_id,
+    # The edition being matched (the commit hook's scope), not whichever is current when
+    # the hits are flushed.
+    edition_id = current_edition_id()
+    db.session.add_all(WatchlistHit(edition_id=edition_id, delegate_id=f.delegate_id,
+                                    entry_id=f.entry_id,
                                     kind=f.kind.value, score=f.score, reviewed_by="",
                                     dismissed=False) for f in new)
     return len(new)

@@ -220,7 +220,8 @@ def test_the_vetting_role_reviews_hits_side_by_side(app, client, runner, tmp_pat
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     card = html[html.index('class="card watchlist-hit"'):]
-    for shown in ("Иванов", "IVANOV", "Сергей", "Sergei", "1971-03-15", "X9876543",
+    for shown in ("Иванов", "IVANOV", "Сергей", "Sergei", "Ivanov Sergey", "1971-03-15",
+                  "X9876543",
                   "Interpol notice 2031", reference, "similar name, same date of birth"):
         assert shown in card, shown
     hit_id = int(re.search(r'data-hit="(\d+)"', html).group(1))

@@ -17,6 +17,7 @@ from ..countries import country_name
 from ..i18n import current_language
 from ..models import HitState, Role
 from ..services.watchlist import entries, hits
+from ..services.watchlist.names import latin_words
 from . import bp
 
 REFUSALS = {
@@ -49,7 +50,9 @@ def _page(state: HitState | None, errors: dict[int, str] | None = None,
         "staff/watchlist.html", state=state.value if state else "all", states=list(HitState),
         counts=hits.counts(), hits=hits.listing(state), entry_count=entries.entry_count(),
         errors=errors or {}, form=ReviewForm(),
-        country=lambda code: country_name(code, lang) if code else ""), status
+        country=lambda code: country_name(code, lang) if code else "",
+        latin=lambda *parts: " ".join(" ".join(latin_words(p or "")) for p in parts).title()
+        ), status
 
 
 @bp.get("/vetting/watchlist")

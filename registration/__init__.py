@@ -70,6 +70,7 @@ def _blueprints() -> list:
         vetting,
         visa_letters,
         walk_in,
+        watchlist,
     )
     from .staff import bp as staff_bp
 
@@ -129,6 +130,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     register_web_helpers(app)
     editions.init_app(app)  # every forum query scoped to the current edition
+    from .services import watchlist
+
+    watchlist.init_app(app)  # identity stored → matched against the watchlist before commit
     from .services import mail
 
     mail.init_app(app)  # outbox receivers for the domain signals

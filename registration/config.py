@@ -39,6 +39,19 @@ def _int(name: str, value: str | None, default: int | None) -> int | None:
         raise ConfigError(f"{name} must be a whole number, got {value!r}") from exc
 
 
+def _threshold(value: str | None) -> float:
+    if value is None or value.strip() == "":
+        return 0.9
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.5 <= number <= 1:
+        raise ConfigError(f"WATCHLIST_NAME_THRESHOLD must be a number from 0.5 to 1, got "
+                          f"{value!r}")
+    return number
+
+
 def _datetime(name: str, value: str | None, tz: ZoneInfo) -> datetime | None:
     """Parse an ISO date-time; a value without a zone is read in the forum's time zone."""
     if value is None or value.strip() == "":
@@ -211,6 +224,8 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "JOB_STALE_SECONDS": _int("JOB_STALE_SECONDS", env.get("JOB_STALE_SECONDS"), 60),
         "JOB_MAX_ATTEMPTS": _int("JOB_MAX_ATTEMPTS", env.get("JOB_MAX_ATTEMPTS"), 2),
         "JOB_SWEEP_SECONDS": _int("JOB_SWEEP_SECONDS", env.get("JOB_SWEEP_SECONDS"), 20),
+        # Watchlist name matches: the Jaro-Winkler similarity (0.5-1) both name parts need.
+        "WATCHLIST_NAME_THRESHOLD": _threshold(env.get("WATCHLIST_NAME_THRESHOLD")),
         # GET /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (unset: 404).
         "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),
         # The address written into emailed links, e.g. https://register.forum.example. Set it in

@@ -243,3 +243,31 @@ def test_staff_pages(app, live_server, browser_page, delegate, make_delegate, la
         assert max(heights) < 2.2 * min(heights), heights
     context.close()
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_watchlist_matches_page(app, live_server, browser_page, make_delegate, lang, width):
+    """The vetting role's watchlist page with a match (both records side by side, the
+    review form): no axe violation, and at 360 px it does not scroll sideways."""
+    from registration.models import DelegateIdentity, WatchlistEntry, WatchlistHit
+
+    with app.app_context():
+        db.session.add(WatchlistEntry(family_name="IVANOV-KONSTANTINOPOLSKY",
+                                      given_name="Sergei Aleksandrovich",
+                                      date_of_birth="1971-03-15", nationality="RU",
+                                      document_number="AB1234567",
+                                      note="Listed by agency B, notice 2031/0042"))
+        d = make_delegate("expert", given_name="Сергей Александрович",
+                          family_name="Иванов-Константинопольский", expertise="cybersecurity")
+        d.identity = DelegateIdentity(nationality="RU", date_of_birth="1971-03-15",
+                                      document_type="passport", document_number="AB1234567",
+                                      document_country="RU", document_expiry="2031-01-01")
+        db.session.commit()  # matched on commit
+        assert db.session.scalar(select(WatchlistHit.id)) is not None
+    context, page = _open(browser_page, WIDTHS[width], lang, live_server)
+    _sign_in(app, page, live_server)
+    problems = _audit(page, f"{live_server}/staff/vetting/watchlist", phone=width == "phone",
+                      no_sideways=True)
+    context.close()
+    assert problems == [], "\n".join(problems)

@@ -103,6 +103,9 @@ KNOWN = {
     ("staff.withdraw_visa_letter", "POST"): {"desk": 404, "admin": 404, "vetting": 404},
     ("staff.visa_letter_pdf", "GET"): {"desk": 404, "admin": 404},
     ("staff.print_visa_letters", "GET"): {"desk": 303, "admin": 303},
+    # Watchlist matches: the vetting role and admins only (no such match: 404).
+    ("staff.watchlist_hits", "GET"): {"desk": 403, "vetting": 200, "admin": 200},
+    ("staff.review_watchlist_hit", "POST"): {"desk": 403, "vetting": 404, "admin": 404},
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {

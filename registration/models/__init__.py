@@ -21,6 +21,7 @@ from .status import (
 )
 from .vetting import VettingRequest
 from .visa import VisaLetter, VisaLetterState
+from .watchlist import HitKind, HitState, WatchlistEntry, WatchlistHit
 
 __all__ = [
     "ACCREDITED",
@@ -40,6 +41,8 @@ __all__ = [
     "Edition",
     "EditionScoped",
     "FocalPoint",
+    "HitKind",
+    "HitState",
     "InvalidTransition",
     "Invitation",
     "InvitationState",
@@ -60,4 +63,6 @@ __all__ = [
     "VettingStatus",
     "VisaLetter",
     "VisaLetterState",
+    "WatchlistEntry",
+    "WatchlistHit",
 ]

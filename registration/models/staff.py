@@ -17,7 +17,7 @@ class Role(StrEnum):
     ADMIN = "admin"  # everything, manages staff and devices
     DESK = "desk"  # review, edit, print, walk-ins, import/export
     SCANNER = "scanner"  # check-in only
-    VETTING = "vetting"  # the vetting queue and identity data, nothing else
+    VETTING = "vetting"  # the vetting queue, identity data and watchlist hits, nothing else
 
 
 ROLE_LABELS: dict[str, object] = {

@@ -24,6 +24,7 @@ ACTION_LABELS: dict[str, object] = {
     "change_request_declined": _l("change request declined"),
     "erased": _l("personal data erased"),
     "vetting_answered": _l("answered the vetting service's question: vetting pending again"),
+    "watchlist_hit_reviewed": _l("watchlist match reviewed"),
 }
 
 # Who, when the actor is not a staff account.

@@ -160,6 +160,9 @@ def purge_edition(slug: str, *, force: bool = False, today: date | None = None
                                    .execution_options(**opts))
                 touched += 1
         counts["audit_entries"] = touched
+        from .watchlist.entries import purge_edition as purge_watchlist
+
+        counts.update(purge_watchlist(eid))  # the edition's watchlist and its matches
         edition.purged_at = utcnow()
         db.session.commit()
     except Exception:

@@ -314,3 +314,28 @@ def test_the_name_threshold_is_a_setting(make_app, tmp_path):
                                     born="1971-03-15")) == []
     assert [k for _f, k, _s in hits_of(strict, register(
         strict, given="Sergei", family="Ivanov", born="1971-03-15"))] == ["name_dob"]
+
+
+def test_the_vetting_queue_flags_a_delegate_with_a_match_to_review(app, client, runner,
+                                                                   tmp_path, login, csrf_from):
+    assert import_list(runner, tmp_path).exit_code == 0
+    reference = register(app, given="Сергей", family="Иванов", born="1971-03-15")
+    register(app, given="Anna", family="Berg", born="1990-01-01")
+    login("vetting")
+    queue = client.get("/staff/vetting").get_data(as_text=True)
+    flagged = queue[queue.index(f'data-reference="{reference}"'):]
+    flagged = flagged[:flagged.index("</tr>")]
+    assert "1 watchlist match" in flagged
+    assert queue.count("watchlist match") == 1  # Anna Berg is not flagged
+    with app.app_context():
+        public_id = db.session.scalars(sa.select(WatchlistHit)).one().delegate.public_id
+    record = client.get(f"/staff/vetting/{public_id}").get_data(as_text=True)
+    assert "1 watchlist match awaits review" in record
+    hits_page = client.get("/staff/vetting/watchlist").get_data(as_text=True)
+    assert f"/staff/vetting/{public_id}" in hits_page  # the hit links to the decision page
+    hit_id = int(re.search(r'data-hit="(\d+)"', hits_page).group(1))
+    client.post(f"/staff/vetting/watchlist/{hit_id}", data={
+        "csrf_token": csrf_from(hits_page), "decision": "dismiss", "note": "Other person"})
+    assert "watchlist match" not in client.get("/staff/vetting").get_data(as_text=True)
+    assert "awaits review" not in client.get(
+        f"/staff/vetting/{public_id}").get_data(as_text=True)

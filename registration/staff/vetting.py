@@ -21,6 +21,7 @@ from ..fields import CATEGORIES
 from ..models import VETTING_DECISION_LABELS, Delegate, Role, VettingStatus
 from ..services import vetting as service
 from ..services.accreditation import audit_trail
+from ..services.watchlist import hits as watchlist_hits
 from . import bp
 from .delegates import delegate_or_404
 
@@ -46,16 +47,19 @@ def _page_number() -> int:
 def vetting() -> ResponseReturnValue:
     status = service.parse_status(request.args.get("status", VettingStatus.PENDING.value))
     page = service.queue(status, _page_number())
+    flagged = watchlist_hits.open_hits_by_delegate(d.id for d in page.delegates)
     return render_template("staff/vetting.html", page=page, status=status,
                            statuses=service.queue_statuses(), counts=service.counts(),
-                           labels=dict(CATEGORIES))
+                           labels=dict(CATEGORIES), flagged=flagged)
 
 
 def _render(delegate: Delegate, form: DecisionForm, code: int = 200) -> ResponseReturnValue:
     trail = [item for item in audit_trail(delegate) if item.action.startswith("vetting")]
     return render_template("staff/vetting_record.html", delegate=delegate, form=form,
                            identity=delegate.identity, requests=service.requests_of(delegate),
-                           trail=trail, labels=dict(CATEGORIES)), code
+                           trail=trail, labels=dict(CATEGORIES),
+                           open_hits=watchlist_hits.open_hits_by_delegate([delegate.id])
+                           .get(delegate.id, 0)), code
 
 
 @bp.get("/vetting/<uuid:public_id>")

@@ -98,17 +98,11 @@ def _sign_in_and_open_scanner(context, base: str, checkpoint: str = "main"):
 # ----------------------------------------------------------------------------- fake camera
 
 
-def _badge_qr_frame(code: str) -> bytes:
-    """A 640x480 grey frame holding the QR cut from a real rendered badge."""
-    try:
-        import pypdfium2
-        import zxingcpp
-        from PIL import Image
-    except ImportError as exc:  # pragma: no cover
-        pytest.skip(f"{exc.name} is needed to build the fake camera video")
+def _badge_pdf(code: str) -> bytes:
+    """A real rendered badge carrying `code`."""
     from badges import BadgeData, EventInfo, render_badge
 
-    pdf = render_badge(
+    return render_badge(
         BadgeData(badge_name="Xiaoming Wang", honorific="Dr.", native_name="王小明",
                   organisation="Ministry of Public Security", country="China",
                   category="government", category_label="GOVERNMENT OFFICIAL",
@@ -116,31 +110,6 @@ def _badge_qr_frame(code: str) -> bytes:
         EventInfo(name="Global Public Safety Cooperation Forum", dates="8–10 December 2026"),
         "a6",
     )
-    page = pypdfium2.PdfDocument(pdf)[0]
-    image = page.render(scale=3).to_pil().convert("L")
-    found = zxingcpp.read_barcodes(image)
-    assert found and found[0].text == code, "the rendered badge's QR does not decode"
-    pos = found[0].position
-    xs = [pos.top_left.x, pos.top_right.x, pos.bottom_left.x, pos.bottom_right.x]
-    ys = [pos.top_left.y, pos.top_right.y, pos.bottom_left.y, pos.bottom_right.y]
-    margin = (max(xs) - min(xs)) // 8  # keep the quiet zone
-    qr = image.crop((min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin))
-    qr = qr.resize((400, 400), Image.Resampling.NEAREST)
-    frame = Image.new("L", (640, 480), 235)
-    frame.paste(qr, (120, 40))
-    return frame.tobytes()
-
-
-def write_y4m(path: Path, luma: bytes, frames: int = 6) -> None:
-    """YUV4MPEG2 640x480 4:2:0 video for Chromium's fake camera (grey: chroma at 128)."""
-    chroma = bytes([128]) * (320 * 240)
-    with path.open("wb") as fh:
-        fh.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
-        for _ in range(frames):
-            fh.write(b"FRAME\n")
-            fh.write(luma)
-            fh.write(chroma)
-            fh.write(chroma)
 
 
 def _check_ins(app, delegate_id: int) -> list[CheckIn]:
@@ -158,13 +127,13 @@ def _scan(app, scan_id: int) -> Scan:
 
 
 def test_fake_camera_reads_a_real_badge_and_checks_in(app, live_server, staff_account, tmp_path,
-                                                      make_delegate):
+                                                      make_delegate, qr_camera_video):
     with app.app_context():
         delegate = make_delegate(status="badge_printed", native_name="王小明",
                                  public_id=uuid.uuid4())
         code = token_for(delegate)
     video = tmp_path / "badge.y4m"
-    write_y4m(video, _badge_qr_frame(code))
+    assert qr_camera_video(_badge_pdf(code), video) == code
     with sync_playwright() as p:
         browser = _browser(p, [f"--use-file-for-fake-video-capture={video}"])
         try:

@@ -16,6 +16,16 @@
     if (name === "welcome") { startCamera(); } else { stopCamera(); }
   }
 
+  // Both languages are always shown; the switch picks the one that leads (and the page's
+  // language), until the next person.
+  function setLang(lang) {
+    document.body.setAttribute("data-lang", lang);
+    document.documentElement.lang = lang;
+    Array.prototype.forEach.call(document.querySelectorAll(".lang-switch button"), function (b) {
+      b.setAttribute("aria-pressed", String(b.getAttribute("data-lang") === lang));
+    });
+  }
+
   function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
 
   function api(url, body) {
@@ -183,6 +193,7 @@
   function reset() {
     state.body = null; state.busy = false;
     $("k-reference").value = ""; $("k-family").value = "";
+    setLang("en");
     show(token() ? "welcome" : "setup");
   }
 
@@ -197,6 +208,9 @@
     lookUp({ reference: $("k-reference").value, family_name: $("k-family").value });
   });
   $("k-print").addEventListener("click", printBadge);
+  Array.prototype.forEach.call(document.querySelectorAll(".lang-switch button"), function (b) {
+    b.addEventListener("click", function () { setLang(b.getAttribute("data-lang")); });
+  });
   Array.prototype.forEach.call(document.querySelectorAll(".k-restart"), function (b) {
     b.addEventListener("click", reset);
   });

@@ -134,9 +134,12 @@ def _type_on_keyboard(page, field: str, text: str) -> None:
     page.click(field)
     keys = page.locator("#k-keyboard button")
     for char in text.upper():
-        key = keys.locator("xpath=self::*[contains(@class, 'wide')]").first if char == " " \
+        key = page.locator("#k-keyboard button.space") if char == " " \
             else keys.get_by_text(char, exact=True)
         key.click()
+    if text:  # and Delete takes the last character back
+        page.get_by_role("button", name="Delete 删除").click()
+        keys.get_by_text(text[-1].upper(), exact=True).click()
 
 
 def test_eticket_qr_prints_once_and_is_marked_printed_by_the_kiosk(

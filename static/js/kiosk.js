@@ -165,11 +165,13 @@
       b.addEventListener("click", function () { type(k); });
       board.appendChild(b);
     });
-    [["space", " "], ["delete", null]].forEach(function (pair) {
-      var b = document.createElement("button");
-      b.type = "button"; b.className = "wide";
-      b.textContent = texts[pair[0]].message + " " + texts[pair[0]].message_zh;
-      b.addEventListener("click", function () { type(pair[1]); });
+    // Space (two keys wide) and Delete (⌫, named in both languages) end the last row.
+    [["space", " ", null], ["delete", null, "\u232B"]].forEach(function (key) {
+      var b = document.createElement("button"), name = texts[key[0]];
+      b.type = "button"; b.className = key[0];
+      b.textContent = key[2] || name.message + " " + name.message_zh;
+      if (key[2]) { b.setAttribute("aria-label", name.message + " " + name.message_zh); }
+      b.addEventListener("click", function () { type(key[1]); });
       board.appendChild(b);
     });
     ["k-reference", "k-family"].forEach(function (id) {

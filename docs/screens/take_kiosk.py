@@ -145,6 +145,16 @@ def main() -> None:
         print(path.relative_to(ROOT))
 
 
+def _until(page, predicate: str, timeout: float = 15) -> None:
+    """Poll `predicate` with page.evaluate (wait_for_function's polling evaluates strings in
+    the page, which the kiosk's CSP, script-src 'self', may refuse)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(predicate):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {predicate}")
+        time.sleep(0.05)
+
+
 def _screens(page, kind: str, lang: str, reference: str, not_accredited: str) -> list[Path]:
     def shot(name: str) -> Path:
         target = OUT / f"kiosk-{name}-{kind}-{lang}.png"
@@ -159,13 +169,13 @@ def _screens(page, kind: str, lang: str, reference: str, not_accredited: str) ->
 
     page.click(f".lang-switch button[data-lang={lang}]")
     page.wait_for_selector("#k-welcome", state="visible")
-    page.wait_for_function("document.getElementById('k-video').readyState >= 2")
+    _until(page, "() => document.getElementById('k-video').readyState >= 2")
     shots = [shot("welcome")]
     find(reference, "Wang")
     shots.append(shot("typing"))
     page.click("#k-find")
     page.wait_for_selector("#k-found", state="visible")
-    page.wait_for_function("document.getElementById('k-photo').complete")
+    _until(page, "() => document.getElementById('k-photo').complete")
     shots.append(shot("found"))
     page.click("#k-print")
     page.wait_for_selector("#k-printing", state="visible")

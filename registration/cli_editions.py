@@ -121,13 +121,40 @@ def purge(slug: str, force: bool) -> None:
                + ").")
 
 
+def _categories_option(value: str, name: str, *, allow_all: bool) -> list[str]:
+    """"government,expert" / "none" (/ "all") as category keys; exits 1 on anything else."""
+    from .fields import CATEGORIES
+
+    words = [w.strip().lower() for w in value.split(",") if w.strip()]
+    if allow_all and words == ["all"]:
+        return list(CATEGORIES)
+    keys = [] if words == ["none"] else words
+    unknown = [w for w in keys if w not in CATEGORIES]
+    if unknown or not words:
+        _fail(f"Unknown category {', '.join(unknown) or repr(value)} for {name}: use "
+              f"{', '.join(CATEGORIES)} (comma-separated){', all' if allow_all else ''} "
+              "or none.")
+    return [k for k in CATEGORIES if k in keys]
+
+
+ON_OFF = click.Choice(["on", "off"], case_sensitive=False)
+
+
 @editions_group.command("settings")
 @click.argument("slug", required=False)
 @click.option("--invitation-only", "invitation_only", metavar="CATEGORY[,CATEGORY…]|none",
               default=None, help="Categories only reachable by invitation; `none` opens all.")
-def settings(slug: str | None, invitation_only: str | None) -> None:
+@click.option("--identity", metavar="all|none|CATEGORY[,CATEGORY…]", default=None,
+              help="Categories that must give identity (travel document) data.")
+@click.option("--vetting", type=ON_OFF, default=None,
+              help="Badges print and doors admit only delegates cleared by vetting.")
+@click.option("--photo-required", "photo_required", type=ON_OFF, default=None,
+              help="Accreditation waits for a badge photo.")
+def settings(slug: str | None, invitation_only: str | None, identity: str | None,
+             vetting: str | None, photo_required: str | None) -> None:
     """Show (and change) an edition's registration settings: which categories are open to
-    the public and which by invitation only. SLUG defaults to the current edition."""
+    the public and which by invitation only, who gives identity data, vetting and photos.
+    SLUG defaults to the current edition."""
     from .editions import EditionError, marked_current, require_edition
     from .fields import CATEGORIES
     from .services.edition_settings import save_settings
@@ -138,18 +165,27 @@ def settings(slug: str | None, invitation_only: str | None) -> None:
         _fail(str(exc))
     if edition is None:
         _fail("No edition: run flask --app wsgi db upgrade first.")
+    values: dict[str, object] = {}
     if invitation_only is not None:
-        words = [w.strip().lower() for w in invitation_only.split(",") if w.strip()]
-        keys = [] if words == ["none"] else words
-        unknown = [w for w in keys if w not in CATEGORIES]
-        if unknown or not words:
-            _fail(f"Unknown category {', '.join(unknown) or repr(invitation_only)}: use "
-                  f"{', '.join(CATEGORIES)} (comma-separated) or none.")
-        save_settings(edition, {"invitation_only": [k for k in CATEGORIES if k in keys]})
+        values["invitation_only"] = _categories_option(invitation_only, "--invitation-only",
+                                                       allow_all=False)
+    if identity is not None:
+        values["identity_categories"] = _categories_option(identity, "--identity",
+                                                           allow_all=True)
+    if vetting is not None:
+        values["vetting_required"] = vetting.lower() == "on"
+    if photo_required is not None:
+        values["photo_required"] = photo_required.lower() == "on"
+    if values:
+        save_settings(edition, values)
     closed = set(edition.invitation_only or [])
+    identity_keys = set(edition.identity_categories or [])
     click.echo(f"Edition {edition.slug}:")
     for key in CATEGORIES:
-        click.echo(f"  {key:<12} {'invitation only' if key in closed else 'open'}")
+        click.echo(f"  {key:<12} {'invitation only' if key in closed else 'open':<16} "
+                   f"{'identity required' if key in identity_keys else 'no identity data'}")
+    click.echo(f"  vetting        {'on' if edition.vetting_required else 'off'}")
+    click.echo(f"  photo required {'on' if edition.photo_required else 'off'}")
 
 
 commands = [editions_group]

@@ -97,6 +97,22 @@ def _secret_key(env: dict[str, str], production: bool, instance_dir: Path) -> st
     return key
 
 
+def _data_key(env: dict[str, str], production: bool) -> str:
+    from .data_crypto import DataKeyError, decode_key
+
+    key = env.get("DATA_ENCRYPTION_KEY", "").strip()
+    if production and not key:
+        raise ConfigError(
+            "DATA_ENCRYPTION_KEY is not set. In production identity data is encrypted with it; "
+            "make one with: flask --app wsgi privacy new-key")
+    if key:
+        try:
+            decode_key(key)
+        except DataKeyError as exc:
+            raise ConfigError(f"DATA_ENCRYPTION_KEY: {exc}") from None
+    return key
+
+
 def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from environment variables."""
     env = dict(os.environ if env is None else env)
@@ -150,6 +166,10 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "REFERENCE_PREFIX": env.get("REFERENCE_PREFIX", "GPS"),
         "BADGE_SIGNING_KEY": env.get("BADGE_SIGNING_KEY") or None,
         "BADGE_PREVIOUS_PUBLIC_KEYS": env.get("BADGE_PREVIOUS_PUBLIC_KEYS", ""),
+        # Identity data at rest (registration/data_crypto.py): the key that encrypts and the
+        # keys kept only for reading after a rotation. Required in production.
+        "DATA_ENCRYPTION_KEY": _data_key(env, production),
+        "DATA_ENCRYPTION_OLD_KEYS": env.get("DATA_ENCRYPTION_OLD_KEYS", "").strip(),
         "REGISTRATION_CLOSES_AT": _datetime(
             "REGISTRATION_CLOSES_AT", env.get("REGISTRATION_CLOSES_AT"), tz
         ),
@@ -242,6 +262,8 @@ def _hardening(env: dict[str, str], production: bool) -> dict[str, Any]:
         "RATELIMIT_MANAGE_LINK": text("RATELIMIT_MANAGE_LINK", "3 per hour"),
         "RATELIMIT_STAFF_LOGIN": text("RATELIMIT_STAFF_LOGIN", "10 per minute"),
         "RATELIMIT_API": text("RATELIMIT_API", "50 per second"),
+        # The visa-letter verification page (/verify/<token>), per client address.
+        "RATELIMIT_VERIFY": text("RATELIMIT_VERIFY", "30 per minute"),
         # At most this many mails per recipient address per hour from the public flows
         # (registration confirmation, manage links); counted in the outbox table.
         "MAIL_PUBLIC_PER_RECIPIENT_PER_HOUR": number("MAIL_PUBLIC_PER_RECIPIENT_PER_HOUR", 3),

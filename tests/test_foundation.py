@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from registration import create_app
 from registration.config import ConfigError, load_config
+from registration.data_crypto import new_key
 from registration.extensions import db
 from registration.models import Checkpoint, Delegate, InvalidTransition, Status
 from registration.models.status import TRANSITIONS, can_transition
@@ -87,8 +88,17 @@ def test_production_refuses_to_start_without_secret_key(tmp_path):
     with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
         load_config({"APP_ENV": "production", "SECRET_KEY": "s" * 64,
                      "INSTANCE_PATH": str(tmp_path)})
+    with pytest.raises(ConfigError, match="DATA_ENCRYPTION_KEY"):
+        load_config({"APP_ENV": "production", "SECRET_KEY": "s" * 64,
+                     "PUBLIC_BASE_URL": "https://register.forum.example/",
+                     "INSTANCE_PATH": str(tmp_path)})
+    with pytest.raises(ConfigError, match=r"DATA_ENCRYPTION_KEY.*32 bytes"):
+        load_config({"APP_ENV": "production", "SECRET_KEY": "s" * 64,
+                     "PUBLIC_BASE_URL": "https://register.forum.example/",
+                     "DATA_ENCRYPTION_KEY": "c2hvcnQ", "INSTANCE_PATH": str(tmp_path)})
     config = load_config({"APP_ENV": "production", "SECRET_KEY": "s" * 64,
                           "PUBLIC_BASE_URL": "https://register.forum.example/",
+                          "DATA_ENCRYPTION_KEY": new_key(),
                           "INSTANCE_PATH": str(tmp_path)})
     assert config["SECRET_KEY"] == "s" * 64
     assert config["PUBLIC_BASE_URL"] == "https://register.forum.example"

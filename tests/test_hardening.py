@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from registration.api.openapi import document
 from registration.config import ConfigError, load_config
+from registration.data_crypto import new_key
 from registration.extensions import db
 from registration.models import OutboxMessage, StaffUser, Status
 from registration.services import devices as device_svc
@@ -421,7 +422,8 @@ def test_logout_ends_the_session_on_the_server(app, sign_in, csrf_from):
 
 def test_security_headers(make_app, client, login):
     assert load_config({"APP_ENV": "production", "SECRET_KEY": "0123456789abcdef" * 4,
-                        "PUBLIC_BASE_URL": "https://x.example"})["HSTS_SECONDS"] >= 31536000
+                        "PUBLIC_BASE_URL": "https://x.example",
+                        "DATA_ENCRYPTION_KEY": new_key()})["HSTS_SECONDS"] >= 31536000
     assert load_config({"SECRET_KEY": "k"})["HSTS_SECONDS"] == 0
     production_like = make_app(HSTS_SECONDS=31536000).test_client()
     assert "max-age=31536000" in production_like.get("/").headers["Strict-Transport-Security"]
@@ -437,7 +439,8 @@ def test_security_headers(make_app, client, login):
 
 
 def test_production_refuses_a_short_secret_key():
-    base = {"APP_ENV": "production", "PUBLIC_BASE_URL": "https://x.example"}
+    base = {"APP_ENV": "production", "PUBLIC_BASE_URL": "https://x.example",
+            "DATA_ENCRYPTION_KEY": new_key()}
     for weak in ("x", "short-key", "k" * 31):
         with pytest.raises(ConfigError, match="too weak"):
             load_config({**base, "SECRET_KEY": weak})

@@ -68,6 +68,9 @@ KNOWN = {
     ("staff.add_focal_point", "POST"): {"desk": 404, "admin": 404},
     ("staff.delegation_letter", "GET"): {"desk": 404, "admin": 404},
     ("staff.print_delegation", "POST"): {"desk": 404, "admin": 404},
+    ("staff.substitute_delegate", "GET"): {"desk": 404, "admin": 404},
+    ("staff.substitute_delegate", "POST"): {"desk": 404, "admin": 404},
+    ("staff.delegation_head", "POST"): {"desk": 404, "admin": 404},
     # Printers: admins register them; every desk reads their state, picks its own printer
     # and follows its jobs.
     ("staff.printers", "GET"): {"desk": 403, "admin": 200},
@@ -83,6 +86,14 @@ KNOWN = {
     ("staff.print_batch_on_printer", "POST"): {"desk": 303, "admin": 303},  # none chosen
     ("staff.print_batch_progress", "GET"): {"desk": 404, "admin": 404},  # no such job
     ("staff.print_batch_progress_json", "GET"): {"desk": 404, "admin": 404},
+    # Visa letters: the desk (and the vetting role) decide; the desk prints (no such letter:
+    # 404; nothing issued to print: back to the queue).
+    ("staff.visa_letters", "GET"): {"desk": 200, "admin": 200},
+    ("staff.approve_visa_letter", "POST"): {"desk": 404, "admin": 404},
+    ("staff.refuse_visa_letter", "POST"): {"desk": 404, "admin": 404},
+    ("staff.withdraw_visa_letter", "POST"): {"desk": 404, "admin": 404},
+    ("staff.visa_letter_pdf", "GET"): {"desk": 404, "admin": 404},
+    ("staff.print_visa_letters", "GET"): {"desk": 303, "admin": 303},
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {

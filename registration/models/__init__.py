@@ -5,24 +5,29 @@ from .checkin import CheckIn, Checkpoint, Device, Scan
 from .delegate import Delegate, DelegatePhoto
 from .delegation import Delegation, DelegationKind, FocalPoint
 from .edition import Edition, EditionScoped
+from .identity import IDENTITY_FIELDS, DelegateIdentity, DocumentType
 from .invitation import Invitation, InvitationState
 from .job import Job, JobOutputChunk, JobState
 from .outbox import OutboxMessage
 from .printer import Printer, PrintJob, PrintJobKind, PrintJobState
 from .staff import LoginThrottle, Role, StaffUser
-from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status
+from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status, VettingStatus
+from .visa import VisaLetter, VisaLetterState
 
 __all__ = [
     "ACCREDITED",
+    "IDENTITY_FIELDS",
     "STATUS_LABELS",
     "AuditEntry",
     "CheckIn",
     "Checkpoint",
     "Delegate",
+    "DelegateIdentity",
     "DelegatePhoto",
     "Delegation",
     "DelegationKind",
     "Device",
+    "DocumentType",
     "Edition",
     "EditionScoped",
     "FocalPoint",
@@ -42,4 +47,7 @@ __all__ = [
     "Scan",
     "StaffUser",
     "Status",
+    "VettingStatus",
+    "VisaLetter",
+    "VisaLetterState",
 ]

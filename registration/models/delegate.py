@@ -24,7 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Model
 from ..text import search_key
 from .edition import EditionScoped
-from .status import ACCREDITED, STATUS_LABELS, Status, check_transition
+from .identity import DelegateIdentity
+from .status import ACCREDITED, STATUS_LABELS, Status, VettingStatus, check_transition
 from .types import UTCDateTime, utcnow
 
 
@@ -94,9 +95,19 @@ class Delegate(EditionScoped, Model):
     # Something printed on the badge changed after printing: the desk should reprint.
     needs_reprint: Mapped[bool] = mapped_column(Boolean, default=False)
 
+    # Vetting (only where the edition requires it; models/status.VettingStatus).
+    vetting_status: Mapped[str] = mapped_column(String(16), index=True,
+                                                default=VettingStatus.PENDING.value)
+    vetting_note: Mapped[str] = mapped_column(Text, default="")
+    vetted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    vetted_by: Mapped[str] = mapped_column(String(254), default="")
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    identity: Mapped[DelegateIdentity | None] = relationship(
+        back_populates="delegate", uselist=False, lazy="select", cascade="all, delete-orphan"
+    )
     photo: Mapped[DelegatePhoto | None] = relationship(
         back_populates="delegate", uselist=False, lazy="select", cascade="all, delete-orphan"
     )
@@ -120,6 +131,10 @@ class Delegate(EditionScoped, Model):
             return RecordSource(self.source).label
         except ValueError:
             return self.source
+
+    @property
+    def vetting_enum(self) -> VettingStatus:
+        return VettingStatus(self.vetting_status)
 
     @property
     def is_accredited(self) -> bool:

@@ -24,6 +24,12 @@ from .types import UTCDateTime, utcnow
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
+# The letterhead's text settings (visa letters).
+LETTERHEAD = ("letter_organiser_en", "letter_organiser_zh", "letter_address_en",
+              "letter_address_zh", "letter_signatory_en", "letter_signatory_zh",
+              "letter_signatory_title_en", "letter_signatory_title_zh")
+
+
 class Edition(Model):
     __tablename__ = "edition"
 
@@ -44,6 +50,14 @@ class Edition(Model):
     capacities: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # Category keys not offered on the public form (invitation only).
     invitation_only: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Identity and vetting gates (off in a new edition: it behaves as before).
+    # Categories whose delegates must give identity data (models/identity.py).
+    identity_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    vetting_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    photo_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Identity data is purged this many days after the edition's last day.
+    identity_retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    identity_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     organiser_name: Mapped[str] = mapped_column(String(200), default="")
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     privacy_en: Mapped[str] = mapped_column(Text, default="")
@@ -54,6 +68,17 @@ class Edition(Model):
     logo_mime: Mapped[str] = mapped_column(String(32), default="")
     # A digest of the logo: its URL's version (cached for good) and what the audit records.
     logo_digest: Mapped[str] = mapped_column(String(16), default="")
+    # Letterhead of the visa invitation letters (services/visa_letters.py), in both languages.
+    letter_organiser_en: Mapped[str] = mapped_column(String(200), default="")
+    letter_organiser_zh: Mapped[str] = mapped_column(String(200), default="")
+    letter_address_en: Mapped[str] = mapped_column(Text, default="")
+    letter_address_zh: Mapped[str] = mapped_column(Text, default="")
+    letter_signatory_en: Mapped[str] = mapped_column(String(200), default="")
+    letter_signatory_zh: Mapped[str] = mapped_column(String(200), default="")
+    letter_signatory_title_en: Mapped[str] = mapped_column(String(200), default="")
+    letter_signatory_title_zh: Mapped[str] = mapped_column(String(200), default="")
+    # The signature image (PNG, re-encoded like the logo); deferred like the logo.
+    letter_signature: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     # Personal data of this edition is kept until this date, then `editions purge` erases it.
     retention_until: Mapped[date | None] = mapped_column(Date)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -63,8 +88,9 @@ class Edition(Model):
     # Settings copied by `editions create --copy-from` (not names, dates, registration
     # times, retention date or flags).
     COPIED = ("venue_en", "venue_zh", "city_en", "city_zh", "timezone", "capacities",
-              "invitation_only", "organiser_name", "contact_email", "privacy_en",
-              "privacy_zh", "logo", "logo_mime", "logo_digest")
+              "invitation_only", "identity_categories", "vetting_required", "photo_required",
+              "identity_retention_days", "organiser_name", "contact_email", "privacy_en",
+              "privacy_zh", "logo", "logo_mime", "logo_digest", *LETTERHEAD, "letter_signature")
 
     def name(self, lang: str = "en") -> str:
         return (self.name_zh if lang == "zh" else "") or self.name_en
@@ -82,7 +108,7 @@ class Edition(Model):
         """The edition's settings as plain data (for the audit trail)."""
         out: dict[str, Any] = {}
         for column in self.__table__.columns:
-            if column.key in {"logo", "id", "created_at"}:
+            if column.key in {"logo", "letter_signature", "id", "created_at"}:
                 continue
             value = getattr(self, column.key)
             out[column.key] = value.isoformat() if isinstance(value, date | datetime) else value
@@ -103,4 +129,4 @@ class EditionScoped:
         return mapped_column(ForeignKey("edition.id"), index=True, nullable=False)
 
 
-__all__ = ["SLUG_RE", "Edition", "EditionScoped"]
+__all__ = ["LETTERHEAD", "SLUG_RE", "Edition", "EditionScoped"]

@@ -72,3 +72,27 @@ def can_transition(current: Status | str, new: Status | str) -> bool:
 def check_transition(current: Status | str, new: Status | str) -> None:
     if not can_transition(current, new):
         raise InvalidTransition(Status(current), Status(new))
+
+
+class VettingStatus(StrEnum):
+    """The second gate, where an edition requires vetting (`Edition.vetting_required`):
+    badges print and doors admit only delegates who are accredited *and* cleared."""
+
+    INCOMPLETE = "incomplete"  # identity data required but missing: nothing to vet yet
+    PENDING = "pending"  # waiting for the vetting service
+    CLEARED = "cleared"
+    REJECTED = "rejected"
+    MORE_INFO = "more_info"  # the delegate (or focal point) was asked for more information
+
+    @property
+    def label(self) -> str:
+        return str(VETTING_LABELS[self])
+
+
+VETTING_LABELS = {
+    VettingStatus.INCOMPLETE: _l("identity data missing"),
+    VettingStatus.PENDING: _l("vetting pending"),
+    VettingStatus.CLEARED: _l("cleared"),
+    VettingStatus.REJECTED: _l("not cleared"),
+    VettingStatus.MORE_INFO: _l("more information requested"),
+}

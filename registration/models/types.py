@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Text
 from sqlalchemy.types import TypeDecorator
 
 
@@ -30,3 +30,32 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class EncryptedText(TypeDecorator):
+    """Text kept encrypted at rest (AES-GCM, registration/data_crypto.py).
+
+    The Python side is the clear text (or None); the database only ever sees the envelope.
+    `purpose` (the column's name) is bound into each value, so a value copied into another
+    column fails to decrypt. Key rotation: `privacy rotate-key` reads and writes every value."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+
+    def process_bind_param(self, value: str | None, dialect):
+        if value is None:
+            return None
+        from ..data_crypto import app_keyring
+
+        return app_keyring().encrypt(str(value), self.purpose)
+
+    def process_result_value(self, value: str | None, dialect):
+        if value is None:
+            return None
+        from ..data_crypto import app_keyring
+
+        return app_keyring().decrypt(value, self.purpose)

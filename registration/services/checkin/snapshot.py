@@ -23,8 +23,8 @@ from .checkpoints import list_checkpoints
 class Snapshot:
     generated_at: datetime
     # Who may enter (an accredited status): public_id, badge_name, given_name, family_name,
-    # native_name, honorific, category, country, status, badge_serial, details (no contact
-    # data).
+    # native_name, honorific, category, country, status, badge_serial, details,
+    # delegation_id (no contact data).
     delegates: list[Any]
     # Everyone else past submission (rejected, cancelled): public_id and badge_serial only,
     # so an offline scanner still refuses their badge but learns nothing about them.
@@ -49,7 +49,7 @@ def snapshot() -> Snapshot:
         select(Delegate.public_id, Delegate.badge_name, Delegate.given_name,
                Delegate.family_name, Delegate.native_name, Delegate.honorific,
                Delegate.category, Delegate.country, Delegate.status, Delegate.badge_serial,
-               Delegate.details)
+               Delegate.details, Delegate.delegation_id)
         .where(Delegate.status.in_(ACCREDITED_VALUES))
         .order_by(Delegate.id)
     ).all()

@@ -1,7 +1,8 @@
-"""The self-service kiosk page (/kiosk): full screen, English and Chinese side by side,
-large touch targets, back to the welcome screen after 30 s idle. The page holds no data:
-it asks once for the kiosk's device token (kept in that browser) and talks to the kiosk
-API (registration/api/kiosk.py, services/kiosk.py)."""
+"""The self-service kiosk page (/kiosk): full screen, English and Chinese side by side (a
+switch picks which leads; back to English for the next person), large touch targets, back to
+the welcome screen after 30 s idle. The page holds no data: it asks once for the kiosk's
+device token (kept in that browser) and talks to the kiosk API (registration/api/kiosk.py,
+services/kiosk.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ TEXTS = {
     "network": _l("No connection to the server. Please see the accreditation desk."),
     "space": _l("Space"),
     "delete": _l("Delete"),
+    "language": _l("Language"),
 }
 
 

@@ -479,7 +479,11 @@ def _ippeveprinter_usable(tmp_path_factory: pytest.TempPathFactory) -> bool:
             IppPrinter(spool).stop()
             return True
         except RuntimeError as exc:
-            if attempt or "DNS-SD" not in str(exc) or not _dns_sd_started():
+            if "DNS-SD" in str(exc) and (attempt or not _dns_sd_started()):
+                pytest.skip("ippeveprinter needs DNS-SD: run dbus-daemon and avahi-daemon "
+                            "(Debian dbus, avahi-daemon; as root: mkdir -p /run/dbus; "
+                            "dbus-daemon --system --fork; avahi-daemon -D)")
+            if "DNS-SD" not in str(exc):
                 pytest.skip(f"ippeveprinter cannot start here: {str(exc).strip()[:200]}")
     return False
 
@@ -522,3 +526,39 @@ def serve_app() -> Iterator[Callable[[Flask], str]]:
     for server, thread in running:
         server.shutdown()
         thread.join(5)
+
+
+@pytest.fixture
+def qr_camera_video() -> Callable[[bytes, Path], str]:
+    """Chromium's fake camera (`--use-file-for-fake-video-capture=PATH`) showing the QR code
+    of a real PDF (a rendered badge, an e-ticket): the code is found on the PDF's first page,
+    cut out with its quiet zone, enlarged onto a 640x480 grey frame and written to `path` as
+    YUV4MPEG2 (4:2:0, chroma 128). Returns the code's text, as read from the PDF."""
+    try:
+        import pypdfium2
+        import zxingcpp
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - dev requirements
+        pytest.skip(f"{exc.name} is needed to build the fake camera video")
+
+    def write(pdf: bytes, path: Path) -> str:
+        image = pypdfium2.PdfDocument(pdf)[0].render(scale=3).to_pil().convert("L")
+        found = [r for r in zxingcpp.read_barcodes(image)
+                 if r.format == zxingcpp.BarcodeFormat.QRCode]
+        assert found, "the PDF's QR code does not decode"
+        pos = found[0].position
+        xs = [pos.top_left.x, pos.top_right.x, pos.bottom_left.x, pos.bottom_right.x]
+        ys = [pos.top_left.y, pos.top_right.y, pos.bottom_left.y, pos.bottom_right.y]
+        margin = (max(xs) - min(xs)) // 8  # keep the quiet zone
+        qr = image.crop((min(xs) - margin, min(ys) - margin, max(xs) + margin,
+                         max(ys) + margin)).resize((400, 400), Image.Resampling.NEAREST)
+        frame = Image.new("L", (640, 480), 235)
+        frame.paste(qr, (120, 40))
+        chroma = bytes([128]) * (320 * 240)
+        with path.open("wb") as fh:
+            fh.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
+            for _ in range(6):
+                fh.write(b"FRAME\n" + frame.tobytes() + chroma + chroma)
+        return found[0].text
+
+    return write

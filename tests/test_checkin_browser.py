@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -67,6 +68,16 @@ def staff_account(app):
         return staff
 
 
+def _wait_until(page, expression: str, timeout: float = 10) -> None:
+    """Poll `expression` (it may return a promise) with page.evaluate until it is truthy.
+    Not wait_for_function: its polling evaluates the string inside the page, which the
+    scanner's CSP (script-src 'self') refuses now and then, making the test flaky."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.05)
+
+
 def _browser(playwright, extra_args: list[str]):
     return playwright.chromium.launch(
         executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
@@ -98,17 +109,11 @@ def _sign_in_and_open_scanner(context, base: str, checkpoint: str = "main"):
 # ----------------------------------------------------------------------------- fake camera
 
 
-def _badge_qr_frame(code: str) -> bytes:
-    """A 640x480 grey frame holding the QR cut from a real rendered badge."""
-    try:
-        import pypdfium2
-        import zxingcpp
-        from PIL import Image
-    except ImportError as exc:  # pragma: no cover
-        pytest.skip(f"{exc.name} is needed to build the fake camera video")
+def _badge_pdf(code: str) -> bytes:
+    """A real rendered badge carrying `code`."""
     from badges import BadgeData, EventInfo, render_badge
 
-    pdf = render_badge(
+    return render_badge(
         BadgeData(badge_name="Xiaoming Wang", honorific="Dr.", native_name="王小明",
                   organisation="Ministry of Public Security", country="China",
                   category="government", category_label="GOVERNMENT OFFICIAL",
@@ -116,31 +121,6 @@ def _badge_qr_frame(code: str) -> bytes:
         EventInfo(name="Global Public Safety Cooperation Forum", dates="8–10 December 2026"),
         "a6",
     )
-    page = pypdfium2.PdfDocument(pdf)[0]
-    image = page.render(scale=3).to_pil().convert("L")
-    found = zxingcpp.read_barcodes(image)
-    assert found and found[0].text == code, "the rendered badge's QR does not decode"
-    pos = found[0].position
-    xs = [pos.top_left.x, pos.top_right.x, pos.bottom_left.x, pos.bottom_right.x]
-    ys = [pos.top_left.y, pos.top_right.y, pos.bottom_left.y, pos.bottom_right.y]
-    margin = (max(xs) - min(xs)) // 8  # keep the quiet zone
-    qr = image.crop((min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin))
-    qr = qr.resize((400, 400), Image.Resampling.NEAREST)
-    frame = Image.new("L", (640, 480), 235)
-    frame.paste(qr, (120, 40))
-    return frame.tobytes()
-
-
-def write_y4m(path: Path, luma: bytes, frames: int = 6) -> None:
-    """YUV4MPEG2 640x480 4:2:0 video for Chromium's fake camera (grey: chroma at 128)."""
-    chroma = bytes([128]) * (320 * 240)
-    with path.open("wb") as fh:
-        fh.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
-        for _ in range(frames):
-            fh.write(b"FRAME\n")
-            fh.write(luma)
-            fh.write(chroma)
-            fh.write(chroma)
 
 
 def _check_ins(app, delegate_id: int) -> list[CheckIn]:
@@ -158,13 +138,13 @@ def _scan(app, scan_id: int) -> Scan:
 
 
 def test_fake_camera_reads_a_real_badge_and_checks_in(app, live_server, staff_account, tmp_path,
-                                                      make_delegate):
+                                                      make_delegate, qr_camera_video):
     with app.app_context():
         delegate = make_delegate(status="badge_printed", native_name="王小明",
                                  public_id=uuid.uuid4())
         code = token_for(delegate)
     video = tmp_path / "badge.y4m"
-    write_y4m(video, _badge_qr_frame(code))
+    assert qr_camera_video(_badge_pdf(code), video) == code
     with sync_playwright() as p:
         browser = _browser(p, [f"--use-file-for-fake-video-capture={video}"])
         try:
@@ -311,7 +291,7 @@ def test_offline_verification_falls_back_to_tweetnacl(app, live_server, staff_ac
             context = browser.new_context()
             context.add_init_script(NO_WEBCRYPTO_ED25519)
             page, errors = _sign_in_and_open_scanner(context, live_server)
-            page.wait_for_function("typeof window.nacl !== 'undefined'")
+            _wait_until(page, "typeof window.nacl !== 'undefined'")
             context.set_offline(True)
             result = page.locator("#result")
             page.keyboard.type(forged)
@@ -412,8 +392,7 @@ def test_typed_reference_needs_an_identity_check_online(app, live_server, staff_
             expect(page.locator("#confirm-country")).to_have_text("France")
             photo = page.locator("#confirm-photo")
             expect(photo).to_be_visible()
-            page.wait_for_function(
-                "document.getElementById('confirm-photo').naturalWidth === 300")
+            _wait_until(page, "document.getElementById('confirm-photo').naturalWidth === 300")
             assert photo.bounding_box()["height"] >= 200  # large enough to compare a face
             _screenshot(page, "scanner-confirm-identity-desktop-en")
             for button in ("#confirm-admit", "#confirm-refuse"):  # no scrolling to answer
@@ -544,12 +523,11 @@ def test_service_worker_reopens_the_scanner_without_network(app, live_server, st
             context = browser.new_context()
             page, errors = _sign_in_and_open_scanner(context, live_server)
             # Installed, in control, and holding the page and the list.
-            page.wait_for_function("navigator.serviceWorker.controller !== null",
-                                   timeout=10000)
-            page.wait_for_function(
-                "caches.open('checkin-private-v1').then(c => Promise.all("
-                "['/checkin', '/api/v1/checkin-snapshot'].map(u => c.match(u))))"
-                ".then(hits => hits.every(Boolean))", timeout=10000)
+            _wait_until(page, "navigator.serviceWorker.controller !== null")
+            _wait_until(page,
+                        "caches.open('checkin-private-v1').then(c => Promise.all("
+                        "['/checkin', '/api/v1/checkin-snapshot'].map(u => c.match(u))))"
+                        ".then(hits => hits.every(Boolean))")
             context.set_offline(True)
             page.reload()
             # The page came from the service worker: the remembered checkpoint, the list.

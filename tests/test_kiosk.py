@@ -3,6 +3,7 @@ printer (ippeveprinter), each refusal in both languages, and tokens kept to thei
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -215,3 +216,49 @@ def test_kiosk_page_is_bilingual_and_holds_no_data(client):
     html = page.get_data(as_text=True)
     assert "Print my badge" in html and "打印我的证件" in html
     assert "camera=(self)" in page.headers["Permissions-Policy"]
+
+
+@needs_qr
+def test_devices_page_issues_a_kiosk_token_once(app, client, runner, login, get_csrf,
+                                               ipp_printer, make_delegate):
+    """The admin issues a kiosk on the devices page (kiosk + printer), as `devices issue
+    NAME --kiosk --printer P` does: its token, shown once, prints on that printer."""
+    printer = ipp_printer()
+    assert runner.invoke(args=["printers", "add", "Hall printer", printer.uri,
+                               "--layout", "a6"]).exit_code == 0
+    login("admin")
+    csrf = get_csrf("/staff/devices")
+    form = client.get("/staff/devices").get_data(as_text=True)
+    assert 'name="kiosk"' in form and ">Hall printer</option>" in form
+    with app.app_context():
+        from registration.services import printers as printer_service
+        printer_id = str(printer_service.find("Hall printer").id)
+    # A kiosk without a printer, a scanner with one, an unknown printer: field errors.
+    for data, error in (({"kiosk": "y"}, "A kiosk needs its printer."),
+                        ({"printer": printer_id}, "A printer is only for a kiosk"),
+                        ({"kiosk": "y", "printer": "999999"}, "No such printer.")):
+        refused = client.post("/staff/devices", data={"csrf_token": csrf, "name": "Kiosk A",
+                                                      **data})
+        assert refused.status_code == 422 and error in refused.get_data(as_text=True)
+        assert 'id="device-token"' not in refused.get_data(as_text=True)
+    page = client.post("/staff/devices", data={"csrf_token": csrf, "name": "Kiosk A",
+                                               "kiosk": "y", "printer": printer_id})
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
+    token = re.search(r'<pre class="token" id="device-token">([^<]+)</pre>', html).group(1)
+    assert "/kiosk" in html and "Hall printer" in html
+    listed = client.get("/staff/devices").get_data(as_text=True)
+    assert token not in listed and "kiosk · Hall printer" in listed
+    assert "kiosk" in runner.invoke(args=["devices", "list"]).output
+
+    delegate = make_delegate(status=Status.APPROVED)
+    response = call(client, token, "print", {"code": qr_for(app, delegate)})
+    assert response.status_code == 202
+    assert follow(client, token, response.get_json()["job"])["status"] == "printed"
+    assert len(printer.pdfs()) == 1
+    # A scanner issued on the same page cannot print at the kiosk.
+    scanner = client.post("/staff/devices", data={"csrf_token": csrf, "name": "Door 9"})
+    scanner_token = re.search(r'id="device-token">([^<]+)<',
+                              scanner.get_data(as_text=True)).group(1)
+    refused = call(client, scanner_token, "lookup", {"code": qr_for(app, delegate)})
+    assert refused.status_code == 403 and refused.get_json()["error"] == "not_a_kiosk"

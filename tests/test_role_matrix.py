@@ -244,6 +244,35 @@ def check(app, staff, role, endpoint, method, rule, values, csrf_from) -> list[s
     return []
 
 
+def test_only_admins_issue_kiosk_tokens(make_app, csrf_from):
+    """A kiosk token prints badges: the devices page issues one to an admin only (the other
+    roles are refused before anything is made), and the kiosk page is public (it holds no
+    data until a kiosk token is pasted into it)."""
+    from registration.models import Device
+    from registration.services import printers as printer_service
+
+    app = make_app()
+    with app.app_context():
+        staff = {role: make_staff(role) for role in ("scanner", "desk", "admin")}
+        printer = printer_service.add("Kiosk printer", "ipp://127.0.0.1:9/ipp/print", "a6")
+        printer_id = str(printer.id)
+        for account in staff.values():
+            db.session.refresh(account)
+    wanted = {"anonymous": 302, "scanner": 403, "desk": 403, "admin": 200}
+    for role, status in wanted.items():
+        client, token = client_as(app, staff.get(role), csrf_from)
+        response = client.post("/staff/devices", data={
+            "csrf_token": token, "name": f"Kiosk of {role}", "kiosk": "y",
+            "printer": printer_id})
+        assert response.status_code == status, (role, response.status_code)
+        assert ('id="device-token"' in response.get_data(as_text=True)) == (role == "admin")
+        assert client.get("/kiosk").status_code == 200
+    with app.app_context():
+        made = db.session.scalars(db.select(Device)).all()
+        assert [(d.name, d.kiosk, d.printer_id) for d in made] == [
+            ("Kiosk of admin", True, int(printer_id))]
+
+
 def test_out_of_range_ids_are_404_not_500(client, login, get_csrf):
     login("admin")
     token = get_csrf("/staff/accounts")

@@ -16,6 +16,16 @@
     if (name === "welcome") { startCamera(); } else { stopCamera(); }
   }
 
+  // Both languages are always shown; the switch picks the one that leads (and the page's
+  // language), until the next person.
+  function setLang(lang) {
+    document.body.setAttribute("data-lang", lang);
+    document.documentElement.lang = lang;
+    Array.prototype.forEach.call(document.querySelectorAll(".lang-switch button"), function (b) {
+      b.setAttribute("aria-pressed", String(b.getAttribute("data-lang") === lang));
+    });
+  }
+
   function token() { return localStorage.getItem(TOKEN_KEY) || ""; }
 
   function api(url, body) {
@@ -155,11 +165,13 @@
       b.addEventListener("click", function () { type(k); });
       board.appendChild(b);
     });
-    [["space", " "], ["delete", null]].forEach(function (pair) {
-      var b = document.createElement("button");
-      b.type = "button"; b.className = "wide";
-      b.textContent = texts[pair[0]].message + " " + texts[pair[0]].message_zh;
-      b.addEventListener("click", function () { type(pair[1]); });
+    // Space (two keys wide) and Delete (⌫, named in both languages) end the last row.
+    [["space", " ", null], ["delete", null, "\u232B"]].forEach(function (key) {
+      var b = document.createElement("button"), name = texts[key[0]];
+      b.type = "button"; b.className = key[0];
+      b.textContent = key[2] || name.message + " " + name.message_zh;
+      if (key[2]) { b.setAttribute("aria-label", name.message + " " + name.message_zh); }
+      b.addEventListener("click", function () { type(key[1]); });
       board.appendChild(b);
     });
     ["k-reference", "k-family"].forEach(function (id) {
@@ -183,6 +195,7 @@
   function reset() {
     state.body = null; state.busy = false;
     $("k-reference").value = ""; $("k-family").value = "";
+    setLang("en");
     show(token() ? "welcome" : "setup");
   }
 
@@ -197,6 +210,9 @@
     lookUp({ reference: $("k-reference").value, family_name: $("k-family").value });
   });
   $("k-print").addEventListener("click", printBadge);
+  Array.prototype.forEach.call(document.querySelectorAll(".lang-switch button"), function (b) {
+    b.addEventListener("click", function () { setLang(b.getAttribute("data-lang")); });
+  });
   Array.prototype.forEach.call(document.querySelectorAll(".k-restart"), function (b) {
     b.addEventListener("click", reset);
   });

@@ -86,12 +86,12 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(welcome)
     # Command groups live beside their area: staff, delegates + badges, devices +
     # checkpoints, mail.
-    from . import cli_delegations, cli_editions, cli_invitations, cli_mail
+    from . import cli_delegations, cli_editions, cli_invitations, cli_mail, cli_privacy
     from .checkin import cli as checkin_cli
     from .staff import cli as staff_cli
     from .staff import cli_delegates, cli_printers
 
     for module in (staff_cli, cli_delegates, checkin_cli, cli_mail, cli_editions,
-                   cli_invitations, cli_delegations, cli_printers):
+                   cli_invitations, cli_delegations, cli_printers, cli_privacy):
         for command in module.commands:
             app.cli.add_command(command)

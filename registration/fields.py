@@ -102,7 +102,12 @@ ALL_CATEGORY_FIELD_NAMES: tuple[str, ...] = tuple(
     f.name for fields in CATEGORY_FIELDS.values() for f in fields
 )
 
+# Identity (travel document) fields, asked only in the edition's identity categories and
+# kept encrypted (models/identity.py). Form, import and export share these names.
+IDENTITY_FIELDS: tuple[str, ...] = ("nationality", "date_of_birth", "document_type",
+                                    "document_number", "document_country", "document_expiry")
+
 # The CSV/XLSX column order for imports and exports.
-EXCHANGE_COLUMNS: tuple[str, ...] = COMMON_FIELDS + ALL_CATEGORY_FIELD_NAMES
+EXCHANGE_COLUMNS: tuple[str, ...] = COMMON_FIELDS + ALL_CATEGORY_FIELD_NAMES + IDENTITY_FIELDS
 
 NAME_MAX = 120

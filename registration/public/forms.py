@@ -29,6 +29,7 @@ import badges
 from ..countries import country_choices, names_file
 from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFIC_LABELS, HONORIFICS, THEMES
 from ..validation import clean_record
+from .identity_fields import IdentityFields
 
 
 class CachedOptionsSelect(Select):
@@ -75,7 +76,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class DelegateForm(FlaskForm):
+class DelegateForm(IdentityFields, FlaskForm):
     category = RadioField(
         _l("I am attending as"),
         choices=[SelectChoice(k, v) for k, v in CATEGORIES.items()],
@@ -141,6 +142,8 @@ class DelegateForm(FlaskForm):
         self.country.choices = _country_options(lang, str(_l("Choose…")))
         self.delegation.choices = _country_options(lang, str(_l("Same as my country")))
         self.honorific.choices = [SelectChoice(h, HONORIFIC_LABELS[h]) for h in HONORIFICS]
+        self.setup_identity(self.country.choices, required=self.require_identity)
+        self.nationality.widget = self.document_country.widget = self.country.widget
         self.cleaned: dict[str, Any] = {}
         self.badge_name.description = self.badge_name_hint()
         self._mark_required()
@@ -149,6 +152,9 @@ class DelegateForm(FlaskForm):
     REQUIRED = ("category", "given_name", "organisation", "position", "country", "email",
                 "phone", "consent")
     require_category_fields = True
+    # Identity data (where the edition asks the category): all of it on the public form;
+    # elsewhere what is missing leaves the delegate `incomplete` (services/identity.py).
+    require_identity = True
 
     def _mark_required(self) -> None:
         """Flag the fields the shared rules require, so the page marks them (required,
@@ -192,7 +198,7 @@ class DelegateForm(FlaskForm):
         """CSRF through WTForms, then the shared rules; errors land next to their field."""
         ok = super().validate(extra_validators)
         data = {name: field.data for name, field in self._fields.items()}
-        self.cleaned, errors = clean_record(data)
+        self.cleaned, errors = clean_record(data, require_identity=self.require_identity)
         for name, message in errors.items():
             self[name].errors = [*self[name].errors, str(message)]
         return ok and not errors

@@ -27,7 +27,7 @@ from sqlalchemy import CursorResult, select, update
 
 from .. import editions
 from ..extensions import db
-from ..fields import CATEGORIES, EXCHANGE_COLUMNS
+from ..fields import CATEGORIES, EXCHANGE_COLUMNS, IDENTITY_FIELDS
 from ..i18n import category_label, plain
 from ..models import Delegate, Invitation, InvitationState, StaffUser
 from ..models.invitation import USABLE
@@ -39,7 +39,9 @@ SALT = "registration.invitation.v1"
 KIND = "invitation"
 # Form fields an invitation may fill in (the import's columns; never the consent). In an
 # invitation file `delegation` names a Delegation, so it is not a form value.
-PREFILL_FIELDS = frozenset(EXCHANGE_COLUMNS) - {"category", "email", "delegation"}
+# Identity data never: an invitation's prefill is stored in clear.
+PREFILL_FIELDS = (frozenset(EXCHANGE_COLUMNS) - {"category", "email", "delegation"}
+                  - frozenset(IDENTITY_FIELDS))
 
 
 class InvitationError(ValueError):

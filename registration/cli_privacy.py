@@ -56,7 +56,8 @@ def purge_identity_command(slug: str | None, force: bool) -> None:
     """Delete the identity data (travel documents, dates of birth) of an edition's
     delegates now; the periodic sweep does it `identity_retention_days` after the edition's
     last day. Audited with the count."""
-    from datetime import date
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
 
     from .editions import EditionError, marked_current, require_edition
     from .services.identity import purge_identity
@@ -67,7 +68,7 @@ def purge_identity_command(slug: str | None, force: bool) -> None:
         _fail(str(exc))
     if edition is None:
         _fail("No edition: run flask --app wsgi db upgrade first.")
-    if not force and edition.ends_on >= date.today():
+    if not force and edition.ends_on >= datetime.now(ZoneInfo(edition.timezone or "UTC")).date():
         _fail(f"{edition.slug} has not ended yet (last day {edition.ends_on}): vetting still "
               "needs its identity data. Use --force to purge it anyway.")
     count = purge_identity(edition, actor=CLI_ACTOR)

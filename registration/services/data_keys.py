@@ -56,7 +56,7 @@ def _rotate_table(table: Table, columns: list[Column[Any]], ring: DataKeyring,
               if f"{c.name}_hash" in table.c}
     # Read the stored envelopes as text (type_coerce skips EncryptedText's decryption).
     stmt = select(*keys, *[type_coerce(c, Text).label(c.name) for c in columns],
-                  *[h for h in hashed.values()])
+                  *hashed.values())
     rows = db.session.execute(stmt).mappings().all()
     report.rows[table.name] = len(rows)
     changes: list[dict[str, Any]] = []

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import selectinload
 
 from ..countries import country_name
 from ..editions import ALL_EDITIONS, edition_scope
@@ -83,6 +84,23 @@ def save_identity(delegate: Delegate, values: Mapping[str, Any] | None, *,
     if changed and delegate.id is not None:
         audit.record(delegate, "identity_updated", actor=actor, staff=staff, fields=changed)
     refresh_vetting(delegate, changed=bool(changed), actor=actor, staff=staff)
+    return changed
+
+
+def refresh_edition(edition: Edition) -> int:
+    """After the edition's identity categories changed: every delegate waiting for vetting
+    (`pending`/`incomplete`) gets the status the new setting implies. The caller commits.
+    Returns how many changed."""
+    changed = 0
+    with edition_scope(edition):
+        waiting = db.session.scalars(
+            select(Delegate).where(Delegate.vetting_status.in_(
+                [VettingStatus.PENDING.value, VettingStatus.INCOMPLETE.value]))
+            .options(selectinload(Delegate.identity))).all()
+        for delegate in waiting:
+            before = delegate.vetting_status
+            if refresh_vetting(delegate, actor="settings", edition=edition) != before:
+                changed += 1
     return changed
 
 

@@ -240,7 +240,7 @@ def test_import_and_export_share_the_identity_columns(app, client, login, runner
     assert NUMBER in admin and DOB in admin
 
 
-def test_walk_in_and_nomination_may_leave_it_for_later(app, client, login, get_csrf,
+def test_a_walk_in_may_leave_it_for_later(app, client, login, get_csrf,
                                                         form_data, identity_for):
     identity_for("government")
     login("desk")
@@ -253,6 +253,31 @@ def test_walk_in_and_nomination_may_leave_it_for_later(app, client, login, get_c
                                                          **IDENTITY))
     assert walk2.status_code == 303
     assert stored(app, "walkin2@example.org").vetting_status == "pending"
+
+
+def test_a_focal_point_nominates_with_or_without_identity(app, runner, client, csrf_from,
+                                                         form_data, identity_for):
+    from test_delegations import create, nominee, sign_in
+
+    identity_for("government")
+    sign_in(client, create(runner, quota="government=3"), csrf_from)
+    page = client.get("/delegation/nominate").get_data(as_text=True)
+    assert 'name="document_number"' in page
+    later = client.post("/delegation/nominate", data=nominee(
+        csrf_from(page), form_data, "Anne", "anne@mfa.example.fr"))
+    assert later.status_code == 303
+    assert stored(app, "anne@mfa.example.fr").vetting_status == "incomplete"
+    page = client.get("/delegation/nominate").get_data(as_text=True)
+    bad = client.post("/delegation/nominate", data=nominee(
+        csrf_from(page), form_data, "Bruno", "bruno@mfa.example.fr",
+        **{**IDENTITY, "document_expiry": "2026-12-10"}))
+    assert bad.status_code == 422 and "expires before the forum ends" in bad.get_data(
+        as_text=True)
+    full = client.post("/delegation/nominate", data=nominee(
+        csrf_from(page), form_data, "Bruno", "bruno@mfa.example.fr", **IDENTITY))
+    assert full.status_code == 303
+    bruno = stored(app, "bruno@mfa.example.fr")
+    assert bruno.vetting_status == "pending" and bruno.identity.document_number == NUMBER
 
 
 # --------------------------------------------------------------------------- who sees what

@@ -187,6 +187,8 @@ def test_import_without_identity_columns_waits_as_incomplete_until_the_desk_adds
     assert actions["vetting"] == {"via": "identity", "from": "incomplete", "to": "pending"}
     assert sorted(actions["identity_updated"]["fields"]) == sorted(IDENTITY)
     assert NUMBER not in json.dumps(list(actions.values()))
+    trail = client.get(f"/staff/delegates/{ana.public_id}").get_data(as_text=True)
+    assert "identity document data updated" in trail and NUMBER not in trail
 
     # Saving the edit page again with the secret fields left empty keeps them.
     again = client.post(edit_url, data={**data, "csrf_token": get_csrf(edit_url),

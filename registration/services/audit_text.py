@@ -23,6 +23,7 @@ ACTION_LABELS: dict[str, object] = {
     "change_requested": _l("asked the desk to change badge fields"),
     "change_request_declined": _l("change request declined"),
     "erased": _l("personal data erased"),
+    "identity_updated": _l("identity document data updated"),
 }
 
 # Who, when the actor is not a staff account.

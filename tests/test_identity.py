@@ -493,8 +493,11 @@ def test_new_key_and_rotation_reencrypt_and_rehash(app, runner, make_delegate,
 def test_the_periodic_sweep_purges_after_the_retention_period(app, make_delegate,
                                                                identity_for,
                                                                edition_settings):
-    from registration.tasks.definitions import purge_expired_identity
+    from registration.tasks.definitions import PURGE_IDENTITY, TASKS, purge_expired_identity
+    from registration.tasks.dispatch import schedule
 
+    assert schedule(app)["identity-purge"][0] == PURGE_IDENTITY  # on the periodic schedule
+    assert TASKS[PURGE_IDENTITY] is purge_expired_identity
     identity_for("government")
     with app.app_context():
         make_delegate(**IDENTITY)

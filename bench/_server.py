@@ -49,6 +49,8 @@ def app_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"DATABASE_URL": database_url, "APP_ENV": "production",
                 "SECRET_KEY": "bench-" + "x" * 40, "INSTANCE_PATH": str(instance),
+                # Production requires the identity data key (registration/data_crypto.py).
+                "DATA_ENCRYPTION_KEY": "YmVuY2gta2V5LWZvci1pZGVudGl0eS1kYXRhLTMyYnk",
                 "SESSION_COOKIE_SECURE": "false", "PUBLIC_BASE_URL": "http://127.0.0.1",
                 **extra})
     return env

@@ -13,6 +13,11 @@ production; the bench reports how long after the last registration the outbox wa
 `--embedded` runs without Redis: each web process delivers on its own task pool.
 
     .venv/bin/python bench/register.py [--database-url URL] [--total 3000] [--browsers 50]
+                                       [--identity]
+
+`--identity`: the edition asks every category for identity data (`editions settings
+--identity all`) and each registration sends it (nationality, date of birth, passport
+number and expiry: three values encrypted with AES-GCM and one keyed hash per delegate).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import argparse
 import contextlib
 import http.client
 import re
+import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +39,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._server import (
+    ROOT,
     app_env,
     celery_worker,
     ensure_postgres_database,
@@ -58,6 +65,13 @@ CATEGORIES = {
     "scholar": {"institution": "Peking University"},
     "ngo": {"focus": "Disaster relief"},
 }
+
+
+def identity_fields(i: int, country: str) -> dict[str, str]:
+    """What a delegate asked for identity data sends (a different number each)."""
+    return {"nationality": country, "date_of_birth": f"{1950 + i % 50}-0{1 + i % 9}-1{i % 10}",
+            "document_type": "passport", "document_number": f"P{i:08d}",
+            "document_country": country, "document_expiry": "2031-06-30"}
 
 
 class Browser:
@@ -90,7 +104,8 @@ class Browser:
         return response.status, text
 
 
-def run(bases: list[str], first: int, total: int, browsers: int) -> tuple[dict, float]:
+def run(bases: list[str], first: int, total: int, browsers: int, identity: bool = False
+        ) -> tuple[dict, float]:
     counter = iter(range(first, first + total))
     lock = threading.Lock()
     results: dict = {"get": [], "post": [], "ok": 0, "errors": []}
@@ -117,7 +132,7 @@ def run(bases: list[str], first: int, total: int, browsers: int) -> tuple[dict, 
                 "given_name": given, "family_name": family, "native_name": native,
                 "organisation": "Bench Org", "position": "Delegate", "country": country,
                 "email": f"bench{i}@example.org", "phone": phone, "consent": "y",
-                **CATEGORIES[category]})
+                **CATEGORIES[category], **(identity_fields(i, country) if identity else {})})
             t2 = time.perf_counter()
             status, _ = browser.request("POST", "/register", body)
             t3 = time.perf_counter()
@@ -148,6 +163,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers each")
     parser.add_argument("--embedded", action="store_true",
                         help="no Redis: each web process delivers mail on its own pool")
+    parser.add_argument("--identity", action="store_true",
+                        help="every category gives identity data (encrypted at rest)")
     args = parser.parse_args()
 
     ensure_postgres_database(args.database_url)
@@ -160,20 +177,24 @@ def main() -> None:
         extra["RATELIMIT_REGISTRATION"] = "1000000 per minute"
         env = app_env(args.database_url, Path(instance), **extra)
         migrate(env)
+        if args.identity:
+            subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "editions",
+                            "settings", "--identity", "all"], cwd=ROOT, env=env, check=True,
+                           capture_output=True)
         with contextlib.ExitStack() as stack:
             bases = stack.enter_context(gunicorns(env, args.instances, args.workers))
             if not args.embedded:
                 stack.enter_context(celery_worker(env))
-            run(bases, 10_000_000, 200, 10)  # warm up every worker
+            run(bases, 10_000_000, 200, 10, args.identity)  # warm up every worker
             engine = sa.create_engine(args.database_url)
             with engine.begin() as conn:
-                for table in ("outbox_message", "audit_entry", "delegate"):
+                for table in ("outbox_message", "audit_entry", "delegate_identity", "delegate"):
                     conn.execute(sa.text(f"DELETE FROM {table}"))
             servers = [pid for base in bases for pid in gunicorn_pids(base.rsplit(":", 1)[1])]
             postgres = postgres_pids()
             cpu0, server0, pg0 = time.process_time(), proc_cpu(servers), proc_cpu(postgres)
             busy0, all0 = machine_busy()
-            results, elapsed = run(bases, 0, args.total, args.browsers)
+            results, elapsed = run(bases, 0, args.total, args.browsers, args.identity)
             busy1, all1 = machine_busy()
             client_cpu = time.process_time() - cpu0
             server_cpu, pg_cpu = proc_cpu(servers) - server0, proc_cpu(postgres_pids()) - pg0
@@ -196,12 +217,14 @@ def main() -> None:
                 "SELECT count(*) FROM outbox_message WHERE status = 'sent'"))
             twice = conn.scalar(sa.text(
                 "SELECT count(*) - count(DISTINCT delegate_id) FROM outbox_message"))
+            identities = conn.scalar(sa.text("SELECT count(*) FROM delegate_identity"))
         engine.dispose()
 
     ok, ms = results["ok"], 1000
     both = [g + p for g, p in zip(results["get"], results["post"], strict=True)]
     print(f"{args.instances} gunicorn instances x {args.workers} worker(s) (gthread), "
           f"{'embedded task pools' if args.embedded else 'Redis + a Celery worker'}  "
+          f"{'identity data: every category' if args.identity else 'no identity data'}  "
           f"browsers={args.browsers}  registrations attempted={args.total}  "
           "database=PostgreSQL")
     print(f"completed registrations: {ok} in {elapsed:.2f} s = {ok / elapsed:.1f} per second")
@@ -216,6 +239,9 @@ def main() -> None:
     print(f"error responses: {len(results['errors'])} {sorted(set(results['errors']))[:5]}")
     print(f"rows in delegate: {stored}  (successes: {ok}) -> "
           f"{'OK' if stored == ok else 'MISMATCH'}; confirmation mails queued: {queued}")
+    if args.identity:
+        print(f"rows in delegate_identity: {identities} -> "
+              f"{'OK' if identities == ok else 'MISMATCH'}")
     print(f"mail: {sent_at_end} sent while registering; outbox empty {drain:.1f} s after the "
           f"last registration: {sent} of {queued} sent, {queued - sent} not sent, "
           f"{twice} duplicates (written as .eml: no MAIL_SERVER set)")

@@ -121,7 +121,12 @@ def roles_required(*roles: Role) -> Callable:
     return decorator
 
 
-def may_see_identity(user: Any) -> bool:
-    """Whether `user` sees identity data unmasked: the vetting role and administrators."""
-    return bool(getattr(user, "is_authenticated", False)
-                and getattr(user, "role", None) in {Role.VETTING, Role.ADMIN})
+# Roles that read identity data (document numbers, dates of birth) in clear; every other
+# staff page shows them masked (services/identity.mask).
+IDENTITY_ROLES = frozenset({"vetting", Role.ADMIN.value})
+
+
+def may_see_identity(user: object) -> bool:
+    """Whether `user` (a staff user, or anonymous) may read identity data unmasked."""
+    return bool(getattr(user, "is_authenticated", False)) and \
+        str(getattr(user, "role", "")) in IDENTITY_ROLES

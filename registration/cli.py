@@ -91,6 +91,7 @@ def register_cli(app: Flask) -> None:
         cli_editions,
         cli_invitations,
         cli_mail,
+        cli_privacy,
         cli_vetting,
         cli_visa,
         cli_watchlist,
@@ -100,7 +101,8 @@ def register_cli(app: Flask) -> None:
     from .staff import cli_delegates, cli_printers
 
     for module in (staff_cli, cli_delegates, checkin_cli, cli_mail, cli_editions,
-                   cli_invitations, cli_delegations, cli_printers, cli_vetting, cli_visa,
+                   cli_invitations, cli_delegations, cli_printers, cli_privacy, cli_vetting,
+                   cli_visa,
                    cli_watchlist):
         for command in module.commands:
             app.cli.add_command(command)

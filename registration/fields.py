@@ -108,6 +108,11 @@ ALL_CATEGORY_FIELD_NAMES: tuple[str, ...] = tuple(
     f.name for fields in CATEGORY_FIELDS.values() for f in fields
 )
 
+# Identity (travel document) fields, asked only in the edition's identity categories and
+# kept encrypted (models/identity.py). Form, import and export share these names.
+IDENTITY_FIELDS: tuple[str, ...] = ("nationality", "date_of_birth", "document_type",
+                                    "document_number", "document_country", "document_expiry")
+
 # Field name → file column, where they differ. A file's `delegation` column is the
 # Delegation a delegate belongs to (its name: the export writes it, the invitation import
 # reads it), so the government's own `delegation` field, a country code, is
@@ -132,7 +137,7 @@ def field_of(column: str) -> str:
 
 # The CSV/XLSX column order for imports and exports.
 EXCHANGE_COLUMNS: tuple[str, ...] = COMMON_FIELDS + tuple(
-    column_of(name) for name in ALL_CATEGORY_FIELD_NAMES)
+    column_of(name) for name in ALL_CATEGORY_FIELD_NAMES) + IDENTITY_FIELDS
 
 
 def record_fields(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -179,8 +179,13 @@ def clean_details(category: str, data: Mapping[str, Any], *, require: bool) -> t
 
 
 def clean_record(data: Mapping[str, Any], *, require_category_fields: bool = True,
-                 require_consent: bool = True) -> tuple[dict[str, Any], dict[str, object]]:
-    """Validate one delegate record. Returns (clean values, {field: message})."""
+                 require_consent: bool = True, require_identity: bool = False
+                 ) -> tuple[dict[str, Any], dict[str, object]]:
+    """Validate one delegate record. Returns (clean values, {field: message}).
+
+    `clean["identity"]`: where the current edition asks the category for identity data
+    (identity_rules.py), the identity values given, cleaned (all of them required with
+    `require_identity`: the public form); None where it is not asked."""
     clean: dict[str, Any] = {}
     errors: dict[str, object] = {}
 
@@ -252,4 +257,13 @@ def clean_record(data: Mapping[str, Any], *, require_category_fields: bool = Tru
         errors.update(detail_errors)
     else:
         clean["details"] = {}
+    clean["identity"] = None
+    if category in CATEGORY_KEYS:
+        from .identity_rules import clean_identity, edition_rule
+
+        rule = edition_rule()
+        if rule is not None and rule.asks(category):
+            clean["identity"], identity_errors = clean_identity(data, rule,
+                                                                required=require_identity)
+            errors.update(identity_errors)
     return clean, errors

@@ -30,7 +30,7 @@ from werkzeug.security import generate_password_hash
 from registration import create_app
 from registration.editions import marked_current
 from registration.extensions import db
-from registration.fields import ALL_CATEGORY_FIELD_NAMES, COMMON_FIELDS
+from registration.fields import ALL_CATEGORY_FIELD_NAMES, COMMON_FIELDS, IDENTITY_FIELDS
 from registration.models import Checkpoint, Delegate, Edition, StaffUser, Status
 from registration.services.registration import build_delegate
 from registration.validation import clean_record
@@ -39,7 +39,7 @@ SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" /
 STAFF_PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 # The form's field names (make_delegate's keyword arguments that are form values).
-FORM_FIELDS = frozenset((*COMMON_FIELDS, *ALL_CATEGORY_FIELD_NAMES))
+FORM_FIELDS = frozenset((*COMMON_FIELDS, *ALL_CATEGORY_FIELD_NAMES, *IDENTITY_FIELDS))
 
 
 def _recreate_database(url: sa.URL, name: str, create: bool = True) -> None:

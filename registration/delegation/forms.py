@@ -26,7 +26,10 @@ class LetterForm(FlaskForm):
 
 class NominationForm(DelegateForm):
     """The registration form for a nominee. Without an email address the nominee's mail goes
-    to the focal point (`own_email` False after validation)."""
+    to the focal point (`own_email` False after validation). Identity data may follow later:
+    until it does, the nominee waits in vetting as `incomplete`."""
+
+    require_identity = False
 
     def __init__(self, *args: Any, focal_email: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..data_crypto import app_keyring, normalise_document_number
 from ..extensions import Model
+from ..fields import IDENTITY_FIELDS  # the shared field names (form, import, export)
 from .edition import EditionScoped
 from .types import EncryptedText, UTCDateTime, utcnow
 
@@ -44,9 +45,6 @@ DOCUMENT_TYPE_LABELS = {
     DocumentType.OTHER: _l("other travel document"),
 }
 
-# The identity fields, by the names the form, the CSV import and the export share.
-IDENTITY_FIELDS = ("nationality", "date_of_birth", "document_type", "document_number",
-                   "document_country", "document_expiry")
 
 
 class DelegateIdentity(EditionScoped, Model):

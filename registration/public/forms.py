@@ -29,6 +29,7 @@ import badges
 from ..countries import country_choices, names_file
 from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFIC_LABELS, HONORIFICS, THEMES
 from ..validation import clean_record
+from .identity_fields import IdentityFields
 from .visa_fields import VisaRequestFields
 
 
@@ -76,7 +77,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class DelegateForm(VisaRequestFields, FlaskForm):
+class DelegateForm(IdentityFields, VisaRequestFields, FlaskForm):
     category = RadioField(
         _l("I am attending as"),
         choices=[SelectChoice(k, v) for k, v in CATEGORIES.items()],
@@ -142,6 +143,8 @@ class DelegateForm(VisaRequestFields, FlaskForm):
         self.country.choices = _country_options(lang, str(_l("Choose…")))
         self.delegation.choices = _country_options(lang, str(_l("Same as my country")))
         self.honorific.choices = [SelectChoice(h, HONORIFIC_LABELS[h]) for h in HONORIFICS]
+        self.setup_identity(self.country.choices, required=self.require_identity)
+        self.nationality.widget = self.document_country.widget = self.country.widget
         self.cleaned: dict[str, Any] = {}
         self.badge_name.description = self.badge_name_hint()
         self._mark_required()
@@ -150,6 +153,9 @@ class DelegateForm(VisaRequestFields, FlaskForm):
     REQUIRED = ("category", "given_name", "organisation", "position", "country", "email",
                 "phone", "consent")
     require_category_fields = True
+    # Identity data (where the edition asks the category): all of it on the public form;
+    # elsewhere what is missing leaves the delegate `incomplete` (services/identity.py).
+    require_identity = True
 
     def _mark_required(self) -> None:
         """Flag the fields the shared rules require, so the page marks them (required,
@@ -193,7 +199,7 @@ class DelegateForm(VisaRequestFields, FlaskForm):
         """CSRF through WTForms, then the shared rules; errors land next to their field."""
         ok = super().validate(extra_validators)
         data = {name: field.data for name, field in self._fields.items()}
-        self.cleaned, errors = clean_record(data)
+        self.cleaned, errors = clean_record(data, require_identity=self.require_identity)
         for name, message in errors.items():
             self[name].errors = [*self[name].errors, str(message)]
         return ok and not errors

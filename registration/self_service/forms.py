@@ -19,6 +19,7 @@ class ManageForm(DelegateForm):
     but fixed."""
 
     consent = None
+    require_identity = False
 
     def validate(self, extra_validators: Any = None) -> bool:
         # Only WTForms and CSRF here: self_service.apply_edit applies the shared rules.

@@ -27,11 +27,13 @@ from flask import (
 from flask_babel import gettext as _
 
 from ..i18n import category_label, current_language
+from ..identity_rules import identity_asked
 from ..models import Delegate
 from ..ratelimits import manage_link_limits
 from ..services import manage_links, self_service
 from ..services.delegate_edit import form_data
 from ..services.eticket import ETicketUnavailable, eticket_filename, eticket_pdf
+from ..services.identity import identity_lines, stored_hints
 from ..services.self_service import SelfServiceRefused
 from . import bp
 from .forms import ConfirmForm, ManageForm, PhotoForm, RequestLinkForm, field_labels
@@ -93,7 +95,10 @@ def show(delegate: Delegate, token: str):
 
     return _page("self_service/show.html", delegate, token,
                  pending_request=self_service.pending_change_request(delegate),
-                 visa=visa_section(delegate), **vetting_context(delegate))
+                 visa=visa_section(delegate), **vetting_context(delegate),
+                 identity_lines=identity_lines(delegate.identity, reveal=False,
+                                               lang=current_language()),
+                 identity_asked=identity_asked(delegate.category))
 
 
 @bp.route("/<token>/edit", methods=["GET", "POST"])
@@ -103,6 +108,7 @@ def edit(delegate: Delegate, token: str):
         flash(_("This registration is cancelled and can no longer be changed."), "error")
         return redirect(url_for("self_service.show", token=token), code=303)
     form = ManageForm(lang=current_language(), data=form_data(delegate))
+    form.show_stored_identity(stored_hints(delegate.identity), empty=request.method == "GET")
     if request.method == "POST" and form.validate():
         result, errors = self_service.apply_edit(delegate, form.submitted_data(),
                                                  locale=current_language())

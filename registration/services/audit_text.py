@@ -25,6 +25,7 @@ ACTION_LABELS: dict[str, object] = {
     "erased": _l("personal data erased"),
     "vetting_answered": _l("answered the vetting service's question: vetting pending again"),
     "watchlist_hit_reviewed": _l("watchlist match reviewed"),
+    "identity_updated": _l("identity document data updated"),
 }
 
 # Who, when the actor is not a staff account.

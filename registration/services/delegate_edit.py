@@ -13,6 +13,7 @@ from ..fields import CATEGORY_FIELDS, COMMON_FIELDS
 from ..models import Delegate, StaffUser
 from ..validation import email_key
 from . import audit
+from .identity import save_identity
 
 
 class EditRefused(Exception):
@@ -29,6 +30,9 @@ def form_data(delegate: Delegate) -> dict[str, Any]:
     is compared with."""
     data: dict[str, Any] = {name: getattr(delegate, name) for name in COMMON_FIELDS}
     data.update(delegate.details or {})
+    if delegate.identity is not None:  # never the secrets: forms show them masked
+        data.update({name: getattr(delegate.identity, name) or "" for name in
+                     ("nationality", "document_type", "document_country")})
     return data
 
 
@@ -72,10 +76,15 @@ def edit_delegate(delegate: Delegate, clean: dict[str, Any],
                   staff: StaffUser | None) -> dict[str, list[Any]]:
     """Apply values cleaned by validation.clean_record, audit the changes, commit.
 
-    Returns the changes ({} when nothing changed: nothing is written). Raises EditRefused."""
+    Returns the changes ({} when nothing changed: nothing is written); identity fields
+    appear by name only, with no values. Raises EditRefused."""
     changes = diff(delegate, clean)
     if not changes:
-        return {}
+        identity_changed = save_identity(delegate, clean.get("identity"),
+                                         actor="staff", staff=staff)
+        if identity_changed:
+            db.session.commit()
+        return {name: [None, None] for name in identity_changed}
     if "email" in changes and email_taken(delegate, clean["email"]):
         raise EditRefused("duplicate_email")
     for name in COMMON_FIELDS:
@@ -92,9 +101,11 @@ def edit_delegate(delegate: Delegate, clean: dict[str, Any],
     delegate.refresh_search_text()
     extra: dict[str, Any] = {"needs_reprint": True} if reprint else {}
     audit.record(delegate, "edited", staff=staff, changes=changes, **extra)
+    identity_changed = save_identity(delegate, clean.get("identity"), actor="staff",
+                                     staff=staff)
     try:
         db.session.commit()
     except IntegrityError:  # the address was taken between the check and the commit
         db.session.rollback()
         raise EditRefused("duplicate_email") from None
-    return changes
+    return {**changes, **{name: [None, None] for name in identity_changed}}

@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..countries import country_name
 from ..extensions import db
 from ..fields import ALL_CATEGORY_FIELD_NAMES, COMMON_FIELDS, EXCHANGE_COLUMNS
 from ..models import Delegate, Delegation, StaffUser
 from . import audit
+from .identity import export_values
 from .printing import SelectionFilter
 
 # country_name: the country's display name (the host's protocol, countries.py), for readers
@@ -50,24 +52,29 @@ def _export_value(value: Any) -> str:
     return str(value)
 
 
-def delegate_row(delegate: Delegate, delegation_names: dict[int, str] | None = None
-                 ) -> list[str]:
+def delegate_row(delegate: Delegate, delegation_names: dict[int, str] | None = None, *,
+                 reveal_identity: bool = False) -> list[str]:
+    """One delegate's cells; identity secrets masked unless `reveal_identity`
+    (auth.may_see_identity; an import reads a masked value as "keep what is stored")."""
     details = delegate.details or {}
     values: list[Any] = [delegate.reference, delegate.status]
     values += [getattr(delegate, name) for name in COMMON_FIELDS]
     values += [details.get(name) for name in ALL_CATEGORY_FIELD_NAMES]
+    values += list(export_values(delegate.identity, reveal=reveal_identity).values())
     values.append(country_name(delegate.country, "en") if delegate.country else "")
     values.append((delegation_names or {}).get(delegate.delegation_id or 0, ""))
     return [neutralise(_export_value(v)) for v in values]
 
 
-def export_rows(selection: SelectionFilter) -> Iterator[list[str]]:
+def export_rows(selection: SelectionFilter, *, reveal_identity: bool = False
+                ) -> Iterator[list[str]]:
     """The header, then one row per delegate of the selection (streamed in chunks)."""
     yield list(EXPORT_COLUMNS)
     names = dict(db.session.execute(select(Delegation.id, Delegation.name_en)).tuples().all())
-    stmt = selection.query().execution_options(yield_per=500)
+    stmt = selection.query().options(selectinload(Delegate.identity)) \
+        .execution_options(yield_per=500)
     for delegate in db.session.scalars(stmt):
-        yield delegate_row(delegate, names)
+        yield delegate_row(delegate, names, reveal_identity=reveal_identity)
 
 
 def write_csv(rows: Iterable[list[str]], out: IO[bytes]) -> int:
@@ -96,12 +103,14 @@ def write_xlsx(rows: Iterable[list[str]], out: IO[bytes]) -> int:
     return max(count, 0)
 
 
-def export(selection: SelectionFilter, fmt: str, out: IO[bytes]) -> int:
+def export(selection: SelectionFilter, fmt: str, out: IO[bytes], *,
+           reveal_identity: bool = False) -> int:
     """Write the selection as "csv" or "xlsx" to `out`; returns the number of delegates."""
+    rows = export_rows(selection, reveal_identity=reveal_identity)
     if fmt == "csv":
-        return write_csv(export_rows(selection), out)
+        return write_csv(rows, out)
     if fmt == "xlsx":
-        return write_xlsx(export_rows(selection), out)
+        return write_xlsx(rows, out)
     raise ValueError(f"unknown export format {fmt!r}")
 
 

@@ -107,5 +107,9 @@ def save_settings(edition: Edition, values: dict[str, Any], *,
     if changes:
         audit.record(None, "edition_settings", staff=staff, edition=edition.slug,
                      changes=changes)
+    if "identity_categories" in changes:  # who waits as `incomplete` changed
+        from .identity import refresh_edition
+
+        refresh_edition(edition)
     db.session.commit()
     return changes

@@ -27,6 +27,7 @@ from ..models import (
     AuditEntry,
     Checkpoint,
     Delegate,
+    DelegateIdentity,
     DelegatePhoto,
     Edition,
     OutboxMessage,
@@ -141,6 +142,9 @@ def purge_edition(slug: str, *, force: bool = False, today: date | None = None
     try:
         counts["delegates"] = _rowcount(db.session.execute(
             update(Delegate).where(Delegate.edition_id == eid).values(**ERASED_DELEGATE)
+            .execution_options(**opts)))
+        counts["identity"] = _rowcount(db.session.execute(
+            delete(DelegateIdentity).where(DelegateIdentity.edition_id == eid)
             .execution_options(**opts)))
         counts["photos"] = _rowcount(db.session.execute(
             delete(DelegatePhoto).where(DelegatePhoto.edition_id == eid)

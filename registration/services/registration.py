@@ -20,6 +20,7 @@ from ..signals import delegate_registered
 from ..text import new_reference
 from ..validation import email_key, email_keys
 from . import audit
+from .identity import save_identity
 
 
 class RegistrationRefused(Exception):
@@ -120,6 +121,8 @@ def build_delegate(clean: dict[str, Any], *, source: RecordSource,
         needs_reprint=False,
     )
     delegate.refresh_search_text()
+    if clean.get("identity") is not None:  # asked for this category (identity_rules.py)
+        save_identity(delegate, clean["identity"])
     return delegate
 
 

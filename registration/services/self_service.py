@@ -35,6 +35,7 @@ from ..signals import delegate_cancelled
 from ..validation import clean_record, email_key, email_keys
 from . import audit, eticket, mail
 from .delegate_edit import email_taken, form_data
+from .identity import save_identity
 from .mail import outbox
 
 ACTOR = "delegate"
@@ -178,6 +179,8 @@ def apply_edit(delegate: Delegate, data: dict[str, Any], *, locale: str | None =
     if details != old_details:
         delegate.details = details
         result.applied.append("details")
+    if save_identity(delegate, clean.get("identity"), actor=ACTOR):
+        result.applied.append("identity")
     if "email" in result.applied and email_key(delegate.email) != delegate.email_key:
         # A different inbox (not just different capitals): earlier links die.
         delegate.email_key = email_key(delegate.email)
@@ -282,6 +285,9 @@ def export_data(delegate: Delegate) -> dict[str, Any]:
         },
         "photo_jpeg_base64": (base64.b64encode(delegate.photo.jpeg).decode("ascii")
                               if delegate.photo is not None else None),
+        # Identity data in clear: it is the delegate's own (None when none is stored).
+        "identity": (delegate.identity.as_dict() if delegate.identity is not None else None),
+        "vetting_status": delegate.vetting_status,
         "history": [
             # Staff accounts are named "staff:<email>": the delegate sees "staff".
             {"action": e.action, "actor": e.actor.partition(":")[0], "at": _iso(e.created_at),
@@ -325,6 +331,9 @@ def erase(delegate: Delegate) -> None:
     if delegate.photo is not None:
         db.session.delete(delegate.photo)
         delegate.photo = None
+    if delegate.identity is not None:
+        db.session.delete(delegate.identity)
+        delegate.identity = None
     db.session.flush()
     # Stored emails hold names and addresses: queued ones are dropped, sent ones deleted.
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.delegate_id == delegate.id))

@@ -27,6 +27,7 @@ from ..models import Delegate, Edition, StaffUser, VisaLetter, VisaLetterState
 from ..models.visa import OPEN_STATES
 from . import audit
 from .badge_signing import public_keys, signing_key
+from .identity import mask
 from .manage_links import base_url, path_for
 
 if TYPE_CHECKING:
@@ -50,12 +51,6 @@ def offered(edition: Edition | None = None) -> bool:
     """Whether the edition offers visa letters (it asks for identity data)."""
     edition = edition or current_edition()
     return bool(edition is not None and edition.identity_categories)
-
-
-def mask(value: str | None) -> str:
-    """A document number as shown to people who may not see it: the last 3 characters."""
-    value = value or ""
-    return "•" * max(len(value) - 3, 3) + value[-3:] if value else ""
 
 
 def default_purpose(edition: Edition) -> str:

@@ -80,17 +80,21 @@ def _delegation_id(name: str) -> int | None:
 @status_option
 @click.option("--delegation", default="", metavar="NAME",
               help="Only the delegates of this delegation (its English name).")
+@click.option("--reveal-identity", is_flag=True,
+              help="Write dates of birth and document numbers in clear (default: masked).")
 def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[str, ...],
-                   delegation: str) -> None:
+                   delegation: str, reveal_identity: bool) -> None:
     """Export delegates (optionally filtered) to a CSV or XLSX file."""
     fmt = _format(output)
     selection = printing.BatchFilter(categories=categories, statuses=statuses,
                                      delegation_id=_delegation_id(delegation))
     with open(output, "wb") as out:
-        count = delegate_export.export(selection, fmt, out)
+        count = delegate_export.export(selection, fmt, out, reveal_identity=reveal_identity)
     delegate_export.record_export(None, fmt, count, {"category": list(categories),
                                               "status": list(statuses),
-                                              "delegation": delegation}, actor=CLI_ACTOR)
+                                              "delegation": delegation,
+                                              "identity_in_clear": reveal_identity},
+                                  actor=CLI_ACTOR)
     click.echo(f"{count} delegates written to {output}")
 
 

@@ -10,15 +10,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from ..auth import roles_required
+from ..auth import may_see_identity, roles_required
 from ..countries import country_choices
 from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFIC_LABELS, THEMES
 from ..i18n import current_language
+from ..identity_rules import identity_asked
 from ..models import STATUS_LABELS, Delegate, InvalidTransition, Role, Status
 from ..services import accreditation, delegate_record, delegate_search, self_service
 from ..services import delegations as delegation_service
 from ..services.audit_text import field_label
 from ..services.delegate_edit import EditRefused, edit_delegate, form_data
+from ..services.identity import identity_lines, stored_hints
 from ..services.photos import photo_aspect
 from ..services.printing import REPRINT_REASONS
 from ..validation import phone_is_verified
@@ -113,6 +115,9 @@ def _render_record(delegate: Delegate, reject_form: RejectForm | None = None,
         current_values=record.current_values, photo_aspect=photo_aspect(),
         honorifics=HONORIFIC_LABELS, field_label=field_label,
         phone_verified=phone_is_verified(delegate.phone) if delegate.phone else True,
+        identity_lines=identity_lines(delegate.identity, lang=current_language(),
+                                      reveal=may_see_identity(current_user)),
+        identity_asked=identity_asked(delegate.category),
     ), status
 
 
@@ -179,8 +184,10 @@ def edit(public_id: uuid.UUID):
             # Prefill what the delegate asked for after printing; saving applies and audits it.
             data.update(self_service.pending_change_request(delegate) or {})
         form = DeskEditForm(data=data, lang=current_language())
+        form.show_stored_identity(stored_hints(delegate.identity))
         return render_template("staff/edit.html", form=form, delegate=delegate)
     form = DeskEditForm(lang=current_language())
+    form.show_stored_identity(stored_hints(delegate.identity), empty=False)
     if form.validate():
         try:
             changes = edit_delegate(delegate, form.cleaned, current_user._get_current_object())

@@ -83,6 +83,19 @@ class SettingsForm(LetterheadFields, FlaskForm):
     logo = FileField(_l("Logo"), description=_l("PNG or JPEG, at most %(mb)d MB.",
                                                 mb=service.LOGO_MAX_BYTES // (1024 * 1024)))
     remove_logo = BooleanField(_l("Remove the logo"))
+    identity_categories = SelectMultipleField(
+        _l("Identity document required"),
+        choices=[SelectChoice(key, label) for key, label in CATEGORIES.items()],
+        option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False),
+        description=_l("Delegates of the ticked categories give their nationality and travel "
+                       "document (kept encrypted)."))
+    vetting_required = BooleanField(
+        _l("Vetting: badges print and doors admit only delegates cleared by vetting"))
+    photo_required = BooleanField(_l("Photo required: accreditation waits for a photo"))
+    identity_retention_days = IntegerField(
+        _l("Delete identity data this many days after the last day"),
+        validators=[Optional(), NumberRange(min=1, max=3650, message=_l(
+            "Enter a number of days, at least 1."))])
 
     def capacity_fields(self) -> list[tuple[str, Field]]:
         return [(key, self[f"capacity_{key}"]) for key in CATEGORY_KEYS]
@@ -135,6 +148,12 @@ class SettingsForm(LetterheadFields, FlaskForm):
             "capacities": {key: field.data for key, field in self.capacity_fields()
                            if field.data is not None},
             **self.letterhead_values(),
+            "identity_categories": [k for k in CATEGORY_KEYS
+                                    if k in (self.identity_categories.data or [])],
+            "vetting_required": bool(self.vetting_required.data),
+            "photo_required": bool(self.photo_required.data),
+            **({"identity_retention_days": self.identity_retention_days.data}
+               if self.identity_retention_days.data is not None else {}),
         }
 
 
@@ -155,6 +174,9 @@ def _form_for(edition: Edition) -> SettingsForm:
                                                       edition.timezone)
     data["invitation_only"] = list(edition.invitation_only or [])
     data.update(letterhead_data(edition))
+    data["identity_categories"] = list(edition.identity_categories or [])
+    for name in ("vetting_required", "photo_required", "identity_retention_days"):
+        data[name] = getattr(edition, name)
     for key in CATEGORY_KEYS:
         data[f"capacity_{key}"] = (edition.capacities or {}).get(key)
     return SettingsForm(formdata=None, data=data)

@@ -71,12 +71,14 @@ class WalkInForm(DelegateForm):
         _l("The delegate has read the privacy notice and consents to the processing of their "
            "personal data for accreditation.")
     )
+    require_identity = False
 
 
 class DeskEditForm(DelegateForm):
     """Editing at the desk: consent is on file already; category answers may stay empty."""
 
     require_category_fields = False
+    require_identity = False
 
     def validate(self, extra_validators=None) -> bool:
         ok = FlaskForm.validate(self, extra_validators)

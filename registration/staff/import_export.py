@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import tasks
-from ..auth import roles_required
+from ..auth import may_see_identity, roles_required
 from ..models import Role
 from ..services import (
     delegate_export,
@@ -78,8 +78,10 @@ def export_delegates(fmt: str):
     selection = printing.filter_from_args(request.args)
     # send_file streams it and closes it when the response is done.
     out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
-    count = delegate_export.export(selection, fmt, out)
-    delegate_export.record_export(current_user, fmt, count, request.args.to_dict())
+    reveal = may_see_identity(current_user)
+    count = delegate_export.export(selection, fmt, out, reveal_identity=reveal)
+    delegate_export.record_export(current_user, fmt, count,
+                                  {**request.args.to_dict(), "identity_in_clear": reveal})
     out.seek(0)
     response = send_file(out, mimetype=MIMETYPES[fmt], as_attachment=True,
                          download_name=delegate_export.export_filename(fmt), max_age=0)

@@ -18,6 +18,7 @@ SWEEP_JOBS = "registration.sweep_jobs"
 PRUNE_JOBS = "registration.prune_jobs"
 PURGE_EXPIRED = "registration.purge_expired_editions"
 PRINT_ON_PRINTER = "registration.print_on_printer"
+PURGE_IDENTITY = "registration.purge_expired_identity"
 JOB_TASKS = {JobKind.PRINT.value: PRINT_BADGES, JobKind.IMPORT.value: IMPORT_DELEGATES,
              JobKind.PRINTER.value: PRINT_ON_PRINTER}
 
@@ -79,6 +80,17 @@ def purge_expired_editions() -> dict[str, dict[str, int]]:
     return purged
 
 
+def purge_expired_identity() -> dict[str, int]:
+    """Delete identity data `identity_retention_days` after each edition's last day
+    (services.identity.purge_expired_identity; audited there with the counts)."""
+    from ..services import identity
+
+    purged = identity.purge_expired_identity()
+    for slug, count in purged.items():
+        log.warning("retention: identity data of %d delegates of %s deleted", count, slug)
+    return purged
+
+
 TASKS: dict[str, Any] = {
     PRINT_BADGES: print_badges,
     PRINT_ON_PRINTER: print_badges,  # the same runner: services.job_work picks by kind
@@ -87,6 +99,7 @@ TASKS: dict[str, Any] = {
     SWEEP_JOBS: sweep_jobs,
     PRUNE_JOBS: prune_jobs,
     PURGE_EXPIRED: purge_expired_editions,
+    PURGE_IDENTITY: purge_expired_identity,
 }
 
 

@@ -36,6 +36,7 @@ def schedule(app: Flask) -> dict[str, tuple[str, float]]:
                                                       or 20)),
         "prune-jobs": (definitions.PRUNE_JOBS, 3600.0),
         "retention-purge": (definitions.PURGE_EXPIRED, 6 * 3600.0),
+        "identity-purge": (definitions.PURGE_IDENTITY, 6 * 3600.0),
     }
 
 

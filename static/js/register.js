@@ -16,9 +16,22 @@
       s.querySelectorAll("input, select, textarea").forEach(function (el) { el.disabled = !on; });
     });
   }
+  // The identity document fields, for the categories the edition asks them of.
+  var identity = form.querySelector(".identity-section");
+  function showIdentity() {
+    var chosen = form.querySelector('input[name="category"]:checked');
+    if (!identity) return;
+    var on = !chosen || identity.dataset.categories.split(" ").indexOf(chosen.value) !== -1;
+    identity.hidden = !on;
+    identity.querySelectorAll("input, select").forEach(function (el) { el.disabled = !on; });
+  }
   if (radios.length) {  // a form without the category choice shows its sections as they are
-    radios.forEach(function (r) { r.addEventListener("change", showCategory); });
+    radios.forEach(function (r) {
+      r.addEventListener("change", showCategory);
+      r.addEventListener("change", showIdentity);
+    });
     showCategory();
+    showIdentity();
   }
 
   // Searchable country list: typing filters the options of the select below.

@@ -16,6 +16,7 @@ from ..models import Delegation, Role, Status
 from ..services import accreditation, focal_signin
 from ..services import delegations as service
 from . import bp
+from .delegates import flash_no_photo
 
 
 def _delegation_or_404(delegation_id: int) -> Delegation:
@@ -61,6 +62,7 @@ def approve_nominations(delegation_id: int) -> ResponseReturnValue:
     result = accreditation.approve_many([m.id for m in chosen], current_user._get_current_object())
     flash(_("%(n)d nominations of %(name)s accredited.", n=len(result.done),
             name=delegation.name_en), "success")
+    flash_no_photo(result.no_photo)
     return _back(delegation)
 
 

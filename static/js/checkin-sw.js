@@ -9,7 +9,8 @@
  *
  * The page and the snapshot name delegates and carry the session's CSRF token: they live in
  * a cache of their own that signing out deletes (static/js/staff.js). Scans (POSTs) and
- * photos are never cached.
+ * photos are never cached here; the page itself keeps the photos' small copies for offline
+ * use (scanner.js, cache "checkin-photos-v1", also deleted on sign-out).
  */
 "use strict";
 

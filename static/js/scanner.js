@@ -160,7 +160,7 @@
   // Keep the thumbnail of every delegate in the snapshot (see the header).
   function cachePhotos(snap) {
     if (!window.caches || state.photoSync) return state.photoSync || Promise.resolve();
-    var wanted = new Set();
+    var wanted = new Set(), kept = 0;
     snap.delegates.forEach(function (d) { if (d.thumb_url) wanted.add(absolute(d.thumb_url)); });
     state.photoSync = caches.open(PHOTO_CACHE).then(function (cache) {
       return cache.keys().then(function (keys) {
@@ -168,6 +168,7 @@
         keys.forEach(function (req) {
           if (wanted.has(req.url)) have.add(req.url); else cache.delete(req);
         });
+        kept = have.size;
         var missing = Array.from(wanted).filter(function (u) { return !have.has(u); });
         var next = 0;
         var worker = function () {
@@ -177,7 +178,7 @@
             var type = res.headers.get("Content-Type") || "";
             // Not a photo (signed out: the login page) is not kept.
             if (res.ok && !res.redirected && type.indexOf("image/") === 0) {
-              return cache.put(url, res);
+              return cache.put(url, res).then(function () { kept++; });
             }
           }).catch(function () { /* offline again: the next snapshot tries again */ })
             .then(worker);
@@ -189,7 +190,7 @@
     }).catch(function () { /* no Cache Storage here: no offline photos */ })
       .then(function () {
         state.photoSync = null;
-        root.dataset.photosCached = String(wanted.size);
+        root.dataset.photosCached = String(kept); // how many the device holds now
       });
     return state.photoSync;
   }

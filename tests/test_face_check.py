@@ -351,3 +351,21 @@ def test_photos_from_before_thumbnails_get_one_on_first_request(app, make_delega
     # Making the thumbnail is not a new photo: the address stays, the device keeps its copy.
     second = door.get("/api/v1/checkin-snapshot").get_json()
     assert {d["public_id"]: d for d in second["delegates"]}[str(public_id)]["thumb_url"] == url
+
+
+def test_an_approving_invitation_registers_and_waits_for_the_photo(app, runner, client,
+                                                                   csrf_from, form_data):
+    switched = runner.invoke(args=["editions", "settings", "--photo-required", "on"])
+    assert switched.exit_code == 0, switched.output
+    created = runner.invoke(args=["invitations", "create", "na.li@example.org", "--category",
+                                  "government", "--approve"])
+    assert created.exit_code == 0, created.output
+    link = "/" + created.output.split("://", 1)[1].split("/", 1)[1].split()[0]
+    data = form_data(csrf_from(client.get(link).get_data(as_text=True)), "government",
+                     email="na.li@example.org")
+    assert client.post(link, data=data).status_code == 303
+    with app.app_context():
+        delegate = db.session.scalars(select(Delegate)).one()
+        assert delegate.status == "submitted"  # not accredited without a photo
+        photos.set_photo(delegate, process_photo(face_jpeg()), None)
+        assert accreditation.approve(delegate, None).status == "approved"

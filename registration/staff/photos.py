@@ -13,6 +13,7 @@ from ..models import Role
 from ..services import photos
 from ..services.photos import PhotoRejected
 from . import bp
+from .delegates import _render_record as render_record
 from .delegates import delegate_or_404, record_url
 
 
@@ -41,7 +42,7 @@ def photo_upload(public_id: uuid.UUID):
             return jsonify(error=exc.reason, message=message, override_allowed=face), exc.status
         if face:  # a plain form error on the record, where the override field is
             flash(message, "error")
-            return redirect(record_url(delegate) + "#photo", 303)
+            return render_record(delegate, status=exc.status)
         abort(exc.status, exc.message)
     photos.set_photo(delegate, jpeg, current_user, source=source, face_override=override)
     message = _("Photo saved.")

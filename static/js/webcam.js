@@ -85,6 +85,9 @@
           .then(function (res) {
             if (res.ok) { stopCamera(); window.location.reload(); return; }
             showError(res.body.message || "The photo was refused.");
+            // Refused by the face check: open the desk's override (reason) field.
+            var details = form.querySelector("details.face-override");
+            if (res.body.override_allowed && details) details.open = true;
           })
           .catch(function (err) { showError("The photo could not be sent: " + err.message); })
           .then(function () { capture.disabled = false; });

@@ -46,9 +46,12 @@ def _blueprints() -> list:
     from .delegation import bp as delegation_bp
     from .delegation import views as _delegation_views  # noqa: F401
     from .kiosk import bp as kiosk_bp
+    from .public import verify as _public_verify  # noqa: F401
     from .public.views import bp as public_bp
     from .self_service import bp as self_service_bp
+    from .self_service import vetting_answer as _vetting_answer  # noqa: F401
     from .self_service import views as _self_service_views  # noqa: F401
+    from .self_service import visa as _self_service_visa  # noqa: F401
     from .staff import (  # noqa: F401
         accounts,
         checkpoints,
@@ -64,6 +67,8 @@ def _blueprints() -> list:
         printers,
         printing,
         signin,
+        vetting,
+        visa_letters,
         walk_in,
     )
     from .staff import bp as staff_bp

@@ -119,3 +119,9 @@ def roles_required(*roles: Role) -> Callable:
         return wrapper
 
     return decorator
+
+
+def may_see_identity(user: Any) -> bool:
+    """Whether `user` sees identity data unmasked: the vetting role and administrators."""
+    return bool(getattr(user, "is_authenticated", False)
+                and getattr(user, "role", None) in {Role.VETTING, Role.ADMIN})

@@ -71,8 +71,8 @@ def welcome(url: str) -> None:
         click.echo("  (shown once: sign in and change it, or create your own account with")
         click.echo("   flask --app wsgi staff create YOU@EXAMPLE.ORG --role admin)")
     else:
-        click.echo("  Staff accounts: flask --app wsgi staff list  "
-                   "(new one: flask --app wsgi staff create EMAIL --role admin|desk|scanner)")
+        click.echo("  Staff accounts: flask --app wsgi staff list  (new one: flask --app wsgi "
+                   "staff create EMAIL --role admin|desk|scanner|vetting)")
     from badges.fonts import missing_fonts_hint
 
     hint = missing_fonts_hint()
@@ -86,12 +86,12 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(welcome)
     # Command groups live beside their area: staff, delegates + badges, devices +
     # checkpoints, mail.
-    from . import cli_delegations, cli_editions, cli_invitations, cli_mail
+    from . import cli_delegations, cli_editions, cli_invitations, cli_mail, cli_vetting, cli_visa
     from .checkin import cli as checkin_cli
     from .staff import cli as staff_cli
     from .staff import cli_delegates, cli_printers
 
     for module in (staff_cli, cli_delegates, checkin_cli, cli_mail, cli_editions,
-                   cli_invitations, cli_delegations, cli_printers):
+                   cli_invitations, cli_delegations, cli_printers, cli_vetting, cli_visa):
         for command in module.commands:
             app.cli.add_command(command)

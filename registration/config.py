@@ -262,6 +262,8 @@ def _hardening(env: dict[str, str], production: bool) -> dict[str, Any]:
         "RATELIMIT_MANAGE_LINK": text("RATELIMIT_MANAGE_LINK", "3 per hour"),
         "RATELIMIT_STAFF_LOGIN": text("RATELIMIT_STAFF_LOGIN", "10 per minute"),
         "RATELIMIT_API": text("RATELIMIT_API", "50 per second"),
+        # The visa-letter verification page (/verify/<token>), per client address.
+        "RATELIMIT_VERIFY": text("RATELIMIT_VERIFY", "30 per minute"),
         # At most this many mails per recipient address per hour from the public flows
         # (registration confirmation, manage links); counted in the outbox table.
         "MAIL_PUBLIC_PER_RECIPIENT_PER_HOUR": number("MAIL_PUBLIC_PER_RECIPIENT_PER_HOUR", 3),

@@ -1,12 +1,15 @@
 """The forum's vocabulary: categories, honorifics, themes and the field names.
 
 One source of truth for the registration form, the import template, exports and the badge
-data. Field names are stable snake_case: they are the CSV column names too.
+data. Field names are stable snake_case: they are the CSV column names too, except where
+FILE_COLUMNS says otherwise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -74,12 +77,15 @@ class CategoryField:
     kind: str  # "text", "country", "bool", "themes", "url"
     required: bool = False
     max_length: int = 200
+    # Its column in import/export files where that is not `name` (see FILE_COLUMNS).
+    column: str = ""
 
 
 CATEGORY_FIELDS: dict[str, tuple[CategoryField, ...]] = {
     "government": (
         CategoryField("ministry", _l("Ministry / agency"), "text", required=True),
-        CategoryField("delegation", _l("Delegation (country or region)"), "country"),
+        CategoryField("delegation", _l("Delegation (country or region)"), "country",
+                      column="delegation_country"),
         CategoryField("head_of_delegation", _l("I am the head of my delegation"), "bool"),
     ),
     "expert": (
@@ -102,7 +108,38 @@ ALL_CATEGORY_FIELD_NAMES: tuple[str, ...] = tuple(
     f.name for fields in CATEGORY_FIELDS.values() for f in fields
 )
 
+# Field name → file column, where they differ. A file's `delegation` column is the
+# Delegation a delegate belongs to (its name: the export writes it, the invitation import
+# reads it), so the government's own `delegation` field, a country code, is
+# `delegation_country` in files.
+FILE_COLUMNS: dict[str, str] = {f.name: f.column for fields in CATEGORY_FIELDS.values()
+                                for f in fields if f.column}
+FIELDS_OF_COLUMNS: dict[str, str] = {column: name for name, column in FILE_COLUMNS.items()}
+# Column names of older files → today's: a delegate import still reads them when the file
+# lacks today's column (files exported before `delegation_country`).
+LEGACY_COLUMNS: dict[str, str] = {"delegation": "delegation_country"}
+
+
+def column_of(name: str) -> str:
+    """The file column of a form field."""
+    return FILE_COLUMNS.get(name, name)
+
+
+def field_of(column: str) -> str:
+    """The form field of a file column (one of EXCHANGE_COLUMNS)."""
+    return FIELDS_OF_COLUMNS.get(column, column)
+
+
 # The CSV/XLSX column order for imports and exports.
-EXCHANGE_COLUMNS: tuple[str, ...] = COMMON_FIELDS + ALL_CATEGORY_FIELD_NAMES
+EXCHANGE_COLUMNS: tuple[str, ...] = COMMON_FIELDS + tuple(
+    column_of(name) for name in ALL_CATEGORY_FIELD_NAMES)
+
+
+def record_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A file row ({column: value}) keyed by form field, for validation.clean_record. A
+    column named like a field whose file column is another (a file's `delegation`) is no
+    form value and is left out."""
+    return {field_of(column): value for column, value in record.items()
+            if column not in FILE_COLUMNS}
 
 NAME_MAX = 120

@@ -30,7 +30,7 @@ from werkzeug.security import generate_password_hash
 from registration import create_app
 from registration.editions import marked_current
 from registration.extensions import db
-from registration.fields import EXCHANGE_COLUMNS
+from registration.fields import ALL_CATEGORY_FIELD_NAMES, COMMON_FIELDS
 from registration.models import Checkpoint, Delegate, Edition, StaffUser, Status
 from registration.services.registration import build_delegate
 from registration.validation import clean_record
@@ -38,6 +38,8 @@ from registration.validation import clean_record
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "delegates.csv"
 STAFF_PASSWORD = "correct horse battery staple"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+# The form's field names (make_delegate's keyword arguments that are form values).
+FORM_FIELDS = frozenset((*COMMON_FIELDS, *ALL_CATEGORY_FIELD_NAMES))
 
 
 def _recreate_database(url: sa.URL, name: str, create: bool = True) -> None:
@@ -366,7 +368,7 @@ def make_delegate(request: pytest.FixtureRequest) -> Callable[..., Delegate]:
             "country": "CN", "email": f"person{n}@example.org", "phone": "+86 138 0013 8000",
             "ministry": "MPS",
         }
-        data.update({k: v for k, v in fields.items() if k in EXCHANGE_COLUMNS})
+        data.update({k: v for k, v in fields.items() if k in FORM_FIELDS})
         clean, errors = clean_record(data, require_category_fields=False,
                                      require_consent=False)
         assert not errors, errors
@@ -379,7 +381,7 @@ def make_delegate(request: pytest.FixtureRequest) -> Callable[..., Delegate]:
             delegate.printed_at = datetime.now(UTC)
             delegate.print_count = 1
         for name, value in fields.items():
-            if name not in EXCHANGE_COLUMNS:
+            if name not in FORM_FIELDS:
                 setattr(delegate, name, value)
         delegate.refresh_search_text()
         db.session.add(delegate)

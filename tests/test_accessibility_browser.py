@@ -21,6 +21,7 @@ from werkzeug.security import generate_password_hash
 
 from registration.extensions import db
 from registration.models import Delegate, StaffUser
+from registration.services import delegations as delegation_service
 from registration.services import manage_links
 
 pytestmark = pytest.mark.browser
@@ -159,6 +160,14 @@ def test_public_and_manage_pages(app, live_server, browser_page, delegate, lang,
     if phone and horizontal_overflow(page) > 0:
         problems.append("/register (errors): scrolls sideways at 360 px")
 
+    # The vetting service asks for more information: the question box on the manage page.
+    from registration.services import vetting
+
+    with app.app_context():
+        vetting.decide(db.session.get(Delegate, _d.id), "more_info",
+                       "Please confirm your employer since 2020.", None, actor="cli")
+    problems += _audit(page, live_server + manage, phone=phone, no_sideways=True)
+
     _register(page, live_server)
     problems += _audit(page, f"{live_server}/register/confirmation", phone=phone,
                        no_sideways=True)
@@ -192,14 +201,25 @@ def test_staff_pages(app, live_server, browser_page, delegate, make_delegate, la
                                                       "rejected"][i],
                           printed=i == 1, ministry="MPS", institution="PKU", focus="Relief")
         public_id = db.session.scalars(select(Delegate.public_id)).first()
+        unodc, _focals = delegation_service.create(
+            "UNODC", "AT", kind="organisation", focal_emails=["liaison@unodc.example.org"],
+            quotas={"government": 2})
+        olga = make_delegate("government", given_name="Olga", ministry="UNODC",
+                             delegation_id=unodc.id)
+        substitute = f"/staff/delegations/{unodc.id}/substitute/{olga.public_id}"
     context, page = _open(browser_page, WIDTHS[width], lang, live_server)
     problems = _audit(page, f"{live_server}/staff/login", phone=phone, no_sideways=True)
     _sign_in(app, page, live_server)
     for path in ("/staff/delegates", f"/staff/delegates/{public_id}",
                  f"/staff/delegates/{public_id}/edit", "/staff/walk-in", "/staff/import",
                  "/staff/export", "/staff/print", "/staff/dashboard", "/staff/accounts",
-                 "/staff/devices", "/staff/checkpoints"):
+                 "/staff/devices", "/staff/checkpoints", substitute, "/staff/vetting",
+                 f"/staff/vetting/{public_id}"):
         problems += _audit(page, live_server + path, phone=phone, no_sideways=False)
+    # The delegations page with its delegates' table open.
+    page.goto(f"{live_server}/staff/delegations")
+    page.click("details.delegation-members summary")
+    problems += [f"/staff/delegations: {v}" for v in axe_violations(page)]
     if phone:
         # The delegates table scrolls inside its own box, not the page.
         page.goto(f"{live_server}/staff/delegates")

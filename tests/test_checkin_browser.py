@@ -748,3 +748,39 @@ def test_signing_out_deletes_the_kept_photos(app, live_server, staff_account, ma
             assert errors == []
         finally:
             browser.close()
+
+
+def test_scanner_names_an_organisation_delegation_online_and_offline(
+        app, runner, live_server, staff_account, make_delegate):
+    """An international organisation's delegate: the door shows the organisation's name,
+    from the server's answer and, with the network cut, from the offline list."""
+    from registration.models import Delegation
+
+    created = runner.invoke(args=["delegations", "create", "UNODC", "--country", "AT",
+                                  "--kind", "organisation", "--focal-point",
+                                  "liaison@unodc.example.org", "--quota", "government=2"])
+    assert created.exit_code == 0, created.output
+    with app.app_context():
+        unodc = db.session.scalars(select(Delegation.id)).one()
+        online = make_delegate(status="badge_printed", given_name="Olga", country="FR",
+                               delegation_id=unodc)
+        offline = make_delegate(status="badge_printed", given_name="Ivan", country="FR",
+                                delegation_id=unodc)
+        codes = token_for(online), token_for(offline)
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            context = browser.new_context()
+            page, errors = _sign_in_and_open_scanner(context, live_server)
+            result, meta = page.locator("#result"), page.locator("#result-meta")
+            for code, cut in zip(codes, (False, True), strict=True):
+                context.set_offline(cut)
+                page.keyboard.type(code)
+                page.keyboard.press("Enter")
+                expect(result).to_have_attribute("data-status", "checked_in")
+                expect(result).to_have_attribute("data-offline", "1" if cut else "0")
+                expect(meta).to_have_text("Government official · UNODC · France")
+            context.set_offline(False)
+            assert errors == []
+        finally:
+            browser.close()

@@ -10,6 +10,7 @@ import email.policy
 import io
 import re
 import uuid
+from pathlib import Path
 
 import sqlalchemy as sa
 from reportlab.pdfgen import canvas
@@ -297,7 +298,7 @@ def test_desk_page_approves_changes_quotas_and_adds_focal_points(app, runner, cl
     text = out.read_text(encoding="utf-8-sig")
     header = text.splitlines()[0].split(",")
     rows = [line.split(",") for line in text.splitlines()[1:]]
-    assert header[-1] == "delegation_name" and [row[-1] for row in rows] == ["France"] * 3
+    assert header[-1] == "delegation" and [row[-1] for row in rows] == ["France"] * 3
     assert runner.invoke(args=["delegates", "export", "-o", str(out), "--delegation",
                                "Atlantis"]).exit_code == 1
 
@@ -338,7 +339,8 @@ def test_delegation_batch_print_head_first_with_a_cover_sheet(app, runner, csrf_
 
 
 def test_scanner_and_badge_name_an_organisation_not_its_seat(app, runner, csrf_from,
-                                                             form_data, tmp_path):
+                                                             form_data, tmp_path,
+                                                             make_delegate):
     import pypdfium2 as pdfium
 
     focal = app.test_client()
@@ -350,13 +352,25 @@ def test_scanner_and_badge_name_an_organisation_not_its_seat(app, runner, csrf_f
     [olga] = members(app, "UNODC")
     with app.app_context():
         db.session.get(Delegate, olga.id).status = "approved"
+        france = db.session.scalars(sa.select(Delegation.id).where(
+            Delegation.name_en == "France")).one()
+        paul = make_delegate(status="approved", given_name="Paul", country="FR",
+                             delegation_id=france)
+        solo = make_delegate(status="approved", given_name="Solo")
         db.session.commit()
+        paul_id, solo_id = paul.public_id, solo.public_id
         device = device_svc.issue("Door")[1]
     out = tmp_path / "unodc.pdf"
     assert runner.invoke(args=["badges", "print", "-o", str(out), "--delegation", "UNODC",
                                "--layout", "a6"]).exit_code == 0
     document = pdfium.PdfDocument(out.read_bytes())
-    assert "UNODC" in document[0].get_textpage().get_text_range()
+    badge_text = document[0].get_textpage().get_text_range()
+    # The organisation's name where the country would be (Olga's country is France).
+    assert "UNODC" in badge_text and "France" not in badge_text
+    # The offline list carries it too, only where it says more than the country.
+    names = {pid: snapshot_entry(app, device, pid)["delegation_name"]
+             for pid in (olga.public_id, paul_id, solo_id)}
+    assert names == {olga.public_id: "UNODC", paul_id: None, solo_id: None}
     with app.app_context():
         badge = token_for(db.session.get(Delegate, olga.id))
     answer = app.test_client().post(
@@ -364,3 +378,193 @@ def test_scanner_and_badge_name_an_organisation_not_its_seat(app, runner, csrf_f
         json={"code": badge, "checkpoint": "main", "nonce": uuid.uuid4().hex}).get_json()
     assert answer["status"] == "checked_in"
     assert answer["delegate"]["delegation_name"] == "UNODC"
+
+
+# --- the desk does what a focal point does -------------------------------------------------
+
+def door_answer(app, device: str, code: str) -> dict:
+    return app.test_client().post(
+        "/api/v1/checkins", headers={"Authorization": f"Bearer {device}"},
+        json={"code": code, "checkpoint": "main", "nonce": uuid.uuid4().hex}).get_json()
+
+
+def snapshot_entry(app, device: str, public_id) -> dict:
+    snapshot = app.test_client().get("/api/v1/checkin-snapshot",
+                                     headers={"Authorization": f"Bearer {device}"}).get_json()
+    return next(d for d in snapshot["delegates"] if d["public_id"] == str(public_id))
+
+
+def test_the_desk_substitutes_a_delegate_and_the_old_badge_is_refused(
+        app, runner, client, csrf_from, form_data, login):
+    focal = app.test_client()
+    sign_in(focal, create(runner, quota="government=2"), csrf_from)
+    for name in ("Anne", "Bruno"):
+        assert nominate(focal, csrf_from, form_data, name,
+                        f"{name.lower()}@mfa.example.fr").status_code == 303
+    sign_in(app.test_client(), create(runner, "Germany", "protokoll@aa.example.de"),
+            csrf_from)
+    anne, _bruno = members(app)
+    with app.app_context():
+        delegate = db.session.get(Delegate, anne.id)
+        delegate.status = "badge_printed"
+        db.session.commit()
+        old_badge = token_for(delegate)
+        device = device_svc.issue("Door")[1]
+    assert door_answer(app, device, old_badge)["status"] == "checked_in"
+    assert snapshot_entry(app, device, anne.public_id)["refused"] is False
+    staff = login("desk")
+    france = anne.delegation_id
+    page = client.get("/staff/delegations").get_data(as_text=True)
+    url = f"/staff/delegations/{france}/substitute/{anne.public_id}"
+    assert url in page  # the desk's page links each delegate's substitution
+    form = client.get(url)
+    assert form.status_code == 200
+    assert "will be cancelled" in form.get_data(as_text=True) and anne.reference in \
+        form.get_data(as_text=True)
+    token = csrf_from(form.get_data(as_text=True))
+    # Another delegation's delegate is not France's to substitute.
+    with app.app_context():
+        germany = db.session.scalars(sa.select(Delegation.id).where(
+            Delegation.name_en == "Germany")).one()
+    assert client.get(f"/staff/delegations/{germany}/substitute/{anne.public_id}"
+                      ).status_code == 404
+    # The form's rules apply: nothing happens on a bad form.
+    bad = client.post(url, data=nominee(token, form_data, "Denise", "not-an-address"))
+    assert bad.status_code == 422 and "email" in bad.get_data(as_text=True)
+    assert [m.status for m in members(app)] == ["checked_in", "submitted"]
+    # Without an email, the new delegate's mail goes to the focal point.
+    done = client.post(url, data=nominee(token, form_data, "Denise", None))
+    assert done.status_code == 303, done.get_data(as_text=True)
+    anne, bruno, denise = members(app)
+    assert (anne.status, bruno.status, denise.status) == ("cancelled", "submitted",
+                                                          "submitted")
+    assert denise.given_name == "Denise" and denise.email == FOCAL
+    assert anne.badge_serial == 2
+    # The old badge: refused online, and the offline list refuses it too.
+    assert door_answer(app, device, old_badge)["status"] in ("revoked", "not_accredited")
+    entry = snapshot_entry(app, device, anne.public_id)
+    assert entry["refused"] is True and entry["badge_serial"] == 2 and "name" not in entry
+    with app.app_context():
+        trail = db.session.scalars(sa.select(AuditEntry).where(
+            AuditEntry.delegate_id.in_([anne.id, denise.id]))).all()
+    cancelled = next(e for e in trail if e.details.get("substituted_by") == denise.reference)
+    nominated = next(e for e in trail if e.details.get("substitutes") == anne.reference)
+    assert cancelled.staff_id == nominated.staff_id == staff.id
+    assert cancelled.actor == "staff:desk@forum.test"
+    # The quota still holds: the cancelled one's place was taken, none is left.
+    assert "government 2/2" in runner.invoke(args=["delegations", "list"]).output
+    # A cancelled delegate cannot be substituted again.
+    assert client.get(url).status_code == 404
+
+
+def test_the_desk_names_the_head_of_delegation_and_a_second_is_refused(
+        app, runner, client, csrf_from, form_data, login):
+    focal = app.test_client()
+    sign_in(focal, create(runner, quota="government=3"), csrf_from)
+    for name in ("Anne", "Bruno"):
+        assert nominate(focal, csrf_from, form_data, name,
+                        f"{name.lower()}@mfa.example.fr").status_code == 303
+    anne, bruno = members(app)
+    staff = login("desk")
+    france = anne.delegation_id
+    token = csrf_from(client.get("/staff/delegations").get_data(as_text=True))
+    head = f"/staff/delegations/{france}/head"
+    named = client.post(head, data={"csrf_token": token, "delegate": str(anne.public_id)},
+                        follow_redirects=True)
+    assert "Head of delegation of France: Anne Martin." in named.get_data(as_text=True)
+    second = client.post(head, data={"csrf_token": token, "delegate": str(bruno.public_id)},
+                         follow_redirects=True)
+    text = second.get_data(as_text=True)
+    assert "France already has a head of delegation: Anne Martin. Remove the current head " \
+        "first." in text
+    anne, bruno = members(app)
+    assert anne.details.get("head_of_delegation") is True
+    assert not bruno.details.get("head_of_delegation")
+    assert "head: " + anne.reference in runner.invoke(args=["delegations", "list"]).output
+    # The focal point sees the desk's choice.
+    assert "head of delegation" in focal.get("/delegation/").get_data(as_text=True)
+    client.post(head, data={"csrf_token": token, "delegate": "none"})
+    client.post(head, data={"csrf_token": token, "delegate": str(bruno.public_id)})
+    anne, bruno = members(app)
+    assert not anne.details.get("head_of_delegation")
+    assert bruno.details.get("head_of_delegation") is True
+    assert "head: " + bruno.reference in runner.invoke(args=["delegations", "list"]).output
+    with app.app_context():
+        actions = [(e.action, e.staff_id) for e in db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action.like("head_of_delegation%"))
+            .order_by(AuditEntry.id))]
+    assert actions == [("head_of_delegation", staff.id),
+                       ("head_of_delegation_removed", staff.id),
+                       ("head_of_delegation", staff.id)]
+    assert client.post(head, data={"csrf_token": token, "delegate": str(uuid.uuid4())}
+                       ).status_code == 404
+
+
+def test_export_names_the_delegation_and_filters_by_it_and_old_files_still_import(
+        app, runner, client, csrf_from, login, make_delegate, tmp_path):
+    import csv
+
+    create(runner, "UNODC", "liaison@unodc.example.org", "government=2", "--kind",
+           "organisation")
+    create(runner, "France", FOCAL, "government=2")
+    with app.app_context():
+        ids = dict(db.session.execute(sa.select(Delegation.name_en, Delegation.id)).tuples()
+                   .all())
+        make_delegate(given_name="Olga", country="AT", email="olga@unodc.example.org",
+                      delegation="AT", delegation_id=ids["UNODC"])
+        make_delegate(given_name="Paul", country="FR", email="paul@mfa.example.fr",
+                      delegation="FR", delegation_id=ids["France"])
+        make_delegate(given_name="Solo", country="CN", email="solo@example.cn")
+
+    def table(path) -> list[dict[str, str]]:
+        return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+
+    everyone = tmp_path / "all.csv"
+    assert runner.invoke(args=["delegates", "export", "-o", str(everyone)]).exit_code == 0
+    rows = {r["given_name"]: r for r in table(everyone)}
+    assert {name: (r["delegation"], r["delegation_country"]) for name, r in rows.items()} == {
+        "Olga": ("UNODC", "AT"), "Paul": ("France", "FR"), "Solo": ("", "CN")}
+    unodc = tmp_path / "unodc.csv"
+    result = runner.invoke(args=["delegates", "export", "-o", str(unodc), "--delegation",
+                                 "unodc"])
+    assert result.exit_code == 0 and "1 delegates" in result.output, result.output
+    assert [r["given_name"] for r in table(unodc)] == ["Olga"]
+    unknown = runner.invoke(args=["delegates", "export", "-o", str(unodc), "--delegation",
+                                  "Atlantis"])
+    assert unknown.exit_code == 1 and "no delegation called 'Atlantis'" in unknown.output
+    # The desk's list and its export filter by delegation too.
+    login("desk")
+    listed = client.get(f"/staff/delegates?delegation={ids['France']}").get_data(as_text=True)
+    listed = listed[listed.index("<tbody>"):listed.index("</tbody>")]
+    assert "Paul" in listed and "Olga" not in listed and "Solo" not in listed
+    web = client.get(f"/staff/export.csv?delegation={ids['UNODC']}")
+    web_rows = list(csv.DictReader(io.StringIO(web.data.decode("utf-8-sig"))))
+    assert [(r["given_name"], r["delegation"]) for r in web_rows] == [("Olga", "UNODC")]
+
+    # The export imports again (its `delegation` column is ignored): nothing new.
+    again = runner.invoke(args=["delegates", "import", str(everyone)])
+    assert again.exit_code == 0 and again.output.count("— skipped") == 3, again.output
+    # A file made before the rename: its `delegation` column is the country field.
+    old = tmp_path / "old.csv"
+    old.write_text("category,given_name,family_name,organisation,position,country,email,"
+                   "phone,ministry,delegation\n"
+                   "government,Kenji,Sato,MOFA,Director,JP,kenji@mofa.example.jp,"
+                   "+81 90 1234 5678,MOFA,JP\n", encoding="utf-8")
+    imported = runner.invoke(args=["delegates", "import", str(old)])
+    assert imported.exit_code == 0, imported.output
+    with app.app_context():
+        kenji = db.session.scalars(sa.select(Delegate).where(
+            Delegate.given_name == "Kenji")).one()
+        assert kenji.details["delegation"] == "JP" and kenji.delegation_id is None
+    # A bad value is reported under today's column name.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("category,given_name,family_name,organisation,position,country,email,"
+                   "phone,delegation_country\n"
+                   "government,Lena,Berg,MFA,Director,SE,lena@mfa.example.se,"
+                   "+46 70 123 45 67,Narnia\n", encoding="utf-8")
+    refused = runner.invoke(args=["delegates", "import", str(bad)])
+    assert refused.exit_code == 1 and "delegation_country" in refused.output, refused.output
+    # The import template names the column as the export does.
+    template = (Path(app.root_path).parent / "static" / "import-template.csv").read_text(
+        encoding="utf-8-sig").splitlines()[0].split(",")
+    assert "delegation_country" in template and "delegation" not in template

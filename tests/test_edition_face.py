@@ -102,6 +102,15 @@ def test_settings_page_refuses_bad_input_with_a_form_error(app, client, admin, c
         assert marked_current().venue_en == ""  # nothing saved
 
 
+def test_settings_page_takes_a_post_without_the_optional_text_fields(app, client, admin):
+    required = {"name_en", "starts_on", "ends_on", "timezone"}
+    response = post_settings(client, admin, **{k: None for k in SETTINGS if k not in required})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    with app.app_context():
+        edition = marked_current()
+        assert edition.name_zh == "" and edition.privacy_zh == "" and edition.venue_en == ""
+
+
 def test_settings_page_is_for_admins_only(client, login):
     login("desk")
     assert client.get("/staff/settings").status_code == 403

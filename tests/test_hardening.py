@@ -461,7 +461,7 @@ def test_snapshot_names_only_who_may_enter(app, client, login, make_delegate):
     for refused in (rejected, cancelled):
         assert entries[str(refused.public_id)] == {"public_id": str(refused.public_id),
                                                    "badge_serial": refused.badge_serial,
-                                                   "refused": True}
+                                                   "refused": True, "reason": "status"}
 
 
 def test_scanner_refuses_refused_entries_offline():

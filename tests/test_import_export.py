@@ -260,7 +260,7 @@ def test_export_csv_with_filter_and_neutralised_cells(app, client, login, make_d
     assert response.data.startswith(b"\xef\xbb\xbf")
     table = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
     assert list(table[0]) == ["reference", "status", *EXCHANGE_COLUMNS, "country_name",
-                              "delegation_name"]
+                              "delegation"]
     [row] = table
     assert row["organisation"] == "'=cmd|' /C calc'!A0"
     assert (row["position"], row["dietary_needs"], row["accessibility_needs"]) == (

@@ -163,9 +163,11 @@ def test_import_is_all_or_nothing(app, runner, tmp_path):
     assert "row 3:" in result.output and "row 4:" in result.output
     assert "0 invitations" in runner.invoke(args=["invitations", "list"]).output
     good = tmp_path / "good.csv"
-    good.write_text("email,category,given_name,family_name,organisation,expires\n"
-                    "a@example.org,government,Ann,Lee,Ministry of Foreign Affairs,2099-01-01\n"
-                    "b@example.org,expert,Bo,Ma,,\n", encoding="utf-8")
+    good.write_text("email,category,given_name,family_name,organisation,delegation_country,"
+                    "expires\n"
+                    "a@example.org,government,Ann,Lee,Ministry of Foreign Affairs,SG,"
+                    "2099-01-01\n"
+                    "b@example.org,expert,Bo,Ma,,,\n", encoding="utf-8")
     result = runner.invoke(args=["invitations", "import", str(good), "--approve"])
     assert result.exit_code == 0, result.output
     assert "2 invitations created" in result.output
@@ -173,6 +175,12 @@ def test_import_is_all_or_nothing(app, runner, tmp_path):
     assert "a@example.org" in listed and "expires 2099-01-01" in listed
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 2
+        from registration.models import Invitation
+
+        ann = db.session.scalars(sa.select(Invitation).where(
+            Invitation.email == "a@example.org")).one()
+        # The file's delegation_country fills the form's delegation (country) field.
+        assert ann.prefill["delegation"] == "SG" and ann.delegation_id is None
 
 
 def test_desk_creates_resends_revokes_and_filters(app, client, login, csrf_from, form_data,

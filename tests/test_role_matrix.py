@@ -1,9 +1,10 @@
-"""Every staff route × (anonymous, scanner, desk, admin).
+"""Every staff route × (anonymous, scanner, desk, vetting, admin).
 
 The routes come from the app's URL map (every endpoint of the "staff" blueprint and every
 staff page of the "checkin" blueprint: /checkin, /staff/dashboard, devices, checkpoints), so pages
 other engineers add later are covered too: anonymous visitors must be sent to the sign-in
-page, scanners refused with 403. Routes this module knows get their exact expected status
+page, scanners and the vetting role refused with 403 (vetting sees only its own pages,
+listed in KNOWN). Routes this module knows get their exact expected status
 for desk and admin; the others must at least not refuse desk/admin as anonymous and not fail.
 """
 
@@ -16,12 +17,13 @@ from registration.extensions import db
 from registration.models import StaffUser
 from registration.services.staff_accounts import hash_password
 
-ROLES = ("anonymous", "scanner", "desk", "admin")
+ROLES = ("anonymous", "scanner", "desk", "vetting", "admin")
+SIGNED_IN = ("scanner", "desk", "vetting", "admin")
 
 # (endpoint, method) → {role: expected status} for desk and admin; anonymous and scanner
 # follow the general rule unless listed in PUBLIC.
 KNOWN = {
-    ("staff.index", "GET"): {"desk": 302, "admin": 302},
+    ("staff.index", "GET"): {"desk": 302, "admin": 302, "vetting": 302},
     ("staff.delegates", "GET"): {"desk": 200, "admin": 200},
     ("staff.delegate", "GET"): {"desk": 200, "admin": 200},
     ("staff.edit", "GET"): {"desk": 200, "admin": 200},
@@ -36,10 +38,16 @@ KNOWN = {
     ("staff.reject", "POST"): {"desk": 422, "admin": 422},  # no reason given
     ("staff.bulk_action", "POST"): {"desk": 303, "admin": 303},
     ("staff.decline_request", "POST"): {"desk": 303, "admin": 303},  # nothing pending
-    ("staff.logout_everywhere", "POST"): {"scanner": 303, "desk": 303, "admin": 303},
+    ("staff.logout_everywhere", "POST"): {"scanner": 303, "desk": 303, "admin": 303,
+                                          "vetting": 303},
     # Every signed-in role changes its own password (an empty form: field errors).
-    ("staff.password", "GET"): {"scanner": 200, "desk": 200, "admin": 200},
-    ("staff.password", "POST"): {"scanner": 422, "desk": 422, "admin": 422},
+    ("staff.password", "GET"): {"scanner": 200, "desk": 200, "admin": 200, "vetting": 200},
+    ("staff.password", "POST"): {"scanner": 422, "desk": 422, "admin": 422, "vetting": 422},
+    # Vetting: the vetting role and admins only (identity data in clear); an empty
+    # decision form: field errors.
+    ("staff.vetting", "GET"): {"desk": 403, "admin": 200, "vetting": 200},
+    ("staff.vetting_record", "GET"): {"desk": 403, "admin": 200, "vetting": 200},
+    ("staff.vetting_decide", "POST"): {"desk": 403, "admin": 422, "vetting": 422},
     # The doors: scanners scan; desk and admin watch the dashboard; admins manage devices
     # and checkpoints.
     ("checkin.scanner", "GET"): {"scanner": 200, "desk": 200, "admin": 200},
@@ -54,7 +62,8 @@ KNOWN = {
     ("staff.checkpoints", "POST"): {"desk": 403, "admin": 422},
     ("staff.revoke_device", "POST"): {"desk": 403, "admin": 404},  # no such device
     # Editions: every signed-in role switches; admins edit the edition's settings.
-    ("staff.switch_edition", "POST"): {"scanner": 303, "desk": 303, "admin": 303},
+    ("staff.switch_edition", "POST"): {"scanner": 303, "desk": 303, "admin": 303,
+                                       "vetting": 303},
     ("staff.settings", "GET"): {"desk": 403, "admin": 200},
     ("staff.settings", "POST"): {"desk": 403, "admin": 422},  # empty form: field errors
     # Invitations: the desk's work (no such invitation: 404).
@@ -69,6 +78,9 @@ KNOWN = {
     ("staff.add_focal_point", "POST"): {"desk": 404, "admin": 404},
     ("staff.delegation_letter", "GET"): {"desk": 404, "admin": 404},
     ("staff.print_delegation", "POST"): {"desk": 404, "admin": 404},
+    ("staff.substitute_delegate", "GET"): {"desk": 404, "admin": 404},
+    ("staff.substitute_delegate", "POST"): {"desk": 404, "admin": 404},
+    ("staff.delegation_head", "POST"): {"desk": 404, "admin": 404},
     # Printers: admins register them; every desk reads their state, picks its own printer
     # and follows its jobs.
     ("staff.printers", "GET"): {"desk": 403, "admin": 200},
@@ -84,15 +96,28 @@ KNOWN = {
     ("staff.print_batch_on_printer", "POST"): {"desk": 303, "admin": 303},  # none chosen
     ("staff.print_batch_progress", "GET"): {"desk": 404, "admin": 404},  # no such job
     ("staff.print_batch_progress_json", "GET"): {"desk": 404, "admin": 404},
+    # Visa letters: the desk (and the vetting role) decide; the desk prints (no such letter:
+    # 404; nothing issued to print: back to the queue).
+    ("staff.visa_letters", "GET"): {"desk": 200, "admin": 200, "vetting": 200},
+    ("staff.approve_visa_letter", "POST"): {"desk": 404, "admin": 404, "vetting": 404},
+    ("staff.refuse_visa_letter", "POST"): {"desk": 404, "admin": 404, "vetting": 404},
+    ("staff.withdraw_visa_letter", "POST"): {"desk": 404, "admin": 404, "vetting": 404},
+    ("staff.visa_letter_pdf", "GET"): {"desk": 404, "admin": 404},
+    ("staff.print_visa_letters", "GET"): {"desk": 303, "admin": 303},
 }
 # Reachable without the role check: the sign-in page and signing out.
 PUBLIC = {
-    ("staff.login", "GET"): {"anonymous": 200, "scanner": 302, "desk": 302, "admin": 302},
-    ("staff.login", "POST"): {"anonymous": 422, "scanner": 422, "desk": 422, "admin": 422},
-    ("staff.logout", "POST"): {"anonymous": 303, "scanner": 303, "desk": 303, "admin": 303},
+    ("staff.login", "GET"): {"anonymous": 200, "scanner": 302, "desk": 302, "admin": 302,
+                           "vetting": 302},
+    ("staff.login", "POST"): {"anonymous": 422, "scanner": 422, "desk": 422, "admin": 422,
+                            "vetting": 422},
+    ("staff.logout", "POST"): {"anonymous": 303, "scanner": 303, "desk": 303, "admin": 303,
+                             "vetting": 303},
     # The emailed one-time sign-in link: anyone may open one; a bad token is gone (410).
-    ("staff.login_link", "GET"): {"anonymous": 410, "scanner": 410, "desk": 410, "admin": 410},
-    ("staff.login_link", "POST"): {"anonymous": 410, "scanner": 410, "desk": 410, "admin": 410},
+    ("staff.login_link", "GET"): {"anonymous": 410, "scanner": 410, "desk": 410, "admin": 410,
+                                 "vetting": 410},
+    ("staff.login_link", "POST"): {"anonymous": 410, "scanner": 410, "desk": 410, "admin": 410,
+                                 "vetting": 410},
 }
 
 
@@ -153,7 +178,7 @@ def expected(endpoint: str, method: str, role: str) -> int | None:
     known = KNOWN.get((endpoint, method), {})
     if role in known:
         return known[role]
-    if role == "scanner":
+    if role in ("scanner", "vetting"):
         return 403
     return None
 
@@ -162,7 +187,7 @@ def test_role_matrix(make_app, make_delegate, csrf_from):
     app = make_app()
     failures: list[str] = []
     with app.app_context():
-        staff = {role: make_staff(role) for role in ("scanner", "desk", "admin")}
+        staff = {role: make_staff(role) for role in SIGNED_IN}
         victim = StaffUser(email="victim@matrix.test", role="desk", active=True,
                            session_version=0, failed_logins=0, password_hash="x")
         db.session.add(victim)
@@ -182,7 +207,7 @@ def test_role_matrix(make_app, make_delegate, csrf_from):
                 continue  # checked last: it ends the role's sessions
             failures += check(app, staff.get(role), role, endpoint, method, rule, values,
                               csrf_from)
-    for role in ("scanner", "desk", "admin"):
+    for role in SIGNED_IN:
         rule = app.url_map._rules_by_endpoint["staff.logout_everywhere"][0]
         failures += check(app, staff[role], role, "staff.logout_everywhere", "POST", rule,
                           values, csrf_from)
@@ -255,7 +280,9 @@ def test_a_delegate_of_another_edition_is_not_found_on_any_staff_route(make_app,
             path = build_path(rule, values)
             response = (client.get(path) if method == "GET"
                         else client.open(path, method=method, data={"csrf_token": token}))
-            if response.status_code != 404:
+            refused_by_role = KNOWN.get((endpoint, method), {}).get(role) == 403
+            if response.status_code != 404 and not (refused_by_role
+                                                    and response.status_code == 403):
                 failures.append(f"{role} {method} {path} ({endpoint}) → "
                                 f"{response.status_code}, expected 404")
     assert not failures, "\n".join(failures)

@@ -1,11 +1,11 @@
 """photo at the door: an offline thumbnail (at most 8 KB) beside each badge photo
 
 Revision ID: 0012_photo
-Revises: 0008_identity
+Revises: 0013_visa_letters
 Create Date: 2026-11-30 06:35:00
 
 Existing photos get their thumbnail when a scanner first asks for it
-(services/checkin/photos.py), so nothing is decoded here.
+(services/checkin/records.photo_thumb), so nothing is decoded here.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012_photo'
-down_revision = '0008_identity'
+down_revision = '0013_visa_letters'
 branch_labels = None
 depends_on = None
 

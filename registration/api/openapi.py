@@ -103,7 +103,9 @@ SCHEMAS: dict[str, Any] = {
         "reason": _nullable("string", description="For invalid: malformed, bad_signature, "
                                                   "unknown_badge, unknown_reference or "
                                                   "other_edition (a badge of another "
-                                                  "edition). Null otherwise."),
+                                                  "edition); for not_accredited: vetting "
+                                                  "(accredited but not cleared by the "
+                                                  "vetting service). Null otherwise."),
         "superseded_at": _nullable("string", format="date-time",
                                    description="An offline scan earlier than the recorded "
                                                "check-in replaced it: the replaced time."),
@@ -131,13 +133,20 @@ SCHEMAS: dict[str, Any] = {
         "status": {"type": "string"},
         "badge_serial": {"type": "integer"},
         "head_of_delegation": {"type": "boolean"},
+        "delegation_name": _nullable(
+            "string", description="The delegation's name where it differs from the "
+                                  "country (an international organisation)."),
         "thumb_url": _nullable("string", description="The delegate's photo as a small "
                                "JPEG (at most 8 KB) for the door to keep offline; the "
                                "address changes with the photo. null: no photo."),
         "refused": {"type": "boolean",
-                    "description": "true: rejected or cancelled; the entry then has only "
-                                   "public_id and badge_serial (no name), and the badge "
+                    "description": "true: rejected or cancelled, or not cleared by "
+                                   "vetting; the entry then has only public_id, "
+                                   "badge_serial and reason (no name), and the badge "
                                    "must be refused."},
+        "reason": {"type": "string", "enum": ["status", "vetting"],
+                   "description": "Refused entries: why (the door answers not_accredited "
+                                  "with this reason when it is vetting)."},
     }, required=["public_id", "badge_serial", "refused"]),
     "Snapshot": _object({
         "generated_at": DATE_TIME,
@@ -241,11 +250,12 @@ EXAMPLES: dict[str, Any] = {
                        "name": "Wang Xiaoming", "honorific": "Dr.", "native_name": "王小明",
                        "category": "government", "country": "CN", "status": "badge_printed",
                        "badge_serial": 1, "head_of_delegation": True,
+                       "delegation_name": None,
                        "thumb_url": "/checkin/thumb/0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11.jpg"
                                     "?v=1796112000000",
                        "refused": False},
                       {"public_id": "5d1c9a0e-2f4b-4b8e-8d7e-61a3c0f4e2a9", "badge_serial": 2,
-                       "refused": True}],
+                       "refused": True, "reason": "status"}],
     },
 }
 

@@ -103,7 +103,9 @@ def paths(error: Any, rate_limited: dict[str, Any]) -> dict[str, Any]:
                      "(invalid_input)."),
         "401": error("No, unknown or revoked token (unauthenticated, invalid_token)."),
         "403": {"description": "A scanner token (not_a_kiosk, Error), or the delegate is not "
-                               "accredited or cancelled (not_accredited, KioskRefusal).",
+                               "accredited or cancelled (not_accredited, KioskRefusal; "
+                               "detail \"vetting\" when accredited but not cleared by "
+                               "vetting).",
                 "content": {"application/json": {"schema": {"oneOf": [
                     {"$ref": "#/components/schemas/KioskRefusal"},
                     {"$ref": "#/components/schemas/Error"}]}}}},

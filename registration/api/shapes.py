@@ -92,6 +92,15 @@ def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
 def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
     """The answer to GET /checkin-snapshot (schema Snapshot), labels in the reader's
     language."""
+    lang = current_language()
+    labels: dict[tuple[int | None, str | None], str | None] = {}
+
+    def label(row: Any) -> str | None:  # one look-up per delegation and country
+        key = (row.delegation_id, row.country)
+        if key not in labels:
+            labels[key] = delegation_label(row, lang)
+        return labels[key]
+
     delegates = [
         {
             "public_id": str(r.public_id),
@@ -103,6 +112,7 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
             "status": r.status,
             "badge_serial": r.badge_serial,
             "head_of_delegation": is_head_of_delegation(r.details),
+            "delegation_name": label(r) if r.delegation_id is not None else None,
             "thumb_url": thumb_url(r.public_id, r.photo_at),
             "refused": False,
         }
@@ -110,12 +120,12 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
     ]
     # Rejected or cancelled: no name, no category, nothing but what refuses the badge.
     refused = [{"public_id": str(r.public_id), "badge_serial": r.badge_serial,
-                "refused": True} for r in snapshot.refused]
+                "refused": True, "reason": r.reason} for r in snapshot.refused]
     return {
         "generated_at": iso(snapshot.generated_at),
         "accredited_statuses": list(ACCREDITED_VALUES),
         "category_labels": {key: category_label(key) for key in CATEGORY_KEYS},
-        "country_names": {code: country_name(code, current_language()) for code in
+        "country_names": {code: country_name(code, lang) for code in
                           sorted({d["country"] for d in delegates if d["country"]})},
         "public_keys": snapshot.public_keys,
         "references": snapshot.references,

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import StringField
 
 from ..public.forms import DelegateForm
+from ..services.registration import RegistrationRefused
 from ..validation import clean_record
 
 
@@ -42,3 +44,11 @@ class NominationForm(DelegateForm):
         for name, message in errors.items():
             self[name].errors = [*self[name].errors, str(message)]
         return ok and not errors
+
+    def refused(self, refused: RegistrationRefused) -> None:
+        """Show why services.delegations.nominate refused the nominee."""
+        if refused.reason == "duplicate_email":
+            self.email.errors = [_("This email address already has a registration for the "
+                                   "forum.")]
+        else:
+            self.category.errors = [refused.message or _("Not accepted.")]

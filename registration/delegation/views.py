@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -65,11 +64,7 @@ def _actor(focal: FocalPoint) -> str:
 
 def _member(delegation: Delegation, public_id: str | None) -> Delegate:
     """One of this delegation's delegates, or 404 (never another delegation's)."""
-    try:
-        wanted = uuid.UUID(str(public_id))
-    except ValueError:
-        abort(404)
-    delegate = next((d for d in service.members(delegation) if d.public_id == wanted), None)
+    delegate = service.member(delegation, public_id)
     if delegate is None:
         abort(404)
     return delegate
@@ -147,11 +142,7 @@ def nominate(focal: FocalPoint, delegation: Delegation) -> ResponseReturnValue:
                                             own_email=form.own_email,
                                             locale=current_language(), replaces=replaces)
             except RegistrationRefused as refused:
-                if refused.reason == "duplicate_email":
-                    form.email.errors = [_("This email address already has a registration "
-                                           "for the forum.")]
-                else:
-                    form.category.errors = [refused.message or _("Not accepted.")]
+                form.refused(refused)
             else:
                 flash(_("%(name)s is nominated (reference %(ref)s).",
                         name=delegate.full_name, ref=delegate.reference))

@@ -11,12 +11,22 @@ from .job import Job, JobOutputChunk, JobState
 from .outbox import OutboxMessage
 from .printer import Printer, PrintJob, PrintJobKind, PrintJobState
 from .staff import LoginThrottle, Role, StaffUser
-from .status import ACCREDITED, STATUS_LABELS, InvalidTransition, Status, VettingStatus
+from .status import (
+    ACCREDITED,
+    STATUS_LABELS,
+    VETTING_DECISION_LABELS,
+    InvalidTransition,
+    Status,
+    VettingStatus,
+)
+from .vetting import VettingRequest
+from .visa import VisaLetter, VisaLetterState
 
 __all__ = [
     "ACCREDITED",
     "IDENTITY_FIELDS",
     "STATUS_LABELS",
+    "VETTING_DECISION_LABELS",
     "AuditEntry",
     "CheckIn",
     "Checkpoint",
@@ -46,5 +56,8 @@ __all__ = [
     "Scan",
     "StaffUser",
     "Status",
+    "VettingRequest",
     "VettingStatus",
+    "VisaLetter",
+    "VisaLetterState",
 ]

@@ -24,6 +24,12 @@ from .types import UTCDateTime, utcnow
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
+# The letterhead's text settings (visa letters).
+LETTERHEAD = ("letter_organiser_en", "letter_organiser_zh", "letter_address_en",
+              "letter_address_zh", "letter_signatory_en", "letter_signatory_zh",
+              "letter_signatory_title_en", "letter_signatory_title_zh")
+
+
 class Edition(Model):
     __tablename__ = "edition"
 
@@ -62,6 +68,17 @@ class Edition(Model):
     logo_mime: Mapped[str] = mapped_column(String(32), default="")
     # A digest of the logo: its URL's version (cached for good) and what the audit records.
     logo_digest: Mapped[str] = mapped_column(String(16), default="")
+    # Letterhead of the visa invitation letters (services/visa_letters.py), in both languages.
+    letter_organiser_en: Mapped[str] = mapped_column(String(200), default="")
+    letter_organiser_zh: Mapped[str] = mapped_column(String(200), default="")
+    letter_address_en: Mapped[str] = mapped_column(Text, default="")
+    letter_address_zh: Mapped[str] = mapped_column(Text, default="")
+    letter_signatory_en: Mapped[str] = mapped_column(String(200), default="")
+    letter_signatory_zh: Mapped[str] = mapped_column(String(200), default="")
+    letter_signatory_title_en: Mapped[str] = mapped_column(String(200), default="")
+    letter_signatory_title_zh: Mapped[str] = mapped_column(String(200), default="")
+    # The signature image (PNG, re-encoded like the logo); deferred like the logo.
+    letter_signature: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     # Personal data of this edition is kept until this date, then `editions purge` erases it.
     retention_until: Mapped[date | None] = mapped_column(Date)
     is_current: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -73,7 +90,7 @@ class Edition(Model):
     COPIED = ("venue_en", "venue_zh", "city_en", "city_zh", "timezone", "capacities",
               "invitation_only", "identity_categories", "vetting_required", "photo_required",
               "identity_retention_days", "organiser_name", "contact_email", "privacy_en",
-              "privacy_zh", "logo", "logo_mime", "logo_digest")
+              "privacy_zh", "logo", "logo_mime", "logo_digest", *LETTERHEAD, "letter_signature")
 
     def name(self, lang: str = "en") -> str:
         return (self.name_zh if lang == "zh" else "") or self.name_en
@@ -91,7 +108,7 @@ class Edition(Model):
         """The edition's settings as plain data (for the audit trail)."""
         out: dict[str, Any] = {}
         for column in self.__table__.columns:
-            if column.key in {"logo", "id", "created_at"}:
+            if column.key in {"logo", "letter_signature", "id", "created_at"}:
                 continue
             value = getattr(self, column.key)
             out[column.key] = value.isoformat() if isinstance(value, date | datetime) else value
@@ -112,4 +129,4 @@ class EditionScoped:
         return mapped_column(ForeignKey("edition.id"), index=True, nullable=False)
 
 
-__all__ = ["SLUG_RE", "Edition", "EditionScoped"]
+__all__ = ["LETTERHEAD", "SLUG_RE", "Edition", "EditionScoped"]

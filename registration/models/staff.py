@@ -17,12 +17,14 @@ class Role(StrEnum):
     ADMIN = "admin"  # everything, manages staff and devices
     DESK = "desk"  # review, edit, print, walk-ins, import/export
     SCANNER = "scanner"  # check-in only
+    VETTING = "vetting"  # the vetting queue and identity data, nothing else
 
 
 ROLE_LABELS: dict[str, object] = {
     Role.ADMIN: _l("administrator"),
     Role.DESK: _l("desk"),
     Role.SCANNER: _l("scanner"),
+    Role.VETTING: _l("vetting"),
 }
 
 

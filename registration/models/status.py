@@ -96,3 +96,36 @@ VETTING_LABELS = {
     VettingStatus.REJECTED: _l("not cleared"),
     VettingStatus.MORE_INFO: _l("more information requested"),
 }
+
+
+# Decisions the vetting service gives (the queue page, `vetting import`).
+VETTING_DECISIONS = (VettingStatus.CLEARED, VettingStatus.REJECTED, VettingStatus.MORE_INFO)
+VETTING_DECISION_LABELS = {
+    VettingStatus.CLEARED: _l("cleared"),
+    VettingStatus.REJECTED: _l("rejected (not cleared; a printed badge is revoked)"),
+    VettingStatus.MORE_INFO: _l("ask for more information (mailed to the delegate)"),
+}
+
+
+def can_decide(current: VettingStatus | str, decision: VettingStatus | str) -> bool:
+    """A record with identity data missing cannot be cleared (there is nothing to vet); any
+    other decision may be given, or changed, at any time."""
+    decision = VettingStatus(decision)
+    if decision not in VETTING_DECISIONS:
+        return False
+    return not (VettingStatus(current) == VettingStatus.INCOMPLETE
+                and decision == VettingStatus.CLEARED)
+
+
+def refusal(status: Status | str, vetting_status: VettingStatus | str,
+            vetting_required: bool) -> str | None:
+    """THE rule for each (status, vetting) combination: None when the delegate's badge may
+    be printed and admits them at the door; otherwise why not: "status" (not accredited:
+    submitted, rejected or cancelled) or "vetting" (accredited, but the edition requires
+    vetting and the delegate is not cleared). services/admission.py applies it to
+    delegates, SQL selections and the check-in fast path."""
+    if Status(status) not in ACCREDITED:
+        return "status"
+    if vetting_required and VettingStatus(vetting_status) != VettingStatus.CLEARED:
+        return "vetting"
+    return None

@@ -29,6 +29,7 @@ import badges
 from ..countries import country_choices, names_file
 from ..fields import CATEGORIES, CATEGORY_FIELDS, HONORIFIC_LABELS, HONORIFICS, THEMES
 from ..validation import clean_record
+from .visa_fields import VisaRequestFields
 
 
 class CachedOptionsSelect(Select):
@@ -75,7 +76,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class DelegateForm(FlaskForm):
+class DelegateForm(VisaRequestFields, FlaskForm):
     category = RadioField(
         _l("I am attending as"),
         choices=[SelectChoice(k, v) for k, v in CATEGORIES.items()],

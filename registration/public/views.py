@@ -33,6 +33,7 @@ from ..services.self_service import registered_delegate
 from ..web import safe_next
 from .forms import DelegateForm
 from .page_cache import blank_form_page, cacheable_request
+from .visa_fields import store_request
 
 bp = Blueprint("public", __name__)
 
@@ -124,6 +125,7 @@ def register():
                                            full=full), 403
                 target.errors = [str(REFUSAL_MESSAGES[refused.reason]())]
             else:
+                store_request(delegate, form)
                 session["registered"] = str(delegate.public_id)
                 return redirect(url_for("public.confirmation"), code=303)
     status = 422 if request.method == "POST" else 200
@@ -165,6 +167,7 @@ def _register_invited(token: str):
                 target = form.email if refused.reason == "duplicate_email" else form.category
                 target.errors = [str(REFUSAL_MESSAGES[refused.reason]())]
             else:
+                store_request(delegate, form)
                 session["registered"] = str(delegate.public_id)
                 return redirect(url_for("public.confirmation"), code=303)
     status = 422 if request.method == "POST" else 200

@@ -88,8 +88,12 @@ def request_link():
 @bp.get("/<token>")
 @with_delegate
 def show(delegate: Delegate, token: str):
+    from .vetting_answer import vetting_context
+    from .visa import visa_section
+
     return _page("self_service/show.html", delegate, token,
-                 pending_request=self_service.pending_change_request(delegate))
+                 pending_request=self_service.pending_change_request(delegate),
+                 visa=visa_section(delegate), **vetting_context(delegate))
 
 
 @bp.route("/<token>/edit", methods=["GET", "POST"])

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..i18n import local_datetime, yes_no
-from ..models import STATUS_LABELS, AuditEntry, Status
+from ..models import STATUS_LABELS, AuditEntry, Status, VettingStatus
 from ..models.delegate import RECORD_SOURCE_LABELS, RecordSource
 from ..models.staff import ROLE_LABELS
 
@@ -23,6 +23,7 @@ ACTION_LABELS: dict[str, object] = {
     "change_requested": _l("asked the desk to change badge fields"),
     "change_request_declined": _l("change request declined"),
     "erased": _l("personal data erased"),
+    "vetting_answered": _l("answered the vetting service's question: vetting pending again"),
 }
 
 # Who, when the actor is not a staff account.
@@ -47,6 +48,13 @@ def field_label(name: str) -> str:
 def _status(value: Any) -> str:
     try:
         return str(STATUS_LABELS[Status(value)])
+    except ValueError:
+        return str(value)
+
+
+def _vetting(value: Any) -> str:
+    try:
+        return VettingStatus(value).label
     except ValueError:
         return str(value)
 
@@ -120,6 +128,14 @@ def describe(entry: AuditEntry) -> list[str]:
         label = RECORD_SOURCE_LABELS.get(RecordSource(source)) if source in set(
             RecordSource) else source
         return [_("registered (%(source)s)", source=label)]
+    if entry.action == "vetting":
+        line = _("vetting %(old)s → %(new)s", old=_vetting(d.get("vetting_from")),
+                 new=_vetting(d.get("vetting_to")))
+        if d.get("note"):
+            line += " " + _("(note: %(note)s)", note=d["note"])
+        if d.get("revoked_serial") is not None:
+            line += " " + _("(printed badge revoked)")
+        return [line]
     if entry.action in ("printed", "reprinted"):
         return [_printed(entry, d)]
     if entry.action == "checked_in":

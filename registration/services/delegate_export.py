@@ -21,11 +21,11 @@ from . import audit
 from .printing import SelectionFilter
 
 # country_name: the country's display name (the host's protocol, countries.py), for readers
-# of the file; imports ignore it and read the code in "country". `delegation_name`: the
-# Delegation the delegate belongs to (nominated or invited), its English name.
-# (`delegation` is the government category's own field: a country code.)
+# of the file; imports ignore it and read the code in "country". `delegation`: the
+# Delegation the delegate belongs to (nominated or invited), its English name; imports
+# ignore it. (The government category's own field, a country code, is `delegation_country`.)
 EXPORT_COLUMNS: tuple[str, ...] = ("reference", "status", *EXCHANGE_COLUMNS, "country_name",
-                                   "delegation_name")
+                                   "delegation")
 # Spreadsheets run a cell starting with one of these as a formula (CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -28,7 +28,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db, real_app
-from ..fields import ALL_CATEGORY_FIELD_NAMES, CATEGORY_FIELDS, COMMON_FIELDS, EXCHANGE_COLUMNS
+from ..fields import (
+    ALL_CATEGORY_FIELD_NAMES,
+    CATEGORY_FIELDS,
+    COMMON_FIELDS,
+    EXCHANGE_COLUMNS,
+    LEGACY_COLUMNS,
+    column_of,
+    record_fields,
+)
 from ..i18n import plain
 from ..models import Delegate, StaffUser, Status
 from ..models.delegate import RecordSource
@@ -216,6 +224,9 @@ def read_table(data: bytes, filename: str, *, extra_columns: frozenset[str] = fr
     header = [_normalise_header(h) for h in raw[0]]
     while header and not header[-1]:
         header.pop()
+    for old, new in LEGACY_COLUMNS.items():  # an older file's name for today's column
+        if old in header and new not in header and old not in extra_columns:
+            header[header.index(old)] = new
     _check_columns(header, extra_columns)
     rows: list[tuple[int, dict[str, str]]] = []
     for number, values in enumerate(raw[1:], start=2):
@@ -270,9 +281,9 @@ def _differences(delegate: Delegate, clean: dict[str, Any], columns: set[str]) -
             diffs.append(name)
     details = delegate.details or {}
     for name in ALL_CATEGORY_FIELD_NAMES:
-        if (name in columns and name in clean["details"]
+        if (column_of(name) in columns and name in clean["details"]
                 and details.get(name, _empty(name)) != clean["details"][name]):
-            diffs.append(name)
+            diffs.append(column_of(name))
     return diffs
 
 
@@ -293,10 +304,10 @@ def validate_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, st
     first_row: dict[str, int] = {}
     colset = set(columns)
     for index, (number, record) in enumerate(rows, start=1):
-        clean, errors = clean_record(record, require_category_fields=False,
+        clean, errors = clean_record(record_fields(record), require_category_fields=False,
                                      require_consent=False)
         for name, message in errors.items():
-            report.errors.append(RowError(number, name, plain(message)))
+            report.errors.append(RowError(number, column_of(name), plain(message)))
         if "__extra__" in record:
             report.errors.append(RowError(number, "", plain(_l(
                 "This row has more cells than the file has columns (“%(v)s”).",

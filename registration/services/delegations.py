@@ -10,6 +10,7 @@ the new registration and the cancellation are stored together or not at all.
 from __future__ import annotations
 
 import io
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from ..countries import COUNTRY_CODES, country_name
 from ..extensions import db, real_app
 from ..fields import CATEGORIES
 from ..i18n import category_label, plain
-from ..models import Delegate, Delegation, DelegationKind, FocalPoint, Status
+from ..models import Delegate, Delegation, DelegationKind, FocalPoint, StaffUser, Status
 from ..models.delegate import RecordSource
 from ..models.status import HOLDS_PLACE
 from ..signals import delegate_cancelled
@@ -141,6 +142,16 @@ def members(delegation: Delegation) -> list[Delegate]:
         func.lower(Delegate.family_name), Delegate.id)))
 
 
+def member(delegation: Delegation, public_id: object) -> Delegate | None:
+    """One of this delegation's delegates by public id (never another delegation's)."""
+    try:
+        wanted = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return db.session.scalars(select(Delegate).where(
+        Delegate.delegation_id == delegation.id, Delegate.public_id == wanted)).first()
+
+
 def used(delegation: Delegation) -> dict[str, int]:
     rows = db.session.execute(select(Delegate.category, func.count(Delegate.id)).where(
         Delegate.delegation_id == delegation.id,
@@ -186,12 +197,15 @@ def _check_quota(delegation: Delegation, category: str) -> None:
             category=category_label(category), quota=quota, used=taken)))
 
 
-def nominate(delegation: Delegation, focal: FocalPoint, clean: dict[str, Any], *,
+def nominate(delegation: Delegation, by: FocalPoint | StaffUser, clean: dict[str, Any], *,
              own_email: bool, locale: str = "en",
              replaces: Delegate | None = None) -> Delegate:
-    """Register a nominee of `delegation` (commits); with `replaces`, a substitution: the old
-    delegate is cancelled in the same transaction and the audit links both. Raises
-    RegistrationRefused ("quota" with a message, "duplicate_email", …)."""
+    """Register a nominee of `delegation` (commits), `by` one of its focal points or the desk;
+    with `replaces`, a substitution: the old delegate is cancelled in the same transaction
+    (its badge serial bumped, so the printed badge is refused at the door) and the audit
+    links both. Raises RegistrationRefused ("quota" with a message, "duplicate_email", …)."""
+    staff = by if isinstance(by, StaffUser) else None
+    actor = audit.actor_label(staff) if staff is not None else f"focal:{by.email}"
     was_head = replaces is not None and delegation.head_delegate_id == replaces.id
 
     def prepare(delegate: Delegate) -> None:
@@ -205,7 +219,7 @@ def nominate(delegation: Delegation, focal: FocalPoint, clean: dict[str, Any], *
             replaces.badge_serial += 1  # the printed badge is revoked, online and offline
             change: dict[str, Any] = {"from": old.value, "to": Status.CANCELLED.value,
                                       "substituted_by": delegate.reference}
-            audit.record(replaces, "status", actor=f"focal:{focal.email}", **change)
+            audit.record(replaces, "status", actor=actor, staff=staff, **change)
             if was_head:
                 delegation.head_delegate_id = None
             db.session.flush()
@@ -216,40 +230,47 @@ def nominate(delegation: Delegation, focal: FocalPoint, clean: dict[str, Any], *
     details: dict[str, Any] = {"delegation": delegation.name_en}
     if replaces is not None:
         details["substitutes"] = replaces.reference
-    audit.record(delegate, "nominated", actor=f"focal:{focal.email}", **details)
+    audit.record(delegate, "nominated", actor=actor, staff=staff, **details)
     if replaces is not None:
         delegate_cancelled.send(real_app(), delegate=replaces)
         if was_head:
-            _make_head(delegation, delegate, f"focal:{focal.email}")
+            _make_head(delegation, delegate, actor, staff)
     db.session.commit()
     return delegate
 
 
-def _make_head(delegation: Delegation, delegate: Delegate, actor: str) -> None:
+def _make_head(delegation: Delegation, delegate: Delegate, actor: str,
+               staff: StaffUser | None = None) -> None:
     delegation.head_delegate_id = delegate.id
     delegate.details = {**(delegate.details or {}), "head_of_delegation": True}
-    audit.record(delegate, "head_of_delegation", actor=actor, delegation=delegation.name_en)
+    audit.record(delegate, "head_of_delegation", actor=actor, staff=staff,
+                 delegation=delegation.name_en)
 
 
-def set_head(delegation: Delegation, delegate: Delegate | None, actor: str) -> None:
-    """Name the head of delegation, or none (commits). Raises DelegationError for a second
-    head (remove the first one before naming another) or a stranger."""
+def set_head(delegation: Delegation, delegate: Delegate | None, actor: str,
+             staff: StaffUser | None = None) -> None:
+    """Name the head of delegation, or none (commits): a focal point's or the desk's
+    decision (`staff`). Raises DelegationError for a second head (remove the first one
+    before naming another) or a stranger."""
     if delegate is None:
         current = db.session.get(Delegate, delegation.head_delegate_id) \
             if delegation.head_delegate_id else None
         if current is not None:
             current.details = {k: v for k, v in (current.details or {}).items()
                                if k != "head_of_delegation"}
-            audit.record(current, "head_of_delegation_removed", actor=actor)
+            audit.record(current, "head_of_delegation_removed", actor=actor, staff=staff)
         delegation.head_delegate_id = None
         db.session.commit()
         return
     if delegate.delegation_id != delegation.id or delegate.status == Status.CANCELLED.value:
         raise DelegationError(_l("Only an active delegate of this delegation can be its head."))
     if delegation.head_delegate_id not in (None, delegate.id):
-        raise DelegationError(_l("This delegation already has a head of delegation. "
-                                 "Remove the current head first."))
-    _make_head(delegation, delegate, actor)
+        current = head_of(delegation)
+        raise DelegationError(_l("%(delegation)s already has a head of delegation: "
+                                 "%(name)s. Remove the current head first.",
+                                 delegation=delegation.name_en,
+                                 name=current.full_name if current else "?"))
+    _make_head(delegation, delegate, actor, staff)
     db.session.commit()
 
 

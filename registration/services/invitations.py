@@ -27,7 +27,7 @@ from sqlalchemy import CursorResult, select, update
 
 from .. import editions
 from ..extensions import db
-from ..fields import CATEGORIES, EXCHANGE_COLUMNS
+from ..fields import ALL_CATEGORY_FIELD_NAMES, CATEGORIES, COMMON_FIELDS, record_fields
 from ..i18n import category_label, plain
 from ..models import Delegate, Invitation, InvitationState, StaffUser
 from ..models.invitation import USABLE
@@ -37,9 +37,10 @@ from .mail import compose, outbox
 
 SALT = "registration.invitation.v1"
 KIND = "invitation"
-# Form fields an invitation may fill in (the import's columns; never the consent). In an
-# invitation file `delegation` names a Delegation, so it is not a form value.
-PREFILL_FIELDS = frozenset(EXCHANGE_COLUMNS) - {"category", "email", "delegation"}
+# Form fields an invitation may fill in (from the import's columns; never the consent). In
+# an invitation file `delegation` names a Delegation; the government's delegation country
+# is `delegation_country` (fields.FILE_COLUMNS).
+PREFILL_FIELDS = frozenset((*COMMON_FIELDS, *ALL_CATEGORY_FIELD_NAMES)) - {"category", "email"}
 
 
 class InvitationError(ValueError):
@@ -170,7 +171,7 @@ def check_new(email: str, category: str, expires_on: date | None,
 
 
 def _prefill(values: Mapping[str, Any]) -> dict[str, str]:
-    return {k: str(v).strip()[:500] for k, v in values.items()
+    return {k: str(v).strip()[:500] for k, v in record_fields(values).items()
             if k in PREFILL_FIELDS and v is not None and str(v).strip()}
 
 

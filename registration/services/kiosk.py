@@ -21,6 +21,7 @@ from ..models import Delegate, PrintJob, PrintJobKind, PrintJobState, Status
 from ..text import parse_reference, search_key
 from . import badge_signing
 from . import printers as printer_service
+from .admission import REASON_VETTING, may_print
 from .devices import DeviceIdentity
 from .printing import PrintRefused
 
@@ -102,6 +103,8 @@ def check(delegate: Delegate) -> None:
         raise KioskRefusal("cancelled")
     if not delegate.is_accredited:
         raise KioskRefusal("not_accredited", delegate.status)
+    if not may_print(delegate):  # accredited, waiting for vetting (services/admission.py)
+        raise KioskRefusal("not_accredited", REASON_VETTING)
     if delegate.printed_at is not None:
         raise KioskRefusal("already_printed")
 

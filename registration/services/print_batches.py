@@ -21,6 +21,7 @@ from ..models import Delegate, Printer, PrintJob, PrintJobKind, PrintJobState, S
 from ..models.status import ACCREDITED_VALUES
 from . import audit, printing
 from . import printers as printer_service
+from .admission import may_print
 from .printing import SelectionFilter
 
 CHUNK = 24  # badges per IPP job: six A4 sheets of four, or 24 cards
@@ -87,8 +88,7 @@ def mark_chunk_printed(job: PrintJob, staff: StaffUser | None) -> None:
     actor = audit.actor_label(staff, job.details.get("actor", "system"))
     for delegate in db.session.scalars(select(Delegate).where(
             Delegate.id.in_(job.delegate_ids)).with_for_update()):
-        if (delegate.status in ACCREDITED_VALUES
-                and serials.get(str(delegate.id)) == delegate.badge_serial):
+        if may_print(delegate) and serials.get(str(delegate.id)) == delegate.badge_serial:
             printing.mark_printed(delegate, staff, actor, job.layout, batch=job.batch,
                                   printer=job.printer_id, print_job=job.id)
         else:

@@ -27,9 +27,9 @@ from ..countries import country_name
 from ..extensions import db, real_app
 from ..i18n import category_label, event_texts, plain
 from ..models import AuditEntry, Delegate, StaffUser, Status
-from ..models.status import ACCREDITED_VALUES
 from ..signals import badge_reprinted
 from . import audit, badge_signing
+from .admission import admitted_clause, may_print
 
 LAYOUT_KEYS: tuple[str, ...] = tuple(badges.LAYOUTS)
 BATCH_LAYOUTS: tuple[str, ...] = ("a4-4up", "cr80", "a6")
@@ -162,6 +162,9 @@ def check_printable(delegate: Delegate) -> None:
     if not delegate.is_accredited:
         raise PrintRefused(_l("Only accredited delegates get a badge; %(ref)s is “%(status)s”.",
                               ref=delegate.reference, status=delegate.status_label))
+    if not may_print(delegate):  # services/admission.py: the vetting gate
+        raise PrintRefused(_l("No badge before vetting clears %(ref)s (vetting: “%(state)s”).",
+                              ref=delegate.reference, state=delegate.vetting_enum.label))
 
 
 def check_first_print(delegate: Delegate) -> None:
@@ -303,8 +306,7 @@ def batch_ids(selection: SelectionFilter, *, sort: str = "category",
     if first_id is not None:
         order = [case((Delegate.id == first_id, 0), else_=1), *order]
     inner = selection.query().with_only_columns(Delegate.id).order_by(None).limit(None)
-    stmt = select(Delegate.id).where(Delegate.id.in_(inner),
-                                     Delegate.status.in_(ACCREDITED_VALUES))
+    stmt = select(Delegate.id).where(Delegate.id.in_(inner), admitted_clause())
     if unprinted:
         stmt = stmt.where(Delegate.printed_at.is_(None))
     return list(db.session.scalars(stmt.order_by(*order)))
@@ -392,7 +394,7 @@ def _mark_batch(ids: Sequence[int], staff: StaffUser | None, actor: str, layout:
         found = db.session.execute(
             select(Delegate.id, Delegate.status, Delegate.badge_serial, Delegate.print_count,
                    Delegate.updated_at, Delegate.printed_at)
-            .where(Delegate.id.in_(chunk), Delegate.status.in_(ACCREDITED_VALUES))
+            .where(Delegate.id.in_(chunk), admitted_clause())
             .with_for_update()
         ).all()
         rows = [r for r in found if drawn.get(r.id) == _drawn_state(r)]

@@ -83,7 +83,8 @@ def check_role(role: str | Role) -> Role:
     try:
         return Role(str(role).strip().lower())
     except ValueError:
-        raise StaffAccountError("The role must be admin, desk or scanner.", "role") from None
+        raise StaffAccountError("The role must be admin, desk, scanner or vetting.",
+                                "role") from None
 
 
 def _hash_method() -> str:

@@ -41,7 +41,7 @@ def accounts():
 
 
 @bp.route("/password", methods=["GET", "POST"])
-@roles_required(Role.ADMIN, Role.DESK, Role.SCANNER)
+@roles_required(Role.ADMIN, Role.DESK, Role.SCANNER, Role.VETTING)
 def password():
     """Any staff member changes their own password; their other sessions end."""
     form = PasswordForm()

@@ -42,8 +42,10 @@ def record_url(delegate: Delegate) -> str:
 # --- the list -------------------------------------------------------------------------------
 
 @bp.get("/")
-@roles_required(Role.DESK)
+@roles_required(Role.DESK, Role.VETTING)
 def index():
+    if current_user.role == Role.VETTING:  # the vetting role sees its queue and nothing else
+        return redirect(url_for("staff.vetting"))
     return redirect(url_for("staff.delegates"))
 
 

@@ -1,7 +1,10 @@
 """The desk's delegations page: quotas, nominations waiting (approve one or all), the letter,
-focal points (add one: it is mailed a sign-in link), quota changes."""
+focal points (add one: it is mailed a sign-in link), quota changes, and what a focal point
+does for its delegates: substitute one, name or remove the head of delegation."""
 
 from __future__ import annotations
+
+import uuid
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -11,10 +14,13 @@ from flask_wtf import FlaskForm
 
 from .. import editions
 from ..auth import roles_required
+from ..delegation.forms import NominationForm
 from ..fields import CATEGORIES
-from ..models import Delegation, Role, Status
+from ..i18n import current_language
+from ..models import Delegate, Delegation, Role, Status
 from ..services import accreditation, focal_signin
 from ..services import delegations as service
+from ..services.registration import RegistrationRefused
 from . import bp
 from .delegates import flash_no_photo
 
@@ -39,11 +45,77 @@ def delegations() -> ResponseReturnValue:
         rows.append({
             "delegation": delegation, "quotas": service.quota_lines(delegation),
             "waiting": [m for m in members if m.status == Status.SUBMITTED.value],
-            "members": len(members), "head": service.head_of(delegation),
+            "members": members, "head": service.head_of(delegation),
             "focal_points": service.focal_points(delegation),
             "quota_text": ",".join(f"{k}={v}" for k, v in (delegation.quotas or {}).items()),
         })
-    return render_template("staff/delegations.html", rows=rows, labels=dict(CATEGORIES))
+    return render_template("staff/delegations.html", rows=rows, labels=dict(CATEGORIES),
+                           cancelled=Status.CANCELLED.value)
+
+
+def _active_member_or_404(delegation: Delegation, public_id: object) -> Delegate:
+    delegate = service.member(delegation, public_id)
+    if delegate is None or delegate.status == Status.CANCELLED.value:
+        abort(404)
+    return delegate
+
+
+@bp.route("/delegations/<int:delegation_id>/substitute/<uuid:public_id>",
+          methods=["GET", "POST"])
+@roles_required(Role.ADMIN, Role.DESK)
+def substitute_delegate(delegation_id: int, public_id: uuid.UUID) -> ResponseReturnValue:
+    """The desk substitutes a delegate, as a focal point does: the old one is cancelled
+    (badge refused at the door), the new one takes the place, waiting for approval. Without
+    an email the nominee's mail goes to the delegation's first focal point."""
+    delegation = _delegation_or_404(delegation_id)
+    replaces = _active_member_or_404(delegation, public_id)
+    focals = service.focal_points(delegation)
+    form = NominationForm(lang=current_language(),
+                          focal_email=focals[0].email if focals else "")
+    offered = set(delegation.quotas or {}) | {replaces.category}
+    form.category.choices = [c for c in form.category.choices if c.value in offered]
+    status = 200
+    if request.method == "GET":
+        form.category.data = replaces.category
+    elif form.validate():
+        try:
+            delegate = service.nominate(delegation, current_user._get_current_object(),
+                                        form.cleaned, own_email=form.own_email,
+                                        locale=current_language(), replaces=replaces)
+        except RegistrationRefused as refused:
+            form.refused(refused)
+        else:
+            flash(_("%(old)s is cancelled; %(name)s takes the place (reference %(ref)s), "
+                    "waiting for approval.", old=replaces.full_name, name=delegate.full_name,
+                    ref=delegate.reference), "success")
+            return _back(delegation)
+        status = 422
+    else:
+        status = 422
+    return render_template("staff/delegation_substitute.html", form=form,
+                           delegation=delegation, replaces=replaces), status
+
+
+@bp.post("/delegations/<int:delegation_id>/head")
+@roles_required(Role.ADMIN, Role.DESK)
+def delegation_head(delegation_id: int) -> ResponseReturnValue:
+    """Name the head of delegation (`delegate`: a public id) or none (`delegate=none`)."""
+    delegation = _delegation_or_404(delegation_id)
+    if not FlaskForm().validate():
+        abort(400)
+    choice = request.form.get("delegate", "")
+    delegate = None if choice == "none" else _active_member_or_404(delegation, choice)
+    try:
+        service.set_head(delegation, delegate, "staff",
+                         staff=current_user._get_current_object())
+    except service.DelegationError as exc:
+        flash(exc.message, "error")
+        return _back(delegation)
+    flash(_("Head of delegation of %(delegation)s: %(name)s.", delegation=delegation.name_en,
+            name=delegate.full_name) if delegate is not None else
+          _("%(delegation)s has no head of delegation now.", delegation=delegation.name_en),
+          "success")
+    return _back(delegation)
 
 
 @bp.post("/delegations/<int:delegation_id>/approve")

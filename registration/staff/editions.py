@@ -33,10 +33,11 @@ from ..models import Edition, Role
 from ..services import edition_settings as service
 from ..web import safe_next
 from . import bp
+from .letterhead_fields import LetterheadFields, letterhead_data
 
 
 @bp.post("/edition")
-@roles_required(Role.SCANNER, Role.DESK, Role.ADMIN)
+@roles_required(Role.SCANNER, Role.DESK, Role.ADMIN, Role.VETTING)
 def switch_edition() -> ResponseReturnValue:
     """Work on another edition (kept in this staff session)."""
     slug = request.form.get("edition", "")
@@ -49,7 +50,7 @@ def switch_edition() -> ResponseReturnValue:
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(LetterheadFields, FlaskForm):
     name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=200)])
     name_zh = StringField(_l("Name (Chinese)"), validators=[Length(max=200)])
     starts_on = DateField(_l("Starts on"), validators=[DataRequired()])
@@ -113,12 +114,19 @@ class SettingsForm(FlaskForm):
                 ok = False
         return ok
 
+    def _plain_value(self, name: str) -> Any:
+        """A field's value as stored: text stripped, and "" for a text field left out of the
+        post (a missing optional field is empty, not NULL)."""
+        field = self[name]
+        if isinstance(field, StringField):  # TextAreaField is a StringField
+            return (field.data or "").strip()
+        return field.data
+
     def values(self) -> dict[str, Any]:
         """The edition's columns from the form (times in UTC)."""
         timezone = self.timezone.data
         return {
-            **{name: self[name].data.strip() if isinstance(self[name].data, str)
-               else self[name].data for name in PLAIN_FIELDS},
+            **{name: self._plain_value(name) for name in PLAIN_FIELDS},
             "registration_opens_at": service.to_utc(self.registration_opens_at.data, timezone),
             "registration_closes_at": service.to_utc(self.registration_closes_at.data,
                                                      timezone),
@@ -126,6 +134,7 @@ class SettingsForm(FlaskForm):
                                                                  or [])],
             "capacities": {key: field.data for key, field in self.capacity_fields()
                            if field.data is not None},
+            **self.letterhead_values(),
         }
 
 
@@ -145,6 +154,7 @@ def _form_for(edition: Edition) -> SettingsForm:
     data["registration_closes_at"] = service.to_local(edition.registration_closes_at,
                                                       edition.timezone)
     data["invitation_only"] = list(edition.invitation_only or [])
+    data.update(letterhead_data(edition))
     for key in CATEGORY_KEYS:
         data[f"capacity_{key}"] = (edition.capacities or {}).get(key)
     return SettingsForm(formdata=None, data=data)

@@ -45,7 +45,7 @@ class StaffCreateForm(FlaskForm):
     role = SelectField(
         _l("Role"),
         choices=[SelectChoice(role.value, ROLE_LABELS[role])
-                 for role in (Role.DESK, Role.SCANNER, Role.ADMIN)],
+                 for role in (Role.DESK, Role.SCANNER, Role.VETTING, Role.ADMIN)],
     )
 
 

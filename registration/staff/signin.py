@@ -20,6 +20,8 @@ from .forms import LoginForm
 
 
 def home_for(staff: StaffUser) -> str:
+    if staff.role == Role.VETTING.value:
+        return url_for("staff.vetting")
     return "/checkin" if staff.role == Role.SCANNER.value else url_for("staff.delegates")
 
 
@@ -117,7 +119,7 @@ def logout():
 
 
 @bp.post("/logout-everywhere")
-@roles_required(Role.ADMIN, Role.DESK, Role.SCANNER)
+@roles_required(Role.ADMIN, Role.DESK, Role.SCANNER, Role.VETTING)
 def logout_everywhere():
     staff_accounts.end_all_sessions(current_user._get_current_object())
     end_session()

@@ -267,6 +267,7 @@
     if (r.error) detail.push(r.error);
     if (r.superseded_at) detail.push(T.time_corrected);
     if (r.reason === "other_edition") detail.push(T.other_edition);
+    if (r.reason === "vetting") detail.push(T.vetting);
     els.rDetail.textContent = detail.join(" ");
     showPhoto(els.rPhoto, d, offline, function () {});
     els.rOffline.hidden = !offline;
@@ -530,8 +531,11 @@
       return Object.assign(base, { status: "invalid", reason: "unknown_badge" });
     }
     if (d.refused) {
-      // Rejected or cancelled: the snapshot carries no name, only what refuses the badge.
-      return Object.assign(base, { status: serial < d.badge_serial ? "revoked" : "not_accredited" });
+      // Rejected, cancelled or not cleared by vetting: the snapshot carries no name, only
+      // what refuses the badge (and why: "vetting" is said at the door).
+      if (serial < d.badge_serial) return Object.assign(base, { status: "revoked" });
+      return Object.assign(base, { status: "not_accredited",
+                                   reason: d.reason === "vetting" ? "vetting" : null });
     }
     if (serial < d.badge_serial) {
       return Object.assign(base, { status: "revoked", delegate: withLabels(d) });

@@ -8,7 +8,8 @@
 * The signature is checked in Python; everything else is one SQL statement (below) sent on
   a per-thread psycopg connection in autocommit mode (one statement = one transaction),
   prepared by the server after a few uses. It reads the checkpoint and the delegate,
-  decides the outcome with the same rules as `scan.check_in` (serial, status, zone), and
+  decides the outcome with the same rules as `scan.check_in` (serial, status, the vetting
+  gate of services/admission.py with the edition's switch as a parameter, zone), and
   writes the scan, the check-in (INSERT … ON CONFLICT DO NOTHING: the unique key decides
   exactly-once), the status compare-and-set and the audit entry.
 * Anything unusual goes to `scan.check_in` (return None): a replayed nonce, an unknown or
@@ -34,6 +35,7 @@ from ...models import ACCREDITED, Status
 from ...models.checkin import ScanOutcome
 from ...models.status import can_transition
 from ...models.types import utcnow
+from ..admission import REASON_VETTING, refusal_for, vetting_required
 from ..badge_signing import public_keys
 from . import iso
 from .records import DelegateView, ScanResult
@@ -55,8 +57,8 @@ WITH cp AS (
 ), d AS (
   SELECT id, public_id, reference, honorific, given_name, family_name, native_name,
          badge_name, organisation, category, country, status, badge_serial, details,
-         delegation_id, EXISTS (SELECT 1 FROM delegate_photo p WHERE p.delegate_id = delegate.id)
-           AS has_photo
+         delegation_id, vetting_status,
+         EXISTS (SELECT 1 FROM delegate_photo p WHERE p.delegate_id = delegate.id) AS has_photo
   FROM delegate WHERE public_id = %(badge_id)s::uuid AND edition_id = %(edition)s
 ), seen AS (
   SELECT 1 FROM scan WHERE nonce = %(nonce)s
@@ -66,6 +68,7 @@ WITH cp AS (
       WHEN %(invalid)s::boolean OR d.id IS NULL OR %(serial)s::int > d.badge_serial THEN 'invalid'
       WHEN %(serial)s < d.badge_serial THEN 'revoked'
       WHEN NOT (d.status = ANY(%(accredited)s)) THEN 'not_accredited'
+      WHEN %(vetting)s::boolean AND d.vetting_status <> 'cleared' THEN 'not_accredited'
       WHEN cp.allowed_categories IS NOT NULL
            AND json_typeof(cp.allowed_categories) = 'array'
            AND NOT (d.category IN (SELECT json_array_elements_text(cp.allowed_categories)))
@@ -129,7 +132,7 @@ SELECT s.result, decision.cp_id, decision.cp_name,
        decision.given_name, decision.family_name, decision.native_name,
        decision.badge_name, decision.organisation, decision.category, decision.country,
        decision.status, decision.badge_serial, decision.details, decision.delegation_id,
-       decision.has_photo
+       decision.vetting_status, decision.has_photo
 FROM s, decision
 """
 
@@ -138,7 +141,7 @@ SCAN_SQL = " ".join(SCAN_SQL.split())
 
 _VIEW_FIELDS = ("id", "public_id", "reference", "honorific", "given_name", "family_name",
                 "native_name", "badge_name", "organisation", "category", "country", "status",
-                "badge_serial", "details", "delegation_id", "has_photo")
+                "badge_serial", "details", "delegation_id", "vetting_status", "has_photo")
 _local = threading.local()
 
 
@@ -191,6 +194,7 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
     params = {
         "checkpoint": checkpoint_id, "badge_id": badge_id, "nonce": nonce,
         "invalid": reason is not None, "serial": serial, "accredited": ACCREDITED_LIST,
+        "vetting": vetting_required(),  # the vetting gate (services/admission.py)
         "head_words": HEAD_WORDS, "movable": MOVABLE, "now": now, "at": iso(now),
         "device_id": device.id, "device_name": device.name, "actor": f"device:{device.name}",
         "edition": edition,
@@ -219,6 +223,9 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
         result.delegate, result.has_photo = delegate, delegate.has_photo
     if outcome == ScanOutcome.INVALID:
         result.reason = reason or "unknown_badge"
+    elif outcome == ScanOutcome.NOT_ACCREDITED and result.delegate is not None:
+        result.reason = (REASON_VETTING if refusal_for(result.delegate) == REASON_VETTING
+                         else None)
     elif outcome == ScanOutcome.CHECKED_IN:
         result.checked_in_at = admitted_at
     elif outcome == ScanOutcome.ALREADY_CHECKED_IN:

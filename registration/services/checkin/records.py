@@ -21,7 +21,7 @@ DELEGATE_SELECT = select(
     D.c.id, D.c.public_id, D.c.reference, D.c.honorific, D.c.given_name,
     D.c.family_name, D.c.native_name, D.c.badge_name, D.c.organisation, D.c.category,
     D.c.country, D.c.status, D.c.badge_serial, D.c.details, D.c.delegation_id,
-    select(DelegatePhoto.__table__.c.delegate_id)
+    D.c.vetting_status, select(DelegatePhoto.__table__.c.delegate_id)
     .where(DelegatePhoto.__table__.c.delegate_id == D.c.id).exists().label("has_photo"),
 )
 CHECK_IN_SELECT = select(CI.c.id, CI.c.checked_in_at).where(
@@ -41,7 +41,8 @@ class ScanResult:
     # checked_in: this admission; already_checked_in: the first one at this checkpoint.
     checked_in_at: datetime | None = None
     offline: bool = False
-    # For "invalid": malformed, bad_signature, unknown_badge, unknown_reference or other_edition.
+    # For "invalid": malformed, bad_signature, unknown_badge, unknown_reference or other_edition;
+    # for "not_accredited": "vetting" when accredited but not cleared by vetting.
     reason: str | None = None
     superseded_at: datetime | None = None
     replayed: bool = False  # the nonce was seen before: this is the stored answer
@@ -68,6 +69,7 @@ class DelegateView:
     badge_serial: int
     details: dict[str, Any]
     delegation_id: int | None
+    vetting_status: str
     has_photo: bool
 
     @property

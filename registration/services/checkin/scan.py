@@ -55,12 +55,13 @@ from sqlalchemy.exc import IntegrityError
 from ... import badge_token
 from ...editions import current_edition_id, first_edition_id
 from ...extensions import db
-from ...models import ACCREDITED, CheckIn, Delegate, Scan, StaffUser, Status
+from ...models import CheckIn, Delegate, Scan, StaffUser, Status
 from ...models.checkin import ADMITTED, ScanMethod, ScanOutcome
 from ...models.status import can_transition
 from ...models.types import UTCDateTime, utcnow
 from ...text import parse_reference
 from .. import audit
+from ..admission import REASON_VETTING, refusal_for
 from ..badge_signing import public_keys
 from . import CheckinError, iso
 from .checkpoints import admits, find_checkpoint, get_checkpoint
@@ -290,8 +291,10 @@ def check_in(code: str, checkpoint_id: str, nonce: str, *, device: Any | None = 
         if result.status == ScanOutcome.CONFIRM_IDENTITY:
             return result  # a question to the door: nothing is decided or written
         if result.status == ScanOutcome.INVALID:
-            if delegate.status_enum not in ACCREDITED:
+            refused = refusal_for(delegate)  # services/admission.py: status and vetting
+            if refused is not None:
                 result.status = ScanOutcome.NOT_ACCREDITED
+                result.reason = REASON_VETTING if refused == REASON_VETTING else None
             elif not admits(checkpoint, delegate):
                 result.status = ScanOutcome.ZONE_DENIED
             else:

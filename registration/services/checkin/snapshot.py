@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, literal, or_, select
 
 from ...editions import current_edition_id, first_edition_id
 from ...extensions import db
@@ -15,6 +15,7 @@ from ...models import Checkpoint, Delegate, DelegatePhoto, Status
 from ...models.status import ACCREDITED_VALUES
 from ...models.types import utcnow
 from ...text import reference_key
+from ..admission import REASON_VETTING, admitted_clause, held_by_vetting_clause
 from ..badge_signing import public_keys_b64
 from .checkpoints import list_checkpoints
 
@@ -23,12 +24,14 @@ from .checkpoints import list_checkpoints
 class Snapshot:
     generated_at: datetime
     # Who may enter (an accredited status): public_id, badge_name, given_name, family_name,
-    # native_name, honorific, category, country, status, badge_serial, details (no contact
-    # data), photo_at (the photo's version: its updated_at, None without a photo; the door
-    # keeps the photo's thumbnail for offline use).
+    # native_name, honorific, category, country, status, badge_serial, details,
+    # delegation_id (no contact data), photo_at (the photo's version: its updated_at, None
+    # without a photo; the door keeps the photo's thumbnail for offline use).
     delegates: list[Any]
-    # Everyone else past submission (rejected, cancelled): public_id and badge_serial only,
-    # so an offline scanner still refuses their badge but learns nothing about them.
+    # Everyone else past submission (rejected, cancelled, or accredited but not cleared
+    # where vetting is required): public_id, badge_serial and reason ("status" or
+    # "vetting") only, so an offline scanner still refuses their badge but learns nothing
+    # about them.
     checkpoints: list[Checkpoint]  # the open ones
     public_keys: list[str]  # base64url raw, current first
     # Typed reference code (its key, text.reference_key) → public id, for accredited
@@ -50,14 +53,19 @@ def snapshot() -> Snapshot:
         select(Delegate.public_id, Delegate.badge_name, Delegate.given_name,
                Delegate.family_name, Delegate.native_name, Delegate.honorific,
                Delegate.category, Delegate.country, Delegate.status, Delegate.badge_serial,
-               Delegate.details, DelegatePhoto.updated_at.label("photo_at"))
+               Delegate.details, Delegate.delegation_id,
+               DelegatePhoto.updated_at.label("photo_at"))
         .outerjoin(DelegatePhoto, DelegatePhoto.delegate_id == Delegate.id)
-        .where(Delegate.status.in_(ACCREDITED_VALUES))
+        .where(admitted_clause())
         .order_by(Delegate.id)
     ).all()
+    # Why each is refused: "vetting" (accredited, not cleared) or "status".
+    reason = case((Delegate.status.in_(ACCREDITED_VALUES), literal(REASON_VETTING)),
+                  else_=literal("status"))
     refused = db.session.execute(
-        select(Delegate.public_id, Delegate.badge_serial)
-        .where(Delegate.status.not_in((Status.SUBMITTED.value, *ACCREDITED_VALUES)))
+        select(Delegate.public_id, Delegate.badge_serial, reason.label("reason"))
+        .where(or_(Delegate.status.not_in((Status.SUBMITTED.value, *ACCREDITED_VALUES)),
+                   held_by_vetting_clause()))
         .order_by(Delegate.id)
     ).all()
     return Snapshot(generated_at=utcnow(), delegates=list(rows), refused=list(refused),
@@ -67,8 +75,8 @@ def snapshot() -> Snapshot:
 
 
 def _references() -> dict[str, str]:
-    """Reference key → public id of every accredited delegate (Snapshot.references)."""
+    """Reference key → public id of every admitted delegate (Snapshot.references)."""
     rows = db.session.execute(select(Delegate.reference, Delegate.public_id)
-                              .where(Delegate.status.in_(ACCREDITED_VALUES)))
+                              .where(admitted_clause()))
     return {key: str(public_id) for reference, public_id in rows
             if (key := reference_key(reference or "")) is not None}

@@ -24,7 +24,8 @@ from ...models import Delegate
 from .. import badge_signing, manage_links
 from ..eticket import eticket_filename, eticket_pdf
 
-KINDS = ("registered", "approved", "rejected", "reprinted", "cancelled", "manage_link")
+KINDS = ("registered", "approved", "rejected", "reprinted", "cancelled", "manage_link",
+         "more_info")
 SUBJECTS: dict[str, Any] = {
     "registered": _l("Registration received — %(reference)s"),
     "approved": _l("You are accredited — %(reference)s"),
@@ -32,6 +33,7 @@ SUBJECTS: dict[str, Any] = {
     "reprinted": _l("Your new badge QR code — %(reference)s"),
     "cancelled": _l("Registration cancelled — %(reference)s"),
     "manage_link": _l("Your link to manage your registration — %(reference)s"),
+    "more_info": _l("Information needed for your accreditation — %(reference)s"),
 }
 # Kinds whose message carries the current QR code and e-ticket.
 WITH_TICKET = frozenset({"approved", "reprinted"})

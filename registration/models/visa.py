@@ -1,0 +1,97 @@
+"""Visa invitation letters: a delegate's request, the desk's decision, the letter issued.
+
+A request carries the intended dates of stay and the purpose. When the desk (or the vetting
+service) approves it, the letter is issued: it gets its issue date and signer, and what the
+letter states about the person (names, nationality, date of birth, passport number) is
+copied from the identity data at that moment, so the printed letter and its verification
+page (`/verify/<token>`) keep saying what was issued even if the record changes later. The
+date of birth and document number are `EncryptedText`, like the identity data they come
+from. A withdrawn letter stays on record: its verification page says it was withdrawn.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Date, ForeignKey, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import Model
+from .edition import EditionScoped
+from .types import EncryptedText, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from .delegate import Delegate
+
+
+class VisaLetterState(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return str(VISA_LETTER_LABELS[self])
+
+
+VISA_LETTER_LABELS = {
+    VisaLetterState.REQUESTED: _l("requested"),
+    VisaLetterState.APPROVED: _l("issued"),
+    VisaLetterState.REFUSED: _l("refused"),
+    VisaLetterState.WITHDRAWN: _l("withdrawn"),
+}
+# A delegate has at most one request in these states at a time.
+OPEN_STATES = (VisaLetterState.REQUESTED, VisaLetterState.APPROVED)
+
+
+class VisaLetter(EditionScoped, Model):
+    __tablename__ = "visa_letter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What the signed verification token names (the integer id never leaves the server).
+    public_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
+    delegate_id: Mapped[int] = mapped_column(
+        ForeignKey("delegate.id", ondelete="CASCADE"), index=True)
+    # "VL-2026-00042": the edition's year and the row number; set when the request is stored.
+    reference: Mapped[str | None] = mapped_column(String(24), unique=True)
+    state: Mapped[str] = mapped_column(String(16), index=True,
+                                       default=VisaLetterState.REQUESTED.value)
+    stay_from: Mapped[date] = mapped_column(Date)
+    stay_to: Mapped[date] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(String(500), default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The decision (approval or refusal) and who made it.
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str] = mapped_column(String(254), default="")
+    refusal_reason: Mapped[str] = mapped_column(Text, default="")
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_by: Mapped[str] = mapped_column(String(254), default="")
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str] = mapped_column(String(254), default="")
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")
+    # What the issued letter states about the person (copied at issue).
+    holder_name: Mapped[str] = mapped_column(String(250), default="")
+    holder_native_name: Mapped[str] = mapped_column(String(120), default="")
+    holder_nationality: Mapped[str] = mapped_column(String(2), default="")
+    holder_date_of_birth: Mapped[str | None] = mapped_column(
+        EncryptedText("visa_letter.holder_date_of_birth"))
+    holder_document_number: Mapped[str | None] = mapped_column(
+        EncryptedText("visa_letter.holder_document_number"))
+
+    delegate: Mapped[Delegate] = relationship()
+
+    @property
+    def state_enum(self) -> VisaLetterState:
+        return VisaLetterState(self.state)
+
+    @property
+    def state_label(self) -> str:
+        return self.state_enum.label
+
+    def __repr__(self) -> str:
+        return f"<VisaLetter {self.reference} {self.state}>"

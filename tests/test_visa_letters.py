@@ -1,0 +1,372 @@
+"""Visa invitation letters: the question on the registration form, the desk's queue (issue,
+refuse, withdraw), the PDF in English and Chinese decoded back (text and QR code), the
+verification page (genuine, tampered, withdrawn, forged), the manage page, the letterhead
+settings, the batch CLI, and the passport number never in clear in the table."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from PIL import Image
+
+from registration import visa_token
+from registration.editions import marked_current
+from registration.extensions import db
+from registration.models import AuditEntry, Delegate, DelegateIdentity, VisaLetter
+from registration.services import delegations, manage_links
+from registration.services.badge_signing import token_for
+
+zxingcpp = pytest.importorskip("zxingcpp")
+
+PASSPORT = "751234567"
+LETTERHEAD = {
+    "letter_organiser_en": "Forum Secretariat", "letter_organiser_zh": "论坛秘书处",
+    "letter_address_en": "1 Harbour Road, Lianyungang", "letter_address_zh": "连云港海港路1号",
+    "letter_signatory_en": "Li Wei", "letter_signatory_zh": "李伟",
+    "letter_signatory_title_en": "Secretary-General", "letter_signatory_title_zh": "秘书长",
+}
+
+
+@pytest.fixture
+def visa_edition(edition_settings):
+    edition_settings(identity_categories=["government", "expert"], **LETTERHEAD)
+
+
+def with_identity(app, public_id, nationality="RU", number=PASSPORT) -> None:
+    with app.app_context():
+        delegate = db.session.scalars(sa.select(Delegate).where(
+            Delegate.public_id == public_id)).one()
+        delegate.identity = DelegateIdentity(
+            nationality=nationality, date_of_birth="1980-02-03", document_type="passport",
+            document_number=number, document_country=nationality,
+            document_expiry="2031-05-01")
+        db.session.commit()
+
+
+def letters(app) -> list[VisaLetter]:
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(VisaLetter).order_by(VisaLetter.id)))
+        for row in rows:
+            db.session.refresh(row)
+        return rows
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "letter.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def pdf_qr_codes(pdf: bytes, tmp_path: Path) -> list[str]:
+    path = tmp_path / "qr.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(path), str(tmp_path / "page")],
+                   check=True, capture_output=True)
+    codes = []
+    for page in sorted(tmp_path.glob("page*.png")):
+        found = [r.text for r in zxingcpp.read_barcodes(Image.open(page))
+                 if r.format == zxingcpp.BarcodeFormat.QRCode]
+        assert len(found) == 1, page
+        codes += found
+    return codes
+
+
+def register_with_visa(client, get_csrf, form_data, **overrides):
+    values = {"country": "RU", "email": "maria@example.ru", "given_name": "Maria",
+              "family_name": "Ivanova", "native_name": "Мария Иванова", "visa_letter": "y",
+              "visa_stay_from": "2026-12-06", "visa_stay_to": "2026-12-12", **overrides}
+    data = form_data(get_csrf(), **values)
+    return client.post("/register", data=data)
+
+
+def issue_one(app, client, login, csrf_from, get_csrf, form_data) -> VisaLetter:
+    response = register_with_visa(client, get_csrf, form_data)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    [letter] = letters(app)
+    with app.app_context():
+        public_id = db.session.get(Delegate, letter.delegate_id).public_id
+    with_identity(app, public_id)
+    login("desk")
+    token = csrf_from(client.get("/staff/visa-letters").get_data(as_text=True))
+    response = client.post(f"/staff/visa-letters/{letter.id}/approve",
+                           data={"csrf_token": token})
+    assert response.status_code == 303
+    return letters(app)[0]
+
+
+def test_registration_form_asks_and_files_a_request(app, client, get_csrf, form_data,
+                                                    visa_edition):
+    page = client.get("/register").get_data(as_text=True)
+    assert "visa invitation letter" in page and 'name="visa_stay_from"' in page
+    response = register_with_visa(client, get_csrf, form_data)
+    assert response.status_code == 303
+    [letter] = letters(app)
+    assert letter.state == "requested"
+    assert re.fullmatch(r"VL-2026-\d{5}", letter.reference)
+    assert (str(letter.stay_from), str(letter.stay_to)) == ("2026-12-06", "2026-12-12")
+    assert "Forum" in letter.purpose
+
+
+def test_no_question_where_identity_is_not_asked(client):
+    assert 'name="visa_stay_from"' not in client.get("/register").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("stay_from", "stay_to", "message"), [
+    ("2026-12-12", "2026-12-06", "departure date is before the arrival"),
+    ("2027-01-05", "2027-01-09", "at least one day of the forum"),
+    ("", "", "Give the dates of your intended stay"),
+    ("2026-09-01", "2026-12-10", "at most 90 days"),
+])
+def test_bad_dates_of_stay_are_a_form_error(app, client, get_csrf, form_data, visa_edition,
+                                            stay_from, stay_to, message):
+    response = register_with_visa(client, get_csrf, form_data, visa_stay_from=stay_from,
+                                  visa_stay_to=stay_to)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert letters(app) == []
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Delegate.id))) == 0
+
+
+def test_issued_letter_pdf_text_qr_and_verification_page(app, client, login, csrf_from,
+                                                         get_csrf, form_data, visa_edition,
+                                                         tmp_path):
+    letter = issue_one(app, client, login, csrf_from, get_csrf, form_data)
+    assert letter.state == "approved" and letter.issued_by == "staff:desk@forum.test"
+    response = client.get(f"/staff/visa-letters/{letter.id}/letter.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = response.data
+    text = pdf_text(pdf, tmp_path)
+    for expected in ("Invitation letter", "Maria Ivanova", "Мария Иванова", "Russia",
+                     "3 February 1980", PASSPORT, "6 December 2026 – 12 December 2026",
+                     letter.reference, "Li Wei", "Secretary-General", "Forum Secretariat",
+                     "邀请函", "论坛秘书处", "俄罗斯", "1980年2月3日", "李伟", "秘书长",
+                     "2026年12月6日至2026年12月12日"):
+        assert expected in text, expected
+    codes = pdf_qr_codes(pdf, tmp_path)
+    assert len(codes) == 2 and codes[0] == codes[1]  # one per page (English, Chinese)
+    url = codes[0]
+    path = url[url.index("/verify/"):]
+    assert url.startswith("http") and path.startswith("/verify/VL1")
+    page = client.get(path)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Genuine and valid" in html and "真实有效" in html
+    assert "Maria Ivanova" in html and "567" in html and PASSPORT not in html
+    assert page.headers["Cache-Control"] == "no-store"
+    with app.app_context():
+        actions = set(db.session.scalars(sa.select(AuditEntry.action)))
+    assert {"visa_letter_requested", "visa_letter_issued"} <= actions
+
+
+def test_tampered_and_forged_tokens_are_not_genuine(app, client, login, csrf_from, get_csrf,
+                                                    form_data, visa_edition):
+    letter = issue_one(app, client, login, csrf_from, get_csrf, form_data)
+    with app.app_context():
+        good = visa_token.issue(__import__("registration.services.badge_signing",
+                                           fromlist=["x"]).signing_key(),
+                                letter.public_id, letter.edition_id)
+        delegate = db.session.get(Delegate, letter.delegate_id)
+        badge = token_for(delegate)
+    assert "Genuine and valid" in client.get(f"/verify/{good}").get_data(as_text=True)
+    # One character of the signature changed.
+    i = len(good) - 10
+    tampered = good[:i] + ("A" if good[i] != "A" else "B") + good[i + 1:]
+    # Signed by a key that is not ours.
+    forged = visa_token.issue(Ed25519PrivateKey.generate(), letter.public_id,
+                              letter.edition_id)
+    for token in (tampered, forged, badge, "nonsense", good.lower()):
+        response = client.get(f"/verify/{token}")
+        html = response.get_data(as_text=True)
+        assert response.status_code == 404, token
+        assert "Not genuine" in html and "无效" in html
+        assert "Maria" not in html
+
+
+def test_withdrawn_letter_says_so(app, client, login, csrf_from, get_csrf, form_data,
+                                  visa_edition):
+    letter = issue_one(app, client, login, csrf_from, get_csrf, form_data)
+    token = csrf_from(client.get("/staff/visa-letters").get_data(as_text=True))
+    refused = client.post(f"/staff/visa-letters/{letter.id}/withdraw",
+                          data={"csrf_token": token, "reason": ""})
+    assert refused.status_code == 422
+    assert "Give a reason for the withdrawal" in refused.get_data(as_text=True)
+    response = client.post(f"/staff/visa-letters/{letter.id}/withdraw",
+                           data={"csrf_token": token, "reason": "Delegate cancelled"})
+    assert response.status_code == 303
+    with app.app_context():
+        from registration.services.visa_letters import verify_url
+
+        url = verify_url(db.session.get(VisaLetter, letter.id))
+    html = client.get(url[url.index("/verify/"):]).get_data(as_text=True)
+    assert "Withdrawn" in html and "已撤销" in html and "Genuine and valid" not in html
+    assert client.get(f"/staff/visa-letters/{letter.id}/letter.pdf").status_code == 404
+
+
+def test_refusal_needs_a_reason_and_is_shown_on_the_manage_page(app, client, login, csrf_from,
+                                                                get_csrf, form_data,
+                                                                visa_edition):
+    assert register_with_visa(client, get_csrf, form_data).status_code == 303
+    [letter] = letters(app)
+    login("vetting")
+    token = csrf_from(client.get("/staff/visa-letters").get_data(as_text=True))
+    assert client.post(f"/staff/visa-letters/{letter.id}/refuse",
+                       data={"csrf_token": token}).status_code == 422
+    assert client.post(f"/staff/visa-letters/{letter.id}/refuse",
+                       data={"csrf_token": token, "reason": "Not a delegate"}
+                       ).status_code == 303
+    assert letters(app)[0].state == "refused"
+    with app.app_context():
+        link = manage_links.make_token(db.session.get(Delegate, letter.delegate_id))
+    page = client.get(f"/manage/{link}").get_data(as_text=True)
+    assert "was refused: Not a delegate" in page
+
+
+def test_approval_needs_identity_data_and_refuses_chinese_nationals(app, client, login,
+                                                                    csrf_from, get_csrf,
+                                                                    form_data, visa_edition):
+    assert register_with_visa(client, get_csrf, form_data).status_code == 303
+    [letter] = letters(app)
+    login("desk")
+    token = csrf_from(client.get("/staff/visa-letters").get_data(as_text=True))
+    response = client.post(f"/staff/visa-letters/{letter.id}/approve",
+                           data={"csrf_token": token})
+    assert response.status_code == 422
+    assert "add the identity data first" in response.get_data(as_text=True)
+    with app.app_context():
+        public_id = db.session.get(Delegate, letter.delegate_id).public_id
+    with_identity(app, public_id, nationality="CN", number="E12345678")
+    response = client.post(f"/staff/visa-letters/{letter.id}/approve",
+                           data={"csrf_token": token})
+    assert response.status_code == 422
+    assert "Chinese nationals do not need" in response.get_data(as_text=True)
+    assert letters(app)[0].state == "requested"
+
+
+def test_manage_page_request_and_download(app, client, make_delegate, visa_edition, csrf_from,
+                                          login, tmp_path):
+    delegate = make_delegate(country="DE", email="anna@example.de", given_name="Anna",
+                             family_name="Schmidt")
+    with_identity(app, delegate.public_id, nationality="DE", number="C01X00T47")
+    with app.app_context():
+        link = manage_links.make_token(db.session.get(Delegate, delegate.id))
+    page = client.get(f"/manage/{link}").get_data(as_text=True)
+    assert "Ask for an invitation letter" in page
+    token = csrf_from(page)
+    bad = client.post(f"/manage/{link}/visa-letter",
+                      data={"csrf_token": token, "visa_letter": "y",
+                            "visa_stay_from": "2026-12-20", "visa_stay_to": "2026-12-10"})
+    assert bad.status_code == 422 and "before the arrival date" in bad.get_data(as_text=True)
+    ok = client.post(f"/manage/{link}/visa-letter",
+                     data={"csrf_token": token, "visa_letter": "y",
+                           "visa_stay_from": "2026-12-07", "visa_stay_to": "2026-12-11"})
+    assert ok.status_code == 303
+    [letter] = letters(app)
+    assert client.get(f"/manage/{link}/visa-letter.pdf").status_code == 404  # not issued
+    assert "Ask for an invitation letter" not in client.get(f"/manage/{link}").get_data(
+        as_text=True)  # one open request at a time
+    login("admin")
+    staff_token = csrf_from(client.get("/staff/visa-letters").get_data(as_text=True))
+    queue = client.get("/staff/visa-letters").get_data(as_text=True)
+    assert "C01X00T47" in queue  # an admin sees the number in full
+    assert client.post(f"/staff/visa-letters/{letter.id}/approve",
+                       data={"csrf_token": staff_token}).status_code == 303
+    response = client.get(f"/manage/{link}/visa-letter.pdf")
+    assert response.status_code == 200
+    text = pdf_text(response.data, tmp_path)
+    assert "Anna Schmidt" in text and "C01X00T47" in text and "Germany" in text
+
+
+def test_desk_sees_the_passport_number_masked(app, client, make_delegate, visa_edition, login):
+    delegate = make_delegate(country="DE")
+    with_identity(app, delegate.public_id, nationality="DE", number="C01X00T47")
+    with app.app_context():
+        from registration.services import visa_letters
+
+        edition = marked_current()
+        visa_letters.request_letter(db.session.get(Delegate, delegate.id), edition.starts_on,
+                                    edition.ends_on)
+    login("desk")
+    queue = client.get("/staff/visa-letters").get_data(as_text=True)
+    assert "C01X00T47" not in queue and "T47" in queue
+
+
+def test_cli_writes_a_batch_per_delegation(app, runner, make_delegate, visa_edition, login,
+                                           tmp_path):
+    pdfium = pytest.importorskip("pypdfium2")
+
+    from registration.models import StaffUser
+    from registration.services import visa_letters
+
+    with app.app_context():
+        atlantis, _ = delegations.create("Atlantis", "FR", focal_emails=["fp@atl.example"],
+                                         quotas={"government": 5})
+        atlantis_id = atlantis.id
+    ids = []
+    for n, delegation_id in enumerate((atlantis_id, atlantis_id, None)):
+        d = make_delegate(country="FR", email=f"p{n}@example.fr", delegation_id=delegation_id)
+        with_identity(app, d.public_id, nationality="FR", number=f"18AB{n}2345")
+        ids.append(d.id)
+    with app.app_context():
+        staff = StaffUser(email="desk@x.test", role="desk", password_hash="x")
+        db.session.add(staff)
+        edition = marked_current()
+        for delegate_id in ids:
+            letter = visa_letters.request_letter(db.session.get(Delegate, delegate_id),
+                                                 edition.starts_on, edition.ends_on)
+            visa_letters.approve(letter, staff)
+    out = tmp_path / "atlantis.pdf"
+    result = runner.invoke(args=["visa", "letters", "--delegation", "Atlantis", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 visa letter(s)" in result.output
+    assert len(pdfium.PdfDocument(str(out))) == 4  # English and Chinese page each
+    text = pdf_text(out.read_bytes(), tmp_path)
+    assert "18AB02345" in text and "18AB12345" in text and "18AB22345" not in text
+    result = runner.invoke(args=["visa", "letters", "-o", str(tmp_path / "all.pdf")])
+    assert result.exit_code == 0 and "3 visa letter(s)" in result.output
+    result = runner.invoke(args=["visa", "letters", "--delegation", "Nowhere", "-o",
+                                 str(tmp_path / "x.pdf")])
+    assert result.exit_code == 1 and "No delegation 'Nowhere'" in result.output
+
+
+def test_passport_number_and_birth_date_not_in_clear_in_the_table(app, client, login,
+                                                                   csrf_from, get_csrf,
+                                                                   form_data, visa_edition):
+    issue_one(app, client, login, csrf_from, get_csrf, form_data)
+    with app.app_context():
+        rows = db.session.execute(sa.text("SELECT * FROM visa_letter")).all()
+    raw = repr(rows)
+    assert rows and PASSPORT not in raw and "1980-02-03" not in raw
+
+
+def test_letterhead_settings_are_saved_from_the_settings_page(app, client, login, csrf_from):
+    login("admin")
+    token = csrf_from(client.get("/staff/settings").get_data(as_text=True))
+    signature = io.BytesIO()
+    Image.new("RGBA", (300, 100), (20, 20, 120, 255)).save(signature, "PNG")
+    signature.seek(0)
+    settings = {"name_en": "Global Public Safety Cooperation Forum", "starts_on": "2026-12-08",
+                "ends_on": "2026-12-10", "timezone": "Asia/Shanghai", "name_zh": "",
+                "venue_en": "", "venue_zh": "", "city_en": "", "city_zh": "",
+                "organiser_name": "", "contact_email": "", "privacy_en": "", "privacy_zh": ""}
+    data = {"csrf_token": token, **settings, **LETTERHEAD,
+            "letter_signature": (signature, "signature.png")}
+    response = client.post("/staff/settings", data=data, content_type="multipart/form-data")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    with app.app_context():
+        edition = marked_current()
+        assert edition.letter_signatory_zh == "李伟"
+        assert edition.letter_signature.startswith(b"\x89PNG")
+    page = client.get("/staff/settings").get_data(as_text=True)
+    assert "Remove the signature image" in page and 'value="Secretary-General"' in page
+    bad = {**data, "letter_signature": (io.BytesIO(b"not an image"), "s.png"),
+           "csrf_token": token}
+    assert client.post("/staff/settings", data=bad,
+                       content_type="multipart/form-data").status_code == 422

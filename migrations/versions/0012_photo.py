@@ -5,7 +5,7 @@ Revises: 0008_identity
 Create Date: 2026-11-30 06:35:00
 
 Existing photos get their thumbnail when a scanner first asks for it
-(services/checkin/photos.py), so nothing is decoded here.
+(services/checkin/records.photo_thumb), so nothing is decoded here.
 """
 from alembic import op
 import sqlalchemy as sa

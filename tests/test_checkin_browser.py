@@ -615,6 +615,119 @@ def test_offline_scanner_refuses_a_badge_of_another_edition(app, runner, live_se
             browser.close()
 
 
+# ----------------------------------------------------------------------------- photos offline
+
+
+def _store_face_photo(delegate) -> None:
+    from registration.services import photos
+
+    face = (Path(__file__).parent / "data" / "face.jpg").read_bytes()
+    photos.set_photo(delegate, photos.process_photo(face), None)
+
+
+def test_photos_are_kept_on_the_device_and_shown_offline(app, live_server, staff_account,
+                                                         make_delegate):
+    """The door compares faces without network: the snapshot's thumbnails (≤ 8 KB) are
+    kept in Cache Storage; offline the result shows the photo large beside the answer, and
+    the typed-code check shows the photo first."""
+    with app.app_context():
+        online = make_delegate(status="badge_printed", given_name="Online")
+        scanned = make_delegate(status="badge_printed", given_name="Scanned")
+        typed = make_delegate(status="badge_printed", given_name="Typed")
+        bare = make_delegate(status="badge_printed", given_name="Bare")
+        for d in (online, scanned, typed):
+            _store_face_photo(d)
+        online_code, scanned_code = token_for(online), token_for(scanned)
+        typed_ref, bare_ref = typed.reference, bare.reference
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            context = browser.new_context(viewport={"width": 360, "height": 740})
+            page, errors = _sign_in_and_open_scanner(context, live_server)
+            expect(page.locator("#scanner")).to_have_attribute("data-photos-cached", "3",
+                                                               timeout=10000)
+            sizes = page.evaluate("""async () => {
+                const cache = await caches.open("checkin-photos-v1");
+                const out = [];
+                for (const req of await cache.keys()) {
+                    out.push((await (await cache.match(req)).arrayBuffer()).byteLength);
+                }
+                return out;
+            }""")
+            assert len(sizes) == 3 and all(0 < n <= 8 * 1024 for n in sizes), sizes
+
+            # Online: the server's photo, large on a 360 px phone, the name still in view.
+            result, photo = page.locator("#result"), page.locator("#result-photo")
+            page.keyboard.type(online_code)
+            page.keyboard.press("Enter")
+            expect(result).to_have_attribute("data-status", "checked_in")
+            expect(photo).to_be_visible()
+            expect(photo).to_have_attribute("data-source", "server")
+            page.wait_for_function("document.getElementById('result-photo').naturalWidth > 0")
+            box = photo.bounding_box()
+            assert box["width"] >= 150 and box["height"] >= 200, box
+            name_box = page.locator("#result-name").bounding_box()
+            assert name_box["y"] + name_box["height"] <= 740
+            page.click("#result")
+
+            context.set_offline(True)
+            page.keyboard.type(scanned_code)
+            page.keyboard.press("Enter")
+            expect(result).to_have_attribute("data-status", "checked_in")
+            expect(result).to_have_attribute("data-offline", "1")
+            expect(photo).to_have_attribute("data-source", "offline")
+            expect(photo).to_be_visible()
+            assert photo.get_attribute("src").startswith("blob:")
+            page.wait_for_function("document.getElementById('result-photo').naturalWidth > 0")
+            assert photo.bounding_box()["width"] >= 150
+            _screenshot(page, "scanner-offline-photo-phone-en")
+            page.click("#result")
+
+            # A typed code offline: the photo first, then the question.
+            _type_code(page, typed_ref)
+            confirm, cphoto = page.locator("#confirm"), page.locator("#confirm-photo")
+            expect(confirm).to_have_attribute("data-offline", "1")
+            expect(cphoto).to_have_attribute("data-source", "offline")
+            expect(cphoto).to_be_visible()
+            expect(page.locator("#confirm-no-photo")).to_be_hidden()
+            page.wait_for_function("document.getElementById('confirm-photo').naturalWidth > 0")
+            assert page.evaluate("""() => {
+                const photo = document.getElementById("confirm-photo");
+                const title = document.getElementById("confirm-title");
+                return !!(photo.compareDocumentPosition(title) & Node.DOCUMENT_POSITION_FOLLOWING);
+            }""")
+            assert cphoto.bounding_box()["y"] < page.locator("#confirm-title").bounding_box()["y"]
+            _screenshot(page, "scanner-offline-confirm-phone-en")
+            page.click("#confirm-cancel")
+            # Without a photo on file: said so, ask for an ID.
+            _type_code(page, bare_ref)
+            expect(confirm).to_be_visible()
+            expect(page.locator("#confirm-no-photo")).to_be_visible()
+            expect(cphoto).to_be_hidden()
+            page.click("#confirm-cancel")
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def test_signing_out_deletes_the_kept_photos(app, live_server, staff_account, make_delegate):
+    with app.app_context():
+        _store_face_photo(make_delegate(status="badge_printed"))
+    with sync_playwright() as p:
+        browser = _browser(p, [])
+        try:
+            page, errors = _sign_in_and_open_scanner(browser.new_context(), live_server)
+            expect(page.locator("#scanner")).to_have_attribute("data-photos-cached", "1",
+                                                               timeout=10000)
+            assert page.evaluate("caches.has('checkin-photos-v1')")
+            page.locator("form.sign-out button").first.click()
+            page.wait_for_url("**/staff/login**")
+            assert page.evaluate("caches.has('checkin-photos-v1')") is False
+            assert errors == []
+        finally:
+            browser.close()
+
+
 def test_scanner_names_an_organisation_delegation_online_and_offline(
         app, runner, live_server, staff_account, make_delegate):
     """An international organisation's delegate: the door shows the organisation's name,

@@ -13,6 +13,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from email import policy
+from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
@@ -102,7 +103,11 @@ def mark_printed(app, delegate: Delegate) -> Delegate:
 
 
 def png_photo(width: int = 600, height: int = 800) -> bytes:
+    """A portrait with the test face (tests/data/face.jpg): uploads must show one face."""
     image = Image.new("RGB", (width, height), (200, 180, 160))
+    face = Image.open(Path(__file__).parent / "data" / "face.jpg").convert("RGB")
+    face = face.resize((width * 3 // 4, width * 3 // 4 * face.height // face.width))
+    image.paste(face, ((width - face.width) // 2, (height - face.height) // 2))
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()

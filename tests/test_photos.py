@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -15,10 +16,22 @@ from registration.models import AuditEntry, Delegate, DelegatePhoto, Status
 from registration.services import photos, printing
 from registration.services.photos import PhotoRejected, process_photo
 
+FACE = Path(__file__).parent / "data" / "face.jpg"  # public domain, see data/README.md
 
-def image_bytes(fmt: str = "JPEG", size=(1200, 900), color=(200, 30, 30), **save) -> bytes:
+
+def image_bytes(fmt: str = "JPEG", size=(1200, 900), color=(200, 30, 30), face=True,
+                **save) -> bytes:
+    """A photo of `size` on a plain background with the test face in the middle (every
+    upload must show exactly one face)."""
     mode = "RGBA" if fmt == "PNG" else "RGB"
     image = Image.new(mode, size, color + ((255,) if mode == "RGBA" else ()))
+    if face:
+        portrait = Image.open(FACE).convert(mode)
+        scale = 0.7 * min(size[0] / portrait.width, size[1] / portrait.height)
+        portrait = portrait.resize((round(portrait.width * scale),
+                                    round(portrait.height * scale)))
+        image.paste(portrait, ((size[0] - portrait.width) // 2,
+                               (size[1] - portrait.height) // 2))
     buf = io.BytesIO()
     image.save(buf, fmt, **save)
     return buf.getvalue()
@@ -58,7 +71,8 @@ def test_exif_orientation_applied_then_stripped(app_ctx):
     exif[0x010F] = "SecretCam"
     buf = io.BytesIO()
     image.save(buf, "JPEG", exif=exif.tobytes())
-    out = Image.open(io.BytesIO(process_photo(buf.getvalue())))
+    # Orientation only (a plain image): the face check is tested in test_face_check.py.
+    out = Image.open(io.BytesIO(process_photo(buf.getvalue(), check_face=False)))
     assert out.height > out.width  # portrait after rotation: 800×1600 → cropped portrait
     assert not out.getexif() and "exif" not in out.info
     top, bottom = out.getpixel((out.width // 2, 5)), out.getpixel((out.width // 2, out.height - 5))

@@ -52,6 +52,7 @@ KNOWN = {
     # and checkpoints.
     ("checkin.scanner", "GET"): {"scanner": 200, "desk": 200, "admin": 200},
     ("checkin.photo", "GET"): {"scanner": 404, "desk": 404, "admin": 404},  # no photo yet
+    ("checkin.thumb", "GET"): {"scanner": 404, "desk": 404, "admin": 404},  # no photo yet
     ("checkin.service_worker", "GET"): {"scanner": 200, "desk": 200, "admin": 200},
     ("staff.dashboard", "GET"): {"desk": 200, "admin": 200},
     ("staff.dashboard_json", "GET"): {"desk": 200, "admin": 200},

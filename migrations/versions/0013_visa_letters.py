@@ -1,7 +1,7 @@
 """visa letters: requests, issued letters, letterhead settings
 
 Revision ID: 0013_visa_letters
-Revises: 0011_watchlist
+Revises: 0012_photo
 Create Date: 2026-11-30 06:05:47.137237
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013_visa_letters'
-down_revision = '0011_watchlist'
+down_revision = '0012_photo'
 branch_labels = None
 depends_on = None
 

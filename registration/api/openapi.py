@@ -136,6 +136,9 @@ SCHEMAS: dict[str, Any] = {
         "delegation_name": _nullable(
             "string", description="The delegation's name where it differs from the "
                                   "country (an international organisation)."),
+        "thumb_url": _nullable("string", description="The delegate's photo as a small "
+                               "JPEG (at most 8 KB) for the door to keep offline; the "
+                               "address changes with the photo. null: no photo."),
         "refused": {"type": "boolean",
                     "description": "true: rejected or cancelled, or not cleared by "
                                    "vetting; the entry then has only public_id, "
@@ -247,7 +250,10 @@ EXAMPLES: dict[str, Any] = {
                        "name": "Wang Xiaoming", "honorific": "Dr.", "native_name": "王小明",
                        "category": "government", "country": "CN", "status": "badge_printed",
                        "badge_serial": 1, "head_of_delegation": True,
-                       "delegation_name": None, "refused": False},
+                       "delegation_name": None,
+                       "thumb_url": "/checkin/thumb/0b0e2a4e-6a55-4c4e-9a52-2a0f1d7e5c11.jpg"
+                                    "?v=1796112000000",
+                       "refused": False},
                       {"public_id": "5d1c9a0e-2f4b-4b8e-8d7e-61a3c0f4e2a9", "badge_serial": 2,
                        "refused": True, "reason": "status"}],
     },

@@ -25,6 +25,17 @@ def photo_url(delegate: Any) -> str:
     return f"/checkin/photo/{delegate.public_id}.jpg"
 
 
+def thumb_url(public_id: Any, version: Any) -> str | None:
+    """Where a door fetches a delegate's offline photo; `version` (the photo's updated_at)
+    changes the address when the photo changes, so the device's copy is replaced."""
+    if version is None:
+        return None
+    stamp = int(version.timestamp() * 1000)
+    if has_request_context():
+        return url_for("checkin.thumb", public_id=public_id, v=stamp)
+    return f"/checkin/thumb/{public_id}.jpg?v={stamp}"
+
+
 def delegate_json(delegate: Any, has_photo: bool = False) -> dict[str, Any]:
     """What a scanner shows about a delegate (no contact data). `delegate` is a Delegate or
     the scan's DelegateView."""
@@ -102,6 +113,7 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
             "badge_serial": r.badge_serial,
             "head_of_delegation": is_head_of_delegation(r.details),
             "delegation_name": label(r) if r.delegation_id is not None else None,
+            "thumb_url": thumb_url(r.public_id, r.photo_at),
             "refused": False,
         }
         for r in snapshot.delegates

@@ -19,7 +19,7 @@ from ..models import Role
 from ..models.checkin import SCAN_OUTCOME_HEADLINES
 from ..services.badge_signing import public_keys_b64
 from ..services.checkin.checkpoints import list_checkpoints
-from ..services.checkin.records import photo_jpeg
+from ..services.checkin.records import photo_jpeg, photo_thumb
 from . import bp
 
 # What the service worker keeps for a reload without network (besides the page and the
@@ -64,6 +64,19 @@ def photo(public_id: uuid.UUID) -> ResponseReturnValue:
         abort(404)
     response = current_app.response_class(jpeg, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@bp.get("/checkin/thumb/<uuid:public_id>.jpg")
+@roles_required(Role.SCANNER, Role.DESK)
+def thumb(public_id: uuid.UUID) -> ResponseReturnValue:
+    """The photo's small copy (at most 8 KB) that the scanner page keeps for offline use;
+    its address carries the photo's version (?v=), so it may be kept as long as wanted."""
+    jpeg = photo_thumb(public_id)
+    if jpeg is None:
+        abort(404)
+    response = current_app.response_class(jpeg, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=86400"
     return response
 
 

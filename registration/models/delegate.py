@@ -172,6 +172,9 @@ class DelegatePhoto(EditionScoped, Model):
         ForeignKey("delegate.id", ondelete="CASCADE"), primary_key=True
     )
     jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    # At most 8 KB (services/photos.thumbnail): the copy door scanners keep offline. Made
+    # when the photo is stored; photos from before it get one when first asked for.
+    thumb: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     delegate: Mapped[Delegate] = relationship(back_populates="photo")

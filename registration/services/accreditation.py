@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy import select
 
 from ..extensions import db, real_app
-from ..models import AuditEntry, Delegate, InvalidTransition, StaffUser, Status
+from ..models import (
+    AuditEntry,
+    Delegate,
+    DelegatePhoto,
+    Edition,
+    InvalidTransition,
+    StaffUser,
+    Status,
+)
 from ..models.delegate import RecordSource
 from ..models.status import can_transition
 from ..signals import delegate_approved, delegate_rejected
@@ -38,12 +46,30 @@ def clean_reason(reason: str | None) -> str:
     return reason
 
 
+class PhotoRequired(Exception):
+    """The edition requires a photo for accreditation and the delegate has none yet."""
+
+
+def photo_missing(delegate: Delegate) -> bool:
+    """The one rule for photo-required accreditation: approval waits for a photo when the
+    delegate's edition requires one (Edition.photo_required) and none is stored."""
+    edition = db.session.get(Edition, delegate.edition_id)
+    if edition is None or not edition.photo_required:
+        return False
+    if "photo" in delegate.__dict__:  # already loaded (or just set in this session)
+        return delegate.photo is None
+    return db.session.scalar(select(DelegatePhoto.delegate_id)
+                             .where(DelegatePhoto.delegate_id == delegate.id)) is None
+
+
 def _lock(delegate: Delegate) -> None:
     """Re-read the row (locked on PostgreSQL) so two desks cannot decide on stale data."""
     db.session.refresh(delegate, with_for_update=True)
 
 
 def _approve(delegate: Delegate, staff: StaffUser | None) -> None:
+    if can_transition(delegate.status, Status.APPROVED) and photo_missing(delegate):
+        raise PhotoRequired(delegate.reference)
     old = delegate.move_to(Status.APPROVED)
     audit.record(delegate, "status", staff=staff, **{"from": old.value, "to": delegate.status})
     delegate_approved.send(real_app(), delegate=delegate)
@@ -56,17 +82,22 @@ def _reject(delegate: Delegate, staff: StaffUser | None, reason: str) -> None:
     delegate_rejected.send(real_app(), delegate=delegate, reason=reason)
 
 
-def approve_in_transaction(delegate: Delegate, staff: StaffUser | None) -> None:
-    """Accredit a delegate created in the caller's transaction (the caller commits)."""
+def approve_in_transaction(delegate: Delegate, staff: StaffUser | None) -> bool:
+    """Accredit a delegate created in the caller's transaction (the caller commits).
+    False when approval waits for a photo (photo_missing): the delegate stays submitted."""
+    if photo_missing(delegate):
+        return False
     _approve(delegate, staff)
+    return True
 
 
 def approve(delegate: Delegate, staff: StaffUser | None) -> Delegate:
-    """Accredit one delegate. Raises InvalidTransition (nothing is changed then)."""
+    """Accredit one delegate. Raises InvalidTransition or PhotoRequired (nothing is changed
+    then)."""
     _lock(delegate)
     try:
         _approve(delegate, staff)
-    except InvalidTransition:
+    except (InvalidTransition, PhotoRequired):
         db.session.rollback()
         raise
     db.session.commit()
@@ -91,6 +122,8 @@ class BulkResult:
     done: list[Delegate] = field(default_factory=list)
     # Delegates left as they were, with their status at the time.
     skipped: list[Delegate] = field(default_factory=list)
+    # Approval left waiting for a photo (photo_missing); not in `skipped`.
+    no_photo: list[Delegate] = field(default_factory=list)
 
 
 def _load_many(ids: Iterable[int]) -> list[Delegate]:
@@ -105,7 +138,9 @@ def approve_many(ids: Iterable[int], staff: StaffUser | None) -> BulkResult:
     """Approve every delegate that may be approved; the others are skipped. One commit."""
     result = BulkResult()
     for delegate in _load_many(ids):
-        if can_transition(delegate.status, Status.APPROVED):
+        if can_transition(delegate.status, Status.APPROVED) and photo_missing(delegate):
+            result.no_photo.append(delegate)
+        elif can_transition(delegate.status, Status.APPROVED):
             _approve(delegate, staff)
             result.done.append(delegate)
         else:
@@ -144,21 +179,28 @@ def ids_for_public_ids(public_ids: Iterable[str | uuid.UUID]) -> list[int]:
 
 
 def register_walk_in(clean: dict[str, Any], staff: StaffUser, locale: str = "en") -> Delegate:
-    """A delegate registered at the desk (consent confirmed there) and approved at once.
+    """A delegate registered at the desk (consent confirmed there) and approved at once,
+    unless approval waits for a photo (photo_missing): then the delegate stays submitted.
 
     Raises registration.RegistrationRefused ("duplicate_email"); limits do not apply."""
     delegate = register_delegate(clean, source=RecordSource.WALK_IN, locale=locale, staff=staff,
                                  consent=True, enforce_limits=False)
+    if photo_missing(delegate):
+        return delegate
     return approve(delegate, staff)
 
 
 # --- reading the trail ----------------------------------------------------------------------
 
 def allowed_actions(delegate: Delegate) -> dict[str, bool]:
-    """Which accreditation buttons the record shows."""
+    """Which accreditation buttons the record shows; `photo_missing`: approval waits for a
+    photo (the page says so instead of offering "Approve")."""
+    approvable = can_transition(delegate.status, Status.APPROVED)
+    waits = approvable and photo_missing(delegate)
     return {
-        "approve": can_transition(delegate.status, Status.APPROVED),
+        "approve": approvable and not waits,
         "reject": can_transition(delegate.status, Status.REJECTED),
+        "photo_missing": waits,
     }
 
 

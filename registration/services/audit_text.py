@@ -144,5 +144,10 @@ def describe(entry: AuditEntry) -> list[str]:
         gate = d.get("gate_name") or d.get("gate") or d.get("checkpoint")
         line = _("checked in at %(gate)s", gate=gate) if gate else _("checked in")
         return [line + (f" ({_when(d['at'])})" if d.get("at") else "")]
+    if entry.action == "photo_changed" and d.get("face_override"):
+        check = (_("several faces") if d.get("face_check") == "several_faces"
+                 else _("no face found"))
+        return [_("photo changed; face check (%(check)s) overridden: %(reason)s",
+                  check=check, reason=d["face_override"])]
     label = ACTION_LABELS.get(entry.action)
     return [str(label) if label is not None else entry.action.replace("_", " ")]

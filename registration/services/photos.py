@@ -4,8 +4,12 @@
 delegates' own uploads): real JPEG/PNG/WebP content only (the file name and the declared
 type are ignored), a byte limit, a pixel limit checked from the header before anything is
 decoded (decompression bombs), EXIF orientation applied and then every metadata block
-dropped by re-encoding, centre-cropped to the badge's photo box, at most 600×800.
-Photos live in the database (DelegatePhoto), never under the web root.
+dropped by re-encoding, centre-cropped to the badge's photo box, at most 600×800, and
+then exactly one face must be visible (services/face_check.py, OpenCV): "no face found" and
+"several faces" are said plainly. Only the desk may keep such a photo, with a reason that is
+audited (`set_photo(..., face_override=...)`).
+Photos live in the database (DelegatePhoto), never under the web root, each with a
+thumbnail of at most THUMB_MAX_BYTES that door scanners keep for offline use.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ..extensions import db
 from ..i18n import plain
 from ..models import Delegate, DelegatePhoto, StaffUser
 from . import audit
+from .face_check import FaceResult, check_faces
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 40-megapixel camera is the most a real photo needs
@@ -34,6 +39,11 @@ MIN_SIDE = 120
 OUTPUT_BOX = (600, 800)  # the largest stored size (width, height)
 FORMATS = ("JPEG", "PNG", "WEBP")
 JPEG_QUALITY = 85
+THUMB_BOX = (150, 200)  # the door's offline copy: enough to compare a face
+THUMB_MAX_BYTES = 8 * 1024
+MAX_OVERRIDE_REASON = 300
+# Upload refusals that the desk may override with a reason (the face check's).
+FACE_REASONS = {FaceResult.NONE: "no_face", FaceResult.SEVERAL: "several_faces"}
 
 
 def photo_aspect() -> float:
@@ -46,7 +56,8 @@ class PhotoRejected(Exception):
     """An upload that is not stored. `reason` is a stable code, `status` the HTTP status."""
 
     STATUS: ClassVar[dict[str, int]] = {"empty": 400, "too_large": 413, "not_image": 415,
-                                        "too_many_pixels": 422, "too_small": 422}
+                                        "too_many_pixels": 422, "too_small": 422,
+                                        "no_face": 422, "several_faces": 422}
 
     def __init__(self, reason: str, message: object) -> None:
         self.reason = reason
@@ -80,8 +91,20 @@ def _crop_box(width: int, height: int, aspect: float) -> tuple[int, int, int, in
     return 0, top, width, top + new_h
 
 
-def process_photo(data: bytes) -> bytes:
-    """Check and normalise an uploaded photo; returns JPEG bytes or raises PhotoRejected."""
+def face_message(result: FaceResult) -> object:
+    """What the delegate or the desk is told when the face check refuses a photo."""
+    if result is FaceResult.SEVERAL:
+        return _l("This photo shows several faces. Use a photo of one person only, the "
+                  "delegate, looking at the camera.")
+    return _l("No face was found in this photo. Use a recent photo of your face, looking at "
+              "the camera, on a plain background.")
+
+
+def process_photo(data: bytes, *, check_face: bool = True) -> bytes:
+    """Check and normalise an uploaded photo; returns JPEG bytes or raises PhotoRejected.
+
+    `check_face=False` skips the face check: only for the desk's override with a reason
+    (see set_photo) and for callers that check faces themselves."""
     if not data:
         raise PhotoRejected("empty", _l("The file is empty. Choose a photo."))
     if len(data) > MAX_BYTES:
@@ -126,27 +149,75 @@ def process_photo(data: bytes) -> bytes:
             "This image is damaged or incomplete. Take or choose the photo again.")) from None
     image = image.crop(_crop_box(image.width, image.height, photo_aspect()))
     image.thumbnail(OUTPUT_BOX, Image.Resampling.LANCZOS)
+    if check_face:
+        result = check_faces(image)
+        if result is not FaceResult.ONE:
+            raise PhotoRejected(FACE_REASONS[result], face_message(result))
     out = io.BytesIO()
     # No exif/icc arguments: the re-encoded file carries no metadata (GPS, camera, ...).
     image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
     return out.getvalue()
 
 
+def thumbnail(jpeg: bytes) -> bytes:
+    """A small JPEG of a stored photo for the door's offline list: at most THUMB_MAX_BYTES
+    (quality lowered, then the size, until it fits)."""
+    source = Image.open(io.BytesIO(jpeg))
+    source.draft("RGB", THUMB_BOX)
+    image = source.convert("RGB")
+    box = THUMB_BOX
+    while True:
+        small = image.copy()
+        small.thumbnail(box, Image.Resampling.LANCZOS)
+        for quality in (75, 65, 55, 45, 35):
+            out = io.BytesIO()
+            small.save(out, "JPEG", quality=quality, optimize=True)
+            if out.tell() <= THUMB_MAX_BYTES:
+                return out.getvalue()
+        box = (box[0] * 3 // 4, box[1] * 3 // 4)
+
+
+def clean_override_reason(reason: str | None) -> str:
+    """The desk's reason for keeping a photo the face check refused ("" when none)."""
+    return " ".join((reason or "").split())[:MAX_OVERRIDE_REASON]
+
+
 def set_photo(delegate: Delegate, jpeg: bytes, staff: StaffUser | None, *,
-              source: str = "upload", actor: str = "system") -> None:
-    """Store an already processed photo (see process_photo) and commit."""
+              source: str = "upload", actor: str = "system",
+              face_override: tuple[str, str] | None = None) -> None:
+    """Store an already processed photo (see process_photo) and its thumbnail; commit.
+
+    `face_override`: (the face check's refusal code, the desk's reason) when the desk keeps
+    a photo the face check refused; audited with the change."""
     photo = delegate.photo
     replaced = photo is not None
+    thumb = thumbnail(jpeg)
     if photo is None:
-        delegate.photo = DelegatePhoto(jpeg=jpeg)
+        delegate.photo = DelegatePhoto(jpeg=jpeg, thumb=thumb)
     else:
-        photo.jpeg = jpeg
+        photo.jpeg, photo.thumb = jpeg, thumb
     delegate.updated_at = datetime.now(UTC)  # the badge changed (batch print compares it)
     if delegate.printed_at is not None:
         delegate.needs_reprint = True
+    extra = ({"face_check": face_override[0], "face_override": face_override[1]}
+             if face_override else {})
     audit.record(delegate, "photo_changed", actor=actor, staff=staff, source=source,
-                 replaced=replaced, bytes=len(jpeg), needs_reprint=delegate.needs_reprint)
+                 replaced=replaced, bytes=len(jpeg), needs_reprint=delegate.needs_reprint,
+                 **extra)
     db.session.commit()
+
+
+def process_for_desk(data: bytes, override_reason: str | None
+                     ) -> tuple[bytes, tuple[str, str] | None]:
+    """The desk's upload: the usual checks; a face-check refusal is kept only with a
+    reason. Returns (jpeg, face_override for set_photo) or raises PhotoRejected."""
+    reason = clean_override_reason(override_reason)
+    try:
+        return process_photo(data), None
+    except PhotoRejected as exc:
+        if exc.reason not in FACE_REASONS.values() or not reason:
+            raise
+        return process_photo(data, check_face=False), (exc.reason, reason)
 
 
 def delete_photo(delegate: Delegate, staff: StaffUser | None, *, actor: str = "system"

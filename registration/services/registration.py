@@ -200,7 +200,5 @@ def _use_invitation(invitation: Invitation, delegate: Delegate) -> None:
         raise RegistrationRefused("invitation_used") from None
     audit.record(delegate, "invitation_used", actor="delegate", email=invitation.email,
                  approve=invitation.approve)
-    if invitation.approve:
-        approve_in_transaction(delegate, None)
-    else:
+    if not (invitation.approve and approve_in_transaction(delegate, None)):
         delegate_registered.send(real_app(), delegate=delegate)

@@ -86,6 +86,7 @@ def bulk_action():
     if action == "approve":
         result = accreditation.approve_many(ids, staff)
         flash(_("%(n)d delegate(s) approved.", n=len(result.done)), "success")
+        flash_no_photo(result.no_photo)
     else:
         try:
             result = accreditation.reject_many(ids, staff, request.form.get("reason", ""))
@@ -99,6 +100,14 @@ def bulk_action():
                 refs=", ".join(f"{d.reference} ({d.status})" for d in result.skipped[:20])),
               "error")
     return redirect(back, code=303)
+
+
+def flash_no_photo(waiting: list[Delegate]) -> None:
+    """The desk's message for delegates whose approval waits for a photo."""
+    if waiting:
+        flash(_("%(n)d not approved: this edition requires a photo for accreditation and "
+                "they have none yet: %(refs)s", n=len(waiting),
+                refs=", ".join(d.reference for d in waiting[:20])), "error")
 
 
 # --- one delegate ---------------------------------------------------------------------------
@@ -136,6 +145,10 @@ def approve(public_id: uuid.UUID):
     except InvalidTransition:
         flash(_("%(ref)s cannot be approved: the status is %(status)s.",
                 ref=delegate.reference, status=delegate.status_label), "error")
+        return _render_record(delegate, status=409)
+    except accreditation.PhotoRequired:
+        flash(_("%(ref)s cannot be approved yet: this edition requires a photo for "
+                "accreditation. Add the photo, then approve.", ref=delegate.reference), "error")
         return _render_record(delegate, status=409)
     flash(_("%(ref)s is accredited.", ref=delegate.reference), "success")
     return redirect(record_url(delegate), code=303)

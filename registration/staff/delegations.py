@@ -22,6 +22,7 @@ from ..services import accreditation, focal_signin
 from ..services import delegations as service
 from ..services.registration import RegistrationRefused
 from . import bp
+from .delegates import flash_no_photo
 
 
 def _delegation_or_404(delegation_id: int) -> Delegation:
@@ -133,6 +134,7 @@ def approve_nominations(delegation_id: int) -> ResponseReturnValue:
     result = accreditation.approve_many([m.id for m in chosen], current_user._get_current_object())
     flash(_("%(n)d nominations of %(name)s accredited.", n=len(result.done),
             name=delegation.name_en), "success")
+    flash_no_photo(result.no_photo)
     return _back(delegation)
 
 

@@ -13,6 +13,7 @@ from ..models import Role
 from ..services import photos
 from ..services.photos import PhotoRejected
 from . import bp
+from .delegates import _render_record as render_record
 from .delegates import delegate_or_404, record_url
 
 
@@ -23,19 +24,31 @@ def _wants_json() -> bool:
 @bp.post("/delegates/<uuid:public_id>/photo")
 @roles_required(Role.DESK)
 def photo_upload(public_id: uuid.UUID):
-    """Multipart field `photo` (a file input, or the webcam's JPEG blob)."""
+    """Multipart field `photo` (a file input, or the webcam's JPEG blob); optional
+    `face_override`: the desk's reason for keeping a photo the face check refuses."""
     delegate = delegate_or_404(public_id)
     upload = request.files.get("photo")
     source = "webcam" if request.form.get("source") == "webcam" else "upload"
     try:
         data = upload.stream.read(photos.MAX_BYTES + 1) if upload else b""
-        jpeg = photos.process_photo(data)
+        jpeg, override = photos.process_for_desk(data, request.form.get("face_override"))
     except PhotoRejected as exc:
+        face = exc.reason in photos.FACE_REASONS.values()
+        message = exc.message
+        if face:
+            message += " " + _("To keep it anyway, give the reason under “Keep a photo the "
+                               "face check refused” and upload it again.")
         if _wants_json():
-            return jsonify(error=exc.reason, message=exc.message), exc.status
+            return jsonify(error=exc.reason, message=message, override_allowed=face), exc.status
+        if face:  # a plain form error on the record, where the override field is
+            flash(message, "error")
+            return render_record(delegate, status=exc.status)
         abort(exc.status, exc.message)
-    photos.set_photo(delegate, jpeg, current_user, source=source)
+    photos.set_photo(delegate, jpeg, current_user, source=source, face_override=override)
     message = _("Photo saved.")
+    if override:
+        message += " " + _("The face check was overridden; your reason is in the record’s "
+                           "history.")
     if delegate.needs_reprint:
         message += " " + _("The badge was already printed with the old photo: reprint it.")
     if _wants_json():

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from ..auth import roles_required
 from ..i18n import current_language
-from ..models import Role
+from ..models import Role, Status
 from ..services import accreditation, delegate_record
 from ..services.registration import RegistrationRefused
 from . import bp
@@ -37,6 +37,11 @@ def walk_in():
                 form.category.errors = [_("Registration refused: %(reason)s",
                                           reason=refused.reason)]
         else:
+            if delegate.status == Status.SUBMITTED.value:  # approval waits for a photo
+                flash(_("%(ref)s registered. This edition requires a photo for "
+                        "accreditation: add the photo below, then approve.",
+                        ref=delegate.reference), "success")
+                return redirect(record_url(delegate) + "#photo", code=303)
             flash(_("%(ref)s registered and accredited. Print the badge below.",
                     ref=delegate.reference), "success")
             return redirect(record_url(delegate) + "#badge", code=303)

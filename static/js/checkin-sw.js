@@ -9,13 +9,15 @@
  *
  * The page and the snapshot name delegates and carry the session's CSRF token: they live in
  * a cache of their own that signing out deletes (static/js/staff.js). Scans (POSTs) and
- * photos are never cached.
+ * photos are never cached here; the page itself keeps the photos' small copies for offline
+ * use (scanner.js, cache "checkin-photos-v1", also deleted on sign-out).
  */
 "use strict";
 
 var CHECKIN = self.CHECKIN;
 var STATIC_CACHE = "checkin-static-v1";
 var PRIVATE_CACHE = "checkin-private-v1"; // static/js/staff.js deletes it on sign-out
+var PHOTO_CACHE = "checkin-photos-v1"; // filled by the page (scanner.js), not here
 var NETWORK_WAIT_MS = 4000; // then the cached copy, if there is one
 
 function cacheFor(path) {
@@ -44,7 +46,7 @@ self.addEventListener("install", function (event) {
 });
 
 self.addEventListener("activate", function (event) {
-  var current = [STATIC_CACHE, PRIVATE_CACHE];
+  var current = [STATIC_CACHE, PRIVATE_CACHE, PHOTO_CACHE];
   event.waitUntil(caches.keys().then(function (names) {
     return Promise.all(names.filter(function (name) {
       return name.indexOf("checkin-") === 0 && current.indexOf(name) < 0;

@@ -22,6 +22,11 @@
  *   offline, queue the scan with its nonce and time, and sync when the server is back
  *   (retry every few seconds and on the `online` event). After a sync, duplicates made
  *   offline (the server answers already_checked_in) are listed: the earliest scan wins.
+ * - Photos: shown large beside the answer and first in the identity check. Online the
+ *   server's photo; offline the small copy (at most 8 KB, the snapshot's thumb_url) kept in
+ *   the Cache Storage "checkin-photos-v1" whenever a snapshot arrives: copies of photos no
+ *   longer listed are dropped, new or changed ones (their address carries a version) are
+ *   fetched a few at a time. Signing out deletes the cache (staff.js).
  */
 (function () {
   "use strict";
@@ -42,6 +47,8 @@
   var POST_TIMEOUT_MS = 3000;
   var SNAPSHOT_EVERY_MS = 5 * 60 * 1000;
   var SYNC_EVERY_MS = 4000;
+  var PHOTO_CACHE = "checkin-photos-v1"; // staff.js deletes it on sign-out
+  var PHOTO_FETCHES = 4; // thumbnails fetched at once
 
   var $ = function (id) { return document.getElementById(id); };
   var els = {
@@ -66,6 +73,7 @@
     checkpoint: null, snapshot: null, index: new Map(), queue: [], recent: new Map(),
     online: true, syncing: false, decoder: null, stream: null, hideTimer: null,
     chain: Promise.resolve(), keys: new Map(), shown: new Map(), pending: null,
+    photoSync: null, photoShown: new Map(),
   };
 
   // ------------------------------------------------------------------ small helpers
@@ -145,6 +153,87 @@
     s.tones.forEach(function (x) { tone(x[0], t + x[1], x[2], s.wave); });
   }
 
+  // ------------------------------------------------------------------ photos
+
+  function absolute(url) { return new URL(url, location.href).href; }
+
+  // Keep the thumbnail of every delegate in the snapshot (see the header).
+  function cachePhotos(snap) {
+    if (!window.caches || state.photoSync) return state.photoSync || Promise.resolve();
+    var wanted = new Set(), kept = 0;
+    snap.delegates.forEach(function (d) { if (d.thumb_url) wanted.add(absolute(d.thumb_url)); });
+    state.photoSync = caches.open(PHOTO_CACHE).then(function (cache) {
+      return cache.keys().then(function (keys) {
+        var have = new Set();
+        keys.forEach(function (req) {
+          if (wanted.has(req.url)) have.add(req.url); else cache.delete(req);
+        });
+        kept = have.size;
+        var missing = Array.from(wanted).filter(function (u) { return !have.has(u); });
+        var next = 0;
+        var worker = function () {
+          if (next >= missing.length) return Promise.resolve();
+          var url = missing[next++];
+          return fetch(url, { credentials: "same-origin" }).then(function (res) {
+            var type = res.headers.get("Content-Type") || "";
+            // Not a photo (signed out: the login page) is not kept.
+            if (res.ok && !res.redirected && type.indexOf("image/") === 0) {
+              return cache.put(url, res).then(function () { kept++; });
+            }
+          }).catch(function () { /* offline again: the next snapshot tries again */ })
+            .then(worker);
+        };
+        var workers = [];
+        for (var i = 0; i < PHOTO_FETCHES; i++) workers.push(worker());
+        return Promise.all(workers);
+      });
+    }).catch(function () { /* no Cache Storage here: no offline photos */ })
+      .then(function () {
+        state.photoSync = null;
+        root.dataset.photosCached = String(kept); // how many the device holds now
+      });
+    return state.photoSync;
+  }
+
+  // Show delegate d's photo in img (online: the server's; offline: the kept copy). Calls
+  // onMissing(true/false) with whether there is no photo to show.
+  function showPhoto(img, d, offline, onMissing) {
+    var turn = (state.photoShown.get(img) || { n: 0 }).n + 1;
+    var old = state.photoShown.get(img);
+    if (old && old.blob) URL.revokeObjectURL(old.blob);
+    state.photoShown.set(img, { n: turn, d: d });
+    img.removeAttribute("src");
+    img.dataset.source = "";
+    var none = function () { img.hidden = true; onMissing(true); };
+    if (d && d.photo_url && !offline) {
+      img.src = d.photo_url; img.dataset.source = "server";
+      img.hidden = false; onMissing(false);
+      return;
+    }
+    var thumb = d && (d.thumb_url || ((state.index.get(d.public_id) || {}).thumb_url));
+    if (!thumb || !window.caches) { none(); return; }
+    caches.open(PHOTO_CACHE).then(function (cache) { return cache.match(absolute(thumb)); })
+      .then(function (res) { return res ? res.blob() : null; })
+      .then(function (blob) {
+        if (state.photoShown.get(img).n !== turn) return; // another answer since
+        if (!blob) { none(); return; }
+        var url = URL.createObjectURL(blob);
+        state.photoShown.set(img, { n: turn, d: d, blob: url });
+        img.src = url; img.dataset.source = "offline";
+        img.hidden = false; onMissing(false);
+      }, none);
+  }
+
+  // The server's photo did not load (the network went): the kept copy, if there is one.
+  function photoFailed(img, onMissing) {
+    var shown = state.photoShown.get(img);
+    if (img.dataset.source === "server" && shown && shown.d) {
+      showPhoto(img, Object.assign({}, shown.d, { photo_url: null }), true, onMissing);
+    } else {
+      img.hidden = true; onMissing(true);
+    }
+  }
+
   // ------------------------------------------------------------------ result screen
 
   function kindOf(status) {
@@ -180,13 +269,7 @@
     if (r.reason === "other_edition") detail.push(T.other_edition);
     if (r.reason === "vetting") detail.push(T.vetting);
     els.rDetail.textContent = detail.join(" ");
-    if (d && d.photo_url && !offline) {
-      els.rPhoto.hidden = false;
-      els.rPhoto.src = d.photo_url;
-    } else {
-      els.rPhoto.hidden = true;
-      els.rPhoto.removeAttribute("src");
-    }
+    showPhoto(els.rPhoto, d, offline, function () {});
     els.rOffline.hidden = !offline;
     els.confirm.hidden = true;
     els.result.className = "result result-" + kind + (offline ? " result-provisional" : "");
@@ -245,13 +328,7 @@
     els.cCountry.textContent = [d.delegation_name, d.country_name || d.country]
       .filter(Boolean).join(" · ");
     els.cCode.textContent = code;
-    if (d.photo_url && !offline) {
-      els.cPhoto.hidden = false; els.cNoPhoto.hidden = true;
-      els.cPhoto.src = d.photo_url;
-    } else {
-      els.cPhoto.hidden = true; els.cNoPhoto.hidden = false;
-      els.cPhoto.removeAttribute("src");
-    }
+    showPhoto(els.cPhoto, d, offline, function (missing) { els.cNoPhoto.hidden = !missing; });
     els.confirm.dataset.offline = offline ? "1" : "0";
     var onScreen = !els.confirm.hidden;
     els.confirm.hidden = false;
@@ -279,9 +356,9 @@
   els.cRefuse.addEventListener("click", function () { answerConfirm(false); });
   els.cCancel.addEventListener("click", closeConfirm);
   els.cPhoto.addEventListener("error", function () {
-    els.cPhoto.hidden = true; els.cNoPhoto.hidden = false;
+    photoFailed(els.cPhoto, function (missing) { els.cNoPhoto.hidden = !missing; });
   });
-  els.rPhoto.addEventListener("error", function () { els.rPhoto.hidden = true; });
+  els.rPhoto.addEventListener("error", function () { photoFailed(els.rPhoto, function () {}); });
   els.result.addEventListener("click", hideResult);
 
   // ------------------------------------------------------------------ online / offline UI
@@ -322,7 +399,7 @@
         if (!res.ok) throw new Error("snapshot " + res.status);
         return res.json();
       })
-      .then(function (snap) { useSnapshot(snap); save(KEY_SNAPSHOT, snap); })
+      .then(function (snap) { useSnapshot(snap); save(KEY_SNAPSHOT, snap); cachePhotos(snap); })
       .catch(function () { /* keep the copy we have */ });
   }
 

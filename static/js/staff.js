@@ -26,7 +26,10 @@
       if (window.caches && !form.dataset.cachesCleared) {
         event.preventDefault();
         var send = function () { form.dataset.cachesCleared = "1"; form.submit(); };
-        window.caches.delete("checkin-private-v1").then(send, send);
+        // ... and the scanner page keeps the delegates' photo thumbnails (scanner.js).
+        Promise.all(["checkin-private-v1", "checkin-photos-v1"].map(function (name) {
+          return window.caches.delete(name);
+        })).then(send, send);
       }
     });
   });

@@ -71,6 +71,9 @@
         data.append("csrf_token", form.querySelector("input[name=csrf_token]").value);
         data.append("source", "webcam");
         data.append("photo", blob, "webcam.jpg");
+        // The desk's reason for keeping a photo the face check refuses (if given).
+        var override = form.querySelector("input[name=face_override]");
+        if (override && override.value.trim()) data.append("face_override", override.value);
         capture.disabled = true;
         fetch(form.action, {
           method: "POST", body: data, credentials: "same-origin",
@@ -82,6 +85,9 @@
           .then(function (res) {
             if (res.ok) { stopCamera(); window.location.reload(); return; }
             showError(res.body.message || "The photo was refused.");
+            // Refused by the face check: open the desk's override (reason) field.
+            var details = form.querySelector("details.face-override");
+            if (res.body.override_allowed && details) details.open = true;
           })
           .catch(function (err) { showError("The photo could not be sent: " + err.message); })
           .then(function () { capture.disabled = false; });

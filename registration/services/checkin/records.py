@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 
 from ...extensions import db
 from ...models import CheckIn, Delegate, DelegatePhoto, Status
@@ -131,3 +131,26 @@ def photo_jpeg(public_id: uuid.UUID) -> bytes | None:
         select(DelegatePhoto.jpeg).join(Delegate, Delegate.id == DelegatePhoto.delegate_id)
         .where(Delegate.public_id == public_id)
     )
+
+
+def photo_thumb(public_id: uuid.UUID) -> bytes | None:
+    """The small copy (at most 8 KB) a door keeps for offline use, made and stored on first
+    request for photos from before thumbnails (None if there is no photo)."""
+    from ..photos import thumbnail
+
+    photo = db.session.scalar(
+        select(DelegatePhoto).join(Delegate, Delegate.id == DelegatePhoto.delegate_id)
+        .where(Delegate.public_id == public_id)
+    )
+    if photo is None:
+        return None
+    if photo.thumb is not None:
+        return photo.thumb
+    thumb = thumbnail(photo.jpeg)
+    # Not a change of the photo: its version (updated_at, in the thumbnail's address) stays.
+    db.session.execute(update(DelegatePhoto)
+                       .where(DelegatePhoto.delegate_id == photo.delegate_id)
+                       .values(thumb=thumb, updated_at=photo.updated_at)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    return thumb

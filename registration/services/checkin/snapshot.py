@@ -11,7 +11,7 @@ from sqlalchemy import case, literal, or_, select
 
 from ...editions import current_edition_id, first_edition_id
 from ...extensions import db
-from ...models import Checkpoint, Delegate, Status
+from ...models import Checkpoint, Delegate, DelegatePhoto, Status
 from ...models.status import ACCREDITED_VALUES
 from ...models.types import utcnow
 from ...text import reference_key
@@ -25,7 +25,8 @@ class Snapshot:
     generated_at: datetime
     # Who may enter (an accredited status): public_id, badge_name, given_name, family_name,
     # native_name, honorific, category, country, status, badge_serial, details,
-    # delegation_id (no contact data).
+    # delegation_id (no contact data), photo_at (the photo's version: its updated_at, None
+    # without a photo; the door keeps the photo's thumbnail for offline use).
     delegates: list[Any]
     # Everyone else past submission (rejected, cancelled, or accredited but not cleared
     # where vetting is required): public_id, badge_serial and reason ("status" or
@@ -52,7 +53,9 @@ def snapshot() -> Snapshot:
         select(Delegate.public_id, Delegate.badge_name, Delegate.given_name,
                Delegate.family_name, Delegate.native_name, Delegate.honorific,
                Delegate.category, Delegate.country, Delegate.status, Delegate.badge_serial,
-               Delegate.details, Delegate.delegation_id)
+               Delegate.details, Delegate.delegation_id,
+               DelegatePhoto.updated_at.label("photo_at"))
+        .outerjoin(DelegatePhoto, DelegatePhoto.delegate_id == Delegate.id)
         .where(admitted_clause())
         .order_by(Delegate.id)
     ).all()

@@ -93,6 +93,9 @@ def set_current(slug: str) -> Edition:
     db.session.commit()
     db.session.expire_all()
     forget_request_edition()
+    from .checkin.fast_path import forget_edition
+
+    forget_edition()  # this process's door path at once; others within seconds
     return edition
 
 

@@ -233,7 +233,9 @@ def _hardening(env: dict[str, str], production: bool) -> dict[str, Any]:
         "REDIS_URL": redis_url,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After on 429
+        # No X-RateLimit-* headers on every answer (each would cost a storage round trip);
+        # a 429 still says when to retry (Retry-After, web.rate_limited).
+        "RATELIMIT_HEADERS_ENABLED": False,
         # Redis unreachable: count per process rather than answer 500.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,

@@ -3,7 +3,8 @@
 `POST /api/v1/checkins` from a scanner device (`Authorization: Bearer`, a JSON body, no
 cookie, no query string) is the one request the doors send hundreds of times a second. This
 WSGI middleware answers it with services/checkin/fast_path.py (PostgreSQL, one statement)
-inside a bare request context, without the hooks every other request runs: no session is
+inside a bare request context (a replay, an offline scan, a typed code: with the full
+path's service, `api.views.decide_scan`), without the hooks every other request runs: no session is
 loaded or saved, no CSRF check (bearer requests are exempt anyway), no Redis round trips
 for the rate-limit counter and its headers, no template globals. What it keeps:
 
@@ -19,9 +20,9 @@ for the rate-limit counter and its headers, no template globals. What it keeps:
 * **Language** of the labels (Accept-Language, as the locale selector reads it), the
   security headers every API answer carries, the request-latency metric.
 
-Anything else — a staff session, an offline scan, a replayed nonce, a typed code, SQLite —
-falls through to the normal Flask route with the body intact, so the behaviour is the
-full path's.
+Anything else — a staff session (a cookie), a body that is not a JSON object, refused
+input, an unknown token, SQLite — falls through to the normal Flask route with the body
+intact, so the behaviour is the full route's.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, request
@@ -118,6 +120,7 @@ class FastCheckin:
         from ..services import devices
         from ..services.checkin import fast_path
         from .shapes import scan_result_json
+        from .views import ApiError, decide_scan
 
         if not request.is_json or not self._is_available():
             return None
@@ -126,8 +129,8 @@ class FastCheckin:
         except BadInput:
             return None  # the full path answers 400
         body = request.get_json(silent=True)
-        if not isinstance(body, dict) or body.get("scanned_at") is not None:
-            return None
+        if not isinstance(body, dict):
+            return None  # the full route answers invalid_json
         token = request.headers["Authorization"][7:].strip()
         device = devices.authenticate_cached(token)
         if device is None or device.kiosk:
@@ -137,13 +140,23 @@ class FastCheckin:
             payload = json.dumps({"error": "rate_limited", "message": "Too many requests "
                                   f"({self._limits[0]}); retry later."}).encode()
             return "429 TOO MANY REQUESTS", [*BASE_HEADERS, ("Retry-After", str(wait))], payload
-        result = fast_path.check_in(body.get("code"), body.get("checkpoint"),
-                                    body.get("nonce"), device)
-        if result is None:
-            return None
+        result = None if body.get("scanned_at") is not None else fast_path.check_in(
+            body.get("code"), body.get("checkpoint"), body.get("nonce"), device)
+        status = "200 OK"
+        if result is not None:
+            data = scan_result_json(result)
+        else:  # a replay, a typed code, an offline scan...: the full path's service
+            device = devices.authenticate(token)  # afresh, as the full route does
+            if device is None or device.kiosk:
+                return None
+            try:
+                data = decide_scan(body, device, None)
+            except ApiError as exc:
+                status = f"{exc.status} {HTTPStatus(exc.status).phrase.upper()}"
+                data = {"error": exc.code, "message": exc.message}
         # As jsonify writes it (the app's JSON provider: sorted keys, ASCII, compact).
-        text = self.app.json.dumps(scan_result_json(result), separators=(",", ":"))
-        return "200 OK", BASE_HEADERS, (text + "\n").encode()
+        text = self.app.json.dumps(data, separators=(",", ":"))
+        return status, BASE_HEADERS, (text + "\n").encode()
 
 
 def _small(length: str | None, limit: int) -> bool:

@@ -38,6 +38,7 @@ from ...models import ACCREDITED, Status
 from ...models.checkin import ScanOutcome
 from ...models.status import can_transition
 from ...models.types import utcnow
+from ...text import parse_reference
 from ..badge_signing import public_keys
 from . import iso
 from .records import DelegateView, ScanResult
@@ -204,7 +205,8 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
             and isinstance(code, str) and len(code) <= MAX_CODE_LENGTH
             and isinstance(checkpoint_id, str) and checkpoint_id):
         return None  # the full path gives the precise error
-    if not code.strip().upper().startswith(badge_token.PREFIX):
+    if (not code.strip().upper().startswith(badge_token.PREFIX)
+            and parse_reference(code) is not None):
         return None  # a typed reference code: the identity check is on the full path
     badge_id: uuid.UUID | None = None
     serial = 0

@@ -193,6 +193,8 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "JOB_SWEEP_SECONDS": _int("JOB_SWEEP_SECONDS", env.get("JOB_SWEEP_SECONDS"), 20),
         # GET /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (unset: 404).
         "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),
+        # A GET or HEAD that lost its database connection is run again this many times.
+        "DB_RETRY_ATTEMPTS": _int("DB_RETRY_ATTEMPTS", env.get("DB_RETRY_ATTEMPTS"), 2),
         # The address written into emailed links, e.g. https://register.forum.example. Set it in
         # production: without it links use the address of the request that caused the mail.
         "PUBLIC_BASE_URL": public_base_url,

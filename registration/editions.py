@@ -101,7 +101,7 @@ def all_editions() -> list[Edition]:
 
 
 # The edition marked current, remembered per process for public requests (the form, the
-# API, the door): it is read on every request and changes rarely. A change made in this
+# API, the door) and background work: read on every request, changed rarely. A change in this
 # process (an ORM write to an edition, `set_current`) forgets it at once; other processes
 # see it within EDITION_CACHE_SECONDS. Staff pages always read it afresh.
 EDITION_CACHE_SECONDS = 2.0
@@ -121,7 +121,12 @@ def _cached_current() -> Edition | None:
     key = current_app.extensions.setdefault("edition_cache_key", object())  # this app's
     if (entry is not None and entry[0] is key and entry[1] > now
             and entry[2] == _current_cache["generation"]):
-        # A copy in this request's session, made without a query.
+        existing = db.session.identity_map.get(inspect(entry[3]).key)
+        if existing is not None:
+            state = inspect(existing)
+            if state.modified or not state.expired_attributes:
+                return existing  # loaded in this session already (changes kept)
+        # A copy in this session, made without a query.
         return db.session.merge(entry[3], load=False)
     generation = _current_cache["generation"]
     edition = marked_current()
@@ -160,7 +165,7 @@ def current_edition() -> Edition | None:
         if _G_REQUEST not in g:
             setattr(g, _G_REQUEST, _for_request())
         return g.get(_G_REQUEST)
-    return marked_current()
+    return _cached_current()  # CLI commands, background work: as public requests
 
 
 def current_edition_id() -> int | None:
@@ -183,7 +188,11 @@ def edition_scope(edition: Edition) -> Iterator[Edition]:
 def edition_scope_id(edition_id: int | None) -> Iterator[Edition | None]:
     """`edition_scope` for an edition known by id (a background thread carries the id of
     the edition its request worked on); None: the current edition, as without a scope."""
-    edition = db.session.get(Edition, edition_id) if edition_id is not None else None
+    edition = None
+    if edition_id is not None:
+        current = _cached_current()  # mostly it is the current one: no query then
+        edition = (current if current is not None and current.id == edition_id
+                   else db.session.get(Edition, edition_id))
     if edition is None:
         yield None
         return

@@ -189,3 +189,17 @@ def postgres_pids() -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its children (a Celery worker's pool processes)."""
+    found = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found

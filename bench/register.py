@@ -52,6 +52,7 @@ from bench._server import (
     percentile,
     postgres_pids,
     proc_cpu,
+    process_tree,
 )
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -183,8 +184,9 @@ def main() -> None:
                            capture_output=True)
         with contextlib.ExitStack() as stack:
             bases = stack.enter_context(gunicorns(env, args.instances, args.workers))
+            worker = None
             if not args.embedded:
-                stack.enter_context(celery_worker(env))
+                worker = stack.enter_context(celery_worker(env))
             run(bases, 10_000_000, 200, 10, args.identity)  # warm up every worker
             engine = sa.create_engine(args.database_url)
             with engine.begin() as conn:
@@ -192,6 +194,8 @@ def main() -> None:
                     conn.execute(sa.text(f"DELETE FROM {table}"))
             servers = [pid for base in bases for pid in gunicorn_pids(base.rsplit(":", 1)[1])]
             postgres = postgres_pids()
+            workers = process_tree(worker.pid) if worker is not None else []
+            worker0 = proc_cpu(workers)
             cpu0, server0, pg0 = time.process_time(), proc_cpu(servers), proc_cpu(postgres)
             busy0, all0 = machine_busy()
             results, elapsed = run(bases, 0, args.total, args.browsers, args.identity)
@@ -210,6 +214,7 @@ def main() -> None:
                     break
                 time.sleep(0.2)
             drain = time.perf_counter() - t0
+            worker_cpu = proc_cpu(workers) - worker0
         with engine.connect() as conn:
             stored = conn.scalar(sa.text("SELECT count(*) FROM delegate"))
             queued = conn.scalar(sa.text("SELECT count(*) FROM outbox_message"))
@@ -233,7 +238,8 @@ def main() -> None:
         print(f"{name:16} p50 {percentile(values, 50) * ms:7.1f} ms   "
               f"p99 {percentile(values, 99) * ms:7.1f} ms   max {max(values) * ms:7.1f} ms")
     print(f"CPU per registration: gunicorn {server_cpu / ok * ms:.2f} ms, PostgreSQL "
-          f"{pg_cpu / ok * ms:.2f} ms, load generator {client_cpu / ok * ms:.2f} ms; "
+          f"{pg_cpu / ok * ms:.2f} ms, load generator {client_cpu / ok * ms:.2f} ms, Celery "
+          f"worker {worker_cpu / ok * ms:.2f} ms (until the outbox was empty); "
           f"machine busy {(busy1 - busy0) / max(all1 - all0, 1) * 100:.0f}% of "
           f"2 cores")
     print(f"error responses: {len(results['errors'])} {sorted(set(results['errors']))[:5]}")

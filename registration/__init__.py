@@ -141,6 +141,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     tasks.init_app(app)  # Celery (or the embedded pool), mail delivery after requests
     init_ops(app)  # /healthz, /readyz, /metrics, database outages answered 503
+    from .api import fast_checkin
+
+    fast_checkin.init_app(app)  # the door's scans before Flask's per-request hooks
 
     from .cli import register_cli
 

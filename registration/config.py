@@ -228,6 +228,8 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         "WATCHLIST_NAME_THRESHOLD": _threshold(env.get("WATCHLIST_NAME_THRESHOLD")),
         # GET /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (unset: 404).
         "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),
+        # A GET or HEAD that lost its database connection is run again this many times.
+        "DB_RETRY_ATTEMPTS": _int("DB_RETRY_ATTEMPTS", env.get("DB_RETRY_ATTEMPTS"), 2),
         # The address written into emailed links, e.g. https://register.forum.example. Set it in
         # production: without it links use the address of the request that caused the mail.
         "PUBLIC_BASE_URL": public_base_url,
@@ -268,7 +270,9 @@ def _hardening(env: dict[str, str], production: bool) -> dict[str, Any]:
         "REDIS_URL": redis_url,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After on 429
+        # No X-RateLimit-* headers on every answer (each would cost a storage round trip);
+        # a 429 still says when to retry (Retry-After, web.rate_limited).
+        "RATELIMIT_HEADERS_ENABLED": False,
         # Redis unreachable: count per process rather than answer 500.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,

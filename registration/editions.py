@@ -21,14 +21,21 @@ edition commands).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
-from sqlalchemy import event, select
-from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import (
+    ORMExecuteState,
+    Session,
+    make_transient_to_detached,
+    with_loader_criteria,
+)
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
 from .models.edition import Edition, EditionScoped
@@ -93,6 +100,49 @@ def all_editions() -> list[Edition]:
                                    .execution_options(**_LOOKUP)))
 
 
+# The edition marked current, remembered per process for public requests (the form, the
+# API, the door) and background work: read on every request, changed rarely. A change in this
+# process (an ORM write to an edition, `set_current`) forgets it at once; other processes
+# see it within EDITION_CACHE_SECONDS. Staff pages always read it afresh.
+EDITION_CACHE_SECONDS = 2.0
+_current_cache: dict[str, Any] = {"generation": 0, "entry": None}
+
+
+def forget_cached_edition() -> None:
+    """Every app in this process reads the current edition afresh on its next request."""
+    _current_cache["generation"] += 1
+    _current_cache["entry"] = None
+
+
+def _cached_current() -> Edition | None:
+    seconds = float(current_app.config.get("EDITION_CACHE_SECONDS", EDITION_CACHE_SECONDS))
+    entry = _current_cache["entry"]
+    now = time.monotonic()
+    key = current_app.extensions.setdefault("edition_cache_key", object())  # this app's
+    if (entry is not None and entry[0] is key and entry[1] > now
+            and entry[2] == _current_cache["generation"]):
+        existing = db.session.identity_map.get(inspect(entry[3]).key)
+        if existing is not None:
+            state = inspect(existing)
+            if state.modified or not state.expired_attributes:
+                return existing  # loaded in this session already (changes kept)
+        # A copy in this session, made without a query.
+        return db.session.merge(entry[3], load=False)
+    generation = _current_cache["generation"]
+    edition = marked_current()
+    if edition is None or seconds <= 0 or edition in db.session.dirty:
+        return edition
+    loaded = inspect(edition).dict
+    snapshot = Edition()  # a detached copy of the row as read (the logo stays deferred)
+    for column in Edition.__table__.columns:
+        if column.key in loaded:
+            set_committed_value(snapshot, column.key, loaded[column.key])
+    make_transient_to_detached(snapshot)
+    if generation == _current_cache["generation"]:
+        _current_cache["entry"] = (key, now + seconds, generation, snapshot)
+    return edition
+
+
 def _for_request() -> Edition | None:
     if request.blueprint == "staff":
         slug = session.get(SESSION_KEY)
@@ -100,7 +150,8 @@ def _for_request() -> Edition | None:
             chosen = get_edition(slug)
             if chosen is not None:
                 return chosen
-    return marked_current()
+        return marked_current()
+    return _cached_current()
 
 
 def current_edition() -> Edition | None:
@@ -114,7 +165,7 @@ def current_edition() -> Edition | None:
         if _G_REQUEST not in g:
             setattr(g, _G_REQUEST, _for_request())
         return g.get(_G_REQUEST)
-    return marked_current()
+    return _cached_current()  # CLI commands, background work: as public requests
 
 
 def current_edition_id() -> int | None:
@@ -137,7 +188,11 @@ def edition_scope(edition: Edition) -> Iterator[Edition]:
 def edition_scope_id(edition_id: int | None) -> Iterator[Edition | None]:
     """`edition_scope` for an edition known by id (a background thread carries the id of
     the edition its request worked on); None: the current edition, as without a scope."""
-    edition = db.session.get(Edition, edition_id) if edition_id is not None else None
+    edition = None
+    if edition_id is not None:
+        current = _cached_current()  # mostly it is the current one: no query then
+        edition = (current if current is not None and current.id == edition_id
+                   else db.session.get(Edition, edition_id))
     if edition is None:
         yield None
         return
@@ -268,6 +323,10 @@ def _stamp_bulk_insert(state: ORMExecuteState) -> None:
 
 
 def _scope_orm_statements(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete or state.is_insert:
+        mapper = state.bind_arguments.get("mapper")
+        if mapper is not None and issubclass(mapper.class_, Edition):
+            forget_cached_edition()
     if (not state.is_orm_statement or state.is_column_load
             or state.execution_options.get("all_editions")):
         return
@@ -284,6 +343,8 @@ def _scope_orm_statements(state: ORMExecuteState) -> None:
 
 
 def _stamp_new_objects(sess: Session, flush_context: Any, instances: Any) -> None:
+    if any(isinstance(obj, Edition) for obj in (*sess.new, *sess.dirty, *sess.deleted)):
+        forget_cached_edition()
     new = [obj for obj in sess.new
            if isinstance(obj, EditionScoped) and getattr(obj, "edition_id", None) is None]
     if not new:

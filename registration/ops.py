@@ -1,6 +1,7 @@
 """What operations need from every app server: `GET /healthz` (the process answers),
 `GET /readyz` (database and, when configured, broker reachable), `GET /metrics`
-(Prometheus), and database outages answered 503 with Retry-After instead of 500.
+(Prometheus), reads repeated once or twice when the database connection was lost, and
+database outages answered 503 with Retry-After instead of 500.
 
 Metrics. Figures that live in the database (registrations by status, check-ins by result,
 outbox depth, job durations) are computed from it at scrape time, so every server reports
@@ -38,6 +39,8 @@ from .extensions import csrf, db, login_manager
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
 RETRY_AFTER_SECONDS = 5
+IDEMPOTENT = frozenset({"GET", "HEAD"})
+RETRY_PAUSES = (0.1, 0.5, 1.0)  # seconds before the 1st, 2nd, 3rd+ repeat of a read
 JOB_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
 
 REQUEST_LATENCY = Histogram(
@@ -173,9 +176,37 @@ def _is_outage(exc: Exception) -> bool:
         isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
+def _retrying_dispatch(app: Flask) -> Any:
+    """`app.dispatch_request`, run again (at most DB_RETRY_ATTEMPTS more times, after a
+    short pause) when an idempotent request (GET, HEAD) lost its database connection: a
+    database restart or failover costs the reader a moment, not an error page. Writes are
+    never repeated; what still fails is answered 503 (below)."""
+    dispatch = app.dispatch_request
+
+    def dispatch_request() -> Any:
+        attempts = int(app.config.get("DB_RETRY_ATTEMPTS", 2))
+        if request.method not in IDEMPOTENT:
+            return dispatch()
+        for attempt in range(attempts + 1):
+            try:
+                return dispatch()
+            except DBAPIError as exc:
+                if not _is_outage(exc) or attempt == attempts:
+                    raise
+                log.warning("database connection lost (%s); %s %s again",
+                            exc.__class__.__name__, request.method, request.path)
+                db.session.remove()  # its connection is gone: a fresh one next
+                g.pop("_login_user", None)  # loaded again with the new connection
+                time.sleep(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES) - 1)])
+        return dispatch()  # not reached: the loop returns or raises
+
+    return dispatch_request
+
+
 def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
+    app.dispatch_request = _retrying_dispatch(app)  # type: ignore[method-assign]
 
     @app.before_request
     def start_timer() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, render_template, request
@@ -63,6 +64,20 @@ def _security_headers(app: Flask, response):
     return response
 
 
+def _retry_after(exc: RateLimitExceeded) -> int:
+    """Seconds until the exceeded limit lets a request through again (read from the
+    limiter's storage only now, for the refused request)."""
+    from .extensions import limiter
+
+    try:
+        current = limiter.current_limit
+        if current is not None and current.breached:
+            return max(1, int(current.reset_at - time.time()) + 1)
+        return max(1, int(exc.limit.limit.get_expiry()))
+    except Exception:  # noqa: BLE001 - the storage is unreachable: a fair guess
+        return 60
+
+
 def register_web_helpers(app: Flask) -> None:
     @app.context_processor
     def inject_globals() -> dict:
@@ -112,6 +127,7 @@ def register_web_helpers(app: Flask) -> None:
                 message=_("Too many requests came from your connection in a short time. "
                           "Please wait a few minutes and try again.")))
         response.status_code = 429
+        response.headers["Retry-After"] = str(_retry_after(exc))
         return response
 
     @app.errorhandler(CSRFError)

@@ -135,3 +135,118 @@ def test_a_revoked_device_is_refused_at_once_in_this_process(fast_app, client, t
     response = client.post("/api/v1/checkins", headers={"Authorization": f"Bearer {token}"},
                            json={"code": code, "checkpoint": "main", "nonce": "n" * 10})
     assert response.status_code == 401
+
+
+# ------------------------------------------------------------- the WSGI lean path
+
+
+def test_the_lean_path_answers_like_the_full_path(fast_app, client, token, make_delegate,
+                                                  monkeypatch):
+    """The same JSON (labels in the request's language) and headers as the full route, and
+    none of the per-request hooks (the session is not saved: no cookie is set)."""
+    with fast_app.app_context():
+        first = token_for(make_delegate("expert", "approved"))
+        second = token_for(make_delegate("expert", "approved"))
+    lean = client.post("/api/v1/checkins", json={"code": first, "checkpoint": "main",
+                                                 "nonce": uuid.uuid4().hex},
+                       headers={"Authorization": f"Bearer {token}",
+                                "Accept-Language": "zh-CN,zh;q=0.9"})
+    monkeypatch.setattr(api_views.fast_path, "available", lambda: False)
+    client.set_cookie("browser", "1")  # a cookie: the Flask route, and its full path
+    full = client.post("/api/v1/checkins", json={"code": second, "checkpoint": "main",
+                                                 "nonce": uuid.uuid4().hex},
+                       headers={"Authorization": f"Bearer {token}",
+                                "Accept-Language": "zh-CN,zh;q=0.9"})
+    assert lean.status_code == full.status_code == 200
+    lean_body, full_body = lean.get_json(), full.get_json()
+    assert lean_body["delegate"]["category_label"] == "安全专家"  # Chinese, as asked
+    assert lean_body.keys() == full_body.keys()
+    assert lean_body["delegate"].keys() == full_body["delegate"].keys()
+    assert lean_body["delegate"]["category_label"] == full_body["delegate"]["category_label"]
+    for header in ("Content-Type", "Cache-Control", "X-Content-Type-Options",
+                   "Content-Security-Policy", "X-Frame-Options"):
+        assert lean.headers[header] == full.headers[header], header
+    assert "Set-Cookie" not in lean.headers
+
+
+def test_the_lean_path_limits_each_device_token(make_app, make_delegate, full_path_forbidden):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_API="3 per minute")
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the fast path is for PostgreSQL (TEST_DATABASE_URL)")
+        one, two = devices.issue("Door 1")[1], devices.issue("Door 2")[1]
+        codes = [token_for(make_delegate(status="approved")) for _ in range(5)]
+    client = app.test_client()
+    for code in codes[:3]:
+        assert scan(client, one, code)["status"] == "checked_in"
+    response = client.post("/api/v1/checkins", headers={"Authorization": f"Bearer {one}"},
+                           json={"code": codes[3], "checkpoint": "main",
+                                 "nonce": uuid.uuid4().hex})
+    assert response.status_code == 429
+    assert response.get_json()["error"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) > 0
+    assert scan(client, two, codes[4])["status"] == "checked_in"  # another door counts alone
+    with app.app_context():  # the refused scan was not recorded
+        assert db.session.scalar(select(func.count()).select_from(Scan)) == 4
+
+
+def test_bad_input_and_sessions_go_to_the_full_route(fast_app, client, token, make_delegate,
+                                                     monkeypatch):
+    with fast_app.app_context():
+        code = token_for(make_delegate(status="approved"))
+    response = client.post("/api/v1/checkins", headers={"Authorization": f"Bearer {token}"},
+                           json={"code": code, "checkpoint": "main\x00",
+                                 "nonce": uuid.uuid4().hex})
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_input"
+    # A JSON body with a cookie (a browser) is the full route's, which sees the body intact.
+    calls: list[str] = []
+    real = api_views._fast_checkin
+
+    def spy():
+        calls.append(api_views.request.get_json()["code"])
+        return real()
+
+    monkeypatch.setattr(api_views, "_fast_checkin", spy)
+    assert scan(client, token, code)["status"] == "checked_in"
+    assert calls == []  # the lean path answered, before the route
+    client.set_cookie("other", "1")
+    assert scan(client, token, code)["status"] == "already_checked_in"
+    assert calls == [code]
+
+
+def test_a_switch_of_edition_is_never_answered_with_the_old_one(fast_app, client, token,
+                                                                make_delegate, runner):
+    """The door path remembers the current edition for a few seconds; the statement checks
+    it, so once another edition is current (made so by another process: this process's
+    caches are not told; the pages' cache expires after EDITION_CACHE_SECONDS, simulated
+    here) a scan is decided for the new edition by the full path, never the old one."""
+    from registration.editions import forget_cached_edition
+    from registration.models import Edition
+    from registration.services.checkin import fast_path
+
+    with fast_app.app_context():
+        code = token_for(make_delegate(status="approved"))
+    assert scan(client, token, code)["status"] == "checked_in"  # the edition id is cached
+    with fast_app.app_context():
+        old = db.session.scalar(select(Edition).where(Edition.is_current))
+        cached = fast_app.extensions[fast_path._EDITION_KEY]
+        assert cached[1] == old.id
+        result = runner.invoke(args=["editions", "create", "forum-2027", "--name",
+                                     "Forum 2027", "--starts", "2027-12-08", "--ends",
+                                     "2027-12-10"])
+        assert result.exit_code == 0, result.output
+        db.session.execute(Edition.__table__.update().values(is_current=False))
+        db.session.execute(Edition.__table__.update().where(Edition.slug == "forum-2027")
+                           .values(is_current=True))
+        db.session.commit()
+        assert fast_app.extensions[fast_path._EDITION_KEY] == cached  # still the old id
+    forget_cached_edition()  # the pages' cache has expired; the door path's has not
+    response = client.post("/api/v1/checkins", headers={"Authorization": f"Bearer {token}"},
+                           json={"code": code, "checkpoint": "main",
+                                 "nonce": uuid.uuid4().hex})
+    # The device belongs to the old edition: in the new one its token is unknown (401),
+    # which only the full path, resolving the edition afresh, can say.
+    assert response.status_code == 401
+    with fast_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Scan).execution_options(
+            all_editions=True)) == 1  # the first scan only, in the old edition

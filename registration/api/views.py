@@ -106,7 +106,12 @@ def post_checkin():
     if fast is not None:
         return fast
     device, staff = _authenticate(post=True)
-    body = _json_body()
+    return jsonify(decide_scan(_json_body(), device, staff))
+
+
+def decide_scan(body: dict[str, Any], device: DeviceIdentity | None,
+                staff: StaffUser | None) -> dict[str, Any]:
+    """A scan's JSON answer on the full path (services/checkin/scan.py), or ApiError."""
     for name in ("code", "checkpoint", "nonce"):
         if name not in body:
             raise ApiError(422, "missing_field", f"'{name}' is required.")
@@ -124,7 +129,7 @@ def post_checkin():
     except CheckinError as exc:
         status = {"unknown_checkpoint": 404, "nonce_reused": 409}.get(exc.code, 422)
         raise ApiError(status, exc.code, str(exc)) from None
-    return jsonify(scan_result_json(result))
+    return scan_result_json(result)
 
 
 @bp.get("/checkin-snapshot")

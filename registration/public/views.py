@@ -89,6 +89,16 @@ def _invitation_form(invitation: Invitation) -> DelegateForm:
     return form
 
 
+def _public_form() -> DelegateForm:
+    """The registration form as the public sees it (invitation-only categories left out)."""
+    form = DelegateForm(lang=current_language())
+    invited = editions.invitation_only()  # categories not offered to the public
+    form.category.choices = [c for c in form.category.choices if c.value not in invited]
+    if request.method == "GET" and request.args.get("category") in CATEGORIES:
+        form.category.data = request.args["category"]
+    return form
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @registration_limit
 def register():
@@ -97,19 +107,16 @@ def register():
         return _register_invited(token)
     closed = registration_closed()
     full = full_categories()
-    form = DelegateForm(lang=current_language())
-    invited = editions.invitation_only()  # categories not offered to the public
-    form.category.choices = [c for c in form.category.choices if c.value not in invited]
-    if request.method == "GET" and request.args.get("category") in CATEGORIES:
-        form.category.data = request.args["category"]
+    if not closed and cacheable_request(frozenset({"category"})):
+        # The blank form (the form is built only when the page is not cached yet).
+        key = (current_language(), frozenset(full), request.full_path,
+               editions.page_version())
+        return blank_form_page(key, lambda: render_template(
+            "public/register.html", form=_public_form(), closed=False, full=full))
+    form = _public_form()
     if closed:
         return render_template("public/register.html", form=form, closed=True, full=full), (
             403 if request.method == "POST" else 200)
-    if cacheable_request(frozenset({"category"})):
-        key = (current_language(), form.category.data, frozenset(full), request.full_path,
-               editions.page_version())
-        return blank_form_page(key, lambda: render_template(
-            "public/register.html", form=form, closed=False, full=full))
     if request.method == "POST" and form.validate():
         clean = form.cleaned
         if clean["category"] in full:

@@ -17,6 +17,7 @@ from ..editions import (
     ALL_EDITIONS,
     EditionError,
     all_editions,
+    forget_cached_edition,
     forget_request_edition,
     get_edition,
     main_checkpoint,
@@ -94,6 +95,10 @@ def set_current(slug: str) -> Edition:
     db.session.commit()
     db.session.expire_all()
     forget_request_edition()
+    forget_cached_edition()
+    from .checkin.fast_path import forget_edition
+
+    forget_edition()  # this process's door path at once; others within seconds
     return edition
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import editions
 from ..extensions import db, real_app
@@ -183,7 +184,11 @@ def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSou
         _use_invitation(invitation, delegate)
     else:
         delegate_registered.send(real_app(), delegate=delegate)
+    public_id = delegate.public_id
     db.session.commit()
+    # The public id never changes: keep it readable without reloading the row (the form's
+    # redirect needs only it).
+    set_committed_value(delegate, "public_id", public_id)
     return delegate
 
 

@@ -5,6 +5,9 @@
 * The device token is looked up through `devices.authenticate_cached` (a few seconds'
   cache per process; a revocation is seen at once in the process that made it and within
   DEVICE_CACHE_SECONDS elsewhere).
+* The current edition's id is remembered for EDITION_CACHE_SECONDS per process, and the
+  statement checks that it is still the current one (else no row: the full path answers
+  until the id is looked up again), so a switch of edition is never answered wrongly.
 * The signature is checked in Python; everything else is one SQL statement (below) sent on
   a per-thread psycopg connection in autocommit mode (one statement = one transaction),
   prepared by the server after a few uses. It reads the checkpoint and the delegate,
@@ -25,16 +28,18 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 from typing import Any
 
 from ... import badge_token
-from ...editions import current_edition_id, first_edition_id
+from ...editions import first_edition_id, marked_current
 from ...extensions import db
 from ...models import ACCREDITED, Status
 from ...models.checkin import ScanOutcome
 from ...models.status import can_transition
 from ...models.types import utcnow
+from ...text import parse_reference
 from ..admission import REASON_VETTING, refusal_for, vetting_required
 from ..badge_signing import public_keys
 from . import iso
@@ -54,6 +59,7 @@ SCAN_SQL = """
 WITH cp AS (
   SELECT id, name, allowed_categories, admit_heads_of_delegation AS heads
   FROM checkpoint WHERE id = %(checkpoint)s AND edition_id = %(edition)s AND active
+    AND %(edition)s = (SELECT e.id FROM edition e ORDER BY e.is_current DESC, e.id LIMIT 1)
 ), d AS (
   SELECT id, public_id, reference, honorific, given_name, family_name, native_name,
          badge_name, organisation, category, country, status, badge_serial, details,
@@ -143,6 +149,30 @@ _VIEW_FIELDS = ("id", "public_id", "reference", "honorific", "given_name", "fami
                 "native_name", "badge_name", "organisation", "category", "country", "status",
                 "badge_serial", "details", "delegation_id", "vetting_status", "has_photo")
 _local = threading.local()
+EDITION_CACHE_SECONDS = 5.0
+_EDITION_KEY = "fast_path_edition"
+
+
+def cached_edition_id() -> int | None:
+    """The current edition's id, looked up at most every EDITION_CACHE_SECONDS (per app
+    and process; the scan statement re-checks it)."""
+    from flask import current_app
+
+    now = time.monotonic()
+    hit = current_app.extensions.get(_EDITION_KEY)
+    if hit is not None and hit[0] > now:
+        return int(hit[1])
+    edition = marked_current()
+    if edition is None:
+        return None
+    current_app.extensions[_EDITION_KEY] = (now + EDITION_CACHE_SECONDS, edition.id)
+    return int(edition.id)
+
+
+def forget_edition() -> None:
+    from flask import current_app
+
+    current_app.extensions.pop(_EDITION_KEY, None)
 
 
 def available() -> bool:
@@ -178,12 +208,13 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
             and isinstance(code, str) and len(code) <= MAX_CODE_LENGTH
             and isinstance(checkpoint_id, str) and checkpoint_id):
         return None  # the full path gives the precise error
-    if not code.strip().upper().startswith(badge_token.PREFIX):
+    if (not code.strip().upper().startswith(badge_token.PREFIX)
+            and parse_reference(code) is not None):
         return None  # a typed reference code: the identity check is on the full path
     badge_id: uuid.UUID | None = None
     serial = 0
     reason: str | None = None
-    edition = current_edition_id()
+    edition = cached_edition_id()
     try:
         token = badge_token.verify(code, public_keys(), edition=edition,
                                    legacy_edition=first_edition_id())
@@ -207,8 +238,8 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
             log.exception("check-in fast path failed; using the full path")
         _drop_connection()
         return None
-    if row is None:
-        return None  # a replayed nonce or a closed checkpoint
+    if row is None:  # a replayed nonce, a closed checkpoint, another edition now current
+        return None
     stored, cp_id, cp_name, admitted_at, first_at, _moved, *columns = row
     outcome = ScanOutcome(stored)
     result = ScanResult(status=outcome, checkpoint_id=cp_id, checkpoint_name=cp_name,

@@ -1,0 +1,188 @@
+"""CPU per request, in one process, without the noise of a shared machine's wall clock.
+
+Drives N requests through the app's WSGI callable (Flask's test client, no network, no
+gunicorn) against PostgreSQL and prints the process CPU time per request for the two hot
+flows: GET + POST /register (a fresh visitor each time) and POST /api/v1/checkins from a
+scanner device (the bench's mix of first scans, repeats and invalid codes). The PostgreSQL
+backends' CPU is read from /proc as in the other benches. `--profile` prints cProfile's top
+functions by cumulative time for each flow.
+
+    .venv/bin/python bench/cpu_per_request.py [--database-url URL] [-n 400] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import cProfile
+import io
+import json
+import logging
+import os
+import pstats
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from bench._server import (
+    app_env,
+    ensure_postgres_database,
+    fresh_database,
+    fresh_redis,
+    migrate,
+    proc_cpu,
+)
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def own_backends(database_url: str) -> list[int]:
+    """The PostgreSQL backends serving this database (not other people's on a shared box)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        pids = list(conn.scalars(sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")))
+    engine.dispose()
+    return pids
+
+
+def measure(label: str, n: int, step: Callable[[int], None], profile: bool,
+            database_url: str, batch: int = 50) -> float:
+    """CPU per request: the least of several batches (on a shared machine, contention only
+    ever adds time), and the median batch beside it."""
+    for i in range(20):  # warm up (imports, caches, prepared statements, connections)
+        step(10_000_000 + i)
+    pg = own_backends(database_url)
+    pg0 = proc_cpu(pg)
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    if profiler:
+        profiler.enable()
+    if os.environ.get("CALLGRIND"):  # under valgrind --tool=callgrind --instr-atstart=no
+        return _instructions(label, n, step)
+    per_batch = []
+    done = 0
+    while done < n:
+        cpu0 = time.process_time()
+        for i in range(done, min(n, done + batch)):
+            step(i)
+        per_batch.append((time.process_time() - cpu0) / (min(n, done + batch) - done))
+        done += batch
+    if profiler:
+        profiler.disable()
+    pg_cpu = proc_cpu(pg) - pg0
+    per_batch.sort()
+    print(f"{label:30} app {per_batch[0] * 1000:6.2f} ms (median batch "
+          f"{per_batch[len(per_batch) // 2] * 1000:6.2f})   PostgreSQL {pg_cpu / n * 1000:5.2f} ms"
+          f"   per request ({n}{', profiled' if profile else ''})")
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "cumulative")) \
+            .print_stats(os.environ.get("FILTER", ""), int(os.environ.get("TOP", "45")))
+        print(out.getvalue())
+    return per_batch[0]
+
+
+def _instructions(label: str, n: int, step: Callable[[int], None]) -> float:
+    """Instructions per request, counted by callgrind (stable on a busy machine)."""
+    import subprocess
+
+    def control(*args: str) -> str:
+        return subprocess.run(["callgrind_control", *args, str(os.getpid())],
+                              capture_output=True, text=True, check=True).stdout
+
+    control("--zero")
+    control("--instr=on")
+    for i in range(n):
+        step(i)
+    control("--instr=off")
+    out = Path(os.environ["CALLGRIND"]) / f"{label.split()[0]}-{label.split()[1][1:8]}"
+    control(f"--dump={out.name}")
+    time.sleep(1)
+    totals = 0
+    for path in Path.cwd().glob(f"callgrind.out.{os.getpid()}*"):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("totals:") and out.name in path.read_text(errors="replace"):
+                totals = max(totals, int(line.split()[1]))
+    print(f"{label:30} {totals / n / 1e6:8.2f} M instructions per request ({n}, callgrind)")
+    return totals / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url",
+                        default="postgresql+psycopg://postgres@127.0.0.1:5432/bench_cpu")
+    parser.add_argument("-n", type=int, default=400, help="requests per flow")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--only", choices=["register", "checkin"], default=None)
+    args = parser.parse_args()
+
+    ensure_postgres_database(args.database_url)
+    fresh_database(args.database_url)
+    key = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+        serialization.NoEncryption())
+    with tempfile.TemporaryDirectory() as instance:
+        env = app_env(args.database_url, Path(instance), REDIS_URL=fresh_redis(REDIS_URL),
+                      BADGE_SIGNING_KEY=base64.b64encode(key).decode(),
+                      RATELIMIT_REGISTRATION="1000000 per minute",
+                      RATELIMIT_API="100000 per second")
+        migrate(env)
+        os.environ.update(env)
+        from registration import create_app
+
+        app = create_app()
+        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+        if args.only in (None, "register"):
+            def register(i: int) -> None:
+                client = app.test_client()
+                page = client.get("/register")
+                assert page.status_code == 200, page.status_code
+                match = CSRF.search(page.get_data(as_text=True))
+                assert match
+                response = client.post("/register", data={
+                    "csrf_token": match.group(1), "category": "expert", "honorific": "Dr.",
+                    "given_name": "Maria", "family_name": "Ivanova",
+                    "native_name": "Мария Иванова", "organisation": "Bench Org",
+                    "position": "Delegate", "country": "RU", "email": f"cpu{i}@example.org",
+                    "phone": "+7 912 345 67 89", "consent": "y", "expertise": "cybersecurity"})
+                assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+
+            measure("GET+POST /register", args.n, register, args.profile, args.database_url)
+
+        if args.only in (None, "checkin"):
+            from bench.checkin import Workload, seed
+
+            codes, token = seed(env, 2000)
+            workload = Workload(codes)
+            client = app.test_client()
+            headers = {"Authorization": f"Bearer {token}"}
+
+            def scan(i: int) -> None:
+                code, nonce, _kind = workload.next()
+                body = json.dumps({"code": code, "checkpoint": "main", "nonce": nonce})
+                response = client.post("/api/v1/checkins", data=body, headers=headers,
+                                       content_type="application/json")
+                assert response.status_code == 200, response.get_data(as_text=True)
+
+            measure("POST /api/v1/checkins", args.n * 2, scan, args.profile, args.database_url)
+            noop = app.test_client()
+            measure("GET /healthz (harness floor)", args.n * 2,
+                    lambda i: noop.get("/healthz"), False, args.database_url)
+
+
+if __name__ == "__main__":
+    main()

@@ -24,7 +24,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
@@ -126,6 +126,10 @@ def _cached_current() -> Edition | None:
             state = inspect(existing)
             if state.modified or not state.expired_attributes:
                 return existing  # loaded in this session already (changes kept)
+        if getattr(db.session(), "_flushing", False):
+            # An ORM query from a flush hook (the watchlist's matching): merge is not
+            # allowed inside a flush, and the detached copy serves (scoping needs its id).
+            return cast(Edition, entry[3])
         # A copy in this session, made without a query.
         return db.session.merge(entry[3], load=False)
     generation = _current_cache["generation"]

@@ -291,7 +291,8 @@ def test_manage_page_request_and_download(app, client, make_delegate, visa_editi
     assert "Anna Schmidt" in text and "C01X00T47" in text and "Germany" in text
 
 
-def test_desk_sees_the_passport_number_masked(app, client, make_delegate, visa_edition, login):
+def test_desk_sees_the_passport_number_and_birth_date_masked(app, client, make_delegate,
+                                                            visa_edition, login):
     delegate = make_delegate(country="DE")
     with_identity(app, delegate.public_id, nationality="DE", number="C01X00T47")
     with app.app_context():
@@ -303,6 +304,10 @@ def test_desk_sees_the_passport_number_masked(app, client, make_delegate, visa_e
     login("desk")
     queue = client.get("/staff/visa-letters").get_data(as_text=True)
     assert "C01X00T47" not in queue and "T47" in queue
+    assert "1980-02-03" not in queue and "•••-03" in queue.replace("&#8226;", "•")
+    login("vetting")  # the vetting role reads both in full, as on the delegate page
+    queue = client.get("/staff/visa-letters").get_data(as_text=True)
+    assert "C01X00T47" in queue and "1980-02-03" in queue
 
 
 def test_cli_writes_a_batch_per_delegation(app, runner, make_delegate, visa_edition, login,

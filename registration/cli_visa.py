@@ -26,6 +26,7 @@ def _fail(message: str) -> NoReturn:
               help="The PDF to write.")
 def letters(delegation_name: str, output: Path) -> None:
     """Write every issued visa letter (English and Chinese pages) into one PDF to print."""
+    from .editions import current_edition
     from .services import delegations
     from .services import visa_letters as service
     from .services.visa_letter_pdf import letters_pdf
@@ -36,6 +37,11 @@ def letters(delegation_name: str, output: Path) -> None:
         if delegation is None:
             _fail(f"No delegation {delegation_name!r}. See: flask --app wsgi delegations list")
         delegation_id = delegation.id
+    edition = current_edition()
+    missing = service.letterhead_missing(edition) if edition is not None else []
+    if missing:
+        _fail(f"The letterhead is missing: {', '.join(missing)}. Set it on /staff/settings, "
+              "under \"Visa invitation letters\", then print the letters.")
     issued = service.issued(delegation_id)
     if not issued:
         _fail("No issued visa letter" + (f" for {delegation_name}." if delegation_name else "."))

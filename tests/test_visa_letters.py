@@ -382,3 +382,37 @@ def test_letterhead_settings_are_saved_from_the_settings_page(app, client, login
            "csrf_token": token}
     assert client.post("/staff/settings", data=bad,
                        content_type="multipart/form-data").status_code == 422
+
+
+def test_no_letter_without_a_letterhead(app, client, runner, login, csrf_from, get_csrf,
+                                        form_data, edition_settings, tmp_path):
+    edition_settings(identity_categories=["government", "expert"], organiser_name="")
+    assert register_with_visa(client, get_csrf, form_data).status_code == 303
+    [letter] = letters(app)
+    login("desk")
+    token = csrf_from(client.get("/staff/visa-letters").get_data(as_text=True))
+    response = client.post(f"/staff/visa-letters/{letter.id}/approve",
+                           data={"csrf_token": token})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert ("The letterhead is missing: organiser, signatory&#39;s name, signatory&#39;s title. "
+            "Set it on /staff/settings, under “Visa invitation letters”") in html
+    assert letters(app)[0].state == "requested"
+    # The English letterhead is enough: the Chinese page names the forum's committee in
+    # Chinese, never the English organiser.
+    edition_settings(letter_organiser_en="Forum Secretariat", letter_signatory_en="Li Wei",
+                     letter_signatory_title_en="Secretary-General")
+    assert client.post(f"/staff/visa-letters/{letter.id}/approve",
+                       data={"csrf_token": token}).status_code == 303
+    pdf = tmp_path / "letter.pdf"
+    pdf.write_bytes(client.get(f"/staff/visa-letters/{letter.id}/letter.pdf").data)
+    chinese = subprocess.run(["pdftotext", "-f", "2", "-l", "2", str(pdf), "-"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "Forum Secretariat" not in chinese and "全球公共安全合作论坛组委会谨邀请" in chinese
+    assert "Li Wei" in chinese  # no Chinese name given: the signatory's own
+    # A letterhead emptied after issuing: the batch refuses to print letters without it.
+    edition_settings(letter_signatory_title_en="")
+    result = runner.invoke(args=["visa", "letters", "-o", str(tmp_path / "all.pdf")])
+    assert result.exit_code == 1
+    assert "The letterhead is missing: signatory's title." in result.output
+    assert not (tmp_path / "all.pdf").exists()

@@ -37,6 +37,7 @@ from .vetting import (
     plan_decision,
     request_more_info,
 )
+from .watchlist.hits import open_hits_by_delegate
 
 EXPORT_COLUMNS = ("reference", "given_name", "family_name", "native_name", "date_of_birth",
                   "nationality", "document_type", "document_number", "document_country",
@@ -195,6 +196,11 @@ def import_file(data: bytes, staff: StaffUser | None = None, actor: str = "cli"
             continue
         parsed.append((number, reference, decision, note))
     delegates = _delegates([p[1] for p in parsed])
+    to_clear = [delegates[p[1]].id for p in parsed
+                if p[2] == VettingStatus.CLEARED and p[1] in delegates]
+    open_hits: dict[int, int] = {}
+    for start in range(0, len(to_clear), CHUNK):
+        open_hits.update(open_hits_by_delegate(to_clear[start:start + CHUNK]))
     for number, reference, decision, note in parsed:
         delegate = delegates.get(reference)
         if delegate is None:
@@ -202,9 +208,10 @@ def import_file(data: bytes, staff: StaffUser | None = None, actor: str = "cli"
                 "No delegate %(ref)s in this edition.", ref=reference))))
             continue
         try:
-            check_decision(delegate, decision, note)
+            check_decision(delegate, decision, note, open_hits.get(delegate.id, 0))
         except VettingRefused as exc:
             report.errors.append(RowError(number, "decision", exc.message))
+    report.errors.sort(key=lambda e: e.row)  # one report in row order, whichever pass found it
     if not report.ok:
         db.session.rollback()
         return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -101,6 +102,8 @@ def test_rows_with_errors_import_nothing_and_are_reported(app_ctx, runner, tmp_p
     result = runner.invoke(args=["delegates", "import", str(path)])
     assert result.exit_code == 1
     assert "row 3: country:" in result.output and "Nothing imported" in result.output
+    listed = [int(n) for n in re.findall(r"^row (\d+):", result.output, re.M)]
+    assert listed == sorted(listed) and set(listed) == {3, 5, 6, 7}  # in row order
     assert count() == 0
 
 

@@ -114,6 +114,30 @@ def test_desk_print_waits_for_vetting_when_the_edition_requires_it(app, client, 
     assert "1 badge will be printed" in batch
 
 
+def test_nothing_to_print_says_that_vetting_holds_the_badges_back(app, client, runner, login,
+                                                                 csrf_from, vetting_on,
+                                                                 make_delegate, tmp_path):
+    make_delegate(status=Status.APPROVED)
+    make_delegate(status=Status.APPROVED, vetting_status="more_info", category="expert")
+    make_delegate(status=Status.SUBMITTED)  # not accredited: not counted
+    out = tmp_path / "badges.pdf"
+    result = runner.invoke(args=["badges", "print", "--unprinted", "-o", str(out)])
+    assert result.exit_code == 1 and not out.exists()
+    assert ("No badge to print: 2 accredited delegates are waiting for vetting. "
+            "Nothing printed.") in result.output
+    login("desk")
+    csrf = csrf_from(client.get("/staff/print").get_data(as_text=True))
+    page = client.post("/staff/print", data={"csrf_token": csrf, "layout": "a4-4up",
+                                             "unprinted": "1"})
+    assert page.status_code == 400
+    assert "No badge to print: 2 accredited delegates are waiting for vetting." in \
+        page.get_data(as_text=True)
+    one = runner.invoke(args=["badges", "print", "--category", "expert", "-o", str(out)])
+    assert "No badge to print: 1 accredited delegate is waiting for vetting." in one.output
+    none = runner.invoke(args=["badges", "print", "--category", "ngo", "-o", str(out)])
+    assert "No accredited delegate matches this selection. Nothing printed." in none.output
+
+
 def test_vetting_off_prints_and_admits_as_before(app, client, login, csrf_from,
                                                  make_delegate):
     login("desk")

@@ -15,6 +15,7 @@ from ..fields import CATEGORY_KEYS
 from ..models import Status
 from ..services import delegate_export, delegate_import, print_batches, printing
 from ..services import printers as printer_service
+from ..services.admission import nothing_to_print
 
 delegates_group = AppGroup("delegates", help="Import and export delegates (CSV or XLSX).")
 badges_group = AppGroup("badges", help="Print badges in bulk.")
@@ -132,7 +133,8 @@ def print_command(output: Path | None, printer_name: str | None, categories: tup
     selection = printing.BatchFilter(categories=categories, statuses=statuses)
     total = len(printing.batch_ids(selection, sort=sort, unprinted=unprinted))
     if total == 0:
-        click.echo("No accredited delegate matches; nothing printed.", err=True)
+        click.echo(f"{nothing_to_print(selection, unprinted=unprinted)} Nothing printed.",
+                   err=True)
         sys.exit(1)
     if output is None:
         print_to_printer(selection, str(printer_name), total, sort=sort, unprinted=unprinted)

@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from .cli_editions import edition_option
+from .text import counted
 
 visa_group = AppGroup("visa", help="Visa invitation letters.")
 
@@ -49,7 +50,7 @@ def letters(delegation_name: str, output: Path) -> None:
         output.write_bytes(letters_pdf(issued))
     except OSError as exc:
         _fail(f"Cannot write {output}: {exc.strerror}")
-    click.echo(f"{len(issued)} visa letter(s) written to {output}.")
+    click.echo(f"{counted(len(issued), 'visa letter')} written to {output}.")
 
 
 commands = [visa_group]

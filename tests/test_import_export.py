@@ -330,7 +330,7 @@ def test_cli_badges_print(app_ctx, runner, tmp_path, make_delegate):
         AuditEntry.action == "printed", AuditEntry.actor == "cli")) == 5
     again = runner.invoke(args=["badges", "print", "--category", "government", "--unprinted",
                                 "-o", str(out)])
-    assert again.exit_code == 1 and "nothing printed" in again.output
+    assert again.exit_code == 1 and "Nothing printed" in again.output
 
 
 def test_cli_badges_print_on_two_processes_keeps_every_badge_in_order(app_ctx, runner, tmp_path,

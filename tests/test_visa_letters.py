@@ -337,12 +337,12 @@ def test_cli_writes_a_batch_per_delegation(app, runner, make_delegate, visa_edit
     out = tmp_path / "atlantis.pdf"
     result = runner.invoke(args=["visa", "letters", "--delegation", "Atlantis", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "2 visa letter(s)" in result.output
+    assert "2 visa letters written" in result.output
     assert len(pdfium.PdfDocument(str(out))) == 4  # English and Chinese page each
     text = pdf_text(out.read_bytes(), tmp_path)
     assert "18AB02345" in text and "18AB12345" in text and "18AB22345" not in text
     result = runner.invoke(args=["visa", "letters", "-o", str(tmp_path / "all.pdf")])
-    assert result.exit_code == 0 and "3 visa letter(s)" in result.output
+    assert result.exit_code == 0 and "3 visa letters written" in result.output
     result = runner.invoke(args=["visa", "letters", "--delegation", "Nowhere", "-o",
                                  str(tmp_path / "x.pdf")])
     assert result.exit_code == 1 and "No delegation 'Nowhere'" in result.output

@@ -116,7 +116,7 @@ def test_importing_a_watchlist_matches_everyone_already_registered(app, runner, 
     result = import_list(runner, tmp_path)
     assert result.exit_code == 0, result.output
     assert "4 watchlist entries imported" in result.output
-    assert "1 new hits to review" in result.output
+    assert "1 new hit to review" in result.output
     assert [k for _f, k, _s in hits_of(app, early)] == ["name_dob"]
     # Matching again makes no second hit for the same pair.
     again = runner.invoke(args=["watchlist", "match"])
@@ -267,7 +267,7 @@ def test_clear_removes_the_list_and_its_hits(app, runner, tmp_path):
         assert db.session.scalar(sa.select(sa.func.count(WatchlistHit.id))) == 0
         assert db.session.scalar(sa.select(sa.func.count(WatchlistEntry.id))) == 0
     replaced = import_list(runner, tmp_path, HEADER + "ROE,Jane,1950-01-01,,,\n", "--replace")
-    assert replaced.exit_code == 0 and "1 watchlist entries imported" in replaced.output
+    assert replaced.exit_code == 0 and "1 watchlist entry imported" in replaced.output
 
 
 def test_a_name_corrected_later_is_matched_on_its_commit(app, runner, tmp_path):
@@ -362,7 +362,7 @@ def test_clearing_waits_for_the_review_of_a_watchlist_match(app, client, runner,
                     "results.csv")
     bad = runner.invoke(args=["vetting", "import", str(results)])
     assert bad.exit_code == 1
-    assert (f"row 3: decision: Not cleared: this delegate has a watchlist match nobody has "
+    assert ("row 3: decision: Not cleared: this delegate has a watchlist match nobody has "
             "reviewed yet. Review the watchlist match first") in bad.output
     ok = write(tmp_path, f"reference,decision,note\n{berg},cleared,\n{wang},rejected,listed\n",
                "ok.csv")

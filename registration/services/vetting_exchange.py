@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import selectinload
 
@@ -107,12 +108,15 @@ class VettingImportReport:
         if self.file_error:
             return plain(_l("Nothing imported: %(error)s", error=self.file_error))
         if self.errors:
-            return plain(_l("Nothing imported: %(n)d of %(rows)d rows have errors. Correct "
-                            "them and import the whole file again.",
-                            n=self.error_rows, rows=self.rows))
+            return plain(lazy_ngettext(
+                "Nothing imported: %(num)d of %(rows)d rows has errors. Correct it and "
+                "import the whole file again.",
+                "Nothing imported: %(num)d of %(rows)d rows have errors. Correct them and "
+                "import the whole file again.", self.error_rows, rows=self.rows))
         parts = ", ".join(f"{n} {decision}" for decision, n in sorted(self.applied.items()))
-        return plain(_l("%(rows)d vetting decisions recorded (%(parts)s).",
-                        rows=self.rows, parts=parts or "-"))
+        return plain(lazy_ngettext("%(num)d vetting decision recorded (%(parts)s).",
+                                   "%(num)d vetting decisions recorded (%(parts)s).",
+                                   self.rows, parts=parts or "-"))
 
 
 def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:

@@ -104,13 +104,13 @@ class ImportReport:
                 "import the whole file again.",
                 "Nothing imported: %(num)d of %(rows)d rows have errors. Correct them and "
                 "import the whole file again.", self.error_rows, rows=self.rows))
+        imported = plain(lazy_ngettext("%(num)d delegate imported",
+                                       "%(num)d delegates imported", self.imported))
+        accredited = plain(_l(" and accredited")) if self.approved else ""
+        rows = plain(lazy_ngettext("%(num)d row", "%(num)d rows", self.rows))
         text = plain(_l(
             "%(imported)s%(approved)s, %(skipped)d already imported and skipped (%(rows)s).",
-            imported=plain(lazy_ngettext("%(num)d delegate imported",
-                                         "%(num)d delegates imported", self.imported)),
-            approved=plain(_l(" and accredited")) if self.approved else "",
-            skipped=len(self.skipped),
-            rows=plain(lazy_ngettext("%(num)d row", "%(num)d rows", self.rows))))
+            imported=imported, approved=accredited, skipped=len(self.skipped), rows=rows))
         return text
 
 

@@ -72,12 +72,12 @@ class WatchlistReport:
                 "import the whole file again.",
                 "Nothing imported: %(num)d of %(rows)d rows have errors. Correct them and "
                 "import the whole file again.", self.error_rows, rows=self.rows))
-        return plain(_l(
-            "%(entries)s; everyone matched again: %(hits)s.",
-            entries=plain(lazy_ngettext("%(num)d watchlist entry imported",
-                                        "%(num)d watchlist entries imported", self.imported)),
-            hits=plain(lazy_ngettext("%(num)d new hit to review", "%(num)d new hits to review",
-                                     self.hits))))
+        imported = plain(lazy_ngettext("%(num)d watchlist entry imported",
+                                       "%(num)d watchlist entries imported", self.imported))
+        hits = plain(lazy_ngettext("%(num)d new hit to review", "%(num)d new hits to review",
+                                   self.hits))
+        return plain(_l("%(entries)s; everyone matched again: %(hits)s.", entries=imported,
+                        hits=hits))
 
 
 def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:

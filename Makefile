@@ -65,7 +65,7 @@ bench-badges: $(VENV)/.dev-installed
 
 ## make i18n: refresh the catalogue after changing strings, then translate and run it again
 i18n: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-wrap --sort-by-file \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --no-wrap --sort-by-file \
 		-o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -l zh --no-wrap \
 		--no-fuzzy-matching

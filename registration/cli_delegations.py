@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from .cli_editions import edition_option
+from .text import counted
 
 delegations_group = AppGroup("delegations", help="Delegations, quotas and focal points.")
 KINDS = ("government", "organisation", "ngo", "institution")
@@ -65,7 +66,7 @@ def list_() -> None:
                    f"{quotas}; focal points: {focals}"
                    f"{'; head: ' + head.reference if head else ''}"
                    f"{'; letter: ' + delegation.letter_name if delegation.letter_name else ''}")
-    click.echo(f"{len(rows)} delegations.")
+    click.echo(f"{counted(len(rows), 'delegation')}.")
 
 
 commands = [delegations_group]

@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 import click
 from flask.cli import AppGroup
 
+from .text import counted
+
 editions_group = AppGroup("editions", help="Editions of the forum (one per year).")
 
 
@@ -116,7 +118,7 @@ def purge(slug: str, force: bool) -> None:
     except EditionError as exc:
         _fail(str(exc))
     total = sum(counts.values())
-    click.echo(f"Purged {slug}: {total} records touched ("
+    click.echo(f"Purged {slug}: {counted(total, 'record')} touched ("
                + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items())
                + ").")
 

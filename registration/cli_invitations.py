@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from .cli_editions import _date, edition_option
+from .text import counted
 
 invitations_group = AppGroup("invitations", help="Personal invitations to register.")
 STATES = ("sent", "opened", "registered", "expired", "revoked")
@@ -67,7 +68,7 @@ def import_(file: Path, approve: bool) -> None:
             click.echo(f"row {row}: {message}", err=True)
         _fail(f"nothing imported: {len({r for r, _m in report.errors})} of {report.rows} "
               "rows have errors.")
-    click.echo(f"{len(report.created)} invitations created and mailed.")
+    click.echo(f"{counted(len(report.created), 'invitation')} created and mailed.")
 
 
 @invitations_group.command("list")
@@ -82,7 +83,7 @@ def list_(status: str | None) -> None:
         expires = invitation.expires_on.isoformat() if invitation.expires_on else "-"
         click.echo(f"{state.value:<10} {invitation.email:<40} {invitation.category:<12} "
                    f"expires {expires}{'  approve' if invitation.approve else ''}")
-    click.echo(f"{len(rows)} invitations.")
+    click.echo(f"{counted(len(rows), 'invitation')}.")
 
 
 @invitations_group.command("revoke")
@@ -100,7 +101,7 @@ def revoke(email: str) -> None:
         _fail(f"{email} has no unused invitation to revoke.")
     for invitation in usable:
         service.revoke(invitation)
-    click.echo(f"Revoked {len(usable)} invitation(s) for {email}.")
+    click.echo(f"Revoked {counted(len(usable), 'invitation')} for {email}.")
 
 
 commands = [invitations_group]

@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from .models.outbox import OUTBOX_STATUS_LABELS, OutboxStatus
 from .services import mail
+from .text import counted
 
 mail_group = AppGroup("mail", help="Outgoing email: the outbox and its delivery.")
 
@@ -63,7 +64,7 @@ def retry(message_id: int) -> None:
 def prune(days: int) -> None:
     """Drop the stored text of old sent messages (the record of sending stays)."""
     count = mail.prune_sent(timedelta(days=days))
-    click.echo(f"{count} sent message(s) pruned.")
+    click.echo(f"{counted(count, 'sent message')} pruned.")
 
 
 commands = [mail_group]

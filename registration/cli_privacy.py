@@ -11,6 +11,7 @@ import click
 from flask.cli import AppGroup
 
 from .cli_editions import _fail
+from .text import counted
 
 privacy_group = AppGroup("privacy", help="Encryption keys and retention of identity data.")
 CLI_ACTOR = "cli"
@@ -38,13 +39,14 @@ def rotate_key_command() -> None:
         report = rotate(actor=CLI_ACTOR)
     except DataKeyError as exc:
         _fail(f"{exc}. Nothing was changed.")
-    click.echo(f"Current key {report.key_id}: {report.total} values re-encrypted, "
-               f"{sum(report.hashes.values())} keyed hashes recomputed.")
+    click.echo(f"Current key {report.key_id}: {counted(report.total, 'value')} re-encrypted, "
+               f"{counted(sum(report.hashes.values()), 'keyed hash', 'keyed hashes')} "
+               "recomputed.")
     for table, rows in report.rows.items():
         done = {k.split(".", 1)[1]: v for k, v in report.reencrypted.items()
                 if k.startswith(table + ".")}
         detail = ", ".join(f"{k} {v}" for k, v in done.items()) or "all current"
-        click.echo(f"  {table:<20} {rows} rows: {detail}")
+        click.echo(f"  {table:<20} {counted(rows, 'row')}: {detail}")
 
 
 @privacy_group.command("purge-identity")
@@ -71,8 +73,13 @@ def purge_identity_command(slug: str | None, force: bool) -> None:
     if not force and edition.ends_on >= datetime.now(ZoneInfo(edition.timezone or "UTC")).date():
         _fail(f"{edition.slug} has not ended yet (last day {edition.ends_on}): vetting still "
               "needs its identity data. Use --force to purge it anyway.")
-    count = purge_identity(edition, actor=CLI_ACTOR)
-    click.echo(f"Identity data of {count} delegates of {edition.slug} deleted.")
+    report = purge_identity(edition, actor=CLI_ACTOR)
+    click.echo(f"Identity data of {counted(report.delegates, 'delegate')} of {edition.slug} "
+               "deleted; also cleared: the holder's passport number and date of birth on "
+               f"{counted(report.visa_letters, 'visa letter')}, "
+               f"{counted(report.vetting_requests, 'vetting question')} with the answers, "
+               f"{counted(report.watchlist_entries, 'watchlist entry', 'watchlist entries')} "
+               f"and {counted(report.watchlist_hits, 'watchlist match', 'watchlist matches')}.")
 
 
 commands = [privacy_group]

@@ -11,6 +11,7 @@ import click
 from flask.cli import AppGroup
 
 from .cli_editions import edition_option
+from .text import counted
 
 vetting_group = AppGroup("vetting", help="Security vetting: exchange files with the "
                                          "vetting service.")
@@ -39,7 +40,7 @@ def export_command(output: Path, statuses: tuple[str, ...]) -> None:
     except OSError as exc:
         click.echo(f"Error: cannot write {output}: {exc.strerror or exc}", err=True)
         sys.exit(1)
-    click.echo(f"{count} delegates written to {output} "
+    click.echo(f"{counted(count, 'delegate')} written to {output} "
                f"[{time.perf_counter() - started:.1f} s]. It holds identity data in clear: "
                f"send it only to the vetting service and delete it afterwards.")
 

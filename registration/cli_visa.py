@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from .cli_editions import edition_option
+from .text import counted
 
 visa_group = AppGroup("visa", help="Visa invitation letters.")
 
@@ -26,6 +27,7 @@ def _fail(message: str) -> NoReturn:
               help="The PDF to write.")
 def letters(delegation_name: str, output: Path) -> None:
     """Write every issued visa letter (English and Chinese pages) into one PDF to print."""
+    from .editions import current_edition
     from .services import delegations
     from .services import visa_letters as service
     from .services.visa_letter_pdf import letters_pdf
@@ -36,6 +38,11 @@ def letters(delegation_name: str, output: Path) -> None:
         if delegation is None:
             _fail(f"No delegation {delegation_name!r}. See: flask --app wsgi delegations list")
         delegation_id = delegation.id
+    edition = current_edition()
+    missing = service.letterhead_missing(edition) if edition is not None else []
+    if missing:
+        _fail(f"The letterhead is missing: {', '.join(missing)}. Set it on /staff/settings, "
+              "under \"Visa invitation letters\", then print the letters.")
     issued = service.issued(delegation_id)
     if not issued:
         _fail("No issued visa letter" + (f" for {delegation_name}." if delegation_name else "."))
@@ -43,7 +50,7 @@ def letters(delegation_name: str, output: Path) -> None:
         output.write_bytes(letters_pdf(issued))
     except OSError as exc:
         _fail(f"Cannot write {output}: {exc.strerror}")
-    click.echo(f"{len(issued)} visa letter(s) written to {output}.")
+    click.echo(f"{counted(len(issued), 'visa letter')} written to {output}.")
 
 
 commands = [visa_group]

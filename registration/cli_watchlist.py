@@ -14,6 +14,7 @@ import click
 from flask.cli import AppGroup
 
 from .cli_editions import edition_option
+from .text import counted
 
 watchlist_group = AppGroup("watchlist", help="Watchlists: matches are flagged for vetting.")
 CLI_ACTOR = "cli"
@@ -42,7 +43,7 @@ def import_command(file: Path, replace: bool) -> None:
         click.echo(summary, err=True)
         sys.exit(1)
     if report.replaced:
-        click.echo(f"{report.replaced} earlier entries removed first.")
+        click.echo(f"{counted(report.replaced, 'earlier entry', 'earlier entries')} removed first.")
     click.echo(summary)
 
 
@@ -57,7 +58,7 @@ def list_command() -> None:
         click.echo("No watchlist in this edition.")
     for source, count in files:
         click.echo(f"{count:6d}  {source or '(no file name)'}")
-    click.echo(f"{entries.entry_count()} entries; matches: " + ", ".join(
+    click.echo(f"{counted(entries.entry_count(), 'entry', 'entries')}; matches: " + ", ".join(
         f"{state.value} {n}" for state, n in hits.counts().items()))
 
 
@@ -72,7 +73,8 @@ def match_command() -> None:
         return
     started = time.perf_counter()
     count = rematch_all(actor=CLI_ACTOR)
-    click.echo(f"{count} new matches to review [{time.perf_counter() - started:.1f} s]")
+    click.echo(f"{counted(count, 'new match', 'new matches')} to review "
+               f"[{time.perf_counter() - started:.1f} s]")
 
 
 @watchlist_group.command("clear")
@@ -94,7 +96,8 @@ def clear_command(yes: bool) -> None:
     removed = entries.clear()
     audit.record(None, "watchlist_cleared", actor=CLI_ACTOR, entries=removed)
     db.session.commit()
-    click.echo(f"{removed} watchlist entries removed, with their matches.")
+    click.echo(f"{counted(removed, 'watchlist entry', 'watchlist entries')} removed, with their "
+               "matches.")
 
 
 commands = [watchlist_group]

@@ -85,3 +85,10 @@ def parse_reference(typed: str) -> str | None:
         return None
     prefix, body = key[:-8], key[-8:]
     return f"{prefix}-{body[:4]}-{body[4:]}"
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """A count with its noun, right for 1 and for many: "1 delegate", "3 delegates",
+    "1 watchlist entry", "2 watchlist entries" (give `plural` when it is not singular + s).
+    English: the CLI's messages; pages use ngettext."""
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"

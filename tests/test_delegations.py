@@ -99,7 +99,7 @@ def test_create_and_list(app, runner):
     again = runner.invoke(args=["delegations", "create", "France", "--country", "FR",
                                 "--focal-point", FOCAL])
     assert again.exit_code == 1 and "already a delegation" in again.output
-    assert "1 delegations" in runner.invoke(args=["delegations", "list"]).output
+    assert "1 delegation." in runner.invoke(args=["delegations", "list"]).output
 
 
 def test_sign_in_link_is_one_time_and_the_request_answer_is_the_same(app, runner, client,
@@ -527,7 +527,7 @@ def test_export_names_the_delegation_and_filters_by_it_and_old_files_still_impor
     unodc = tmp_path / "unodc.csv"
     result = runner.invoke(args=["delegates", "export", "-o", str(unodc), "--delegation",
                                  "unodc"])
-    assert result.exit_code == 0 and "1 delegates" in result.output, result.output
+    assert result.exit_code == 0 and "1 delegate written" in result.output, result.output
     assert [r["given_name"] for r in table(unodc)] == ["Olga"]
     unknown = runner.invoke(args=["delegates", "export", "-o", str(unodc), "--delegation",
                                   "Atlantis"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -101,6 +102,8 @@ def test_rows_with_errors_import_nothing_and_are_reported(app_ctx, runner, tmp_p
     result = runner.invoke(args=["delegates", "import", str(path)])
     assert result.exit_code == 1
     assert "row 3: country:" in result.output and "Nothing imported" in result.output
+    listed = [int(n) for n in re.findall(r"^row (\d+):", result.output, re.M)]
+    assert listed == sorted(listed) and set(listed) == {3, 5, 6, 7}  # in row order
     assert count() == 0
 
 
@@ -327,7 +330,7 @@ def test_cli_badges_print(app_ctx, runner, tmp_path, make_delegate):
         AuditEntry.action == "printed", AuditEntry.actor == "cli")) == 5
     again = runner.invoke(args=["badges", "print", "--category", "government", "--unprinted",
                                 "-o", str(out)])
-    assert again.exit_code == 1 and "nothing printed" in again.output
+    assert again.exit_code == 1 and "Nothing printed" in again.output
 
 
 def test_cli_badges_print_on_two_processes_keeps_every_badge_in_order(app_ctx, runner, tmp_path,

@@ -242,7 +242,7 @@ def test_cli_batch_of_100_goes_to_the_printer_in_chunks(app, runner, make_delega
         assert len(db.session.scalars(select(AuditEntry).where(
             AuditEntry.action == "printed")).all()) == 100
     again = runner.invoke(args=["badges", "print", "--printer", "Sheets", "--unprinted"])
-    assert again.exit_code == 1 and "nothing printed" in again.output
+    assert again.exit_code == 1 and "Nothing printed" in again.output
     both = runner.invoke(args=["badges", "print", "--printer", "Sheets", "-o", "x.pdf"])
     assert both.exit_code == 2
 

@@ -291,7 +291,8 @@ def test_manage_page_request_and_download(app, client, make_delegate, visa_editi
     assert "Anna Schmidt" in text and "C01X00T47" in text and "Germany" in text
 
 
-def test_desk_sees_the_passport_number_masked(app, client, make_delegate, visa_edition, login):
+def test_desk_sees_the_passport_number_and_birth_date_masked(app, client, make_delegate,
+                                                            visa_edition, login):
     delegate = make_delegate(country="DE")
     with_identity(app, delegate.public_id, nationality="DE", number="C01X00T47")
     with app.app_context():
@@ -303,6 +304,10 @@ def test_desk_sees_the_passport_number_masked(app, client, make_delegate, visa_e
     login("desk")
     queue = client.get("/staff/visa-letters").get_data(as_text=True)
     assert "C01X00T47" not in queue and "T47" in queue
+    assert "1980-02-03" not in queue and "•••-03" in queue.replace("&#8226;", "•")
+    login("vetting")  # the vetting role reads both in full, as on the delegate page
+    queue = client.get("/staff/visa-letters").get_data(as_text=True)
+    assert "C01X00T47" in queue and "1980-02-03" in queue
 
 
 def test_cli_writes_a_batch_per_delegation(app, runner, make_delegate, visa_edition, login,
@@ -332,12 +337,12 @@ def test_cli_writes_a_batch_per_delegation(app, runner, make_delegate, visa_edit
     out = tmp_path / "atlantis.pdf"
     result = runner.invoke(args=["visa", "letters", "--delegation", "Atlantis", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "2 visa letter(s)" in result.output
+    assert "2 visa letters written" in result.output
     assert len(pdfium.PdfDocument(str(out))) == 4  # English and Chinese page each
     text = pdf_text(out.read_bytes(), tmp_path)
     assert "18AB02345" in text and "18AB12345" in text and "18AB22345" not in text
     result = runner.invoke(args=["visa", "letters", "-o", str(tmp_path / "all.pdf")])
-    assert result.exit_code == 0 and "3 visa letter(s)" in result.output
+    assert result.exit_code == 0 and "3 visa letters written" in result.output
     result = runner.invoke(args=["visa", "letters", "--delegation", "Nowhere", "-o",
                                  str(tmp_path / "x.pdf")])
     assert result.exit_code == 1 and "No delegation 'Nowhere'" in result.output
@@ -377,3 +382,37 @@ def test_letterhead_settings_are_saved_from_the_settings_page(app, client, login
            "csrf_token": token}
     assert client.post("/staff/settings", data=bad,
                        content_type="multipart/form-data").status_code == 422
+
+
+def test_no_letter_without_a_letterhead(app, client, runner, login, csrf_from, get_csrf,
+                                        form_data, edition_settings, tmp_path):
+    edition_settings(identity_categories=["government", "expert"], organiser_name="")
+    assert register_with_visa(client, get_csrf, form_data).status_code == 303
+    [letter] = letters(app)
+    login("desk")
+    token = csrf_from(client.get("/staff/visa-letters").get_data(as_text=True))
+    response = client.post(f"/staff/visa-letters/{letter.id}/approve",
+                           data={"csrf_token": token})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert ("The letterhead is missing: organiser, signatory&#39;s name, signatory&#39;s title. "
+            "Set it on /staff/settings, under “Visa invitation letters”") in html
+    assert letters(app)[0].state == "requested"
+    # The English letterhead is enough: the Chinese page names the forum's committee in
+    # Chinese, never the English organiser.
+    edition_settings(letter_organiser_en="Forum Secretariat", letter_signatory_en="Li Wei",
+                     letter_signatory_title_en="Secretary-General")
+    assert client.post(f"/staff/visa-letters/{letter.id}/approve",
+                       data={"csrf_token": token}).status_code == 303
+    pdf = tmp_path / "letter.pdf"
+    pdf.write_bytes(client.get(f"/staff/visa-letters/{letter.id}/letter.pdf").data)
+    chinese = subprocess.run(["pdftotext", "-f", "2", "-l", "2", str(pdf), "-"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "Forum Secretariat" not in chinese and "全球公共安全合作论坛组委会谨邀请" in chinese
+    assert "Li Wei" in chinese  # no Chinese name given: the signatory's own
+    # A letterhead emptied after issuing: the batch refuses to print letters without it.
+    edition_settings(letter_signatory_title_en="")
+    result = runner.invoke(args=["visa", "letters", "-o", str(tmp_path / "all.pdf")])
+    assert result.exit_code == 1
+    assert "The letterhead is missing: signatory's title." in result.output
+    assert not (tmp_path / "all.pdf").exists()

@@ -116,7 +116,7 @@ def test_importing_a_watchlist_matches_everyone_already_registered(app, runner, 
     result = import_list(runner, tmp_path)
     assert result.exit_code == 0, result.output
     assert "4 watchlist entries imported" in result.output
-    assert "1 new hits to review" in result.output
+    assert "1 new hit to review" in result.output
     assert [k for _f, k, _s in hits_of(app, early)] == ["name_dob"]
     # Matching again makes no second hit for the same pair.
     again = runner.invoke(args=["watchlist", "match"])
@@ -267,7 +267,7 @@ def test_clear_removes_the_list_and_its_hits(app, runner, tmp_path):
         assert db.session.scalar(sa.select(sa.func.count(WatchlistHit.id))) == 0
         assert db.session.scalar(sa.select(sa.func.count(WatchlistEntry.id))) == 0
     replaced = import_list(runner, tmp_path, HEADER + "ROE,Jane,1950-01-01,,,\n", "--replace")
-    assert replaced.exit_code == 0 and "1 watchlist entries imported" in replaced.output
+    assert replaced.exit_code == 0 and "1 watchlist entry imported" in replaced.output
 
 
 def test_a_name_corrected_later_is_matched_on_its_commit(app, runner, tmp_path):
@@ -335,3 +335,50 @@ def test_the_vetting_queue_flags_a_delegate_with_a_match_to_review(app, client, 
     assert "watchlist match" not in client.get("/staff/vetting").get_data(as_text=True)
     assert "awaits review" not in client.get(
         f"/staff/vetting/{public_id}").get_data(as_text=True)
+
+
+def test_clearing_waits_for_the_review_of_a_watchlist_match(app, client, runner, tmp_path,
+                                                           login, csrf_from):
+    """A match is a flag, never a decision; but nobody may clear a delegate whose match
+    nobody has looked at (page and file import alike). Rejecting or asking for more
+    information stays possible."""
+    assert import_list(runner, tmp_path).exit_code == 0
+    ivanov = register(app, given="Сергей", family="Иванов", born="1971-03-15")
+    wang = register(app, given="Xiaoming", family="Wang", born="1980-07-01")
+    berg = register(app, given="Anna", family="Berg", born="1990-01-01")
+    with app.app_context():
+        from registration.models import Delegate
+
+        public_id = db.session.scalars(sa.select(Delegate.public_id).where(
+            Delegate.reference == ivanov)).one()
+    login("vetting")
+    path = f"/staff/vetting/{public_id}"
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    refused = client.post(path, data={"csrf_token": token, "decision": "cleared"})
+    assert refused.status_code == 422
+    assert "Review the watchlist match first: /staff/vetting/watchlist" in \
+        refused.get_data(as_text=True)
+    results = write(tmp_path, f"reference,decision,note\n{berg},cleared,\n{ivanov},cleared,\n",
+                    "results.csv")
+    bad = runner.invoke(args=["vetting", "import", str(results)])
+    assert bad.exit_code == 1
+    assert ("row 3: decision: Not cleared: this delegate has a watchlist match nobody has "
+            "reviewed yet. Review the watchlist match first") in bad.output
+    ok = write(tmp_path, f"reference,decision,note\n{berg},cleared,\n{wang},rejected,listed\n",
+               "ok.csv")
+    assert runner.invoke(args=["vetting", "import", str(ok)]).exit_code == 0
+    with app.app_context():
+        from registration.models import Delegate
+
+        status = dict(db.session.execute(sa.select(Delegate.reference,
+                                                   Delegate.vetting_status)).tuples().all())
+    assert status == {ivanov: "pending", wang: "rejected", berg: "cleared"}
+    # Reviewed (here kept flagged: the vetting officer looked), the delegate may be cleared.
+    with app.app_context():
+        [hit_id] = [h.id for h in db.session.scalars(sa.select(WatchlistHit))
+                    if h.delegate.reference == ivanov]
+    assert client.post(f"/staff/vetting/watchlist/{hit_id}", data={
+        "csrf_token": token, "decision": "keep", "note": "Checked with the agency"}
+    ).status_code == 303
+    assert client.post(path, data={"csrf_token": token, "decision": "cleared"}
+                       ).status_code == 303

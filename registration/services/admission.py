@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, true
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from sqlalchemy import ColumnElement, Select, and_, func, not_, select, true
 
 from ..editions import current_edition
 from ..extensions import db
@@ -66,3 +68,20 @@ def held_by_vetting_clause(edition: Edition | None = None) -> ColumnElement[bool
         return Delegate.id.is_(None)
     return and_(Delegate.status.in_(ACCREDITED_VALUES),
                 Delegate.vetting_status != VettingStatus.CLEARED.value)
+
+
+def nothing_to_print(selection: Any, *, unprinted: bool = False) -> str:
+    """Why a batch selection (printing.SelectionFilter) gives no badge to print, for the
+    desk's batch pages and the CLI: accredited delegates that vetting still holds back, or
+    none accredited at all. (A missing photo holds back approval, not printing.)"""
+    ids: Select[Any] = selection.query().with_only_columns(Delegate.id).order_by(None)
+    stmt = select(func.count()).select_from(Delegate).where(
+        Delegate.id.in_(ids), Delegate.status.in_(ACCREDITED_VALUES), not_(admitted_clause()))
+    if unprinted:
+        stmt = stmt.where(Delegate.printed_at.is_(None))
+    waiting = db.session.scalar(stmt) or 0
+    if waiting:
+        return ngettext("No badge to print: %(num)d accredited delegate is waiting for "
+                        "vetting.", "No badge to print: %(num)d accredited delegates are "
+                        "waiting for vetting.", waiting)
+    return _("No accredited delegate matches this selection.")

@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -98,13 +99,18 @@ class ImportReport:
         if self.file_error:
             return plain(_l("Nothing imported: %(error)s", error=self.file_error))
         if self.errors:
-            return plain(_l("Nothing imported: %(n)d of %(rows)d rows have errors. Correct "
-                            "them and import the whole file again.",
-                            n=self.error_rows, rows=self.rows))
-        text = plain(_l("%(n)d delegates imported%(approved)s, %(skipped)d already imported "
-                        "and skipped (%(rows)d rows).", n=self.imported,
-                        approved=plain(_l(" and accredited")) if self.approved else "",
-                        skipped=len(self.skipped), rows=self.rows))
+            return plain(lazy_ngettext(
+                "Nothing imported: %(num)d of %(rows)d rows has errors. Correct it and "
+                "import the whole file again.",
+                "Nothing imported: %(num)d of %(rows)d rows have errors. Correct them and "
+                "import the whole file again.", self.error_rows, rows=self.rows))
+        imported = plain(lazy_ngettext("%(num)d delegate imported",
+                                       "%(num)d delegates imported", self.imported))
+        accredited = plain(_l(" and accredited")) if self.approved else ""
+        rows = plain(lazy_ngettext("%(num)d row", "%(num)d rows", self.rows))
+        text = plain(_l(
+            "%(imported)s%(approved)s, %(skipped)d already imported and skipped (%(rows)s).",
+            imported=imported, approved=accredited, skipped=len(self.skipped), rows=rows))
         return text
 
 

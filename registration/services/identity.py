@@ -174,10 +174,21 @@ def identity_count(edition: Edition) -> int:
     ) or 0
 
 
+@dataclass
+class PurgeReport:
+    """What a purge deleted (the counts its audit entry carries)."""
+
+    delegates: int = 0  # delegates whose identity data was deleted
+    visa_letters: int = 0  # letters whose holder's passport number and birth date went
+    vetting_requests: int = 0  # vetting questions and answers cleared
+    watchlist_entries: int = 0
+    watchlist_hits: int = 0
+
+
 def purge_identity(edition: Edition, *, actor: str = "system", staff: StaffUser | None = None,
-                   reason: str = "command") -> int:
-    """Delete every delegate's identity data in `edition`; audited with the count; commits.
-    Returns the number of delegates whose data was deleted."""
+                   reason: str = "command") -> PurgeReport:
+    """Delete every delegate's identity data in `edition`, and what was copied from it or
+    said about it; audited with the counts; commits. Returns the counts."""
     from ..models import VettingRequest, VisaLetter
     from .watchlist import entries as watchlist_entries
 
@@ -201,13 +212,19 @@ def purge_identity(edition: Edition, *, actor: str = "system", staff: StaffUser 
             .values(question=None, answer=None).execution_options(**every))
         watchlist = watchlist_entries.purge_edition(edition.id)
         edition.identity_purged_at = utcnow()
+        report = PurgeReport(delegates=count,
+                             visa_letters=int(getattr(letters, "rowcount", 0) or 0),
+                             vetting_requests=int(getattr(requests, "rowcount", 0) or 0),
+                             watchlist_entries=watchlist.get("watchlist_entries", 0),
+                             watchlist_hits=watchlist.get("watchlist_hits", 0))
         audit.record(None, "identity_purged", actor=actor, staff=staff, edition=edition.slug,
-                     count=count, reason=reason,
-                     visa_letters=int(getattr(letters, "rowcount", 0) or 0),
-                     vetting_requests=int(getattr(requests, "rowcount", 0) or 0), **watchlist)
+                     count=count, reason=reason, visa_letters=report.visa_letters,
+                     vetting_requests=report.vetting_requests,
+                     watchlist_entries=report.watchlist_entries,
+                     watchlist_hits=report.watchlist_hits)
         db.session.commit()
     db.session.expire_all()
-    return count
+    return report
 
 
 def purge_expired_identity(now: datetime | None = None) -> dict[str, int]:
@@ -218,5 +235,5 @@ def purge_expired_identity(now: datetime | None = None) -> dict[str, int]:
     for edition in editions:
         today = (now or utcnow()).astimezone(ZoneInfo(edition.timezone or "UTC")).date()
         if today >= purge_day(edition) and identity_count(edition):
-            done[edition.slug] = purge_identity(edition, reason="retention")
+            done[edition.slug] = purge_identity(edition, reason="retention").delegates
     return done

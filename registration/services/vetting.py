@@ -29,6 +29,7 @@ from ..models import Delegate, StaffUser, Status, VettingRequest, VettingStatus
 from ..models.status import can_decide
 from . import audit
 from .mail import outbox as mail
+from .watchlist.hits import open_hits_by_delegate
 
 MAX_NOTE = 1000
 MAX_ANSWER = 4000
@@ -61,11 +62,25 @@ def parse_decision(value: str | None) -> VettingStatus:
     return decision
 
 
-def check_decision(delegate: Delegate, decision: VettingStatus, note: str) -> None:
+def check_decision(delegate: Any, decision: VettingStatus, note: str,
+                   open_hits: int | None = None) -> None:
+    """Whether `decision` may be taken on `delegate` (a Delegate or a row with id, status
+    and vetting_status); raises VettingRefused. `open_hits`: the delegate's watchlist hits
+    nobody has reviewed yet (looked up when not given). A hit is a flag, not a decision,
+    but clearing someone whose flag nobody looked at would defeat it: `cleared` waits for
+    the review; `rejected` and `more_info` do not."""
     if delegate.status == Status.CANCELLED.value:
         raise VettingRefused(_l("This registration is cancelled."))
     if not can_decide(delegate.vetting_status, decision):
         raise VettingRefused(_l("The identity data is incomplete: it cannot be cleared yet."))
+    if decision == VettingStatus.CLEARED:
+        if open_hits is None:
+            open_hits = open_hits_by_delegate([delegate.id]).get(delegate.id, 0) \
+                if delegate.id is not None else 0
+        if open_hits:
+            raise VettingRefused(_l("Not cleared: this delegate has a watchlist match nobody "
+                                    "has reviewed yet. Review the watchlist match first: "
+                                    "/staff/vetting/watchlist"))
     if decision == VettingStatus.MORE_INFO and not note:
         raise VettingRefused(_l("Say what information is needed: the delegate is sent the "
                                 "note."))

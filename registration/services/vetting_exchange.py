@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import selectinload
 
@@ -37,6 +38,7 @@ from .vetting import (
     plan_decision,
     request_more_info,
 )
+from .watchlist.hits import open_hits_by_delegate
 
 EXPORT_COLUMNS = ("reference", "given_name", "family_name", "native_name", "date_of_birth",
                   "nationality", "document_type", "document_number", "document_country",
@@ -106,12 +108,15 @@ class VettingImportReport:
         if self.file_error:
             return plain(_l("Nothing imported: %(error)s", error=self.file_error))
         if self.errors:
-            return plain(_l("Nothing imported: %(n)d of %(rows)d rows have errors. Correct "
-                            "them and import the whole file again.",
-                            n=self.error_rows, rows=self.rows))
+            return plain(lazy_ngettext(
+                "Nothing imported: %(num)d of %(rows)d rows has errors. Correct it and "
+                "import the whole file again.",
+                "Nothing imported: %(num)d of %(rows)d rows have errors. Correct them and "
+                "import the whole file again.", self.error_rows, rows=self.rows))
         parts = ", ".join(f"{n} {decision}" for decision, n in sorted(self.applied.items()))
-        return plain(_l("%(rows)d vetting decisions recorded (%(parts)s).",
-                        rows=self.rows, parts=parts or "-"))
+        return plain(lazy_ngettext("%(num)d vetting decision recorded (%(parts)s).",
+                                   "%(num)d vetting decisions recorded (%(parts)s).",
+                                   self.rows, parts=parts or "-"))
 
 
 def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
@@ -195,6 +200,11 @@ def import_file(data: bytes, staff: StaffUser | None = None, actor: str = "cli"
             continue
         parsed.append((number, reference, decision, note))
     delegates = _delegates([p[1] for p in parsed])
+    to_clear = [delegates[p[1]].id for p in parsed
+                if p[2] == VettingStatus.CLEARED and p[1] in delegates]
+    open_hits: dict[int, int] = {}
+    for start in range(0, len(to_clear), CHUNK):
+        open_hits.update(open_hits_by_delegate(to_clear[start:start + CHUNK]))
     for number, reference, decision, note in parsed:
         delegate = delegates.get(reference)
         if delegate is None:
@@ -202,9 +212,10 @@ def import_file(data: bytes, staff: StaffUser | None = None, actor: str = "cli"
                 "No delegate %(ref)s in this edition.", ref=reference))))
             continue
         try:
-            check_decision(delegate, decision, note)
+            check_decision(delegate, decision, note, open_hits.get(delegate.id, 0))
         except VettingRefused as exc:
             report.errors.append(RowError(number, "decision", exc.message))
+    report.errors.sort(key=lambda e: e.row)  # one report in row order, whichever pass found it
     if not report.ok:
         db.session.rollback()
         return report

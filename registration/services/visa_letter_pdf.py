@@ -44,7 +44,8 @@ def letter_data(letter: VisaLetter, edition: Edition) -> LetterData:
     if letter.state_enum is not VisaLetterState.APPROVED or letter.issued_at is None:
         raise LetterNotIssued(letter.reference)
     organiser_en = edition.letter_organiser_en or edition.organiser_name or edition.name_en
-    organiser_zh = edition.letter_organiser_zh or organiser_en
+    # No English name on the Chinese page: the forum's organising committee in Chinese.
+    organiser_zh = edition.letter_organiser_zh or f"{edition.name('zh')}组委会"
     native = letter.holder_native_name
     name = letter.holder_name + (f" ({native})" if native and native != letter.holder_name
                                  else "")

@@ -137,6 +137,29 @@ def _missing_identity(identity: DelegateIdentity | None) -> list[str]:
             if not getattr(identity, name)]
 
 
+# What a letter cannot go without (the address and the signature image are optional).
+_LETTERHEAD_NEEDED = (
+    (("letter_organiser_en", "organiser_name"), _l("organiser")),
+    (("letter_signatory_en",), _l("signatory's name")),
+    (("letter_signatory_title_en",), _l("signatory's title")),
+)
+
+
+def letterhead_missing(edition: Edition) -> list[str]:
+    """What the edition's letterhead lacks for a letter (empty when it can be issued)."""
+    return [plain(label) for names, label in _LETTERHEAD_NEEDED
+            if not any((getattr(edition, name) or "").strip() for name in names)]
+
+
+def check_letterhead(edition: Edition) -> None:
+    """VisaLetterError naming what is missing from the letterhead and where to set it."""
+    missing = letterhead_missing(edition)
+    if missing:
+        raise VisaLetterError(_l(
+            "The letterhead is missing: %(missing)s. Set it on /staff/settings, under “Visa "
+            "invitation letters”, before issuing a letter.", missing=", ".join(missing)))
+
+
 def approve(letter: VisaLetter, staff: StaffUser) -> VisaLetter:
     """Issue the letter (commits): the holder's data is copied from the identity data."""
     _lock(letter)
@@ -151,6 +174,9 @@ def approve(letter: VisaLetter, staff: StaffUser) -> VisaLetter:
                                  "birth and passport number: add the identity data first."))
     if identity.nationality == HOST_NATIONALITY:
         raise VisaLetterError(_l("Chinese nationals do not need a visa invitation letter."))
+    edition = db.session.get(Edition, letter.edition_id)
+    if edition is not None:
+        check_letterhead(edition)
     now = datetime.now(UTC)
     who = audit.actor_label(staff)
     letter.state = VisaLetterState.APPROVED.value

@@ -15,6 +15,8 @@ from ..fields import CATEGORY_KEYS
 from ..models import Status
 from ..services import delegate_export, delegate_import, print_batches, printing
 from ..services import printers as printer_service
+from ..services.admission import nothing_to_print
+from ..text import counted
 
 delegates_group = AppGroup("delegates", help="Import and export delegates (CSV or XLSX).")
 badges_group = AppGroup("badges", help="Print badges in bulk.")
@@ -95,7 +97,7 @@ def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[st
                                               "delegation": delegation,
                                               "identity_in_clear": reveal_identity},
                                   actor=CLI_ACTOR)
-    click.echo(f"{count} delegates written to {output}")
+    click.echo(f"{counted(count, 'delegate')} written to {output}")
 
 
 @badges_group.command("print")
@@ -132,7 +134,8 @@ def print_command(output: Path | None, printer_name: str | None, categories: tup
     selection = printing.BatchFilter(categories=categories, statuses=statuses)
     total = len(printing.batch_ids(selection, sort=sort, unprinted=unprinted))
     if total == 0:
-        click.echo("No accredited delegate matches; nothing printed.", err=True)
+        click.echo(f"{nothing_to_print(selection, unprinted=unprinted)} Nothing printed.",
+                   err=True)
         sys.exit(1)
     if output is None:
         print_to_printer(selection, str(printer_name), total, sort=sort, unprinted=unprinted)
@@ -154,7 +157,7 @@ def print_command(output: Path | None, printer_name: str | None, categories: tup
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
-    click.echo(f"{count} badges written to {output} and marked printed "
+    click.echo(f"{counted(count, 'badge')} written to {output} and marked printed "
                f"({time.perf_counter() - started:.1f} s)")
 
 
@@ -177,8 +180,10 @@ def _print_delegation(output: Path, name: str, layout: str, unprinted: bool) -> 
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
-    click.echo(f"{count} badges of {found.name_en} (head of delegation first) and a cover "
-               f"sheet written to {output}; badges marked printed.")
+    click.echo(f"{counted(count, 'badge')} of {found.name_en} (head of delegation first) "
+               f"and a cover sheet written to {output}; badges marked printed.")
+
+
 def print_to_printer(selection: printing.BatchFilter, printer_name: str, total: int, *,
                      sort: str, unprinted: bool) -> None:
     """`badges print --printer`: chunks go to the printer as they render; each chunk's
@@ -209,7 +214,8 @@ def print_to_printer(selection: printing.BatchFilter, printer_name: str, total: 
             f"{state['printed']} of {total} badges printed on {printer.name!r} "
             f"({took:.1f} s); {state['message'] or 'the printer has not finished'}. "
             "The rest are not marked printed.")
-    click.echo(f"{total} badges printed on {printer.name!r} and marked printed ({took:.1f} s)")
+    click.echo(f"{counted(total, 'badge')} printed on {printer.name!r} and marked printed "
+               f"({took:.1f} s)")
 
 
 commands = [delegates_group, badges_group]

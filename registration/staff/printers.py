@@ -31,6 +31,7 @@ from ..models import Delegate, Printer, PrintJob, PrintJobKind, Role
 from ..models.printer import PRINT_JOB_STATE_LABELS, PrintJobState
 from ..services import job_work, jobs, print_batches, printing
 from ..services import printers as printer_service
+from ..services.admission import nothing_to_print
 from ..services.printing import PrintRefused
 from . import bp
 from .delegates import delegate_or_404, record_url
@@ -229,7 +230,7 @@ def print_batch_on_printer() -> ResponseReturnValue:
     unprinted = request.form.get("unprinted") == "1"
     total = len(printing.batch_ids(selection, sort=order, unprinted=unprinted))
     if total == 0:
-        flash(_("No accredited delegate matches this selection."), "error")
+        flash(nothing_to_print(selection, unprinted=unprinted), "error")
         return redirect(url_for("staff.print_batch"), 303)
     try:
         printer_service.ensure_ready(printer)

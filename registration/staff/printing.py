@@ -22,6 +22,7 @@ from ..auth import roles_required
 from ..fields import CATEGORIES
 from ..models import STATUS_LABELS, Role
 from ..services import job_work, jobs, printing
+from ..services.admission import nothing_to_print
 from ..services.delegate_search import DelegateFilter
 from ..services.printing import PrintRefused
 from . import bp
@@ -112,7 +113,7 @@ def print_batch():
 
     if request.method == "POST" and not errors:
         if total == 0:
-            errors.append(_("No accredited delegate matches this selection."))
+            errors.append(nothing_to_print(selection, unprinted=unprinted))
         else:
             job = jobs.create(jobs.JobKind.PRINT, current_user, total=total,
                               params=job_work.print_params(selection, layout, order, unprinted))

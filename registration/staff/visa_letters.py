@@ -17,6 +17,7 @@ from ..extensions import db
 from ..models import Role, VisaLetter, VisaLetterState
 from ..services import delegations as delegation_service
 from ..services import visa_letters as service
+from ..services.identity import mask
 from ..services.visa_letter_pdf import filename, letters_pdf
 from . import bp
 
@@ -58,7 +59,7 @@ def _queue_page(status: int = 200) -> ResponseReturnValue:
     return render_template(
         "staff/visa_letters.html", letters=letters, state=state, states=list(VisaLetterState),
         delegation_id=delegation_id, delegations=delegation_service.all_delegations(),
-        shown_number=lambda n: (n or "") if unmasked else service.mask(n),
+        shown_secret=lambda value: (value or "") if unmasked else mask(value),
         may_print=current_user.has_role(Role.DESK)), status
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import delete, func, insert, select
 
 from ...countries import country_names
@@ -66,11 +67,17 @@ class WatchlistReport:
         if self.file_error:
             return plain(_l("Nothing imported: %(error)s", error=self.file_error))
         if self.errors:
-            return plain(_l("Nothing imported: %(n)d of %(rows)d rows have errors. Correct "
-                            "them and import the whole file again.",
-                            n=self.error_rows, rows=self.rows))
-        return plain(_l("%(n)d watchlist entries imported; everyone matched again: "
-                        "%(hits)d new hits to review.", n=self.imported, hits=self.hits))
+            return plain(lazy_ngettext(
+                "Nothing imported: %(num)d of %(rows)d rows has errors. Correct it and "
+                "import the whole file again.",
+                "Nothing imported: %(num)d of %(rows)d rows have errors. Correct them and "
+                "import the whole file again.", self.error_rows, rows=self.rows))
+        imported = plain(lazy_ngettext("%(num)d watchlist entry imported",
+                                       "%(num)d watchlist entries imported", self.imported))
+        hits = plain(lazy_ngettext("%(num)d new hit to review", "%(num)d new hits to review",
+                                   self.hits))
+        return plain(_l("%(entries)s; everyone matched again: %(hits)s.", entries=imported,
+                        hits=hits))
 
 
 def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:

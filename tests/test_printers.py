@@ -3,6 +3,7 @@ printer (ippeveprinter), job states, failures that leave the badge unprinted."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -95,6 +96,34 @@ def test_cli_add_list_test_remove(app, runner, ipp_printer):
     assert_page_size(pdf.read_bytes(), "cr80")
     assert runner.invoke(args=["printers", "remove", "Desk 1"]).exit_code == 0
     assert "No printers" in runner.invoke(args=["printers", "list"]).output
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_the_test_badge_has_a_test_band_and_no_warning(runner, ipp_printer):
+    printer = ipp_printer()
+    add_printer(runner, "Desk 1", printer.uri, "a6")
+    logger, handler = logging.getLogger("badges"), _Records()
+    was_disabled, logger.disabled = logger.disabled, False
+    logger.addHandler(handler)
+    try:
+        tested = runner.invoke(args=["printers", "test", "Desk 1"])
+    finally:
+        logger.removeHandler(handler)
+        logger.disabled = was_disabled
+    assert tested.exit_code == 0, tested.output
+    assert [r.getMessage() for r in handler.records] == []
+    [pdf] = printer.pdfs()
+    words = pdfium.PdfDocument(pdf.read_bytes())[0].get_textpage().get_text_range().split()
+    assert "TEST" in words and "T" in words  # the label and the band's letter tile
+    assert "?" not in words
 
 
 def test_cli_refuses_bad_input(runner):

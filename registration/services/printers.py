@@ -205,7 +205,7 @@ def test_print(printer: Printer) -> PrintJob:
     data = badges.BadgeData(
         badge_name="", given_name="Test", family_name="BADGE", honorific="",
         native_name="测试", organisation="Printer check", position="",
-        country="", category="guest", category_label="TEST", category_label_zh="测试",
+        country="", category=badges.TEST_CATEGORY, category_label="TEST", category_label_zh="测试",
         qr_payload="TEST", reference="TEST-0000", photo=None)
     pdf = badges.render_badge(data, printing.event_info(), printer.layout)
     job = PrintJob(printer_id=printer.id, kind=PrintJobKind.TEST.value, delegate_ids=[],

@@ -29,7 +29,6 @@ from .identity import DelegateIdentity
 from .status import ACCREDITED, STATUS_LABELS, Status, VettingStatus, check_transition
 from .types import UTCDateTime, utcnow
 
-
 # The email_key of a nominee whose mail goes to their focal point (no address of their own).
 NOMINEE_KEY_PREFIX = "nominee:"
 

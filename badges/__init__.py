@@ -31,11 +31,12 @@ Sample PDFs: ``python -m badges sample --csv delegates.csv -o DIR``.
 from .batch import render_badges
 from .draw import BadgeData, EventInfo, render_badge
 from .fonts import missing_fonts_hint
-from .layouts import LAYOUTS, BadgeLayout
+from .layouts import LAYOUTS, TEST_CATEGORY, BadgeLayout
 from .names import NameFit, preview_name
 
 __all__ = [
     "LAYOUTS",
+    "TEST_CATEGORY",
     "BadgeData",
     "BadgeLayout",
     "EventInfo",

@@ -17,7 +17,18 @@ from reportlab.lib.rl_accel import fp_str
 from reportlab.pdfgen.canvas import Canvas
 
 from .fitting import FittedText, fit
-from .layouts import CATEGORIES, MM, UNKNOWN_CATEGORY, BadgeLayout, Box, Category, Design, TextSlot
+from .layouts import (
+    CATEGORIES,
+    MM,
+    TEST_BAND,
+    TEST_CATEGORY,
+    UNKNOWN_CATEGORY,
+    BadgeLayout,
+    Box,
+    Category,
+    Design,
+    TextSlot,
+)
 from .pdftext import draw_fitted
 
 log = logging.getLogger("badges")
@@ -138,7 +149,7 @@ def draw_band(c: Canvas, d: Design, category: str, label: str, label_zh: str,
     """The category band: colour and pattern (extended by ``bleed`` design mm past the
     badge's edges), the category letter in a white tile, and the label, in Chinese above
     English where the design has a slot for each, else on one line."""
-    cat = CATEGORIES.get(category)
+    cat = TEST_BAND if category == TEST_CATEGORY else CATEGORIES.get(category)
     if cat is None:
         log.warning("unknown badge category %r; printing a grey band", category)
         cat = UNKNOWN_CATEGORY

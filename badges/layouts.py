@@ -56,6 +56,9 @@ CATEGORIES: dict[str, Category] = {
     "ngo": Category("#f2c230", "#000000", "N", "horizontal"),
 }
 UNKNOWN_CATEGORY = Category("#808080", "#000000", "?", "solid")
+# A printer's test badge (no delegate): a black band lettered T, unlike any category's.
+TEST_CATEGORY = "test"
+TEST_BAND = Category("#000000", "#ffffff", "T", "solid")
 
 
 @dataclass(frozen=True)

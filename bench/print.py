@@ -48,16 +48,19 @@ IPPEVEPRINTER = "/usr/sbin/ippeveprinter"
 
 def start_printer(spool: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen(
-        [IPPEVEPRINTER, "-a", str(ROOT / "docs/ippeveprinter-badges.conf"), "-c", "/bin/true",
-         "-k", "-d", str(spool), "-p", str(port), "Badge printer"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its log goes to a file: ippeveprinter logs every request, and an undrained pipe fills
+    # after a few hundred requests and blocks the printer for good.
+    log = spool.parent / f"{spool.name}-ippeveprinter.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [IPPEVEPRINTER, "-a", str(ROOT / "docs/ippeveprinter-badges.conf"), "-c",
+             "/bin/true", "-k", "-d", str(spool), "-p", str(port), "Badge printer"],
+            stdout=subprocess.DEVNULL, stderr=out)
     import socket
 
     for _ in range(200):
         if proc.poll() is not None:
-            sys.exit(f"ippeveprinter did not start: {proc.stderr.read().decode()[:300]}"
-                     if proc.stderr else "ippeveprinter did not start")
+            sys.exit(f"ippeveprinter did not start: {log.read_text(errors='replace')[:300]}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return proc, f"ipp://127.0.0.1:{port}/ipp/print"

@@ -76,13 +76,17 @@ def import_(file: Path, approve: bool) -> None:
 @click.option("--status", type=click.Choice(STATES), default=None)
 def list_(status: str | None) -> None:
     """Every invitation of the edition with its state, newest first."""
+    from .services import delegations
     from .services import invitations as service
 
     rows = service.listing(status or "")
+    names = {d.id: d.name_en for d in delegations.all_delegations()}
     for invitation, state in rows:
         expires = invitation.expires_on.isoformat() if invitation.expires_on else "-"
+        delegation = names.get(invitation.delegation_id or 0)
         click.echo(f"{state.value:<10} {invitation.email:<40} {invitation.category:<12} "
-                   f"expires {expires}{'  approve' if invitation.approve else ''}")
+                   f"expires {expires}{'  approve' if invitation.approve else ''}"
+                   f"{f'  delegation: {delegation}' if delegation else ''}")
     click.echo(f"{counted(len(rows), 'invitation')}.")
 
 

@@ -214,6 +214,9 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # except when TESTING: tests deliver explicitly or turn it on).
         "MAIL_BACKGROUND": (_bool(env["MAIL_BACKGROUND"]) if env.get("MAIL_BACKGROUND")
                             else None),
+        # Every IPP request to a badge printer (status, Print-Job, job state) gives up after
+        # this many seconds: the printer is then reported unreachable.
+        "IPP_TIMEOUT_SECONDS": _int("IPP_TIMEOUT_SECONDS", env.get("IPP_TIMEOUT_SECONDS"), 10),
         # Background work (registration/tasks/). With neither broker URL set each web
         # process runs the tasks on a pool of its own (TASK_THREADS threads).
         "REDIS_URL": env.get("REDIS_URL", "").strip(),

@@ -739,13 +739,14 @@ def _luminance(hex_: str) -> float:
 
 
 def test_category_bands_distinct_and_legible_in_black_and_white():
-    from badges.layouts import CATEGORIES, UNKNOWN_CATEGORY
+    from badges.layouts import CATEGORIES, TEST_BAND, UNKNOWN_CATEGORY
 
     assert set(CATEGORIES) == {"government", "expert", "scholar", "ngo"}
     cats = list(CATEGORIES.values())
     assert len({c.color for c in cats}) == len({c.letter for c in cats}) == 4
     assert len({c.pattern for c in cats}) == 4  # tells them apart without colour
-    for c in [*cats, UNKNOWN_CATEGORY]:
+    assert TEST_BAND.letter not in {c.letter for c in cats}
+    for c in [*cats, UNKNOWN_CATEGORY, TEST_BAND]:
         hi, lo = sorted((_luminance(c.color), _luminance(c.text_color)), reverse=True)
         assert (hi + 0.05) / (lo + 0.05) >= 4.5, c  # WCAG AA text contrast
 

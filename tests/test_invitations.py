@@ -264,6 +264,11 @@ def test_invitation_into_a_delegation(app, runner, client, csrf_from, form_data,
     assert result.exit_code == 1 and "row 3:" in result.output and "Atlantis" in result.output
     assert "row 2:" not in result.output
     link = invite(runner, EMAIL, "--delegation", "china")
+    invite(runner, "other@example.org")
+    listed = runner.invoke(args=["invitations", "list"]).output.splitlines()
+    assert [line for line in listed if "delegation: China" in line] == [
+        line for line in listed if EMAIL in line]
+    assert not any("delegation" in line for line in listed if "other@example.org" in line)
     assert register(client, link, csrf_from, form_data).status_code == 303
     [delegate] = delegates(app)
     with app.app_context():

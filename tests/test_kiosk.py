@@ -207,7 +207,13 @@ def test_devices_issue_kiosk_needs_a_known_printer(runner):
     assert scanner_printer.exit_code == 1 and "--kiosk" in scanner_printer.output
     listed = runner.invoke(args=["devices", "issue", "K", "--kiosk", "--printer", "P"])
     assert listed.exit_code == 0
-    assert "kiosk" in runner.invoke(args=["devices", "list"]).output
+    assert runner.invoke(args=["devices", "issue", "Door"]).exit_code == 0
+    lines = runner.invoke(args=["devices", "list"]).output.splitlines()
+    assert [line.split("\t")[-1] for line in lines] == ["last seen never",
+                                                         "kiosk, printer P"]
+    # Its printer removed, the kiosk is listed without one.
+    assert runner.invoke(args=["printers", "remove", "P"]).exit_code == 0
+    assert "\tkiosk, no printer" in runner.invoke(args=["devices", "list"]).output
 
 
 def test_kiosk_page_is_bilingual_and_holds_no_data(client):

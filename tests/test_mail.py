@@ -631,3 +631,37 @@ def test_queued_mail_is_not_sent_to_an_address_changed_since(mail_app, smtp, reg
         assert smtp.inbox.messages() == []  # no manage link to the old inbox
         row = db.session.scalars(select(OutboxMessage)).one()
         assert row.status == "failed" and "address changed" in row.last_error
+
+
+def test_a_nominee_without_an_email_is_mailed_through_the_focal_point(mail_app, smtp,
+                                                                     csrf_from, form_data):
+    focal_address = "protocol@mfa.example.fr"
+    created = mail_app.test_cli_runner().invoke(args=[
+        "delegations", "create", "France", "--country", "FR", "--focal-point", focal_address,
+        "--quota", "government=1"])
+    assert created.exit_code == 0, created.output
+    link = "/" + re.search(r"https?://\S+/delegation/signin/\S+",
+                           created.output).group(0).split("://", 1)[1].split("/", 1)[1]
+    focal = mail_app.test_client()
+    page = focal.get(link).get_data(as_text=True)
+    assert focal.post(link, data={"csrf_token": csrf_from(page)}).status_code == 303
+    token = csrf_from(focal.get("/delegation/nominate").get_data(as_text=True))
+    nominated = focal.post("/delegation/nominate", data=form_data(
+        token, "government", given_name="Bruno", family_name="Martin", email="",
+        country="FR", delegation="FR", head_of_delegation=None))
+    assert nominated.status_code == 303, nominated.get_data(as_text=True)
+    with mail_app.app_context():
+        bruno = db.session.scalars(select(Delegate).where(Delegate.given_name == "Bruno")
+                                   ).one()
+        approve(mail_app, bruno)
+        report = deliver()
+        assert report.failed == 0 and report.retrying == 0, report
+        rows = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.delegate_id == bruno.id)).all()
+        assert "approved" in [row.kind for row in rows]
+        assert all(row.status == "sent" for row in rows), [(r.kind, r.last_error) for r in rows]
+        reference = bruno.reference
+    accredited = [m for m in smtp.inbox.messages() if reference in str(m["Subject"])
+                  and "accredited" in str(m["Subject"])]
+    assert [m["To"] for m in accredited] == [focal_address]
+    assert "Bruno" in text_of(accredited[0])

@@ -3,7 +3,11 @@ printer (ippeveprinter), job states, failures that leave the badge unprinted."""
 
 from __future__ import annotations
 
+import logging
+import socket
+import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -94,6 +98,34 @@ def test_cli_add_list_test_remove(app, runner, ipp_printer):
     assert "No printers" in runner.invoke(args=["printers", "list"]).output
 
 
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_the_test_badge_has_a_test_band_and_no_warning(runner, ipp_printer):
+    printer = ipp_printer()
+    add_printer(runner, "Desk 1", printer.uri, "a6")
+    logger, handler = logging.getLogger("badges"), _Records()
+    was_disabled, logger.disabled = logger.disabled, False
+    logger.addHandler(handler)
+    try:
+        tested = runner.invoke(args=["printers", "test", "Desk 1"])
+    finally:
+        logger.removeHandler(handler)
+        logger.disabled = was_disabled
+    assert tested.exit_code == 0, tested.output
+    assert [r.getMessage() for r in handler.records] == []
+    [pdf] = printer.pdfs()
+    words = pdfium.PdfDocument(pdf.read_bytes())[0].get_textpage().get_text_range().split()
+    assert "TEST" in words and "T" in words  # the label and the band's letter tile
+    assert "?" not in words
+
+
 def test_cli_refuses_bad_input(runner):
     bad_uri = add_printer(runner, "X", "http://printer/", "a6")
     assert bad_uri.exit_code == 1 and "ipp://" in bad_uri.output
@@ -162,6 +194,87 @@ def test_unreachable_printer_is_a_clear_error_and_the_badge_stays_unprinted(
                            data={"csrf_token": desk, "kind": "print"})
     assert response.status_code == 303
     assert "cannot be reached" in flashes(client)
+    with app.app_context():
+        stored = db.session.get(Delegate, delegate.id)
+        assert stored.printed_at is None and stored.status == Status.APPROVED.value
+
+
+class StalledPrinter:
+    """An "IPP printer" that accepts every connection and reads the request, then (with
+    `headers`) sends the answer's HTTP headers and no body, or (without) nothing at all —
+    as the hung simulator did; it hangs up after `stall` seconds. `requests` holds the
+    request heads received."""
+
+    def __init__(self, *, headers: bool, stall: float = 20) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.uri = f"ipp://127.0.0.1:{self.server.getsockname()[1]}/ipp/print"
+        self.headers, self.stall = headers, stall
+        self.requests: list[str] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(self.stall)
+            try:
+                self.requests.append(conn.recv(65536).split(b"\r\n\r\n")[0].decode())
+                if self.headers:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/ipp\r\n"
+                                 b"Content-Length: 512\r\n\r\n")
+                conn.recv(1)  # wait for the client to give up, or the stall to end
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def stalled() -> Iterator[list[StalledPrinter]]:
+    started: list[StalledPrinter] = []
+    yield started
+    for printer in started:
+        printer.server.close()
+
+
+@pytest.mark.parametrize("headers", [True, False], ids=["headers-then-silence", "silence"])
+def test_a_printer_that_never_answers_is_unreachable_within_the_timeout(
+        app, client, runner, desk, make_delegate, ipp_printer, stalled, headers):
+    app.config["IPP_TIMEOUT_SECONDS"] = 1
+    hung = StalledPrinter(headers=headers)
+    stalled.append(hung)
+    add_printer(runner, "Desk 1", hung.uri, "a6")
+    delegate = make_delegate(status=Status.APPROVED)
+    choose(client, desk, app, "Desk 1")
+    started = time.monotonic()
+    response = client.post(f"/staff/delegates/{delegate.public_id}/print-on-printer",
+                           data={"csrf_token": desk, "kind": "print"})
+    assert time.monotonic() - started < 4
+    assert response.status_code == 303 and "cannot be reached" in flashes(client)
+    # Every request asked the printer to close the connection once it has answered.
+    assert hung.requests and all("connection: close" in r.lower() for r in hung.requests)
+
+    # A job already sent, whose printer then stops answering: following it gives up within
+    # the timeout, says why, and leaves the badge unprinted (the printer may come back).
+    printer = ipp_printer()
+    with app.app_context():
+        db.session.execute(Printer.__table__.update().values(uri=printer.uri))
+        db.session.commit()
+    response = client.post(f"/staff/delegates/{delegate.public_id}/print-on-printer",
+                           data={"csrf_token": desk, "kind": "print"})
+    job_url = response.headers["Location"]
+    with app.app_context():
+        db.session.execute(Printer.__table__.update().values(uri=hung.uri))
+        db.session.commit()
+    started = time.monotonic()
+    info = client.get(job_url + ".json").get_json()
+    assert time.monotonic() - started < 4
+    assert info["state"] == "sent" and info["reason"] == "unreachable"
+    assert "cannot be reached" in info["message"]
     with app.app_context():
         stored = db.session.get(Delegate, delegate.id)
         assert stored.printed_at is None and stored.status == Status.APPROVED.value

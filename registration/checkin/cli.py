@@ -66,7 +66,10 @@ def list_devices() -> None:
     for device in rows:
         state = f"revoked {device.revoked_at:%Y-%m-%d %H:%M}Z" if device.revoked_at else "active"
         seen = f"{device.last_seen_at:%Y-%m-%d %H:%M}Z" if device.last_seen_at else "never"
-        kind = "\tkiosk" if device.kiosk else ""
+        kind = ""
+        if device.kiosk:
+            printer = printer_service.get(device.printer_id) if device.printer_id else None
+            kind = f"\tkiosk, printer {printer.name}" if printer else "\tkiosk, no printer"
         click.echo(f"{device.name}\t{state}\tlast seen {seen}{kind}")
 
 

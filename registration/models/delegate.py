@@ -23,10 +23,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from ..text import search_key
+from ..validation import email_key
 from .edition import EditionScoped
 from .identity import DelegateIdentity
 from .status import ACCREDITED, STATUS_LABELS, Status, VettingStatus, check_transition
 from .types import UTCDateTime, utcnow
+
+# The email_key of a nominee whose mail goes to their focal point (no address of their own).
+NOMINEE_KEY_PREFIX = "nominee:"
 
 
 class RecordSource(StrEnum):
@@ -77,6 +81,8 @@ class Delegate(EditionScoped, Model):
     country: Mapped[str] = mapped_column(String(2), index=True, default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     # Case-folded email: one registration per address. NULL once personal data is erased.
+    # A nominee without an address of their own has "nominee:<public id>" here and their
+    # focal point's address in `email` (NOMINEE_KEY_PREFIX, `mail_key`).
     email_key: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str] = mapped_column(String(32), default="")
     dietary_needs: Mapped[str] = mapped_column(String(500), default="")
@@ -139,6 +145,20 @@ class Delegate(EditionScoped, Model):
     @property
     def is_accredited(self) -> bool:
         return self.status_enum in ACCREDITED
+
+    @property
+    def mail_is_focal_points(self) -> bool:
+        """A nominee without an address of their own: `email` is their focal point's,
+        which receives their mail."""
+        return (self.email_key or "").startswith(NOMINEE_KEY_PREFIX)
+
+    @property
+    def mail_key(self) -> str | None:
+        """The key of the inbox this delegate's mail goes to now: their own address's, or
+        for a nominee without one their focal point's; None once personal data is erased."""
+        if self.mail_is_focal_points:
+            return email_key(self.email) if self.email else None
+        return self.email_key
 
     @property
     def full_name(self) -> str:

@@ -2,7 +2,14 @@
 the protocol ourselves). pyipp sends any operation with `IPP.execute`, including Print-Job
 with the document as "data", and decodes the answers, so the three calls we need —
 Get-Printer-Attributes, Print-Job, Get-Job-Attributes — are thin wrappers here. The web and
-CLI are synchronous: each call runs its own short event loop.
+CLI are synchronous: each call runs its own short event loop, with a session of its own that
+is closed when the call ends.
+
+Every request is bounded by one deadline (the IPP_TIMEOUT_SECONDS setting), from connecting
+to the last byte of the answer: pyipp's own `request_timeout` covers only the wait for the
+answer's headers, so a printer that sent headers and then stalled would hang the desk (or the
+kiosk) for good. Each request also says `Connection: close`: the printer closes the
+connection once it has answered, rather than holding an idle keep-alive connection per call.
 
 A printer's URI is an IPP Everywhere printer (ipp://printer.local:631/ipp/print) or a CUPS
 queue (ipp://cups-host:631/printers/badge1)."""
@@ -15,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import aiohttp
 from pyipp import IPP
 from pyipp.enums import IppJobState, IppOperation, IppPrinterState
 from pyipp.exceptions import IPPConnectionError, IPPError, IPPParseError
@@ -26,7 +34,7 @@ MEDIA = {
     "a4-4up": "iso_a4_210x297mm",
     "cr80": "custom_cr80_53.98x85.6mm",
 }
-TIMEOUT = 5  # seconds for one IPP request
+DEFAULT_TIMEOUT = 10.0  # seconds for one IPP request (IPP_TIMEOUT_SECONDS)
 
 T = TypeVar("T")
 
@@ -83,10 +91,6 @@ def check_uri(uri: str) -> str:
     return uri
 
 
-def _client(uri: str) -> IPP:
-    return IPP(uri, request_timeout=TIMEOUT)
-
-
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
@@ -98,11 +102,17 @@ def _list(value: Any) -> list[str]:
     return [str(v) for v in items if str(v) and str(v) != "none"]
 
 
-async def _execute(uri: str, operation: IppOperation, message: dict[str, Any]) -> dict:
+async def _execute(uri: str, operation: IppOperation, message: dict[str, Any],
+                   timeout: float) -> dict:
     try:
-        async with _client(uri) as ipp:
+        async with asyncio.timeout(timeout), aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                connector=aiohttp.TCPConnector(force_close=True)) as session:
+            ipp = IPP(uri, request_timeout=max(1, round(timeout)), session=session)
             return await ipp.execute(operation, message)
-    except (IPPConnectionError, TimeoutError, OSError) as exc:
+    except TimeoutError:
+        raise IppFailure("unreachable", f"no answer within {timeout:g} s") from None
+    except (IPPConnectionError, aiohttp.ClientError, OSError) as exc:
         raise IppFailure("unreachable", str(exc)) from None
     except IPPParseError as exc:
         raise IppFailure("error", f"unreadable answer: {exc}") from None
@@ -114,14 +124,14 @@ async def _execute(uri: str, operation: IppOperation, message: dict[str, Any]) -
         raise IppFailure(code, return_detail) from None
 
 
-def printer_status(uri: str) -> PrinterStatus:
+def printer_status(uri: str, timeout: float = DEFAULT_TIMEOUT) -> PrinterStatus:
     """Get-Printer-Attributes: state, reasons (media-empty, door-open, …), media ready."""
     try:
         answer = _run(_execute(uri, IppOperation.GET_PRINTER_ATTRIBUTES, {
             "operation-attributes-tag": {"requested-attributes": [
                 "printer-state", "printer-state-reasons", "printer-state-message",
                 "media-ready"]},
-        }))
+        }, timeout))
     except IppFailure as exc:
         return PrinterStatus("unreachable", [exc.code], exc.detail)
     attrs = (answer.get("printers") or [{}])[0]
@@ -135,7 +145,7 @@ def printer_status(uri: str) -> PrinterStatus:
 
 
 def print_pdf(uri: str, pdf: bytes, *, layout: str, job_name: str,
-              user: str = "badges") -> int:
+              user: str = "badges", timeout: float = DEFAULT_TIMEOUT) -> int:
     """Print-Job with the PDF, the layout's media and no scaling; the printer's job id."""
     answer = _run(_execute(uri, IppOperation.PRINT_JOB, {
         "operation-attributes-tag": {
@@ -145,7 +155,7 @@ def print_pdf(uri: str, pdf: bytes, *, layout: str, job_name: str,
         },
         "job-attributes-tag": {"media": MEDIA[layout], "print-scaling": "none"},
         "data": pdf,
-    }))
+    }, timeout))
     jobs = answer.get("jobs") or [{}]
     job_id = jobs[0].get("job-id")
     if not isinstance(job_id, int):
@@ -153,12 +163,12 @@ def print_pdf(uri: str, pdf: bytes, *, layout: str, job_name: str,
     return job_id
 
 
-def job_status(uri: str, job_id: int) -> JobStatus:
+def job_status(uri: str, job_id: int, timeout: float = DEFAULT_TIMEOUT) -> JobStatus:
     """Get-Job-Attributes: the job's state and reasons."""
     answer = _run(_execute(uri, IppOperation.GET_JOB_ATTRIBUTES, {
         "operation-attributes-tag": {"job-id": job_id, "requested-attributes": [
             "job-state", "job-state-reasons", "job-state-message"]},
-    }))
+    }, timeout))
     attrs = (answer.get("jobs") or [{}])[0]
     try:
         state = IppJobState(attrs.get("job-state")).name.lower()

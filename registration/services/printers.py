@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, select, update
 
@@ -132,8 +133,13 @@ def remove(name: str, *, staff: StaffUser | None = None) -> None:
     db.session.commit()
 
 
+def ipp_timeout() -> float:
+    """Seconds one IPP request may take (IPP_TIMEOUT_SECONDS)."""
+    return float(current_app.config.get("IPP_TIMEOUT_SECONDS") or ipp.DEFAULT_TIMEOUT)
+
+
 def status(printer: Printer) -> ipp.PrinterStatus:
-    return ipp.printer_status(printer.uri)
+    return ipp.printer_status(printer.uri, ipp_timeout())
 
 
 def status_row(printer: Printer) -> dict[str, Any]:
@@ -160,7 +166,7 @@ def send_pdf(printer: Printer, pdf: bytes, job: PrintJob, job_name: str) -> Prin
     """Print-Job to the printer; the job row (committed) says sent or failed and why."""
     try:
         job.ipp_job_id = ipp.print_pdf(printer.uri, pdf, layout=job.layout,
-                                       job_name=job_name)
+                                       job_name=job_name, timeout=ipp_timeout())
     except ipp.IppFailure as exc:
         job.state = PrintJobState.FAILED.value
         job.reason = exc.code
@@ -199,7 +205,7 @@ def test_print(printer: Printer) -> PrintJob:
     data = badges.BadgeData(
         badge_name="", given_name="Test", family_name="BADGE", honorific="",
         native_name="测试", organisation="Printer check", position="",
-        country="", category="guest", category_label="TEST", category_label_zh="测试",
+        country="", category=badges.TEST_CATEGORY, category_label="TEST", category_label_zh="测试",
         qr_payload="TEST", reference="TEST-0000", photo=None)
     pdf = badges.render_badge(data, printing.event_info(), printer.layout)
     job = PrintJob(printer_id=printer.id, kind=PrintJobKind.TEST.value, delegate_ids=[],
@@ -234,7 +240,7 @@ def refresh(job: PrintJob) -> PrintJob:
     if printer is None:
         return _fail(job, "error")
     try:
-        st = ipp.job_status(printer.uri, job.ipp_job_id)
+        st = ipp.job_status(printer.uri, job.ipp_job_id, ipp_timeout())
     except ipp.IppFailure as exc:
         job.reason = exc.code  # still sent: the printer may come back
         db.session.commit()

@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from .. import editions
 from ..extensions import db, real_app
 from ..models import Delegate, Invitation, StaffUser, Status
-from ..models.delegate import RecordSource
+from ..models.delegate import NOMINEE_KEY_PREFIX, RecordSource
 from ..models.status import HOLDS_PLACE
 from ..signals import delegate_registered
 from ..text import new_reference
@@ -163,7 +163,7 @@ def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSou
     delegate.reference = reference
     if not own_email:
         delegate.public_id = uuid.uuid4()
-        delegate.email_key = f"nominee:{delegate.public_id.hex}"
+        delegate.email_key = f"{NOMINEE_KEY_PREFIX}{delegate.public_id.hex}"
     delegate.refresh_search_text()
     if prepare is not None:
         try:

@@ -143,9 +143,10 @@ def materialise(row: OutboxMessage) -> None:
         delegate = db.session.get(Delegate, row.delegate_id) if row.delegate_id else None
         if delegate is None:
             raise BuildFailure("the delegate no longer exists")
-        if delegate.email_key not in email_keys(row.recipient):
+        if delegate.mail_key is None or delegate.mail_key not in email_keys(row.recipient):
             # The address changed (or was erased) after this was queued: the message would
-            # carry a working manage link to an inbox that is no longer the delegate's.
+            # carry a working manage link to an inbox that no longer gets the delegate's
+            # mail (their own, or a nominee's focal point's: Delegate.mail_key).
             raise BuildFailure("not sent: the delegate's email address changed since")
         if row.kind in compose.WITH_TICKET and not delegate.is_accredited:
             # Cancelled or rejected before the mail went out: no ticket for them.

@@ -151,7 +151,6 @@ def test_the_lean_path_answers_like_the_full_path(fast_app, client, token, make_
                                                  "nonce": uuid.uuid4().hex},
                        headers={"Authorization": f"Bearer {token}",
                                 "Accept-Language": "zh-CN,zh;q=0.9"})
-    monkeypatch.setattr(api_views.fast_path, "available", lambda: False)
     client.set_cookie("browser", "1")  # a cookie: the Flask route, and its full path
     full = client.post("/api/v1/checkins", json={"code": second, "checkpoint": "main",
                                                  "nonce": uuid.uuid4().hex},
@@ -200,13 +199,13 @@ def test_bad_input_and_sessions_go_to_the_full_route(fast_app, client, token, ma
     assert response.status_code == 400 and response.get_json()["error"] == "invalid_input"
     # A JSON body with a cookie (a browser) is the full route's, which sees the body intact.
     calls: list[str] = []
-    real = api_views._fast_checkin
+    real = api_views.decide_scan
 
-    def spy():
-        calls.append(api_views.request.get_json()["code"])
-        return real()
+    def spy(body, device, staff):
+        calls.append(body["code"])
+        return real(body, device, staff)
 
-    monkeypatch.setattr(api_views, "_fast_checkin", spy)
+    monkeypatch.setattr(api_views, "decide_scan", spy)
     assert scan(client, token, code)["status"] == "checked_in"
     assert calls == []  # the lean path answered, before the route
     client.set_cookie("other", "1")
@@ -216,21 +215,19 @@ def test_bad_input_and_sessions_go_to_the_full_route(fast_app, client, token, ma
 
 def test_a_switch_of_edition_is_never_answered_with_the_old_one(fast_app, client, token,
                                                                 make_delegate, runner):
-    """The door path remembers the current edition for a few seconds; the statement checks
-    it, so once another edition is current (made so by another process: this process's
-    caches are not told; the pages' cache expires after EDITION_CACHE_SECONDS, simulated
-    here) a scan is decided for the new edition by the full path, never the old one."""
-    from registration.editions import forget_cached_edition
+    """The door path takes the current edition from the per-process cache; the statement
+    checks it, so once another edition is current (made so by another process: this
+    process's cache is not told and still holds the old one) the scan is not decided for the
+    old edition: the full path answers, after forgetting the cache, for the new one."""
+    from registration.editions import _current_cache
     from registration.models import Edition
-    from registration.services.checkin import fast_path
 
     with fast_app.app_context():
         code = token_for(make_delegate(status="approved"))
-    assert scan(client, token, code)["status"] == "checked_in"  # the edition id is cached
+    assert scan(client, token, code)["status"] == "checked_in"  # the edition is cached
     with fast_app.app_context():
         old = db.session.scalar(select(Edition).where(Edition.is_current))
-        cached = fast_app.extensions[fast_path._EDITION_KEY]
-        assert cached[1] == old.id
+        assert _current_cache["entry"][3].id == old.id
         result = runner.invoke(args=["editions", "create", "forum-2027", "--name",
                                      "Forum 2027", "--starts", "2027-12-08", "--ends",
                                      "2027-12-10"])
@@ -239,8 +236,7 @@ def test_a_switch_of_edition_is_never_answered_with_the_old_one(fast_app, client
         db.session.execute(Edition.__table__.update().where(Edition.slug == "forum-2027")
                            .values(is_current=True))
         db.session.commit()
-        assert fast_app.extensions[fast_path._EDITION_KEY] == cached  # still the old id
-    forget_cached_edition()  # the pages' cache has expired; the door path's has not
+        assert _current_cache["entry"][3].id == old.id  # still the old one here
     response = client.post("/api/v1/checkins", headers={"Authorization": f"Bearer {token}"},
                            json={"code": code, "checkpoint": "main",
                                  "nonce": uuid.uuid4().hex})

@@ -527,3 +527,18 @@ def test_import_refuses_a_file_without_the_columns(runner, tmp_path):
     assert "Missing columns: reference, decision, note" in result.output
     missing = runner.invoke(args=["vetting", "import", str(tmp_path / "none.csv")])
     assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("reference,decision,note,decision\nGPS-AAAA-BBBB,rejected,x,cleared\n",
+     "A column appears twice: decision."),
+    ("reference,decision,note\nGPS-AAAA-BBBB,cleared,ok,extra\n",
+     "Row 2 has more cells than the header has columns."),
+])
+def test_import_refuses_an_ambiguous_file(app, runner, tmp_path, make_delegate, text, message):
+    """A security decision is never read from a column guessed among two."""
+    make_delegate(status="approved")
+    bad = tmp_path / "x.csv"
+    bad.write_text(text, encoding="utf-8")
+    result = runner.invoke(args=["vetting", "import", str(bad)])
+    assert result.exit_code == 1 and message in result.output

@@ -164,6 +164,9 @@ def test_issued_letter_pdf_text_qr_and_verification_page(app, client, login, csr
     assert page.status_code == 200
     assert "Genuine and valid" in html and "真实有效" in html
     assert "Maria Ivanova" in html and "567" in html and PASSPORT not in html
+    # Nothing more about the holder to whoever holds a copy: no nationality, no travel dates.
+    for private in ("Russia", "2026-12-06", "2026-12-12", "Nationality", "1980-02-03"):
+        assert private not in html, private
     assert page.headers["Cache-Control"] == "no-store"
     with app.app_context():
         actions = set(db.session.scalars(sa.select(AuditEntry.action)))

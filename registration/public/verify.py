@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from flask import render_template
 
-from ..countries import country_name
 from ..extensions import limiter
 from ..ratelimits import setting
 from ..services import visa_letters
@@ -26,9 +25,7 @@ WORDS = {
                     "was altered.", "无效：此邀请函并非由主办方签发，或二维码已被篡改。"),
     "reference": ("Reference", "编号"),
     "name": ("Name", "姓名"),
-    "nationality": ("Nationality", "国籍"),
     "passport": ("Passport number", "护照号码"),
-    "stay": ("Dates of stay", "停留日期"),
     "event": ("Event", "会议"),
     "issued": ("Issued on", "签发日期"),
     "withdrawn_on": ("Withdrawn on", "撤销日期"),
@@ -41,11 +38,7 @@ WORDS = {
 @limiter.limit(setting("RATELIMIT_VERIFY"))
 def verify_letter(token: str) -> tuple[str, int, dict[str, str]]:
     verdict = visa_letters.verify(token[:200])
-    html = render_template("public/verify_letter.html", verdict=verdict, words=WORDS,
-                           nationality_en=country_name(verdict.letter.holder_nationality, "en")
-                           if verdict.letter else "",
-                           nationality_zh=country_name(verdict.letter.holder_nationality, "zh")
-                           if verdict.letter else "")
+    html = render_template("public/verify_letter.html", verdict=verdict, words=WORDS)
     return html, STATUS_CODES[verdict.status], {
         "Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow",
         "Referrer-Policy": "no-referrer"}

@@ -95,10 +95,7 @@ def set_current(slug: str) -> Edition:
     db.session.commit()
     db.session.expire_all()
     forget_request_edition()
-    forget_cached_edition()
-    from .checkin.fast_path import forget_edition
-
-    forget_edition()  # this process's door path at once; others within seconds
+    forget_cached_edition()  # this process at once (the door path too); others within seconds
     return edition
 
 

@@ -138,6 +138,17 @@ def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
     if not table:
         raise ImportFileError(_l("The file is empty."))
     header = [h.replace("\ufeff", "").strip().lower() for h in table[0]]
+    while header and not header[-1]:
+        header.pop()
+    twice = sorted({c for c in header if c and header.count(c) > 1})
+    if twice:  # which of two "decision" columns is meant? Neither is guessed.
+        raise ImportFileError(_l("A column appears twice: %(columns)s.",
+                                 columns=", ".join(twice)))
+    surplus = [number for number, cells in enumerate(table[1:], start=2)
+               if any(cell.strip() for cell in cells[len(header):])]
+    if surplus:
+        raise ImportFileError(_l("Row %(row)d has more cells than the header has columns.",
+                                 row=surplus[0]))
     missing = [c for c in IMPORT_COLUMNS if c not in header]
     if missing:
         raise ImportFileError(_l("Missing columns: %(columns)s (expected %(expected)s).",

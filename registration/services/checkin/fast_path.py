@@ -5,9 +5,10 @@
 * The device token is looked up through `devices.authenticate_cached` (a few seconds'
   cache per process; a revocation is seen at once in the process that made it and within
   DEVICE_CACHE_SECONDS elsewhere).
-* The current edition's id is remembered for EDITION_CACHE_SECONDS per process, and the
-  statement checks that it is still the current one (else no row: the full path answers
-  until the id is looked up again), so a switch of edition is never answered wrongly.
+* The current edition's id comes from the per-process cache (editions.current_edition_id,
+  EDITION_CACHE_SECONDS), and the statement checks that it is still the current one (else
+  no row: the cache is forgotten and the full path answers), so a switch of edition is
+  never answered wrongly.
 * The signature is checked in Python; everything else is one SQL statement (below) sent on
   a per-thread psycopg connection in autocommit mode (one statement = one transaction),
   prepared by the server after a few uses. It reads the checkpoint and the delegate,
@@ -28,12 +29,16 @@ import contextlib
 import logging
 import os
 import threading
-import time
 import uuid
 from typing import Any
 
 from ... import badge_token
-from ...editions import first_edition_id, marked_current
+from ...editions import (
+    current_edition_id,
+    first_edition_id,
+    forget_cached_edition,
+    forget_request_edition,
+)
 from ...extensions import db
 from ...models import ACCREDITED, Status
 from ...models.checkin import ScanOutcome
@@ -149,30 +154,6 @@ _VIEW_FIELDS = ("id", "public_id", "reference", "honorific", "given_name", "fami
                 "native_name", "badge_name", "organisation", "category", "country", "status",
                 "badge_serial", "details", "delegation_id", "vetting_status", "has_photo")
 _local = threading.local()
-EDITION_CACHE_SECONDS = 5.0
-_EDITION_KEY = "fast_path_edition"
-
-
-def cached_edition_id() -> int | None:
-    """The current edition's id, looked up at most every EDITION_CACHE_SECONDS (per app
-    and process; the scan statement re-checks it)."""
-    from flask import current_app
-
-    now = time.monotonic()
-    hit = current_app.extensions.get(_EDITION_KEY)
-    if hit is not None and hit[0] > now:
-        return int(hit[1])
-    edition = marked_current()
-    if edition is None:
-        return None
-    current_app.extensions[_EDITION_KEY] = (now + EDITION_CACHE_SECONDS, edition.id)
-    return int(edition.id)
-
-
-def forget_edition() -> None:
-    from flask import current_app
-
-    current_app.extensions.pop(_EDITION_KEY, None)
 
 
 def available() -> bool:
@@ -214,7 +195,7 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
     badge_id: uuid.UUID | None = None
     serial = 0
     reason: str | None = None
-    edition = cached_edition_id()
+    edition = current_edition_id()  # cached per process (editions.py); the SQL re-checks it
     try:
         token = badge_token.verify(code, public_keys(), edition=edition,
                                    legacy_edition=first_edition_id())
@@ -239,6 +220,9 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
         _drop_connection()
         return None
     if row is None:  # a replayed nonce, a closed checkpoint, another edition now current
+        # The full path answers; it resolves the edition afresh in case that was the cause.
+        forget_cached_edition()
+        forget_request_edition()
         return None
     stored, cp_id, cp_name, admitted_at, first_at, _moved, *columns = row
     outcome = ScanOutcome(stored)

@@ -67,7 +67,8 @@ CATEGORIES = ["government", "expert", "scholar", "ngo"]
 def seed(env: dict[str, str], n: int) -> tuple[list[str], str]:
     """N accredited delegates (badge printed) and a device; returns their codes + token."""
     for key in ("DATABASE_URL", "APP_ENV", "SECRET_KEY", "INSTANCE_PATH",
-                "BADGE_SIGNING_KEY", "SESSION_COOKIE_SECURE", "PUBLIC_BASE_URL"):
+                "BADGE_SIGNING_KEY", "SESSION_COOKIE_SECURE", "PUBLIC_BASE_URL",
+                "DATA_ENCRYPTION_KEY"):
         os.environ[key] = env[key]
     from registration import badge_token, create_app
     from registration.extensions import db

@@ -13,11 +13,10 @@ its formula neutralisation is undone.
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from time import monotonic
 from typing import Any
@@ -46,64 +45,33 @@ from ..text import new_reference
 from ..validation import clean_record, email_key
 from . import audit
 from .delegate_export import EXPORT_COLUMNS, FORMULA_START, bool_cell
+from .file_import import (
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    FileReport,
+    ImportFileError,
+    RowError,
+    csv_rows,
+    normalise_header,
+)
 from .registration import build_delegate
 
-MAX_ROWS = 10_000
-MAX_FILE_BYTES = 10 * 1024 * 1024
 # Columns an export adds (reference, status): an exported file imports again without them.
 IGNORED_COLUMNS = frozenset(EXPORT_COLUMNS) - frozenset(EXCHANGE_COLUMNS)
 REQUIRED_COLUMNS = ("category", "email")
 Progress = Callable[[int, int, str], None]
 
 
-class ImportFileError(Exception):
-    """The file as a whole cannot be read (format, encoding, columns)."""
-
-    def __init__(self, message: object) -> None:
-        self.message = plain(message)
-        super().__init__(self.message)
-
-
 @dataclass
-class RowError:
-    row: int  # the spreadsheet row number: the header is row 1
-    field: str
-    message: str
-
-
-@dataclass
-class ImportReport:
-    rows: int = 0
+class ImportReport(FileReport):
     imported: int = 0
     approved: bool = False
     skipped: list[dict[str, Any]] = field(default_factory=list)  # row, email, reference
-    errors: list[RowError] = field(default_factory=list)
-    file_error: str = ""
     seconds: float = 0.0
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.file_error
-
-    @property
-    def error_rows(self) -> int:
-        return len({e.row for e in self.errors})
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["ok"] = self.ok
-        data["error_rows"] = self.error_rows
-        return data
-
     def summary(self) -> str:
-        if self.file_error:
-            return plain(_l("Nothing imported: %(error)s", error=self.file_error))
-        if self.errors:
-            return plain(lazy_ngettext(
-                "Nothing imported: %(num)d of %(rows)d rows has errors. Correct it and "
-                "import the whole file again.",
-                "Nothing imported: %(num)d of %(rows)d rows have errors. Correct them and "
-                "import the whole file again.", self.error_rows, rows=self.rows))
+        if not self.ok:
+            return self.refusal()
         imported = plain(lazy_ngettext("%(num)d delegate imported",
                                        "%(num)d delegates imported", self.imported))
         accredited = plain(_l(" and accredited")) if self.approved else ""
@@ -115,11 +83,6 @@ class ImportReport:
 
 
 # --- reading files --------------------------------------------------------------------------
-
-def _normalise_header(name: Any) -> str:
-    text = "" if name is None else str(name)
-    return text.replace("\ufeff", "").strip().lower().replace(" ", "_").replace("-", "_")
-
 
 def _cell(value: Any) -> str:
     """A cell as text. Undoes the export's formula neutralisation ("'=x" → "=x")."""
@@ -135,35 +98,6 @@ def _cell(value: Any) -> str:
     if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_START:
         text = text[1:]
     return text
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise ImportFileError(_l("The file claims to be UTF-16 text but is damaged. Save "
-                                     "it again as CSV UTF-8, or upload the .xlsx file.")
-                                  ) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise ImportFileError(_l(
-            "The file is not UTF-8 text (unreadable byte on line %(line)d; it was probably "
-            "saved as GBK, Latin-1 or another legacy encoding). In Excel choose “Save as → "
-            "CSV UTF-8”, or upload the .xlsx file.", line=line)) from None
-
-
-def _csv_rows(data: bytes) -> list[list[str]]:
-    text = _decode(data)
-    first = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first.count)
-    try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        raise ImportFileError(_l("The CSV file cannot be read: %(error)s", error=str(exc))
-                              ) from None
 
 
 # An .xlsx is a zip: a small upload can expand enormously. Real delegation lists are far
@@ -222,12 +156,12 @@ def read_table(data: bytes, filename: str, *, extra_columns: frozenset[str] = fr
         raise ImportFileError(_l("Old .xls files are not supported: save the file as .xlsx "
                                  "or as CSV UTF-8."))
     else:
-        raw = _csv_rows(data)
+        raw = csv_rows(data)
     while raw and not any(_cell(v).strip() for v in raw[0]):
         raw.pop(0)  # blank lines above the header
     if not raw:
         raise ImportFileError(_l("The file is empty."))
-    header = [_normalise_header(h) for h in raw[0]]
+    header = [normalise_header(h) for h in raw[0]]
     while header and not header[-1]:
         header.pop()
     for old, new in LEGACY_COLUMNS.items():  # an older file's name for today's column

@@ -10,10 +10,8 @@ audited with its row count; where the file goes is the operator's responsibility
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -28,7 +26,14 @@ from ..models import AuditEntry, Delegate, Delegation, StaffUser, Status, Vettin
 from ..text import parse_reference
 from . import audit
 from .delegate_export import neutralise, write_csv
-from .delegate_import import ImportFileError, RowError
+from .file_import import (
+    MAX_FILE_BYTES,
+    FileReport,
+    ImportFileError,
+    RowError,
+    csv_rows,
+    normalise_header,
+)
 from .vetting import (
     MAX_NOTE,
     VettingRefused,
@@ -45,8 +50,7 @@ EXPORT_COLUMNS = ("reference", "given_name", "family_name", "native_name", "date
                   "document_expiry", "organisation", "position", "delegation", "category",
                   "vetting_status")
 IMPORT_COLUMNS = ("reference", "decision", "note")
-MAX_ROWS = 20_000
-MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 20_000  # a vetting batch may hold every delegate of a large forum at once
 CHUNK = 500
 
 
@@ -87,32 +91,12 @@ def export(out: IO[bytes], statuses: tuple[VettingStatus, ...] = (VettingStatus.
 # --- import ---------------------------------------------------------------------------------
 
 @dataclass
-class VettingImportReport:
-    rows: int = 0
+class VettingImportReport(FileReport):
     applied: dict[str, int] = field(default_factory=dict)  # decision → count
-    errors: list[RowError] = field(default_factory=list)
-    file_error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.file_error
-
-    @property
-    def error_rows(self) -> int:
-        return len({e.row for e in self.errors})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok, "error_rows": self.error_rows}
 
     def summary(self) -> str:
-        if self.file_error:
-            return plain(_l("Nothing imported: %(error)s", error=self.file_error))
-        if self.errors:
-            return plain(lazy_ngettext(
-                "Nothing imported: %(num)d of %(rows)d rows has errors. Correct it and "
-                "import the whole file again.",
-                "Nothing imported: %(num)d of %(rows)d rows have errors. Correct them and "
-                "import the whole file again.", self.error_rows, rows=self.rows))
+        if not self.ok:
+            return self.refusal()
         parts = ", ".join(f"{n} {decision}" for decision, n in sorted(self.applied.items()))
         return plain(lazy_ngettext("%(num)d vetting decision recorded (%(parts)s).",
                                    "%(num)d vetting decisions recorded (%(parts)s).",
@@ -124,20 +108,10 @@ def read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
     if len(data) > MAX_FILE_BYTES:
         raise ImportFileError(_l("The file is larger than %(mb)d MB.",
                                  mb=MAX_FILE_BYTES // (1024 * 1024)))
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportFileError(_l("The file is not UTF-8 text: save it as CSV UTF-8.")) from None
-    first = text.split("\n", 1)[0]
-    delimiter = max((",", ";", "\t"), key=first.count)
-    try:
-        table = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        raise ImportFileError(_l("The CSV file cannot be read: %(error)s", error=str(exc))
-                              ) from None
+    table = csv_rows(data)  # UTF-8 (or Excel's UTF-16), any of , ; tab
     if not table:
         raise ImportFileError(_l("The file is empty."))
-    header = [h.replace("\ufeff", "").strip().lower() for h in table[0]]
+    header = [normalise_header(h) for h in table[0]]
     while header and not header[-1]:
         header.pop()
     twice = sorted({c for c in header if c and header.count(c) > 1})

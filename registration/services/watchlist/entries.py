@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
@@ -28,9 +27,15 @@ from ...models import StaffUser, WatchlistEntry, WatchlistHit
 from ...models.types import utcnow
 from ...models.watchlist import WATCHLIST_COLUMNS
 from .. import audit
-from ..delegate_import import MAX_FILE_BYTES, MAX_ROWS, ImportFileError, RowError
-from ..delegate_import import _csv_rows as csv_rows
-from ..delegate_import import _normalise_header as normalise_header
+from ..file_import import (
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    FileReport,
+    ImportFileError,
+    RowError,
+    csv_rows,
+    normalise_header,
+)
 
 REQUIRED_COLUMNS = ("family_name", "given_name", "date_of_birth", "document_number")
 NAME_MAX = 120
@@ -41,37 +46,15 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass
-class WatchlistReport:
-    rows: int = 0
+class WatchlistReport(FileReport):
     imported: int = 0
     replaced: int = 0  # entries removed first (--replace)
     hits: int = 0  # new hits found by matching everyone again
-    errors: list[RowError] = field(default_factory=list)
-    file_error: str = ""
     seconds: float = 0.0
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.file_error
-
-    @property
-    def error_rows(self) -> int:
-        return len({e.row for e in self.errors})
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.update(ok=self.ok, error_rows=self.error_rows)
-        return data
-
     def summary(self) -> str:
-        if self.file_error:
-            return plain(_l("Nothing imported: %(error)s", error=self.file_error))
-        if self.errors:
-            return plain(lazy_ngettext(
-                "Nothing imported: %(num)d of %(rows)d rows has errors. Correct it and "
-                "import the whole file again.",
-                "Nothing imported: %(num)d of %(rows)d rows have errors. Correct them and "
-                "import the whole file again.", self.error_rows, rows=self.rows))
+        if not self.ok:
+            return self.refusal()
         imported = plain(lazy_ngettext("%(num)d watchlist entry imported",
                                        "%(num)d watchlist entries imported", self.imported))
         hits = plain(lazy_ngettext("%(num)d new hit to review", "%(num)d new hits to review",

@@ -6,10 +6,11 @@ import time
 from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, render_template, request
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from jinja2.ext import _make_new_gettext, _make_new_ngettext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -86,7 +87,13 @@ def register_web_helpers(app: Flask) -> None:
             texts = event_texts(lang)  # the event's name and dates in the page's language
         except SQLAlchemyError:  # the database is down: the 503 page still has a heading
             texts = {"event_name": app.config.get("EVENT_NAME", ""), "event_dates": ""}
+        # The templates' gettext and ngettext bound to this render's catalogue once, not
+        # looked up again for each string (the same catalogue and wrapping as flask_babel's
+        # own callables, which stay the globals for templates imported without context).
+        translations = get_translations()
         return {
+            "gettext": _make_new_gettext(translations.ugettext),
+            "ngettext": _make_new_ngettext(translations.ungettext),
             "current_lang": lang,
             "country_name": lambda code: country_name(code, lang),
             **texts,

@@ -10,7 +10,11 @@ from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from jinja2.ext import _make_new_gettext, _make_new_ngettext
+
+try:  # Jinja's own newstyle gettext wrappers (private names: Jinja2 is pinned in requirements)
+    from jinja2.ext import _make_new_gettext, _make_new_ngettext
+except ImportError:  # pragma: no cover - a Jinja without them: Flask-Babel's lookup per string
+    _make_new_gettext = _make_new_ngettext = None  # type: ignore[assignment]
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
@@ -91,9 +95,11 @@ def register_web_helpers(app: Flask) -> None:
         # looked up again for each string (the same catalogue and wrapping as flask_babel's
         # own callables, which stay the globals for templates imported without context).
         translations = get_translations()
+        bound = ({"gettext": _make_new_gettext(translations.ugettext),
+                  "ngettext": _make_new_ngettext(translations.ungettext)}
+                 if _make_new_gettext is not None and _make_new_ngettext is not None else {})
         return {
-            "gettext": _make_new_gettext(translations.ugettext),
-            "ngettext": _make_new_ngettext(translations.ungettext),
+            **bound,
             "current_lang": lang,
             "country_name": lambda code: country_name(code, lang),
             **texts,

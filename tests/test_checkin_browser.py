@@ -663,7 +663,7 @@ def test_photos_are_kept_on_the_device_and_shown_offline(app, live_server, staff
             expect(result).to_have_attribute("data-status", "checked_in")
             expect(photo).to_be_visible()
             expect(photo).to_have_attribute("data-source", "server")
-            page.wait_for_function("document.getElementById('result-photo').naturalWidth > 0")
+            _wait_until(page, "document.getElementById('result-photo').naturalWidth > 0")
             box = photo.bounding_box()
             assert box["width"] >= 150 and box["height"] >= 200, box
             name_box = page.locator("#result-name").bounding_box()
@@ -678,7 +678,7 @@ def test_photos_are_kept_on_the_device_and_shown_offline(app, live_server, staff
             expect(photo).to_have_attribute("data-source", "offline")
             expect(photo).to_be_visible()
             assert photo.get_attribute("src").startswith("blob:")
-            page.wait_for_function("document.getElementById('result-photo').naturalWidth > 0")
+            _wait_until(page, "document.getElementById('result-photo').naturalWidth > 0")
             assert photo.bounding_box()["width"] >= 150
             _screenshot(page, "scanner-offline-photo-phone-en")
             page.click("#result")
@@ -690,7 +690,7 @@ def test_photos_are_kept_on_the_device_and_shown_offline(app, live_server, staff
             expect(cphoto).to_have_attribute("data-source", "offline")
             expect(cphoto).to_be_visible()
             expect(page.locator("#confirm-no-photo")).to_be_hidden()
-            page.wait_for_function("document.getElementById('confirm-photo').naturalWidth > 0")
+            _wait_until(page, "document.getElementById('confirm-photo').naturalWidth > 0")
             assert page.evaluate("""() => {
                 const photo = document.getElementById("confirm-photo");
                 const title = document.getElementById("confirm-title");

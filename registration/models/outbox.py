@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import Model
@@ -36,7 +36,13 @@ OUTBOX_STATUS_LABELS = {
 
 class OutboxMessage(EditionScoped, Model):
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+        # The public-mail cap looks up one address's recent mail on every registration:
+        # without this, a scan of the whole outbox each time (services/mail/outbox.py).
+        Index("ix_outbox_message_recipient_lower", func.lower(text("recipient")),
+              "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delegate_id: Mapped[int | None] = mapped_column(

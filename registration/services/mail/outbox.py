@@ -159,7 +159,7 @@ def materialise(row: OutboxMessage) -> None:
     except Exception as exc:
         log.exception("could not build %s mail %s", row.kind, row.id)
         raise BuildFailure(f"could not build the message: {exc!r}") from exc
-    row.message = msg.as_bytes(policy=SMTP_POLICY)
+    row.message = compose.message_bytes(msg)
     row.subject = str(msg["Subject"])[:300]
 
 

@@ -3,9 +3,11 @@
 Drives N requests through the app's WSGI callable (Flask's test client, no network, no
 gunicorn) against PostgreSQL and prints the process CPU time per request for the two hot
 flows: GET + POST /register (a fresh visitor each time) and POST /api/v1/checkins from a
-scanner device (the bench's mix of first scans, repeats and invalid codes). The PostgreSQL
-backends' CPU is read from /proc as in the other benches. `--profile` prints cProfile's top
-functions by cumulative time for each flow.
+scanner device (the bench's mix of first scans, repeats and invalid codes); and the mail
+worker's share of a registration: one run of the deliver_mail task over the confirmations
+those registrations queued, per message (written as .eml, as the bench's worker does). The
+PostgreSQL backends' CPU is read from /proc as in the other benches. `--profile` prints
+cProfile's top functions by cumulative time for each flow.
 
     .venv/bin/python bench/cpu_per_request.py [--database-url URL] [-n 400] [--profile]
 """
@@ -94,8 +96,10 @@ def measure(label: str, n: int, step: Callable[[int], None], profile: bool,
     return per_batch[0]
 
 
-def _instructions(label: str, n: int, step: Callable[[int], None]) -> float:
-    """Instructions per request, counted by callgrind (stable on a busy machine)."""
+def _instructions(label: str, n: int, step: Callable[[int], None],
+                  whole: Callable[[], object] | None = None) -> float:
+    """Instructions per request, counted by callgrind (stable on a busy machine); `whole`:
+    one call that does all n at once, instead of n steps."""
     import subprocess
 
     def control(*args: str) -> str:
@@ -104,8 +108,11 @@ def _instructions(label: str, n: int, step: Callable[[int], None]) -> float:
 
     control("--zero")
     control("--instr=on")
-    for i in range(n):
-        step(i)
+    if whole is not None:
+        whole()
+    else:
+        for i in range(n):
+            step(i)
     control("--instr=off")
     out = Path(os.environ["CALLGRIND"]) / f"{label.split()[0]}-{label.split()[1][1:8]}"
     control(f"--dump={out.name}")
@@ -119,13 +126,48 @@ def _instructions(label: str, n: int, step: Callable[[int], None]) -> float:
     return totals / n
 
 
+def measure_delivery(app, database_url: str, profile: bool) -> None:
+    """CPU per message of one deliver_mail run over every pending confirmation."""
+    from registration.services.mail import delivery, outbox
+
+    with app.app_context():
+        n = outbox.pending_count()
+        if not n:
+            print("mail delivery: nothing pending (run with the register flow)")
+            return
+        pg = own_backends(database_url)
+        pg0 = proc_cpu(pg)
+        if os.environ.get("CALLGRIND"):
+            _instructions(f"deliver_mail run ({n}", n, lambda i: None,
+                          whole=lambda: delivery.deliver_pending())
+            return
+        profiler = cProfile.Profile(time.process_time) if profile else None
+        if profiler:
+            profiler.enable()
+        cpu0 = time.process_time()
+        report = delivery.deliver_pending()
+        cpu = time.process_time() - cpu0
+        if profiler:
+            profiler.disable()
+        pg_cpu = proc_cpu(pg) - pg0
+    assert report.sent == n, report
+    print(f"{'deliver_mail, per message':30} app {cpu / n * 1000:6.2f} ms{'':22}"
+          f"PostgreSQL {pg_cpu / n * 1000:5.2f} ms   per message ({n}"
+          f"{', profiled' if profiler else ''})")
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "cumulative")) \
+            .print_stats(os.environ.get("FILTER", ""), int(os.environ.get("TOP", "45")))
+        print(out.getvalue())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url",
                         default="postgresql+psycopg://postgres@127.0.0.1:5432/bench_cpu")
     parser.add_argument("-n", type=int, default=400, help="requests per flow")
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--only", choices=["register", "checkin"], default=None)
+    parser.add_argument("--only", choices=["register", "mail", "checkin"], default=None)
     args = parser.parse_args()
 
     ensure_postgres_database(args.database_url)
@@ -146,22 +188,28 @@ def main() -> None:
         logging.getLogger().setLevel(logging.WARNING)
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
-        if args.only in (None, "register"):
-            def register(i: int) -> None:
-                client = app.test_client()
-                page = client.get("/register")
-                assert page.status_code == 200, page.status_code
-                match = CSRF.search(page.get_data(as_text=True))
-                assert match
-                response = client.post("/register", data={
-                    "csrf_token": match.group(1), "category": "expert", "honorific": "Dr.",
-                    "given_name": "Maria", "family_name": "Ivanova",
-                    "native_name": "Мария Иванова", "organisation": "Bench Org",
-                    "position": "Delegate", "country": "RU", "email": f"cpu{i}@example.org",
-                    "phone": "+7 912 345 67 89", "consent": "y", "expertise": "cybersecurity"})
-                assert response.status_code == 303, response.get_data(as_text=True)[:3000]
+        def register(i: int) -> None:
+            client = app.test_client()
+            page = client.get("/register")
+            assert page.status_code == 200, page.status_code
+            match = CSRF.search(page.get_data(as_text=True))
+            assert match
+            response = client.post("/register", data={
+                "csrf_token": match.group(1), "category": "expert", "honorific": "Dr.",
+                "given_name": "Maria", "family_name": "Ivanova",
+                "native_name": "Мария Иванова", "organisation": "Bench Org",
+                "position": "Delegate", "country": "RU", "email": f"cpu{i}@example.org",
+                "phone": "+7 912 345 67 89", "consent": "y", "expertise": "cybersecurity"})
+            assert response.status_code == 303, response.get_data(as_text=True)[:3000]
 
+        if args.only in (None, "register"):
             measure("GET+POST /register", args.n, register, args.profile, args.database_url)
+        if args.only in (None, "mail"):
+            if args.only == "mail":  # confirmations to deliver, queued unmeasured
+                for i in range(args.n):
+                    register(i)
+            # No worker consumes the broker here: the confirmations queued above wait.
+            measure_delivery(app, args.database_url, args.profile)
 
         if args.only in (None, "checkin"):
             from bench.checkin import Workload, seed

@@ -217,6 +217,9 @@ def load_config(env: dict[str, str] | None = None) -> dict[str, Any]:
         # Every IPP request to a badge printer (status, Print-Job, job state) gives up after
         # this many seconds: the printer is then reported unreachable.
         "IPP_TIMEOUT_SECONDS": _int("IPP_TIMEOUT_SECONDS", env.get("IPP_TIMEOUT_SECONDS"), 10),
+        # How often the sweep asks printers about jobs no page is following any more (a badge
+        # counts as printed when its printer says the job completed).
+        "PRINT_FOLLOW_SECONDS": _int("PRINT_FOLLOW_SECONDS", env.get("PRINT_FOLLOW_SECONDS"), 5),
         # Background work (registration/tasks/). With neither broker URL set each web
         # process runs the tasks on a pool of its own (TASK_THREADS threads).
         "REDIS_URL": env.get("REDIS_URL", "").strip(),

@@ -183,6 +183,55 @@ def test_desk_print_and_reprint_arrive_in_the_spool(app, client, runner, desk, m
             badge_signing.verify_code(token)
 
 
+def test_a_job_nobody_follows_is_recorded_by_the_periodic_sweep(app, client, runner, desk,
+                                                                make_delegate, ipp_printer):
+    """The desk's tab is closed right after "Print on": the badge comes out, and the
+    follow-print-jobs task (on the beat schedule) records it printed; a job on a printer
+    that has gone is left waiting, asked about once per run."""
+    from registration.tasks.definitions import FOLLOW_PRINT_JOBS, follow_print_jobs
+    from registration.tasks.dispatch import schedule
+
+    assert schedule(app)["follow-print-jobs"] == (FOLLOW_PRINT_JOBS, 5.0)
+    printer = ipp_printer()
+    add_printer(runner, "Desk 1", printer.uri, "a6")
+    delegate = make_delegate(status=Status.APPROVED)
+    choose(client, desk, app, "Desk 1")
+    response = client.post(f"/staff/delegates/{delegate.public_id}/print-on-printer",
+                           data={"csrf_token": desk, "kind": "print"})
+    assert response.status_code == 303  # ... and nobody opens the job page
+    deadline = time.monotonic() + 30
+    while not printer.pdfs():
+        assert time.monotonic() < deadline, "the job never reached the printer"
+        time.sleep(0.05)
+    with app.app_context():
+        assert db.session.get(Delegate, delegate.id).status == Status.APPROVED.value
+        counts = follow_print_jobs()
+        while counts["waiting"] and time.monotonic() < deadline:
+            time.sleep(0.1)  # the printer has the document but is still "processing" it
+            counts = follow_print_jobs()
+        assert counts["completed"] == 1, counts
+        stored = db.session.get(Delegate, delegate.id)
+        assert stored.status == Status.BADGE_PRINTED.value and stored.print_count == 1
+        assert follow_print_jobs() == {"completed": 0, "failed": 0, "waiting": 0}
+
+    # A printer that went away: its jobs stay "sent" (printing) and nothing is marked
+    # printed; it is asked about one job per run, not one timeout per job.
+    printer.stop()
+    others = [make_delegate(status=Status.APPROVED) for _ in range(2)]
+    with app.app_context():
+        gone = db.session.scalar(select(Printer).where(Printer.name == "Desk 1"))
+        for number, other in enumerate(others, start=100):
+            db.session.add(PrintJob(printer_id=gone.id, kind="print", delegate_ids=[other.id],
+                                    layout="a6", details={}, ipp_job_id=number))
+        db.session.commit()
+        assert follow_print_jobs() == {"completed": 0, "failed": 0, "waiting": 2}
+        jobs = db.session.scalars(select(PrintJob).where(PrintJob.ipp_job_id >= 100)
+                                  .order_by(PrintJob.id)).all()
+        assert [job.state for job in jobs] == ["sent", "sent"]
+        assert [job.reason for job in jobs] == ["unreachable", ""]
+        assert {db.session.get(Delegate, o.id).status for o in others} == {"approved"}
+
+
 def test_unreachable_printer_is_a_clear_error_and_the_badge_stays_unprinted(
         app, client, runner, desk, make_delegate, ipp_printer):
     printer = ipp_printer()

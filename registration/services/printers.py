@@ -10,6 +10,7 @@ cancels or never receives is FAILED with the reason, and its badges stay unprint
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app
@@ -254,6 +255,42 @@ def refresh(job: PrintJob) -> PrintJob:
         job.details = {**job.details, "printer_reasons": st.reasons}
         db.session.commit()
     return job
+
+
+# A job the printer has not finished after this long is no longer asked about by the sweep
+# (printers forget old jobs); the desk still sees it as printing and can try again.
+FOLLOW_FOR = timedelta(hours=24)
+
+
+def follow_unfinished(now: datetime | None = None) -> dict[str, int]:
+    """Ask the printers about every job still sent (any edition): the sweep behind the pages
+    that follow jobs, so a badge that came out is recorded printed although nobody kept its
+    page open (a kiosk that lost the network, a desk tab closed mid-job). A printer that
+    does not answer is asked about one job only per run. Returns counts by outcome."""
+    from ..editions import ALL_EDITIONS, edition_scope_id
+
+    since = (now or utcnow()) - FOLLOW_FOR
+    jobs = list(db.session.scalars(
+        select(PrintJob).where(PrintJob.state == PrintJobState.SENT.value,
+                               PrintJob.ipp_job_id.is_not(None), PrintJob.created_at > since)
+        .order_by(PrintJob.id).execution_options(**ALL_EDITIONS)))
+    counts = {"completed": 0, "failed": 0, "waiting": 0}
+    silent: set[int] = set()
+    for job in jobs:
+        if job.printer_id in silent:
+            counts["waiting"] += 1
+            continue
+        with edition_scope_id(job.edition_id):  # the job's badges are of its edition
+            refresh(job)
+        if job.state == PrintJobState.COMPLETED.value:
+            counts["completed"] += 1
+        elif job.state == PrintJobState.FAILED.value:
+            counts["failed"] += 1
+        else:
+            counts["waiting"] += 1
+            if job.reason == "unreachable":
+                silent.add(job.printer_id)
+    return counts
 
 
 def wait(job: PrintJob, timeout: float = 60.0, interval: float = 0.1) -> PrintJob:

@@ -210,10 +210,10 @@ def print_to_printer(selection: printing.BatchFilter, printer_name: str, total: 
     state = print_batches.progress_json(batch)
     took = time.perf_counter() - started
     if state["printed"] < total:
+        why = (state["message"] or "the printer has not finished").rstrip(".")
         raise click.ClickException(
             f"{state['printed']} of {total} badges printed on {printer.name!r} "
-            f"({took:.1f} s); {state['message'] or 'the printer has not finished'}. "
-            "The rest are not marked printed.")
+            f"({took:.1f} s): {why}. The rest are not marked printed.")
     click.echo(f"{counted(total, 'badge')} printed on {printer.name!r} and marked printed "
                f"({took:.1f} s)")
 

@@ -19,6 +19,7 @@ PRUNE_JOBS = "registration.prune_jobs"
 PURGE_EXPIRED = "registration.purge_expired_editions"
 PRINT_ON_PRINTER = "registration.print_on_printer"
 PURGE_IDENTITY = "registration.purge_expired_identity"
+FOLLOW_PRINT_JOBS = "registration.follow_print_jobs"
 JOB_TASKS = {JobKind.PRINT.value: PRINT_BADGES, JobKind.IMPORT.value: IMPORT_DELEGATES,
              JobKind.PRINTER.value: PRINT_ON_PRINTER}
 
@@ -91,6 +92,17 @@ def purge_expired_identity() -> dict[str, int]:
     return purged
 
 
+def follow_print_jobs() -> dict[str, int]:
+    """Record badges printed once their printer reports the job completed, whether or not a
+    page still follows it (services.printers.follow_unfinished)."""
+    from ..services import printers
+
+    counts = printers.follow_unfinished()
+    if counts["completed"] or counts["failed"]:
+        log.info("print jobs followed: %s", counts)
+    return counts
+
+
 TASKS: dict[str, Any] = {
     PRINT_BADGES: print_badges,
     PRINT_ON_PRINTER: print_badges,  # the same runner: services.job_work picks by kind
@@ -100,6 +112,7 @@ TASKS: dict[str, Any] = {
     PRUNE_JOBS: prune_jobs,
     PURGE_EXPIRED: purge_expired_editions,
     PURGE_IDENTITY: purge_expired_identity,
+    FOLLOW_PRINT_JOBS: follow_print_jobs,
 }
 
 

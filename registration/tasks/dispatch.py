@@ -34,6 +34,8 @@ def schedule(app: Flask) -> dict[str, tuple[str, float]]:
                                                           or 60)),
         "sweep-jobs": (definitions.SWEEP_JOBS, float(app.config.get("JOB_SWEEP_SECONDS")
                                                       or 20)),
+        "follow-print-jobs": (definitions.FOLLOW_PRINT_JOBS,
+                              float(app.config.get("PRINT_FOLLOW_SECONDS") or 5)),
         "prune-jobs": (definitions.PRUNE_JOBS, 3600.0),
         "retention-purge": (definitions.PURGE_EXPIRED, 6 * 3600.0),
         "identity-purge": (definitions.PURGE_IDENTITY, 6 * 3600.0),

@@ -568,3 +568,94 @@ def test_export_names_the_delegation_and_filters_by_it_and_old_files_still_impor
     template = (Path(app.root_path).parent / "static" / "import-template.csv").read_text(
         encoding="utf-8-sig").splitlines()[0].split(",")
     assert "delegation_country" in template and "delegation" not in template
+
+
+def heads(app, name: str = "France") -> list[str]:
+    """The given names of the delegates whose record carries the head flag."""
+    return [m.given_name for m in members(app, name) if m.details.get("head_of_delegation")]
+
+
+def test_a_nomination_ticking_head_goes_through_the_one_head_rule(app, runner, client,
+                                                                  csrf_from, form_data):
+    sign_in(client, create(runner, quota="government=3"), csrf_from)
+
+    def nominate_head(given: str):
+        page = client.get("/delegation/nominate")
+        return client.post("/delegation/nominate", data=nominee(
+            csrf_from(page.get_data(as_text=True)), form_data, given,
+            f"{given.lower()}@mfa.example.fr") | {"head_of_delegation": "y"})
+
+    first = nominate_head("Anne")
+    assert first.status_code == 303, first.get_data(as_text=True)
+    [anne] = members(app)
+    assert heads(app) == ["Anne"]
+    assert "head: " + anne.reference in runner.invoke(args=["delegations", "list"]).output
+    with app.app_context():
+        named = db.session.scalars(sa.select(AuditEntry).where(
+            AuditEntry.action == "head_of_delegation")).one()
+        assert named.delegate_id == anne.id and named.actor == f"focal:{FOCAL}"
+    second = nominate_head("Bruno")
+    assert second.status_code == 422
+    assert "France already has a head of delegation: Anne Martin. Remove the current head " \
+        "first." in second.get_data(as_text=True)
+    assert len(members(app)) == 1 and heads(app) == ["Anne"]  # nothing stored
+    # Without the tick the same nominee is welcome.
+    assert nominate(client, csrf_from, form_data, "Bruno",
+                    "bruno@mfa.example.fr").status_code == 303
+    assert heads(app) == ["Anne"]
+
+
+def test_substituting_the_head_moves_the_flag_to_the_substitute(app, runner, client,
+                                                                csrf_from, form_data):
+    sign_in(client, create(runner, quota="government=2"), csrf_from)
+    for name in ("Anne", "Bruno"):
+        nominate(client, csrf_from, form_data, name, f"{name.lower()}@mfa.example.fr")
+    anne, _bruno = members(app)
+    token = csrf_from(client.get("/delegation/").get_data(as_text=True))
+    client.post("/delegation/head", data={"csrf_token": token, "delegate": str(anne.public_id)})
+    assert heads(app) == ["Anne"]
+    assert nominate(client, csrf_from, form_data, "Denise", "denise@mfa.example.fr",
+                    replaces=str(anne.public_id)).status_code == 303
+    anne, _bruno, denise = members(app)
+    assert anne.status == "cancelled" and heads(app) == ["Denise"]
+    assert "head: " + denise.reference in runner.invoke(args=["delegations", "list"]).output
+
+
+def test_the_desk_cannot_set_a_quota_below_the_places_taken(app, runner, client, csrf_from,
+                                                            form_data, login):
+    focal = app.test_client()
+    sign_in(focal, create(runner, quota="government=2"), csrf_from)
+    assert nominate(focal, csrf_from, form_data, "Anne",
+                    "anne@mfa.example.fr").status_code == 303
+    [anne] = members(app)
+    login("desk")
+    token = csrf_from(client.get("/staff/delegations").get_data(as_text=True))
+    url = f"/staff/delegations/{anne.delegation_id}/quotas"
+    for quotas in ("government=0", "expert=3"):  # left out: no place for government
+        refused = client.post(url, data={"csrf_token": token, "quotas": quotas},
+                              follow_redirects=True)
+        assert "The quota for Government official cannot be 0: 1 delegate is nominated." in \
+            refused.get_data(as_text=True)
+        assert "government 1/2" in runner.invoke(args=["delegations", "list"]).output
+    client.post(url, data={"csrf_token": token, "quotas": "government=1"})
+    assert "government 1/1" in runner.invoke(args=["delegations", "list"]).output
+
+
+def test_the_cover_sheet_counts_one_badge_in_the_singular(app, runner, csrf_from, form_data,
+                                                          tmp_path):
+    import pypdfium2 as pdfium
+
+    focal = app.test_client()
+    sign_in(focal, create(runner, quota="government=1"), csrf_from)
+    assert nominate(focal, csrf_from, form_data, "Anne",
+                    "anne@mfa.example.fr").status_code == 303
+    with app.app_context():
+        db.session.execute(sa.update(Delegate).values(status="approved"))
+        db.session.commit()
+    out = tmp_path / "france.pdf"
+    result = runner.invoke(args=["badges", "print", "-o", str(out), "--delegation", "France",
+                                 "--layout", "a6"])
+    assert result.exit_code == 0, result.output
+    document = pdfium.PdfDocument(out.read_bytes())
+    cover = document[len(document) - 1].get_textpage().get_text_range()
+    assert "1 badge" in cover and "1 badges" not in cover

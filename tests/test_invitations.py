@@ -193,7 +193,8 @@ def test_desk_creates_resends_revokes_and_filters(app, client, login, csrf_from,
                                                   "category": "expert", "language": "en"})
     assert bad.status_code == 422 and "valid email address" in bad.get_data(as_text=True)
     assert runner.invoke(args=["delegations", "create", "China", "--country", "CN",
-                               "--focal-point", "fp@mfa.example.cn"]).exit_code == 0
+                               "--focal-point", "fp@mfa.example.cn", "--quota",
+                               "government=1"]).exit_code == 0
     token = csrf_from(client.get("/staff/invitations").get_data(as_text=True))
     made = client.post("/staff/invitations", data={
         "csrf_token": token, "email": EMAIL, "category": "government", "given_name": "Na",
@@ -255,7 +256,8 @@ def test_invitation_into_a_delegation(app, runner, client, csrf_from, form_data,
                                   "--delegation", "Atlantis"])
     assert unknown.exit_code == 1 and "no delegation called “Atlantis”" in unknown.output
     assert runner.invoke(args=["delegations", "create", "China", "--country", "CN",
-                               "--focal-point", "fp@mfa.example.cn"]).exit_code == 0
+                               "--focal-point", "fp@mfa.example.cn", "--quota",
+                               "government=1"]).exit_code == 0
     bad = tmp_path / "bad.csv"
     bad.write_text("email,category,given_name,delegation\n"
                    "a@example.org,government,Ann,China\n"
@@ -276,3 +278,72 @@ def test_invitation_into_a_delegation(app, runner, client, csrf_from, form_data,
 
         china = db.session.scalars(sa.select(Delegation)).one()
         assert delegate.delegation_id == china.id
+
+
+def test_an_invitation_into_a_delegation_takes_a_place_within_its_quota(
+        app, runner, client, csrf_from, form_data, login, tmp_path):
+    assert runner.invoke(args=["delegations", "create", "China", "--country", "CN",
+                               "--focal-point", "fp@mfa.example.cn", "--quota",
+                               "government=1"]).exit_code == 0
+    first = invite(runner, EMAIL, "--delegation", "China", "--approve")
+    # The second comes from a file, as the desk's import makes them.
+    rows = tmp_path / "more.csv"
+    rows.write_text("email,category,given_name,family_name,delegation\n"
+                    "wu.bo@example.cn,government,Bo,Wu,China\n", encoding="utf-8")
+    assert runner.invoke(args=["invitations", "import", str(rows)]).exit_code == 0
+    with app.app_context():
+        from registration.services import invitations as invitation_service
+
+        [second_invitation] = [i for i, _state in invitation_service.listing()
+                               if i.email == "wu.bo@example.cn"]
+        second = "/" + invitation_service.link(second_invitation).split("://", 1)[1].split(
+            "/", 1)[1]
+    assert register(client, first, csrf_from, form_data).status_code == 303
+    other = app.test_client()
+    refused = register(other, second, csrf_from, form_data, email="wu.bo@example.cn",
+                       given_name="Bo", family_name="Wu")
+    assert refused.status_code == 422
+    assert "The quota for Government official is 1 and 1 are nominated" in \
+        refused.get_data(as_text=True)
+    assert len(delegates(app)) == 1  # nothing stored
+    assert "government 1/1" in runner.invoke(args=["delegations", "list"]).output
+    # The invitation was not used up: once the desk gives a larger quota, it works.
+    [line] = [row for row in runner.invoke(args=["invitations", "list"]).output.splitlines()
+              if "wu.bo@example.cn" in row]
+    assert "opened" in line and "registered" not in line, line
+    login("desk")
+    token = csrf_from(client.get("/staff/delegations").get_data(as_text=True))
+    china = delegates(app)[0].delegation_id
+    client.post(f"/staff/delegations/{china}/quotas",
+                data={"csrf_token": token, "quotas": "government=2"})
+    again = register(other, second, csrf_from, form_data, email="wu.bo@example.cn",
+                     given_name="Bo", family_name="Wu")
+    assert again.status_code == 303, again.get_data(as_text=True)
+    assert "government 2/2" in runner.invoke(args=["delegations", "list"]).output
+
+
+def test_a_head_ticked_on_an_approving_invitation_is_a_request_for_the_desk(
+        app, runner, client, csrf_from, form_data, login):
+    assert runner.invoke(args=["delegations", "create", "China", "--country", "CN",
+                               "--focal-point", "fp@mfa.example.cn", "--quota",
+                               "government=2"]).exit_code == 0
+    link = invite(runner, EMAIL, "--delegation", "China", "--approve")
+    assert register(client, link, csrf_from, form_data, head_of_delegation="y"
+                    ).status_code == 303
+    [delegate] = delegates(app)
+    assert delegate.status == "approved"  # accredited at once …
+    assert not delegate.details.get("head_of_delegation")  # … but not head: a request
+    assert "head:" not in runner.invoke(args=["delegations", "list"]).output
+    login("desk")
+    record = client.get(f"/staff/delegates/{delegate.public_id}").get_data(as_text=True)
+    assert 'id="change-request"' in record and "head of my delegation" in record
+    with app.app_context():
+        from registration.models import AuditEntry
+
+        entry = db.session.scalars(sa.select(AuditEntry).where(
+            AuditEntry.delegate_id == delegate.id,
+            AuditEntry.action == "change_requested")).one()
+        assert entry.details["requested"] == {"head_of_delegation": True}
+    # The desk accepts it through the edit form, as any delegate's request.
+    edit = client.get(f"/staff/delegates/{delegate.public_id}/edit?apply_request=1")
+    assert 'name="head_of_delegation"' in edit.get_data(as_text=True)

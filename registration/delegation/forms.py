@@ -53,5 +53,7 @@ class NominationForm(DelegateForm):
         if refused.reason == "duplicate_email":
             self.email.errors = [_("This email address already has a registration for the "
                                    "forum.")]
+        elif refused.reason == "head":
+            self.head_of_delegation.errors = [refused.message]
         else:
             self.category.errors = [refused.message or _("Not accepted.")]

@@ -172,7 +172,8 @@ def _register_invited(token: str):
                         "public/invitation_unusable.html",
                         message=invitations.UNUSABLE_MESSAGES["used"]), 410
                 target = form.email if refused.reason == "duplicate_email" else form.category
-                target.errors = [str(REFUSAL_MESSAGES[refused.reason]())]
+                # "quota" (an invitation into a delegation with no place left) says why
+                target.errors = [refused.message or str(REFUSAL_MESSAGES[refused.reason]())]
             else:
                 store_request(delegate, form)
                 session["registered"] = str(delegate.public_id)

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 import pypdfium2 as pdfium
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 from sqlalchemy import select
@@ -54,8 +55,9 @@ def cover_sheet(delegation: Delegation, delegates: list[Delegate], head_id: int 
     line(title, 16)
     if delegation.name_zh and delegation.name_zh != title:
         line(delegation.name_zh, 12)
-    line(plain(_l("%(country)s · %(n)d badges", country=country_name(delegation.country, lang),
-                  n=len(delegates)), lang), 10)
+    line(plain(lazy_ngettext("%(country)s · %(num)d badge", "%(country)s · %(num)d badges",
+                             len(delegates), country=country_name(delegation.country, lang)),
+               lang), 10)
     y -= 10
     for number, delegate in enumerate(delegates, start=1):
         head = f"  ({plain(_l('head of delegation'), lang)})" if delegate.id == head_id else ""

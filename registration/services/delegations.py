@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import func, select, text
 
 from ..countries import COUNTRY_CODES, country_name
@@ -28,6 +29,7 @@ from ..models.status import HOLDS_PLACE
 from ..signals import delegate_cancelled
 from ..validation import clean_email, email_key
 from . import audit
+from .checkin import is_head_of_delegation
 from .registration import RegistrationRefused, register_delegate
 
 LETTER_MAX_BYTES = 10 * 1024 * 1024
@@ -127,6 +129,20 @@ def create(name: str, country: str, *, kind: str = "government", focal_emails: l
 
 
 def set_quotas(delegation: Delegation, quotas: dict[str, int], staff: Any = None) -> None:
+    """Change the quotas (commits). Raises DelegationError, nothing changed, for a quota
+    below the places already taken (a category left out counts as 0)."""
+    _lock(delegation)
+    for category, taken in used(delegation).items():
+        quota = quotas.get(category, 0)
+        if taken > quota:
+            db.session.rollback()
+            raise DelegationError(lazy_ngettext(
+                "The quota for %(category)s cannot be %(quota)d: %(num)d delegate is "
+                "nominated. Keep a quota of at least %(num)d, or substitute or cancel "
+                "delegates first.",
+                "The quota for %(category)s cannot be %(quota)d: %(num)d delegates are "
+                "nominated. Keep a quota of at least %(num)d, or substitute or cancel "
+                "delegates first.", taken, category=category_label(category), quota=quota))
     before = dict(delegation.quotas or {})
     delegation.quotas = quotas
     audit.record(None, "delegation_quotas", staff=staff, delegation=delegation.name_en,
@@ -186,6 +202,17 @@ def _lock(delegation: Delegation) -> None:
                            {"k": f"quota:{delegation.id}"})
 
 
+def enter(delegation_id: int, delegate: Delegate) -> None:
+    """A new delegate takes a place of the delegation, within its quota: the `prepare` step
+    (registration.register_delegate) of a nomination and of a registration through an
+    invitation into a delegation. Raises RegistrationRefused("quota") with the numbers."""
+    delegation = db.session.get(Delegation, delegation_id)
+    if delegation is None:
+        raise RegistrationRefused("quota", plain(_l("This delegation no longer exists.")))
+    delegate.delegation_id = delegation.id
+    _check_quota(delegation, delegate.category)
+
+
 def _check_quota(delegation: Delegation, category: str) -> None:
     _lock(delegation)
     quota = int((delegation.quotas or {}).get(category, 0))
@@ -208,8 +235,9 @@ def nominate(delegation: Delegation, by: FocalPoint | StaffUser, clean: dict[str
     actor = audit.actor_label(staff) if staff is not None else f"focal:{by.email}"
     was_head = replaces is not None and delegation.head_delegate_id == replaces.id
 
+    wants_head = is_head_of_delegation(clean.get("details"))
+
     def prepare(delegate: Delegate) -> None:
-        delegate.delegation_id = delegation.id
         if replaces is not None:
             if replaces.delegation_id != delegation.id or replaces.status == \
                     Status.CANCELLED.value:
@@ -221,9 +249,14 @@ def nominate(delegation: Delegation, by: FocalPoint | StaffUser, clean: dict[str
                                       "substituted_by": delegate.reference}
             audit.record(replaces, "status", actor=actor, staff=staff, **change)
             if was_head:
-                delegation.head_delegate_id = None
+                _drop_head(delegation)
             db.session.flush()
-        _check_quota(delegation, delegate.category)
+        enter(delegation.id, delegate)
+        if wants_head:  # the one-head rule of set_head, under the quota's lock
+            try:
+                _refuse_second_head(delegation, None)
+            except DelegationError as exc:
+                raise RegistrationRefused("head", exc.message) from None
 
     delegate = register_delegate(clean, source=RecordSource.NOMINATION, locale=locale,
                                  enforce_limits=False, prepare=prepare, own_email=own_email)
@@ -233,8 +266,8 @@ def nominate(delegation: Delegation, by: FocalPoint | StaffUser, clean: dict[str
     audit.record(delegate, "nominated", actor=actor, staff=staff, **details)
     if replaces is not None:
         delegate_cancelled.send(real_app(), delegate=replaces)
-        if was_head:
-            _make_head(delegation, delegate, actor, staff)
+    if was_head or wants_head:
+        _make_head(delegation, delegate, actor, staff)
     db.session.commit()
     return delegate
 
@@ -252,26 +285,40 @@ def set_head(delegation: Delegation, delegate: Delegate | None, actor: str,
     """Name the head of delegation, or none (commits): a focal point's or the desk's
     decision (`staff`). Raises DelegationError for a second head (remove the first one
     before naming another) or a stranger."""
+    _lock(delegation)
     if delegate is None:
-        current = db.session.get(Delegate, delegation.head_delegate_id) \
-            if delegation.head_delegate_id else None
+        current = _drop_head(delegation)
         if current is not None:
-            current.details = {k: v for k, v in (current.details or {}).items()
-                               if k != "head_of_delegation"}
             audit.record(current, "head_of_delegation_removed", actor=actor, staff=staff)
-        delegation.head_delegate_id = None
         db.session.commit()
         return
     if delegate.delegation_id != delegation.id or delegate.status == Status.CANCELLED.value:
         raise DelegationError(_l("Only an active delegate of this delegation can be its head."))
-    if delegation.head_delegate_id not in (None, delegate.id):
+    _refuse_second_head(delegation, delegate.id)
+    _make_head(delegation, delegate, actor, staff)
+    db.session.commit()
+
+
+def _refuse_second_head(delegation: Delegation, candidate_id: int | None) -> None:
+    """The one-head rule: DelegationError when the delegation has a head other than
+    `candidate_id` (None: a delegate not stored yet)."""
+    if delegation.head_delegate_id not in (None, candidate_id):
         current = head_of(delegation)
         raise DelegationError(_l("%(delegation)s already has a head of delegation: "
                                  "%(name)s. Remove the current head first.",
                                  delegation=delegation.name_en,
                                  name=current.full_name if current else "?"))
-    _make_head(delegation, delegate, actor, staff)
-    db.session.commit()
+
+
+def _drop_head(delegation: Delegation) -> Delegate | None:
+    """The delegation has no head any more; the former one (returned) loses the flag that
+    heads-only checkpoints read (the caller audits and commits)."""
+    current = head_of(delegation)
+    if current is not None:
+        current.details = {k: v for k, v in (current.details or {}).items()
+                           if k != "head_of_delegation"}
+    delegation.head_delegate_id = None
+    return current
 
 
 def delegation_label(delegate: Any, lang: str = "en") -> str | None:

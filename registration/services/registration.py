@@ -165,6 +165,8 @@ def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSou
         delegate.public_id = uuid.uuid4()
         delegate.email_key = f"{NOMINEE_KEY_PREFIX}{delegate.public_id.hex}"
     delegate.refresh_search_text()
+    if invitation is not None and invitation.delegation_id is not None:
+        prepare = _into_delegation(invitation.delegation_id, prepare)
     if prepare is not None:
         try:
             prepare(delegate)
@@ -192,12 +194,26 @@ def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSou
     return delegate
 
 
+def _into_delegation(delegation_id: int, prepare: Callable[[Delegate], None] | None
+                     ) -> Callable[[Delegate], None]:
+    """`prepare` followed by the delegation's quota rule (delegations.enter), the one a
+    focal point's nomination passes: an invitation into a delegation takes one of its
+    places."""
+    from .delegations import enter
+
+    def step(delegate: Delegate) -> None:
+        if prepare is not None:
+            prepare(delegate)
+        enter(delegation_id, delegate)
+
+    return step
+
+
 def _use_invitation(invitation: Invitation, delegate: Delegate) -> None:
     from . import invitations
     from .accreditation import approve_in_transaction
+    from .self_service import access_requests, record_change_request
 
-    if invitation.delegation_id is not None:
-        delegate.delegation_id = invitation.delegation_id
     try:
         invitations.claim(invitation, delegate)
     except invitations.InvitationUnusable:
@@ -205,5 +221,18 @@ def _use_invitation(invitation: Invitation, delegate: Delegate) -> None:
         raise RegistrationRefused("invitation_used") from None
     audit.record(delegate, "invitation_used", actor="delegate", email=invitation.email,
                  approve=invitation.approve)
-    if not (invitation.approve and approve_in_transaction(delegate, None)):
+    if not invitation.approve:
+        delegate_registered.send(real_app(), delegate=delegate)
+        return
+    # Accredited at once, but the door-opening answers (head of delegation) are the
+    # desk's or a focal point's to give: what the invitee ticked becomes a request for the
+    # desk, as when an accredited delegate ticks it on their own page.
+    ticked = dict(delegate.details or {})
+    requested = access_requests({}, ticked)
+    delegate.details = {**ticked, **dict.fromkeys(requested, False)}
+    if approve_in_transaction(delegate, None):
+        if requested:
+            record_change_request(delegate, requested, by="invitation")
+    else:  # waits for a photo: still submitted, the desk reviews the ticks as for anyone
+        delegate.details = ticked
         delegate_registered.send(real_app(), delegate=delegate)

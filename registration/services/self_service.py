@@ -124,6 +124,21 @@ def decline_change_request(delegate: Delegate, staff: Any, reason: str = "") -> 
 # Edits
 
 
+def access_requests(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The door-opening answers (ACCESS_DETAIL_FIELDS) that `new` changes from `old`: for
+    an accredited delegate these are requests for the desk, not changes."""
+    return {name: new.get(name, False) for name in ACCESS_DETAIL_FIELDS
+            if new.get(name, False) != old.get(name, False)}
+
+
+def record_change_request(delegate: Delegate, requested: dict[str, Any], *, by: str) -> None:
+    """Values the delegate asked for that wait for the desk (pending_change_request shows
+    them on the record, to apply or decline); the caller commits."""
+    delegate.needs_reprint = True
+    audit.record(delegate, "change_requested", actor=ACTOR, by=by,
+                 requested_fields=sorted(requested), requested=requested)
+
+
 class EditResult:
     """What an edit did: fields applied, values sent to the desk, whether the email changed."""
 
@@ -172,10 +187,9 @@ def apply_edit(delegate: Delegate, data: dict[str, Any], *, locale: str | None =
         result.applied.append("locale")
     details, old_details = dict(clean["details"]), dict(delegate.details or {})
     if delegate.is_accredited:
-        for name in ACCESS_DETAIL_FIELDS:
-            if details.get(name, False) != old_details.get(name, False):
-                result.requested[name] = details.get(name, False)
-                details[name] = old_details.get(name, False)
+        for name, value in access_requests(old_details, details).items():
+            result.requested[name] = value
+            details[name] = old_details.get(name, False)
     if details != old_details:
         delegate.details = details
         result.applied.append("details")
@@ -195,9 +209,7 @@ def apply_edit(delegate: Delegate, data: dict[str, Any], *, locale: str | None =
         audit.record(delegate, "edited", actor=ACTOR, by="self_service",
                      fields=sorted(result.applied))
     if result.requested:
-        delegate.needs_reprint = True
-        audit.record(delegate, "change_requested", actor=ACTOR, by="self_service",
-                     requested_fields=sorted(result.requested), requested=result.requested)
+        record_change_request(delegate, result.requested, by="self_service")
     if result.email_changed:
         # Links sent to the old address stop working; the new address gets a fresh one.
         mail.queue("manage_link", delegate)

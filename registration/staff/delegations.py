@@ -146,10 +146,10 @@ def delegation_quotas(delegation_id: int) -> ResponseReturnValue:
         abort(400)
     try:
         quotas = service.parse_quotas(request.form.get("quotas", ""))
+        service.set_quotas(delegation, quotas, staff=current_user._get_current_object())
     except service.DelegationError as exc:
         flash(exc.message, "error")
         return _back(delegation)
-    service.set_quotas(delegation, quotas, staff=current_user._get_current_object())
     flash(_("Quotas of %(name)s changed.", name=delegation.name_en), "success")
     return _back(delegation)
 

@@ -221,6 +221,21 @@ def samples_csv() -> Path:
 
 
 @pytest.fixture
+def mail_text() -> Callable[[bytes], str]:
+    """Every text part (plain and HTML) of a stored RFC 5322 message, decoded: bodies are
+    base64, so a test must not look for words in the raw bytes."""
+    import email
+    import email.policy
+
+    def decode(message: bytes) -> str:
+        parsed = email.message_from_bytes(bytes(message), policy=email.policy.default)
+        return "\n".join(str(part.get_content()) for part in parsed.walk()
+                         if part.get_content_maintype() == "text")
+
+    return decode
+
+
+@pytest.fixture
 def csrf_from() -> Callable[[str], str]:
     """The CSRF token of a page's form."""
 

@@ -198,7 +198,8 @@ def test_rows_with_the_old_key_are_still_found(app, make_delegate):
         assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
 
 
-def test_confirmation_mail_echoes_only_the_name_as_data(app, client, get_csrf, form_data):
+def test_confirmation_mail_echoes_only_the_name_as_data(app, client, get_csrf, form_data,
+                                                        mail_text):
     bait = "URGENT: verify your bank account at http://evil.example"
     data = form_data(get_csrf(), given_name="Xiaoming", organisation=bait, position=bait,
                      dietary_needs=bait)
@@ -207,8 +208,9 @@ def test_confirmation_mail_echoes_only_the_name_as_data(app, client, get_csrf, f
         row = db.session.scalar(select(OutboxMessage))
         outbox.materialise(row)
         text = _text_of(row)
-        html = bytes(row.message).decode("utf-8", "replace")
-    assert "evil.example" not in text and "evil.example" not in html
+        every_part = mail_text(row.message)
+    assert "Xiaoming" in every_part  # decoded: a word that is there is found
+    assert "evil.example" not in text and "evil.example" not in every_part
     assert "Dear" not in text
     assert text.startswith("Hello,")
     assert "Name: Dr. Xiaoming Wang" in text

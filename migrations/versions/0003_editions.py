@@ -67,8 +67,17 @@ def _settings() -> dict:
         "venue_zh": config.get("EVENT_VENUE_ZH") or env.get("EVENT_VENUE_ZH", ""),
         "organiser": config.get("EVENT_ORGANISER") or env.get("EVENT_ORGANISER", ""),
         "contact": config.get("EVENT_CONTACT_EMAIL") or env.get("EVENT_CONTACT_EMAIL", "")
-        or parseaddr(config.get("MAIL_DEFAULT_SENDER") or env.get("MAIL_DEFAULT_SENDER", ""))[1],
+        or _public_address(config.get("MAIL_DEFAULT_SENDER")
+                           or env.get("MAIL_DEFAULT_SENDER", "")),
     }
+
+
+def _public_address(sender: str) -> str:
+    """The sender's address as the delegates' contact, unless it is a development one
+    (accreditation@localhost): the settings page would refuse to save it, and delegates could
+    not write to it."""
+    address = parseaddr(sender)[1]
+    return address if "." in address.rpartition("@")[2] else ""
 
 
 def _dates(text: str) -> tuple[date, date]:

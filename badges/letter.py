@@ -63,8 +63,25 @@ def _is_cjk(ch: str) -> bool:
     return ch >= "\u2e80" and not ("\uff00" <= ch <= "\uff0f")
 
 
+# Chinese line-breaking rules: these never start a line (closing punctuation) or end one
+# (opening brackets and quotes); each is kept with the character beside it.
+NO_LINE_START = frozenset("。，、；：？！）」』】〕》〉”’…％．，：；？！")
+NO_LINE_END = frozenset("（「『【〔《〈“‘")
+
+
 def _tokens(text: str) -> list[str]:
-    """Break opportunities: a word with its following space, or one CJK character."""
+    """Break opportunities: a word with its following space, or one CJK character, with
+    punctuation that may not start or end a line joined to its neighbour."""
+    merged: list[str] = []
+    for token in _raw_tokens(text):
+        if merged and (token[0] in NO_LINE_START or merged[-1][-1] in NO_LINE_END):
+            merged[-1] += token
+        else:
+            merged.append(token)
+    return merged
+
+
+def _raw_tokens(text: str) -> list[str]:
     out: list[str] = []
     word = ""
     for ch in text:

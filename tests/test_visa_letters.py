@@ -419,3 +419,17 @@ def test_no_letter_without_a_letterhead(app, client, runner, login, csrf_from, g
     assert result.exit_code == 1
     assert "The letterhead is missing: signatory's title." in result.output
     assert not (tmp_path / "all.pdf").exists()
+
+
+def test_chinese_letter_lines_follow_the_line_breaking_rules():
+    """A full stop or closing bracket never starts a line and an opening bracket never ends
+    one: the character beside it moves with it."""
+    from badges.letter import line_width, wrap
+
+    size = 11
+    width = line_width("中" * 10, size)
+    lines = wrap("中" * 10 + "。" + "文" * 3, size, width)
+    assert len(lines) == 2 and not any(line.startswith("。") for line in lines), lines
+    assert "".join(lines) == "中" * 10 + "。" + "文" * 3  # nothing lost
+    lines = wrap("中" * 9 + "《文件》", size, width)
+    assert not any(line.endswith("《") for line in lines), lines

@@ -91,7 +91,7 @@ class VettingStatus(StrEnum):
 
 VETTING_LABELS = {
     VettingStatus.INCOMPLETE: _l("identity data missing"),
-    VettingStatus.PENDING: _l("vetting pending"),
+    VettingStatus.PENDING: _l("pending"),  # shown after "Vetting": not "vetting pending"
     VettingStatus.CLEARED: _l("cleared"),
     VettingStatus.REJECTED: _l("not cleared"),
     VettingStatus.MORE_INFO: _l("more information requested"),

@@ -181,6 +181,35 @@ def test_the_embedded_pool_runs_tasks_outside_the_request(app):
     assert executor.wait_idle(5)
 
 
+def test_a_periodic_task_is_not_queued_again_while_it_runs(app):
+    """The embedded beat does not pile up a sweep behind itself (a silent printer can make
+    follow-print-jobs slow); on Celery the beat's runs expire after their period."""
+    from registration.tasks.dispatch import make_celery
+
+    started, release = threading.Event(), threading.Event()
+    runs: list[int] = []
+    executor = tasks.local_executor(app)
+    with app.app_context():
+        celery = tasks.celery_for(app)
+
+        @celery.task(name="test.slow_sweep")
+        def slow_sweep() -> None:
+            runs.append(1)
+            started.set()
+            release.wait(5)
+
+    executor.submit("test.slow_sweep", periodic=True)
+    assert started.wait(5)
+    executor.submit("test.slow_sweep", periodic=True)  # still running: not queued
+    release.set()
+    assert executor.wait_idle(5) and runs == [1]
+    started.clear()
+    executor.submit("test.slow_sweep", periodic=True)  # finished: due again
+    assert started.wait(5) and executor.wait_idle(5) and runs == [1, 1]
+    beat = make_celery(app).conf.beat_schedule["follow-print-jobs"]
+    assert beat["options"]["expires"] == beat["schedule"].total_seconds() == 5
+
+
 # --- health, readiness, metrics, database outages -----------------------------------------
 
 

@@ -232,6 +232,36 @@ def test_a_job_nobody_follows_is_recorded_by_the_periodic_sweep(app, client, run
         assert {db.session.get(Delegate, o.id).status for o in others} == {"approved"}
 
 
+def test_the_sweep_goes_past_a_delegate_cancelled_while_the_badge_printed(
+        app, make_delegate, monkeypatch):
+    """A reprint completed for a delegate cancelled meanwhile is recorded as discarded (no
+    status change, no new serial), and the jobs after it are still recorded printed."""
+    from registration.services import ipp
+    from registration.tasks.definitions import follow_print_jobs
+
+    monkeypatch.setattr(ipp, "job_status",
+                        lambda uri, job_id, timeout=None: ipp.JobStatus("completed"))
+    cancelled = make_delegate(status=Status.CANCELLED)
+    waiting = make_delegate(status=Status.APPROVED)
+    with app.app_context():
+        printer = Printer(name="Desk 9", uri="ipp://127.0.0.1:9/ipp/print", layout="a6")
+        db.session.add(printer)
+        db.session.flush()
+        db.session.add(PrintJob(printer_id=printer.id, kind="reprint", layout="a6",
+                                delegate_ids=[cancelled.id], ipp_job_id=1,
+                                details={"reason": "lost", "reason_text": "", "serial": 2}))
+        db.session.add(PrintJob(printer_id=printer.id, kind="print", layout="a6",
+                                delegate_ids=[waiting.id], ipp_job_id=2, details={}))
+        db.session.commit()
+        assert follow_print_jobs() == {"completed": 2, "failed": 0, "waiting": 0}
+        assert db.session.get(Delegate, waiting.id).status == Status.BADGE_PRINTED.value
+        stored = db.session.get(Delegate, cancelled.id)
+        assert stored.status == Status.CANCELLED.value and stored.badge_serial == 1
+        discarded = db.session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "print_discarded")).one()
+        assert discarded.delegate_id == cancelled.id and "cancelled" in discarded.details["why"]
+
+
 def test_unreachable_printer_is_a_clear_error_and_the_badge_stays_unprinted(
         app, client, runner, desk, make_delegate, ipp_printer):
     printer = ipp_printer()

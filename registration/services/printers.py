@@ -9,6 +9,7 @@ cancels or never receives is FAILED with the reason, and its badges stay unprint
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -23,8 +24,10 @@ from ..extensions import db
 from ..i18n import plain
 from ..models import Delegate, Printer, PrintJob, PrintJobKind, PrintJobState, StaffUser
 from ..models.types import utcnow
-from . import audit, ipp, printing
+from . import admission, audit, ipp, printing
 from .printing import PrintRefused
+
+log = logging.getLogger(__name__)
 
 PRINTER_LAYOUTS = ("a6", "cr80", "a4-4up")
 
@@ -233,7 +236,7 @@ def get_job(job_id: int) -> PrintJob | None:
     return db.session.scalar(select(PrintJob).where(PrintJob.id == job_id))
 
 
-def refresh(job: PrintJob) -> PrintJob:
+def refresh(job: PrintJob, timeout: float | None = None) -> PrintJob:
     """Ask the printer about a sent job; on completion record its badges printed."""
     if job.state != PrintJobState.SENT.value or job.ipp_job_id is None:
         return job
@@ -241,7 +244,7 @@ def refresh(job: PrintJob) -> PrintJob:
     if printer is None:
         return _fail(job, "error")
     try:
-        st = ipp.job_status(printer.uri, job.ipp_job_id, ipp_timeout())
+        st = ipp.job_status(printer.uri, job.ipp_job_id, timeout or ipp_timeout())
     except ipp.IppFailure as exc:
         job.reason = exc.code  # still sent: the printer may come back
         db.session.commit()
@@ -260,6 +263,9 @@ def refresh(job: PrintJob) -> PrintJob:
 # A job the printer has not finished after this long is no longer asked about by the sweep
 # (printers forget old jobs); the desk still sees it as printing and can try again.
 FOLLOW_FOR = timedelta(hours=24)
+# The sweep asks each printer with a short deadline: a printer switched off must not hold
+# the task for IPP_TIMEOUT_SECONDS on every run.
+SWEEP_IPP_TIMEOUT = 3.0
 
 
 def follow_unfinished(now: datetime | None = None) -> dict[str, int]:
@@ -280,8 +286,14 @@ def follow_unfinished(now: datetime | None = None) -> dict[str, int]:
         if job.printer_id in silent:
             counts["waiting"] += 1
             continue
-        with edition_scope_id(job.edition_id):  # the job's badges are of its edition
-            refresh(job)
+        try:
+            with edition_scope_id(job.edition_id):  # the job's badges are of its edition
+                refresh(job, timeout=min(ipp_timeout(), SWEEP_IPP_TIMEOUT))
+        except Exception:  # one job's trouble must not stop the others
+            log.exception("print job %s could not be followed", job.id)
+            db.session.rollback()
+            counts["waiting"] += 1
+            continue
         if job.state == PrintJobState.COMPLETED.value:
             counts["completed"] += 1
         elif job.state == PrintJobState.FAILED.value:
@@ -333,7 +345,14 @@ def _complete(job: PrintJob) -> None:
             mark_chunk_printed(job, staff)
         elif job.kind != PrintJobKind.TEST.value:
             delegate = db.session.get(Delegate, job.delegate_ids[0], with_for_update=True)
-            if delegate is not None:
+            if delegate is not None and not admission.may_print(delegate):
+                # Cancelled, rejected or no longer cleared while the badge printed: the paper
+                # exists, the record does not change (as for a batch chunk).
+                audit.record(delegate, "print_discarded", actor=audit.actor_label(staff, actor),
+                             staff=staff,
+                             layout=job.layout, printer=job.printer_id, print_job=job.id,
+                             why=f"the delegate is now {delegate.status}")
+            elif delegate is not None:
                 where = {"printer": job.printer_id, "print_job": job.id}
                 if job.kind == PrintJobKind.REPRINT.value:
                     printing.apply_reprint(delegate, staff, audit.actor_label(staff, actor),

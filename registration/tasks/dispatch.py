@@ -66,7 +66,10 @@ def make_celery(app: Flask) -> Celery:
         timezone="UTC",
         enable_utc=True,
         worker_hijack_root_logger=False,
-        beat_schedule={name: {"task": task, "schedule": timedelta(seconds=every)}
+        # A periodic run not started within its period is dropped: the next one is due
+        # (a sweep slowed by a silent printer must not pile up in the broker).
+        beat_schedule={name: {"task": task, "schedule": timedelta(seconds=every),
+                              "options": {"expires": every}}
                        for name, (task, every) in schedule(app).items()},
         **dict(app.config.get("CELERY_CONFIG") or {}),
     )

@@ -27,6 +27,9 @@ class LocalExecutor:
         self.pending = 0
         self.idle = threading.Condition(self.lock)
         self.beat: threading.Thread | None = None
+        # Periodic tasks queued or running: the beat does not queue one again until it has
+        # finished (a sweep slowed by a silent printer must not pile up behind itself).
+        self.periodic_busy: set[str] = set()
 
     def _pool(self) -> ThreadPoolExecutor:
         if self.pool is None or self.pid != os.getpid():  # after a fork: a pool of our own
@@ -35,13 +38,17 @@ class LocalExecutor:
             self.beat = None
         return self.pool
 
-    def submit(self, name: str, args: tuple[Any, ...] = ()) -> None:
+    def submit(self, name: str, args: tuple[Any, ...] = (), periodic: bool = False) -> None:
         with self.lock:
+            if periodic:
+                if name in self.periodic_busy:
+                    return
+                self.periodic_busy.add(name)
             pool = self._pool()
             self.pending += 1
-        pool.submit(self._run, name, args)
+        pool.submit(self._run, name, args, periodic)
 
-    def _run(self, name: str, args: tuple[Any, ...]) -> None:
+    def _run(self, name: str, args: tuple[Any, ...], periodic: bool = False) -> None:
         from . import celery_for
 
         try:
@@ -51,6 +58,8 @@ class LocalExecutor:
         finally:
             with self.lock:
                 self.pending -= 1
+                if periodic:
+                    self.periodic_busy.discard(name)
                 self.idle.notify_all()
 
     def wait_idle(self, timeout: float = 10) -> bool:
@@ -80,5 +89,5 @@ class LocalExecutor:
             for name, (task, every) in self.schedule.items():
                 if now >= due[name]:
                     due[name] = now + every
-                    self.submit(task)
+                    self.submit(task, periodic=True)
             time.sleep(max(0.5, min(due.values()) - time.monotonic()))

@@ -368,6 +368,29 @@ def test_rows_are_drafts_until_the_first_attempt_then_the_same_bytes_are_retried
         assert received["Date"] == stored["Date"]
 
 
+def test_headers_in_chinese_are_encoded_words_within_the_line_limits(make_app, register):
+    """A long Chinese sender name and subject: RFC 2047 encoded words of at most 75
+    characters, lines of at most 78, ASCII message ids for an internationalised domain, and
+    everything reads back as written."""
+    sender = "全球公共安全合作论坛（连云港）注册与证件处秘书组 <acc@论坛.中国>"
+    app = make_app(MAIL_DEFAULT_SENDER=sender)
+    register(app, "zh")
+    with app.app_context():
+        row = db.session.scalars(select(OutboxMessage)).one()
+        mail.materialise(row)
+        raw = bytes(row.message)
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii()
+    assert max(len(line) for line in head.split(b"\r\n")) <= 78
+    words = re.findall(rb"=\?utf-8\?[bq]\?[^?]*\?=", head)
+    assert words and max(len(word) for word in words) <= 75
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["From"].addresses[0].addr_spec == "acc@" + "论坛.中国".encode("idna").decode()
+    assert parsed["From"].addresses[0].display_name.replace(" ", "") == sender.split(" <")[0]
+    assert "注册" in parsed["Subject"] and row.subject == parsed["Subject"]
+    assert parsed["Message-ID"].isascii() and parsed["Message-ID"].endswith("xn--fiqs8s>")
+
+
 def test_manage_link_uses_the_address_of_the_request_without_public_base_url(make_app,
                                                                               csrf_from,
                                                                               form_data):

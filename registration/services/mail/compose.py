@@ -75,7 +75,8 @@ def sender() -> str:
 
 
 def _msgid_domain() -> str:
-    address = parseaddr(sender())[1]
+    """The sender's domain, as IDNA: Message-ID and Content-ID must be ASCII."""
+    address = _ascii_domain(parseaddr(sender())[1])
     return address.rpartition("@")[2] or "localhost"
 
 
@@ -129,21 +130,34 @@ class _SmtpCompat32(Compat32):
 SMTP_COMPAT = _SmtpCompat32(linesep="\r\n")
 
 
-def _header(value: str) -> Any:
+def _header(name: str, value: str) -> Any:
     """A header value: itself if ASCII, else a Header, which compat32 writes as RFC 2047
-    encoded words folded with the message's line ends (typeshed types header values as str,
-    hence Any)."""
-    return value if value.isascii() else Header(value, "utf-8")
+    encoded words of at most 75 characters, folded after the header's name with the
+    message's line ends (typeshed types header values as str, hence Any)."""
+    return value if value.isascii() else Header(value, "utf-8", header_name=name)
 
 
-def _address(value: str) -> str:
-    """An address header value, display name encoded (RFC 2047) where it is not ASCII and
-    an internationalised domain as IDNA."""
-    name, address = parseaddr(value)
+def _ascii_domain(address: str) -> str:
+    """`address` with an internationalised domain written as IDNA (ASCII)."""
     local, _, domain = address.rpartition("@")
     if domain and not domain.isascii():
-        address = f"{local}@{domain.encode('idna').decode('ascii')}"
-    return formataddr((name, address), charset="utf-8")
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    return address
+
+
+def _address(name: str, value: str) -> Any:
+    """An address header value: a display name that is not ASCII as encoded words (split
+    like any header's), the domain as IDNA. A local part that is not ASCII needs SMTPUTF8,
+    which this sender does not speak: it is left as it is and the server refuses it."""
+    display, address = parseaddr(value)
+    address = _ascii_domain(address)
+    if not display or not address.isascii():
+        return address
+    if display.isascii():
+        return formataddr((display, address))
+    header = Header(display, "utf-8", header_name=name)
+    header.append(f"<{address}>", "us-ascii")
+    return header
 
 
 def build_message(kind: str, delegate: Delegate, *, recipient: str | None = None,
@@ -175,9 +189,9 @@ def build_message(kind: str, delegate: Delegate, *, recipient: str | None = None
         ticket.add_header("Content-Disposition", "attachment",
                           filename=eticket_filename(delegate))
         msg.attach(ticket)
-    msg["Subject"] = _header(subject)
-    msg["From"] = _address(sender())
-    msg["To"] = _address(recipient or delegate.email or "")
+    msg["Subject"] = _header("Subject", subject)
+    msg["From"] = _address("From", sender())
+    msg["To"] = _address("To", recipient or delegate.email or "")
     msg["Date"] = rfc2822_date(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=_msgid_domain())
     msg["Auto-Submitted"] = "auto-generated"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from registration.extensions import db
-from registration.models import Delegate, OutboxMessage
+from registration.models import Delegate, OutboxMessage, Status
 
 EMAIL = "li.na@example.cn"
 
@@ -347,3 +347,45 @@ def test_a_head_ticked_on_an_approving_invitation_is_a_request_for_the_desk(
     # The desk accepts it through the edit form, as any delegate's request.
     edit = client.get(f"/staff/delegates/{delegate.public_id}/edit?apply_request=1")
     assert 'name="head_of_delegation"' in edit.get_data(as_text=True)
+
+
+def test_approving_an_invitee_who_ticked_head_keeps_one_head(app, runner, client, csrf_from,
+                                                            form_data, make_delegate, login):
+    """An invitee into a delegation (no --approve) ticks "head of delegation": when the desk
+    accredits them, the one-head rule applies — the delegation's head stays the head and
+    the newcomer's tick is dropped and audited; with no head yet, they become the head."""
+    from registration.models import AuditEntry, Delegation
+    from registration.services import accreditation
+    from registration.services import delegations as service
+    from registration.services.checkin import is_head_of_delegation
+
+    assert runner.invoke(args=["delegations", "create", "China", "--country", "CN",
+                               "--focal-point", "fp@mfa.example.cn",
+                               "--quota", "government=3"]).exit_code == 0
+    with app.app_context():
+        china = db.session.scalars(sa.select(Delegation)).one()
+        head_id = make_delegate(status=Status.APPROVED, delegation_id=china.id).id
+        service.set_head(china, db.session.get(Delegate, head_id), "test")
+    link = invite(runner, EMAIL, "--delegation", "China")
+    assert register(client, link, csrf_from, form_data,
+                    head_of_delegation="y").status_code == 303
+    with app.app_context():
+        newcomer = db.session.scalars(sa.select(Delegate).where(
+            Delegate.email == EMAIL)).one()
+        accreditation.approve(newcomer, None)
+        newcomer = db.session.get(Delegate, newcomer.id)
+        assert newcomer.status == Status.APPROVED.value
+        assert not is_head_of_delegation(newcomer.details)
+        assert is_head_of_delegation(db.session.get(Delegate, head_id).details)
+        assert db.session.scalars(sa.select(Delegation)).one().head_delegate_id == head_id
+        refused = db.session.scalars(sa.select(AuditEntry).where(
+            AuditEntry.action == "head_of_delegation_refused")).one()
+        assert refused.delegate_id == newcomer.id
+
+        # Without a head, the same approval names them head (as set_head records it).
+        service.set_head(db.session.scalars(sa.select(Delegation)).one(), None, "test")
+        newcomer.details = {**newcomer.details, "head_of_delegation": True}
+        newcomer.status = Status.SUBMITTED.value
+        db.session.commit()
+        accreditation.approve(newcomer, None)
+        assert db.session.scalars(sa.select(Delegation)).one().head_delegate_id == newcomer.id

@@ -70,8 +70,11 @@ def _lock(delegate: Delegate) -> None:
 def _approve(delegate: Delegate, staff: StaffUser | None) -> None:
     if can_transition(delegate.status, Status.APPROVED) and photo_missing(delegate):
         raise PhotoRequired(delegate.reference)
+    from .delegations import settle_head_on_approval
+
     old = delegate.move_to(Status.APPROVED)
     audit.record(delegate, "status", staff=staff, **{"from": old.value, "to": delegate.status})
+    settle_head_on_approval(delegate, staff)
     delegate_approved.send(real_app(), delegate=delegate)
 
 

@@ -197,9 +197,13 @@ def quota_lines(delegation: Delegation) -> list[QuotaLine]:
 # --- nominating and substituting -----------------------------------------------------------
 
 def _lock(delegation: Delegation) -> None:
+    """Serialise quota and head decisions of one delegation until the transaction ends, and
+    read its head again: another request may have named one while this one waited."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                            {"k": f"quota:{delegation.id}"})
+    db.session.flush()  # this transaction's own changes first
+    db.session.refresh(delegation, ["head_delegate_id"])
 
 
 def enter(delegation_id: int, delegate: Delegate) -> None:
@@ -267,9 +271,41 @@ def nominate(delegation: Delegation, by: FocalPoint | StaffUser, clean: dict[str
     if replaces is not None:
         delegate_cancelled.send(real_app(), delegate=replaces)
     if was_head or wants_head:
-        _make_head(delegation, delegate, actor, staff)
+        # Checked in `prepare` already; again under the lock, as another head may have been
+        # named since that transaction ended.
+        _settle_head(delegation, delegate, actor, staff)
     db.session.commit()
     return delegate
+
+
+def _settle_head(delegation: Delegation, delegate: Delegate, actor: str,
+                 staff: StaffUser | None = None) -> bool:
+    """The one-head rule for a delegate asking to be head, under the delegation's lock: they
+    become head unless another delegate is; then their tick is dropped, audited (the caller
+    commits). True when they are the head."""
+    _lock(delegation)
+    if delegation.head_delegate_id == delegate.id:
+        return True
+    if delegation.head_delegate_id is None:
+        _make_head(delegation, delegate, actor, staff)
+        return True
+    current = head_of(delegation)
+    delegate.details = {k: v for k, v in (delegate.details or {}).items()
+                        if k != "head_of_delegation"}
+    audit.record(delegate, "head_of_delegation_refused", actor=actor, staff=staff,
+                 delegation=delegation.name_en, head=current.reference if current else "")
+    return False
+
+
+def settle_head_on_approval(delegate: Delegate, staff: StaffUser | None) -> None:
+    """Accrediting a delegation's member who ticked "head of delegation" themselves (a
+    registration through an invitation, reviewed by the desk) applies the one-head rule."""
+    if delegate.delegation_id is None or not (delegate.details or {}).get(
+            "head_of_delegation"):
+        return
+    delegation = db.session.get(Delegation, delegate.delegation_id)
+    if delegation is not None:
+        _settle_head(delegation, delegate, audit.actor_label(staff), staff)
 
 
 def _make_head(delegation: Delegation, delegate: Delegate, actor: str,

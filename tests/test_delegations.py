@@ -659,3 +659,45 @@ def test_the_cover_sheet_counts_one_badge_in_the_singular(app, runner, csrf_from
     document = pdfium.PdfDocument(out.read_bytes())
     cover = document[len(document) - 1].get_textpage().get_text_range()
     assert "1 badge" in cover and "1 badges" not in cover
+
+
+def test_the_desk_edit_form_keeps_one_head(app, runner, client, login, csrf_from,
+                                           make_delegate):
+    """Ticking "head of delegation" on the desk's edit form (as when applying a delegate's
+    own request) passes the one-head rule; clearing it on the head leaves no head."""
+    from registration.fields import COMMON_FIELDS
+    from registration.services import delegations as service
+    from registration.services.checkin import is_head_of_delegation
+
+    create(runner, "France", FOCAL, "government=3")
+    with app.app_context():
+        france = db.session.scalars(sa.select(Delegation)).one()
+        head_id = make_delegate(category="government", delegation_id=france.id).id
+        other_id = make_delegate(category="government", delegation_id=france.id).id
+        service.set_head(france, db.session.get(Delegate, head_id), "test")
+
+    def edit(delegate_id: int, head: bool):
+        with app.app_context():
+            delegate = db.session.get(Delegate, delegate_id)
+            data = {name: getattr(delegate, name) for name in COMMON_FIELDS}
+            data.update({k: v for k, v in (delegate.details or {}).items()
+                         if not isinstance(v, bool)})
+            url = f"/staff/delegates/{delegate.public_id}/edit"
+        if head:
+            data["head_of_delegation"] = "y"
+        data["csrf_token"] = csrf_from(client.get(url).get_data(as_text=True))
+        return client.post(url, data=data)
+
+    login("desk")
+    refused = edit(other_id, head=True)
+    assert refused.status_code == 422
+    assert "already has a head of delegation" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert not is_head_of_delegation(db.session.get(Delegate, other_id).details)
+
+    assert edit(head_id, head=False).status_code == 303  # the head steps down
+    assert edit(other_id, head=True).status_code == 303  # now there is room
+    with app.app_context():
+        assert db.session.scalars(sa.select(Delegation)).one().head_delegate_id == other_id
+        assert not is_head_of_delegation(db.session.get(Delegate, head_id).details)
+        assert is_head_of_delegation(db.session.get(Delegate, other_id).details)

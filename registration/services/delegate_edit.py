@@ -17,11 +17,13 @@ from .identity import save_identity
 
 
 class EditRefused(Exception):
-    """The edit cannot be saved: `reason` is "duplicate_email"."""
+    """The edit cannot be saved: `reason` is "duplicate_email" or "second_head" (with the
+    message naming the delegation's head)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(message or reason)
         self.reason = reason
+        self.message = message
 
 
 def form_data(delegate: Delegate) -> dict[str, Any]:
@@ -64,6 +66,19 @@ def diff(delegate: Delegate, clean: dict[str, Any]) -> dict[str, list[Any]]:
     return changes
 
 
+def _apply_head(delegate: Delegate, staff: StaffUser | None) -> None:
+    """A delegation's member: the head is the delegation's decision, under its one-head rule
+    (delegations.apply_head_edit)."""
+    from .delegations import DelegationError, apply_head_edit
+
+    try:
+        apply_head_edit(delegate, bool((delegate.details or {}).get("head_of_delegation")),
+                        staff)
+    except DelegationError as exc:
+        db.session.rollback()
+        raise EditRefused("second_head", exc.message) from None
+
+
 def email_taken(delegate: Delegate, email: str) -> bool:
     """Whether another registration uses `email` (compared as email keys)."""
     return db.session.scalar(
@@ -93,6 +108,8 @@ def edit_delegate(delegate: Delegate, clean: dict[str, Any],
     if "email" in changes:
         delegate.email_key = email_key(clean["email"])
     delegate.details = dict(clean.get("details") or {})
+    if "head_of_delegation" in changes:
+        _apply_head(delegate, staff)
     reprint = delegate.printed_at is not None and any(
         name in changes for name in Delegate.BADGE_FIELDS
     )

@@ -335,6 +335,25 @@ def set_head(delegation: Delegation, delegate: Delegate | None, actor: str,
     db.session.commit()
 
 
+def apply_head_edit(delegate: Delegate, wants_head: bool, staff: StaffUser | None) -> None:
+    """The desk's edit form ticking or clearing "head of delegation" for a delegation's
+    member (often applying the delegate's own request): the one-head rule and the record of
+    set_head (the caller commits). Raises DelegationError for a second head."""
+    delegation = (db.session.get(Delegation, delegate.delegation_id)
+                  if delegate.delegation_id is not None else None)
+    if delegation is None:
+        return
+    actor = audit.actor_label(staff)
+    _lock(delegation)
+    if wants_head:
+        _refuse_second_head(delegation, delegate.id)
+        if delegation.head_delegate_id != delegate.id:
+            _make_head(delegation, delegate, actor, staff)
+    elif delegation.head_delegate_id == delegate.id:
+        _drop_head(delegation)
+        audit.record(delegate, "head_of_delegation_removed", actor=actor, staff=staff)
+
+
 def _refuse_second_head(delegation: Delegation, candidate_id: int | None) -> None:
     """The one-head rule: DelegationError when the delegation has a head other than
     `candidate_id` (None: a delegate not stored yet)."""

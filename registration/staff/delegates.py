@@ -204,8 +204,14 @@ def edit(public_id: uuid.UUID):
     if form.validate():
         try:
             changes = edit_delegate(delegate, form.cleaned, current_user._get_current_object())
-        except EditRefused:
-            form.email.errors = [_("Another delegate is registered with this email address.")]
+        except EditRefused as refused:
+            if refused.reason == "second_head" and hasattr(form, "head_of_delegation"):
+                form.head_of_delegation.errors = [refused.message]
+            elif refused.reason == "second_head":
+                flash(refused.message, "error")
+            else:
+                form.email.errors = [_("Another delegate is registered with this email "
+                                       "address.")]
         else:
             if not changes:
                 flash(_("Nothing was changed."), "info")

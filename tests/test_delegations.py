@@ -701,3 +701,30 @@ def test_the_desk_edit_form_keeps_one_head(app, runner, client, login, csrf_from
         assert db.session.scalars(sa.select(Delegation)).one().head_delegate_id == other_id
         assert not is_head_of_delegation(db.session.get(Delegate, head_id).details)
         assert is_head_of_delegation(db.session.get(Delegate, other_id).details)
+
+
+def test_a_head_who_cancels_or_is_rejected_is_head_no_more(app, runner, make_delegate):
+    """The head cancelling their registration (manage page) or rejected by the desk leaves
+    the delegation without a head, audited; another can then be named."""
+    from registration.services import accreditation, self_service
+    from registration.services import delegations as service
+    from registration.services.checkin import is_head_of_delegation
+
+    create(runner, "France", FOCAL, "government=3")
+    with app.app_context():
+        france = db.session.scalars(sa.select(Delegation)).one()
+        first = make_delegate(category="government", delegation_id=france.id)
+        second = make_delegate(category="government", delegation_id=france.id,
+                               status="submitted")
+        service.set_head(france, db.session.get(Delegate, first.id), "test")
+        self_service.cancel(db.session.get(Delegate, first.id))
+        france = db.session.scalars(sa.select(Delegation)).one()
+        assert france.head_delegate_id is None
+        assert not is_head_of_delegation(db.session.get(Delegate, first.id).details)
+        assert db.session.scalars(sa.select(AuditEntry).where(
+            AuditEntry.action == "head_of_delegation_removed")).one().details["why"] == \
+            "cancelled"
+
+        service.set_head(france, db.session.get(Delegate, second.id), "test")
+        accreditation.reject(db.session.get(Delegate, second.id), None, "Not eligible")
+        assert db.session.scalars(sa.select(Delegation)).one().head_delegate_id is None

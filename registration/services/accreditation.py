@@ -79,9 +79,12 @@ def _approve(delegate: Delegate, staff: StaffUser | None) -> None:
 
 
 def _reject(delegate: Delegate, staff: StaffUser | None, reason: str) -> None:
+    from .delegations import release_head
+
     old = delegate.move_to(Status.REJECTED)
     audit.record(delegate, "status", staff=staff,
                  **{"from": old.value, "to": delegate.status, "reason": reason})
+    release_head(delegate, audit.actor_label(staff), staff)
     delegate_rejected.send(real_app(), delegate=delegate, reason=reason)
 
 

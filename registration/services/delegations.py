@@ -354,6 +354,18 @@ def apply_head_edit(delegate: Delegate, wants_head: bool, staff: StaffUser | Non
         audit.record(delegate, "head_of_delegation_removed", actor=actor, staff=staff)
 
 
+def release_head(delegate: Delegate, actor: str, staff: StaffUser | None = None) -> None:
+    """A delegate leaving (cancelled, rejected) is no longer the head: the delegation has
+    none until a focal point or the desk names one (the caller commits)."""
+    delegation = (db.session.get(Delegation, delegate.delegation_id)
+                  if delegate.delegation_id is not None else None)
+    if delegation is None or delegation.head_delegate_id != delegate.id:
+        return
+    _drop_head(delegation)
+    audit.record(delegate, "head_of_delegation_removed", actor=actor, staff=staff,
+                 why=delegate.status)
+
+
 def _refuse_second_head(delegation: Delegation, candidate_id: int | None) -> None:
     """The one-head rule: DelegationError when the delegation has a head other than
     `candidate_id` (None: a delegate not stored yet)."""

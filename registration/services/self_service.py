@@ -244,9 +244,12 @@ def upload_photo(delegate: Delegate, data: bytes) -> None:
 
 
 def _cancel(delegate: Delegate) -> None:
+    from .delegations import release_head
+
     old = delegate.move_to(Status.CANCELLED)
     change: dict[str, Any] = {"from": old.value, "to": Status.CANCELLED.value}
     audit.record(delegate, "status", actor=ACTOR, by="self_service", **change)
+    release_head(delegate, ACTOR)
     delegate_cancelled.send(real_app(), delegate=delegate)
 
 

@@ -60,6 +60,14 @@ def own_backends(database_url: str) -> list[int]:
     return pids
 
 
+def print_profile(profiler: cProfile.Profile) -> None:
+    """The top functions (SORT, FILTER and TOP from the environment)."""
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "cumulative")) \
+        .print_stats(os.environ.get("FILTER", ""), int(os.environ.get("TOP", "45")))
+    print(out.getvalue())
+
+
 def measure(label: str, n: int, step: Callable[[int], None], profile: bool,
             database_url: str, batch: int = 50) -> float:
     """CPU per request: the least of several batches (on a shared machine, contention only
@@ -89,10 +97,7 @@ def measure(label: str, n: int, step: Callable[[int], None], profile: bool,
           f"{per_batch[len(per_batch) // 2] * 1000:6.2f})   PostgreSQL {pg_cpu / n * 1000:5.2f} ms"
           f"   per request ({n}{', profiled' if profile else ''})")
     if profiler:
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "cumulative")) \
-            .print_stats(os.environ.get("FILTER", ""), int(os.environ.get("TOP", "45")))
-        print(out.getvalue())
+        print_profile(profiler)
     return per_batch[0]
 
 
@@ -155,10 +160,7 @@ def measure_delivery(app, database_url: str, profile: bool) -> None:
           f"PostgreSQL {pg_cpu / n * 1000:5.2f} ms   per message ({n}"
           f"{', profiled' if profiler else ''})")
     if profiler:
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("SORT", "cumulative")) \
-            .print_stats(os.environ.get("FILTER", ""), int(os.environ.get("TOP", "45")))
-        print(out.getvalue())
+        print_profile(profiler)
 
 
 def main() -> None:

@@ -319,6 +319,9 @@ def test_idle_reset_touch_targets_and_language_switch(app, kiosk_device, make_de
                 if screen == "#k-typing":
                     page.click("#k-found .k-restart")
                     page.click("#k-type")
+                # Measured once shown: a screen still switching has buttons of size 0.
+                expect(page.locator(screen)).to_be_visible()
+                expect(page.locator(f"{screen} button").last).to_be_visible()
                 small = page.evaluate("""(screen) => [...document.querySelectorAll(
                     screen + ' button, .lang-switch button')].map(b => {
                         const r = b.getBoundingClientRect();

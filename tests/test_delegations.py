@@ -661,20 +661,28 @@ def test_the_cover_sheet_counts_one_badge_in_the_singular(app, runner, csrf_from
     assert "1 badge" in cover and "1 badges" not in cover
 
 
-def test_the_desk_edit_form_keeps_one_head(app, runner, client, login, csrf_from,
-                                           make_delegate):
-    """Ticking "head of delegation" on the desk's edit form (as when applying a delegate's
-    own request) passes the one-head rule; clearing it on the head leaves no head."""
-    from registration.fields import COMMON_FIELDS
+def france_with_head(app, runner, make_delegate, other_status: str) -> tuple[int, int]:
+    """France with two government delegates, the first (approved) named head: their ids."""
     from registration.services import delegations as service
-    from registration.services.checkin import is_head_of_delegation
 
     create(runner, "France", FOCAL, "government=3")
     with app.app_context():
         france = db.session.scalars(sa.select(Delegation)).one()
         head_id = make_delegate(category="government", delegation_id=france.id).id
-        other_id = make_delegate(category="government", delegation_id=france.id).id
+        other_id = make_delegate(category="government", delegation_id=france.id,
+                                 status=other_status).id
         service.set_head(france, db.session.get(Delegate, head_id), "test")
+    return head_id, other_id
+
+
+def test_the_desk_edit_form_keeps_one_head(app, runner, client, login, csrf_from,
+                                           make_delegate):
+    """Ticking "head of delegation" on the desk's edit form (as when applying a delegate's
+    own request) passes the one-head rule; clearing it on the head leaves no head."""
+    from registration.fields import COMMON_FIELDS
+    from registration.services.checkin import is_head_of_delegation
+
+    head_id, other_id = france_with_head(app, runner, make_delegate, "approved")
 
     def edit(delegate_id: int, head: bool):
         with app.app_context():
@@ -710,21 +718,16 @@ def test_a_head_who_cancels_or_is_rejected_is_head_no_more(app, runner, make_del
     from registration.services import delegations as service
     from registration.services.checkin import is_head_of_delegation
 
-    create(runner, "France", FOCAL, "government=3")
+    first_id, second_id = france_with_head(app, runner, make_delegate, "submitted")
     with app.app_context():
-        france = db.session.scalars(sa.select(Delegation)).one()
-        first = make_delegate(category="government", delegation_id=france.id)
-        second = make_delegate(category="government", delegation_id=france.id,
-                               status="submitted")
-        service.set_head(france, db.session.get(Delegate, first.id), "test")
-        self_service.cancel(db.session.get(Delegate, first.id))
+        self_service.cancel(db.session.get(Delegate, first_id))
         france = db.session.scalars(sa.select(Delegation)).one()
         assert france.head_delegate_id is None
-        assert not is_head_of_delegation(db.session.get(Delegate, first.id).details)
+        assert not is_head_of_delegation(db.session.get(Delegate, first_id).details)
         assert db.session.scalars(sa.select(AuditEntry).where(
             AuditEntry.action == "head_of_delegation_removed")).one().details["why"] == \
             "cancelled"
 
-        service.set_head(france, db.session.get(Delegate, second.id), "test")
-        accreditation.reject(db.session.get(Delegate, second.id), None, "Not eligible")
+        service.set_head(france, db.session.get(Delegate, second_id), "test")
+        accreditation.reject(db.session.get(Delegate, second_id), None, "Not eligible")
         assert db.session.scalars(sa.select(Delegation)).one().head_delegate_id is None

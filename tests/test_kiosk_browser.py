@@ -76,10 +76,18 @@ def _launch(playwright, video: Path | None = None):
         headless=True, args=[*LAUNCH_ARGS, *extra])
 
 
-def _open_kiosk(browser, base: str, token: str, **context_options):
-    """Open /kiosk and paste the device token on its set-up screen, as staff do once."""
+def _open_kiosk(browser, base: str, token: str, *, fake_clock: bool = False,
+                **context_options):
+    """Open /kiosk and paste the device token on its set-up screen, as staff do once.
+
+    `fake_clock` installs Playwright's clock before the page's script runs: a timer the
+    page set earlier stays a real one that the fake clearTimeout cannot clear (the idle
+    reset then fired 30 s after set-up whatever the test touched; seen in CI).
+    """
     context = browser.new_context(viewport=KIOSK_SIZE, has_touch=True, **context_options)
     page = context.new_page()
+    if fake_clock:
+        page.clock.install()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     # Script errors and CSP refusals (a refused request's 4xx is the kiosk's answer, not one).
@@ -292,8 +300,7 @@ def test_idle_reset_touch_targets_and_language_switch(app, kiosk_device, make_de
     with sync_playwright() as p:
         browser = _launch(p)
         try:
-            page, errors = _open_kiosk(browser, base, token)
-            page.clock.install()
+            page, errors = _open_kiosk(browser, base, token, fake_clock=True)
             # The switch: Chinese leads (and is the page's language), English follows.
             page.click(".lang-switch button[data-lang=zh]")
             assert page.evaluate("document.documentElement.lang") == "zh"

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import NoReturn
 
 import click
-from flask.cli import AppGroup
 
+from .cli_base import CommandGroup
 from .cli_editions import edition_option
 from .text import counted
 
-delegations_group = AppGroup("delegations", help="Delegations, quotas and focal points.")
+delegations_group = CommandGroup("delegations", help="Delegations, quotas and focal points.")
 KINDS = ("government", "organisation", "ngo", "institution")
 
 

@@ -10,11 +10,11 @@ from datetime import date
 from typing import Any, NoReturn
 
 import click
-from flask.cli import AppGroup
 
+from .cli_base import CommandGroup
 from .text import counted
 
-editions_group = AppGroup("editions", help="Editions of the forum (one per year).")
+editions_group = CommandGroup("editions", help="Editions of the forum (one per year).")
 
 
 def _fail(message: str) -> NoReturn:

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-from flask.cli import AppGroup
 
+from .cli_base import CommandGroup
 from .cli_editions import _date, edition_option
 from .text import counted
 
-invitations_group = AppGroup("invitations", help="Personal invitations to register.")
+invitations_group = CommandGroup("invitations", help="Personal invitations to register.")
 STATES = ("sent", "opened", "registered", "expired", "revoked")
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from flask.cli import AppGroup
 
+from .cli_base import CommandGroup
 from .models.outbox import OUTBOX_STATUS_LABELS, OutboxStatus
 from .services import mail
 from .text import counted
 
-mail_group = AppGroup("mail", help="Outgoing email: the outbox and its delivery.")
+mail_group = CommandGroup("mail", help="Outgoing email: the outbox and its delivery.")
 
 
 @mail_group.command("send-pending")

@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
+from .cli_base import CommandGroup
 from .cli_editions import _fail
 from .text import counted
 
-privacy_group = AppGroup("privacy", help="Encryption keys and retention of identity data.")
+privacy_group = CommandGroup("privacy", help="Encryption keys and retention of identity data.")
 CLI_ACTOR = "cli"
 
 

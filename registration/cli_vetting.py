@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
 
+from .cli_base import CommandGroup
 from .cli_editions import edition_option
 from .text import counted
 
-vetting_group = AppGroup("vetting", help="Security vetting: exchange files with the "
-                                         "vetting service.")
+vetting_group = CommandGroup("vetting", help="Security vetting: exchange files with the "
+                                                 "vetting service.")
 
 STATUS_CHOICES = ("pending", "more_info", "incomplete", "cleared", "rejected", "all")
 

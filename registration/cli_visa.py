@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-from flask.cli import AppGroup
 
+from .cli_base import CommandGroup
 from .cli_editions import edition_option
 from .text import counted
 
-visa_group = AppGroup("visa", help="Visa invitation letters.")
+visa_group = CommandGroup("visa", help="Visa invitation letters.")
 
 
 def _fail(message: str) -> NoReturn:

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
 
+from .cli_base import CommandGroup
 from .cli_editions import edition_option
 from .text import counted
 
-watchlist_group = AppGroup("watchlist", help="Watchlists: matches are flagged for vetting.")
+watchlist_group = CommandGroup("watchlist", help="Watchlists: matches are flagged for vetting.")
 CLI_ACTOR = "cli"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import click
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -188,3 +189,27 @@ def test_client_address_behind_a_trusted_proxy(make_app):
     plain.before_request(lambda: seen.append(request.remote_addr))
     plain.test_client().get("/privacy", headers={"X-Forwarded-For": "203.0.113.9"})
     assert seen == ["203.0.113.9", "127.0.0.1"]
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["invitations", "create"], "EMAIL"),                       # a missing argument
+    (["printers", "add", "Desk 1", "ipp://p.local/ipp/print", "--layout", "a5"], "a5"),
+    (["vetting", "import"], "FILE"),
+    (["delegates", "export", "--nonsense"], "--nonsense"),      # an unknown option
+    (["editions", "settings", "--vetting", "maybe"], "maybe"),
+])
+def test_a_command_given_bad_input_says_what_and_exits_with_status_1(runner, args, named):
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1, result.output
+    assert "Error:" in result.output and named in result.output
+    assert "Usage:" in result.output  # Click's own report: how to call the command
+
+
+def test_every_command_group_reports_usage_errors_with_status_1(app):
+    from registration.cli_base import CommandGroup
+
+    groups = [c for c in app.cli.commands.values()
+              if isinstance(c, click.Group) and c.name != "db"]  # db: Flask-Migrate's own
+    assert len(groups) >= 12
+    assert all(isinstance(group, CommandGroup) for group in groups), [
+        group.name for group in groups if not isinstance(group, CommandGroup)]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
+from ..cli_base import CommandGroup
 from ..cli_editions import edition_option
 from ..fields import CATEGORY_KEYS
 from ..services import devices as device_service
@@ -12,8 +12,8 @@ from ..services import printers as printer_service
 from ..services.checkin import CheckinError
 from ..services.checkin import checkpoints as checkpoint_service
 
-devices_group = AppGroup("devices", help="Scanner devices and their API tokens.")
-checkpoints_group = AppGroup("checkpoints", help="Checkpoints (zones) at the doors.")
+devices_group = CommandGroup("devices", help="Scanner devices and their API tokens.")
+checkpoints_group = CommandGroup("checkpoints", help="Checkpoints (zones) at the doors.")
 
 
 @devices_group.command("issue")

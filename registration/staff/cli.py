@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import AppGroup
 
+from ..cli_base import CommandGroup
 from ..models import Role
 from ..services import staff_accounts
 
-staff_group = AppGroup("staff", help="Staff accounts for the desk, check-in and administration.")
+staff_group = CommandGroup(
+    "staff", help="Staff accounts for the desk, check-in and administration.")
 
 
 @staff_group.command("create")

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import click
-from flask.cli import AppGroup
 
+from ..cli_base import CommandGroup
 from ..cli_editions import edition_option
 from ..fields import CATEGORY_KEYS
 from ..models import Status
@@ -18,8 +18,8 @@ from ..services import printers as printer_service
 from ..services.admission import nothing_to_print
 from ..text import counted
 
-delegates_group = AppGroup("delegates", help="Import and export delegates (CSV or XLSX).")
-badges_group = AppGroup("badges", help="Print badges in bulk.")
+delegates_group = CommandGroup("delegates", help="Import and export delegates (CSV or XLSX).")
+badges_group = CommandGroup("badges", help="Print badges in bulk.")
 
 CLI_ACTOR = "cli"
 category_option = click.option("--category", "categories", multiple=True,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
+from ..cli_base import CommandGroup
 from ..cli_editions import edition_option
 from ..models import PrintJobState
 from ..services import printers as printer_service
 
-printers_group = AppGroup("printers", help="Badge printers reached over IPP.")
+printers_group = CommandGroup("printers", help="Badge printers reached over IPP.")
 
 
 @printers_group.command("add")

@@ -284,13 +284,26 @@ def test_an_invitation_into_a_delegation_takes_a_place_within_its_quota(
         app, runner, client, csrf_from, form_data, login, tmp_path):
     assert runner.invoke(args=["delegations", "create", "China", "--country", "CN",
                                "--focal-point", "fp@mfa.example.cn", "--quota",
-                               "government=1"]).exit_code == 0
+                               "government=2"]).exit_code == 0
     first = invite(runner, EMAIL, "--delegation", "China", "--approve")
-    # The second comes from a file, as the desk's import makes them.
+    # The second comes from a file, as the desk's import makes them; a third in the same
+    # file would promise a place the quota does not have: the whole file is refused.
     rows = tmp_path / "more.csv"
+    rows.write_text("email,category,given_name,family_name,delegation\n"
+                    "wu.bo@example.cn,government,Bo,Wu,China\n"
+                    "zhao.lei@example.cn,government,Lei,Zhao,China\n", encoding="utf-8")
+    too_many = runner.invoke(args=["invitations", "import", str(rows)])
+    assert too_many.exit_code == 1
+    assert ("row 3: The China quota for Government official is 2: 0 registered and "
+            "2 invited, none left.") in too_many.output, too_many.output
     rows.write_text("email,category,given_name,family_name,delegation\n"
                     "wu.bo@example.cn,government,Bo,Wu,China\n", encoding="utf-8")
     assert runner.invoke(args=["invitations", "import", str(rows)]).exit_code == 0
+    # One more, one by one: refused with the numbers, and nothing is mailed.
+    third = runner.invoke(args=["invitations", "create", "zhao.lei@example.cn",
+                                "--category", "government", "--delegation", "China"])
+    assert third.exit_code == 1 and "2 invited, none left" in third.output, third.output
+    assert "zhao.lei@example.cn" not in runner.invoke(args=["invitations", "list"]).output
     with app.app_context():
         from registration.services import invitations as invitation_service
 
@@ -298,7 +311,17 @@ def test_an_invitation_into_a_delegation_takes_a_place_within_its_quota(
                                if i.email == "wu.bo@example.cn"]
         second = "/" + invitation_service.link(second_invitation).split("://", 1)[1].split(
             "/", 1)[1]
-    assert register(client, first, csrf_from, form_data).status_code == 303
+    # The desk lowers the quota after mailing both: the registration checks it again.
+    login("desk")
+    token = csrf_from(client.get("/staff/delegations").get_data(as_text=True))
+    with app.app_context():
+        from registration.services import delegations as delegation_service
+
+        china = delegation_service.find("China").id
+    client.post(f"/staff/delegations/{china}/quotas",
+                data={"csrf_token": token, "quotas": "government=1"})
+    assert "government 0/1" in runner.invoke(args=["delegations", "list"]).output
+    assert register(app.test_client(), first, csrf_from, form_data).status_code == 303
     other = app.test_client()
     refused = register(other, second, csrf_from, form_data, email="wu.bo@example.cn",
                        given_name="Bo", family_name="Wu")
@@ -311,9 +334,6 @@ def test_an_invitation_into_a_delegation_takes_a_place_within_its_quota(
     [line] = [row for row in runner.invoke(args=["invitations", "list"]).output.splitlines()
               if "wu.bo@example.cn" in row]
     assert "opened" in line and "registered" not in line, line
-    login("desk")
-    token = csrf_from(client.get("/staff/delegations").get_data(as_text=True))
-    china = delegates(app)[0].delegation_id
     client.post(f"/staff/delegations/{china}/quotas",
                 data={"csrf_token": token, "quotas": "government=2"})
     again = register(other, second, csrf_from, form_data, email="wu.bo@example.cn",

@@ -10,6 +10,7 @@ address. Expiry is a date in the edition's time zone: the link works through tha
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -28,7 +29,7 @@ from sqlalchemy import CursorResult, select, update
 from .. import editions
 from ..extensions import db
 from ..fields import ALL_CATEGORY_FIELD_NAMES, CATEGORIES, COMMON_FIELDS, record_fields
-from ..i18n import category_label, plain
+from ..i18n import category_label, current_language, plain
 from ..models import Delegate, Invitation, InvitationState, StaffUser
 from ..models.invitation import USABLE
 from ..validation import clean_email, email_key, email_keys
@@ -188,6 +189,35 @@ def delegation_named(name: str) -> int | None:
     return found.id
 
 
+def check_places(delegation_id: int | None, category: str, planned: int = 0) -> None:
+    """An invitation into a delegation promises one of its places in `category`: refuse one
+    the quota has no room for, counting the delegates who hold a place and the invitations
+    still usable (`planned`: more for it earlier in the same file). Raises InvitationError.
+    The registration through the link checks the quota again (delegations.enter): the
+    quota may have been lowered since."""
+    if delegation_id is None:
+        return
+    from .delegations import get as get_delegation
+    from .delegations import used
+
+    delegation = get_delegation(delegation_id)
+    if delegation is None:
+        return
+    quota = int((delegation.quotas or {}).get(category, 0))
+    taken = used(delegation).get(category, 0)
+    invited = sum(1 for invitation in db.session.scalars(select(Invitation).where(
+        Invitation.delegation_id == delegation_id, Invitation.category == category,
+        Invitation.status.in_(USABLE)))
+        if invitation.state(today()) is not InvitationState.EXPIRED) + planned
+    if taken + invited >= quota:
+        raise InvitationError(_l(
+            "The %(delegation)s quota for %(category)s is %(quota)d: %(used)d registered and "
+            "%(invited)d invited, none left. Raise the quota or revoke an invitation first.",
+            delegation=delegation.name(current_language()), category=category_label(category),
+            quota=quota,
+            used=taken, invited=invited))
+
+
 def create(email: str, category: str, *, prefill: Mapping[str, Any] | None = None,
            locale: str = "en", expires_on: date | None = None, approve: bool = False,
            delegation: str = "", staff: StaffUser | None = None,
@@ -195,6 +225,7 @@ def create(email: str, category: str, *, prefill: Mapping[str, Any] | None = Non
     """Create and mail an invitation (commits). Raises InvitationError."""
     delegation_id = delegation_named(delegation)
     clean, key = check_new(email, category, expires_on)
+    check_places(delegation_id, category)
     invitation = _build(clean, key, category, prefill or {}, locale, expires_on, approve,
                         staff, actor, delegation_id)
     db.session.commit()
@@ -332,16 +363,19 @@ def import_file(data: bytes, filename: str, *, approve: bool = False,
     report.rows = len(rows)
     planned: list[tuple[str, str, str, dict[str, str], str, date | None, int | None]] = []
     seen: set[str] = set()
+    places: Counter[tuple[int | None, str]] = Counter()  # this file's, per delegation
     for number, record in rows:
         category = record.get("category", "").strip().lower()
         try:
             expires_on = _expiry(record.get("expires", ""))
             delegation_id = delegation_named(record.get("delegation", ""))
             clean, key = check_new(record.get("email", ""), category, expires_on, seen)
+            check_places(delegation_id, category, places[delegation_id, category])
         except InvitationError as exc:
             report.errors.append((number, exc.message))
             continue
         seen.add(key)
+        places[delegation_id, category] += 1
         language = record.get("language", "").strip().lower() or "en"
         planned.append((clean, key, category, record, language, expires_on, delegation_id))
     if report.errors:

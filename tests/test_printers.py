@@ -437,6 +437,9 @@ def test_cli_batch_of_100_goes_to_the_printer_in_chunks(app, runner, make_delega
     assert again.exit_code == 1 and "Nothing printed" in again.output
     both = runner.invoke(args=["badges", "print", "--printer", "Sheets", "-o", "x.pdf"])
     assert both.exit_code == 1
+    # A misspelt printer is named as such, even with nothing left to print.
+    unknown = runner.invoke(args=["badges", "print", "--printer", "Sheet", "--unprinted"])
+    assert unknown.exit_code == 1 and "No printer named 'Sheet'" in unknown.output
 
 
 def test_cli_batch_to_a_failing_printer_marks_nothing(app, runner, make_delegate, ipp_printer):

@@ -12,7 +12,7 @@ import click
 from ..cli_base import CommandGroup
 from ..cli_editions import edition_option
 from ..fields import CATEGORY_KEYS
-from ..models import Status
+from ..models import Printer, Status
 from ..services import delegate_export, delegate_import, print_batches, printing
 from ..services import printers as printer_service
 from ..services.admission import nothing_to_print
@@ -131,15 +131,24 @@ def print_command(output: Path | None, printer_name: str | None, categories: tup
                                    "sheet goes with the badges to the liaison officer.")
         _print_delegation(output, delegation, layout, unprinted)
         return
+    printer = printer_service.find(printer_name) if printer_name is not None else None
+    if printer_name is not None and printer is None:
+        raise click.ClickException(f"No printer named {printer_name!r}.")
     selection = printing.BatchFilter(categories=categories, statuses=statuses)
     total = len(printing.batch_ids(selection, sort=sort, unprinted=unprinted))
     if total == 0:
         click.echo(f"{nothing_to_print(selection, unprinted=unprinted)} Nothing printed.",
                    err=True)
         sys.exit(1)
-    if output is None:
-        print_to_printer(selection, str(printer_name), total, sort=sort, unprinted=unprinted)
-        return
+    if printer is not None:
+        print_to_printer(selection, printer, total, sort=sort, unprinted=unprinted)
+    elif output is not None:  # always, when there is no printer (checked above)
+        _print_to_file(output, selection, total, layout, sort=sort, unprinted=unprinted,
+                       workers=workers)
+
+
+def _print_to_file(output: Path, selection: printing.BatchFilter, total: int, layout: str,
+                   *, sort: str, unprinted: bool, workers: int) -> None:
     started = time.perf_counter()
     tmp = output.with_name(output.name + ".part")
     try:
@@ -184,13 +193,10 @@ def _print_delegation(output: Path, name: str, layout: str, unprinted: bool) -> 
                f"and a cover sheet written to {output}; badges marked printed.")
 
 
-def print_to_printer(selection: printing.BatchFilter, printer_name: str, total: int, *,
+def print_to_printer(selection: printing.BatchFilter, printer: Printer, total: int, *,
                      sort: str, unprinted: bool) -> None:
     """`badges print --printer`: chunks go to the printer as they render; each chunk's
     badges are marked printed when the printer reports it completed."""
-    printer = printer_service.find(printer_name)
-    if printer is None:
-        raise click.ClickException(f"No printer named {printer_name!r}.")
     started = time.perf_counter()
     batch = f"cli-{secrets.token_hex(8)}"
     with click.progressbar(length=total, label="Rendered", file=sys.stderr) as bar:

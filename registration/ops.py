@@ -34,6 +34,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from .data_crypto import DataKeyError
 from .extensions import csrf, db, login_manager
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,22 @@ def init_app(app: Flask) -> None:
             REQUEST_LATENCY.labels(request.method, request.endpoint or "none").observe(
                 time.perf_counter() - started)
         return response
+
+    @app.errorhandler(DataKeyError)
+    def data_key_missing(exc: DataKeyError) -> Any:
+        """Encrypted data this process cannot read: the key that wrote it is not configured
+        (a rotation whose old key was left out of DATA_ENCRYPTION_OLD_KEYS). A setting to
+        mend, not a bug: say so, and which, without the value."""
+        log.error("encrypted data cannot be read: %s", exc)
+        db.session.rollback()
+        message = _("Some encrypted data cannot be read: the key that wrote it is not "
+                    "configured on this server. An administrator must add it to "
+                    "DATA_ENCRYPTION_OLD_KEYS (README, “Identity data: keys and retention”).")
+        if request.path.startswith("/api/") or (
+                request.accept_mimetypes.best == "application/json"):
+            return jsonify(error="data_key_missing", message=message), 503
+        return render_template("error.html", code=503, title=_("A key is missing"),
+                               message=message), 503
 
     @app.errorhandler(DBAPIError)
     def database_unavailable(exc: DBAPIError) -> Any:

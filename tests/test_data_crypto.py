@@ -15,7 +15,7 @@ from registration.data_crypto import (
     normalise_document_number,
 )
 from registration.extensions import db
-from registration.models import DelegateIdentity
+from registration.models import Delegate, DelegateIdentity
 
 
 def ring(*keys: str) -> DataKeyring:
@@ -93,3 +93,24 @@ def test_settings_command_switches_identity_vetting_and_photos(runner):
     bad = runner.invoke(args=["editions", "settings", "--identity", "royals"])
     assert bad.exit_code == 1 and "Unknown category royals for --identity" in bad.output
     assert runner.invoke(args=["editions", "settings", "--vetting", "maybe"]).exit_code == 1
+
+
+def test_a_missing_data_key_is_a_plain_message_on_pages_and_in_the_cli(
+        app, runner, client, login, make_delegate, tmp_path):
+    delegate = make_delegate()
+    with app.app_context():
+        stored = db.session.get(Delegate, delegate.id)
+        stored.identity = DelegateIdentity(
+            nationality="FR", date_of_birth="1971-03-09", document_type="passport",
+            document_number="19XK55021", document_country="FR", document_expiry="2031-01-01")
+        db.session.commit()
+    # The key that wrote it is left out (a rotation whose old key was not listed).
+    app.extensions["data_keyring"] = DataKeyring(current=decode_key(new_key()))
+    login("admin")
+    page = client.get(f"/staff/delegates/{delegate.public_id}")
+    assert page.status_code == 503
+    assert "the key that wrote it is not configured" in page.get_data(as_text=True)
+    export = runner.invoke(args=["vetting", "export", "-o", str(tmp_path / "v.csv")])
+    assert export.exit_code == 1 and "Traceback" not in export.output
+    assert export.output.startswith("Error: encrypted data cannot be read (no key ")
+    assert "DATA_ENCRYPTION_OLD_KEYS" in export.output

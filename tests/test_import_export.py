@@ -227,6 +227,24 @@ def test_web_import_small_file_and_error_report(app, client, desk_csrf):
     assert latin.status_code == 400 and "not UTF-8" in latin.get_data(as_text=True)
 
 
+def test_import_to_accredit_waits_for_photos_when_the_edition_requires_them(
+        app, runner, client, desk_csrf, edition_settings, tmp_path):
+    edition_settings(photo_required=True)
+    path = tmp_path / "d.csv"
+    path.write_bytes(csv_bytes(rows(2)))
+    result = runner.invoke(args=["delegates", "import", str(path), "--approve"])
+    assert result.exit_code == 0, result.output
+    assert "2 delegates imported, 0 already" in result.output
+    assert "Not accredited yet: this edition requires a photo" in result.output
+    page = post_file(client, desk_csrf, csv_bytes(rows(2, start=2)), "more.csv",
+                     approve="1").get_data(as_text=True)
+    assert "2 delegates imported." in page and "They are accredited." not in page
+    assert "Not accredited yet: this edition requires a photo" in page
+    with app.app_context():
+        assert {d.status for d in db.session.scalars(select(Delegate))} == {"submitted"}
+        assert count() == 4
+
+
 def test_web_import_large_file_runs_as_job(app, client, desk_csrf, wait_for_job):
     response = post_file(client, desk_csrf, xlsx_bytes(rows(450)), "big.xlsx")
     assert response.status_code == 303

@@ -50,11 +50,16 @@ class PhotoRequired(Exception):
     """The edition requires a photo for accreditation and the delegate has none yet."""
 
 
+def photo_required(edition_id: int | None) -> bool:
+    """Whether accreditation in the edition waits for a photo (Edition.photo_required)."""
+    edition = db.session.get(Edition, edition_id) if edition_id is not None else None
+    return edition is not None and bool(edition.photo_required)
+
+
 def photo_missing(delegate: Delegate) -> bool:
     """The one rule for photo-required accreditation: approval waits for a photo when the
-    delegate's edition requires one (Edition.photo_required) and none is stored."""
-    edition = db.session.get(Edition, delegate.edition_id)
-    if edition is None or not edition.photo_required:
+    delegate's edition requires one (photo_required) and none is stored."""
+    if not photo_required(delegate.edition_id):
         return False
     if "photo" in delegate.__dict__:  # already loaded (or just set in this session)
         return delegate.photo is None

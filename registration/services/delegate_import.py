@@ -27,6 +27,7 @@ from flask_babel import lazy_ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .. import editions
 from ..extensions import db, real_app
 from ..fields import (
     ALL_CATEGORY_FIELD_NAMES,
@@ -44,6 +45,7 @@ from ..signals import delegate_approved
 from ..text import new_reference
 from ..validation import clean_record, email_key
 from . import audit
+from .accreditation import photo_required
 from .delegate_export import EXPORT_COLUMNS, FORMULA_START, bool_cell
 from .file_import import (
     MAX_FILE_BYTES,
@@ -62,10 +64,17 @@ REQUIRED_COLUMNS = ("category", "email")
 Progress = Callable[[int, int, str], None]
 
 
+WAITING_PHOTO = _l("Not accredited yet: this edition requires a photo, and accreditation "
+                   "waits until each delegate has one.")
+
+
 @dataclass
 class ImportReport(FileReport):
     imported: int = 0
     approved: bool = False
+    # Asked to accredit, but the edition requires a photo, which an import cannot bring:
+    # the delegates stay submitted until each has one (accreditation.photo_missing).
+    waiting_photo: bool = False
     skipped: list[dict[str, Any]] = field(default_factory=list)  # row, email, reference
     seconds: float = 0.0
 
@@ -79,6 +88,8 @@ class ImportReport(FileReport):
         text = plain(_l(
             "%(imported)s%(approved)s, %(skipped)d already imported and skipped (%(rows)s).",
             imported=imported, approved=accredited, skipped=len(self.skipped), rows=rows))
+        if self.waiting_photo and self.imported:
+            text += " " + plain(WAITING_PHOTO)
         return text
 
 
@@ -323,6 +334,8 @@ def import_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, str]
     `before_commit(report)` runs inside that transaction (a job records its end there)."""
     started = monotonic()
     to_insert, report = validate_rows(columns, rows, progress)
+    if approve and photo_required(editions.current_edition_id()):
+        approve, report.waiting_photo = False, True
     report.approved = approve
     if not report.ok:
         report.seconds = monotonic() - started

@@ -258,6 +258,10 @@ def test_vetting_role_sees_the_queue_with_identity_in_clear_and_nothing_else(
     assert "Roux, Amélie" in queue and delegate.reference in queue
     record = client.get(f"/staff/vetting/{delegate.public_id}").get_data(as_text=True)
     assert "X1234567" in record and "1980-02-03" in record  # unmasked for vetting
+    assert "<dd>passport</dd>" in record  # the document type by its label …
+    zh = client.get(f"/staff/vetting/{delegate.public_id}",
+                    headers={"Accept-Language": "zh"}).get_data(as_text=True)
+    assert "<dd>护照</dd>" in zh  # … in the reader's language
     assert '/checkin"' not in record and "/staff/delegates" not in record  # nav: vetting only
     for path in ("/staff/delegates", f"/staff/delegates/{delegate.public_id}", "/checkin",
                  "/staff/print", "/staff/export", "/staff/walk-in", "/staff/dashboard"):

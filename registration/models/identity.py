@@ -79,6 +79,14 @@ class DelegateIdentity(EditionScoped, Model):
     def is_complete(self) -> bool:
         return all(getattr(self, name) for name in IDENTITY_FIELDS)
 
+    @property
+    def document_type_label(self) -> str:
+        """The document type in the reader's language ("" when not given)."""
+        try:
+            return DocumentType(self.document_type or "").label
+        except ValueError:
+            return self.document_type or ""
+
     def as_dict(self) -> dict[str, str]:
         """The identity fields in clear, by their shared names ("" where unknown)."""
         return {name: getattr(self, name) or "" for name in IDENTITY_FIELDS}

@@ -43,15 +43,15 @@ def process_logo(data: bytes) -> tuple[bytes, str]:
     if not data:
         raise LogoRejected(_l("The file is empty. Choose a PNG or JPEG image."))
     if len(data) > LOGO_MAX_BYTES:
-        raise LogoRejected(_l("The logo is larger than %(mb)d MB. Use a smaller image.",
+        raise LogoRejected(_l("The image is larger than %(mb)d MB. Use a smaller one.",
                               mb=LOGO_MAX_BYTES // (1024 * 1024)))
-    not_image = _l("This file is not a PNG or JPEG image. Choose a logo file.")
+    not_image = _l("This file is not a PNG or JPEG image. Choose one of those.")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=tuple(LOGO_FORMATS))
             if image.width * image.height > LOGO_MAX_PIXELS:
-                raise LogoRejected(_l("This image has too many pixels for a logo."))
+                raise LogoRejected(_l("This image has too many pixels. Use a smaller one."))
             fmt = str(image.format)
             image.load()
             image.thumbnail((LOGO_MAX_SIDE, LOGO_MAX_SIDE), Image.Resampling.LANCZOS)
@@ -64,7 +64,7 @@ def process_logo(data: bytes) -> tuple[bytes, str]:
     except LogoRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise LogoRejected(_l("This image has too many pixels for a logo.")) from None
+        raise LogoRejected(_l("This image has too many pixels. Use a smaller one.")) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise LogoRejected(not_image) from None
     return out.getvalue(), LOGO_FORMATS[fmt]

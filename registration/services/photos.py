@@ -96,8 +96,8 @@ def face_message(result: FaceResult) -> object:
     if result is FaceResult.SEVERAL:
         return _l("This photo shows several faces. Use a photo of one person only, the "
                   "delegate, looking at the camera.")
-    return _l("No face was found in this photo. Use a recent photo of your face, looking at "
-              "the camera, on a plain background.")
+    return _l("No face was found in this photo. Use a recent photo of the delegate's face, "
+              "looking at the camera, on a plain background.")
 
 
 def process_photo(data: bytes, *, check_face: bool = True) -> bytes:

@@ -410,3 +410,22 @@ def test_a_job_whose_worker_vanished_is_taken_over_by_the_sweep(celery_app,
             assert time.monotonic() < deadline
             time.sleep(0.1)
     assert (state.state, state.attempts, state.result["count"]) == ("done", 2, 3)
+
+
+def test_with_redis_down_a_request_that_queues_mail_answers_at_once(make_app, tmp_path,
+                                                                     form_data, csrf_from):
+    """Broker and result store unreachable: the registration is stored and answered within
+    seconds (the mail is left to the periodic sweep), not after the result store's 20
+    reconnection attempts."""
+    down = "redis://127.0.0.1:1/0"  # nothing listens on port 1: refused at once
+    app = make_app(REDIS_URL=down, CELERY_BROKER_URL=down, RATELIMIT_ENABLED=False,
+                   MAIL_BACKGROUND=True, INSTANCE_DIR=str(tmp_path / "down"))
+    client = app.test_client()
+    token = csrf_from(client.get("/register").get_data(as_text=True))
+    started = time.monotonic()
+    response = client.post("/register", data=form_data(token))
+    took = time.monotonic() - started
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    assert took < 8, f"the registration took {took:.1f} s with Redis down"
+    with app.app_context():
+        assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1  # kept for later

@@ -105,7 +105,10 @@ def dispatch(name: str, *args: Any, app: Flask | None = None) -> None:
         local_executor(app).submit(name, args)
         return
     try:
-        celery_for(app).send_task(name, args=args)
+        # ignore_result: send_task does not read task_ignore_result, and without it the
+        # Redis result store subscribes for the answer, retrying a Redis that is down 20
+        # times a second apart: each request that queued mail then hung for 20 s.
+        celery_for(app).send_task(name, args=args, ignore_result=True)
     except Exception:
         log.warning("could not send task %s: left to the periodic sweep", name, exc_info=True)
 

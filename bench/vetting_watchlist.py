@@ -86,7 +86,7 @@ def populate_delegates(count: int, rng: random.Random) -> list[dict]:
             "accessibility_needs": "", "details": {}, "locale": "en", "consent_at": now,
             "badge_serial": 1, "print_count": 0, "needs_reprint": False, "created_at": now,
             "updated_at": now, "search_text": f"{given} {family}".lower(),
-            "vetting_status": "pending", "vetting_note": "", "vetted_by": ""})
+            "vetting_status": "pending", "vetting_note": None, "vetted_by": ""})
         people.append({"given": given, "family": family, "born": _birth_date(rng),
                        "number": _passport(rng)})
     for start in range(0, count, 2000):

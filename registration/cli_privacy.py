@@ -78,6 +78,7 @@ def purge_identity_command(slug: str | None, force: bool) -> None:
                "deleted; also cleared: the holder's passport number and date of birth on "
                f"{counted(report.visa_letters, 'visa letter')}, "
                f"{counted(report.vetting_requests, 'vetting question')} with the answers, "
+               f"{counted(report.vetting_notes, 'vetting note')}, "
                f"{counted(report.watchlist_entries, 'watchlist entry', 'watchlist entries')} "
                f"and {counted(report.watchlist_hits, 'watchlist match', 'watchlist matches')}.")
 

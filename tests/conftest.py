@@ -408,6 +408,38 @@ def make_delegate(request: pytest.FixtureRequest) -> Callable[..., Delegate]:
 
 
 @pytest.fixture
+def stored_bytes() -> Callable[[Flask], bytes]:
+    """Everything the database holds, as bytes, to search for a value in clear: on SQLite
+    the file (and its -wal and -journal), on PostgreSQL a `pg_dump --data-only`."""
+
+    def read(app: Flask) -> bytes:
+        url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()  # SQLite: everything is in the file (and its -wal) on disk
+        if url.get_backend_name() == "postgresql":
+            import shutil
+            import subprocess
+
+            dump = shutil.which("pg_dump")
+            assert dump, "pg_dump is needed for this test on PostgreSQL"
+            return subprocess.run(
+                [dump, "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U",
+                 url.username or "postgres", "--data-only", url.database or ""],
+                check=True, capture_output=True).stdout
+        data = b""
+        for suffix in ("", "-wal", "-journal"):
+            try:
+                with open(f"{url.database}{suffix}", "rb") as fh:
+                    data += fh.read()
+            except FileNotFoundError:
+                pass
+        return data
+
+    return read
+
+
+@pytest.fixture
 def wait_for_job() -> Callable[..., dict]:
     """Poll a background job's JSON until it has finished; returns that JSON."""
 

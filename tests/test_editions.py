@@ -170,6 +170,9 @@ def test_device_of_one_edition_is_refused_in_the_other(app, client, runner, two_
 def test_purge_leaves_no_personal_field(app, runner, register, two_editions):
     first, second = two_editions
     register()
+    with app.app_context():
+        db.session.scalars(sa.select(Delegate)).one().vetting_note = "Passport E48213907?"
+        db.session.commit()
     result = runner.invoke(args=["editions", "purge", first])
     assert result.exit_code == 1 and "current" in result.output
     runner.invoke(args=["editions", "set-current", second])
@@ -183,7 +186,7 @@ def test_purge_leaves_no_personal_field(app, runner, register, two_editions):
         row = db.session.execute(sa.text(
             "SELECT honorific, given_name, family_name, native_name, badge_name, organisation,"
             " position, email, email_key, phone, dietary_needs, accessibility_needs, "
-            "search_text FROM delegate WHERE edition_id = :e"), {"e": eid}).one()
+            "search_text, vetting_note FROM delegate WHERE edition_id = :e"), {"e": eid}).one()
         assert set(row) <= {"", None}
         details = db.session.execute(sa.text("SELECT details FROM delegate"
                                              " WHERE edition_id = :e"), {"e": eid}).scalar()

@@ -107,41 +107,12 @@ def test_number_is_normalised_and_issuing_country_defaults_to_nationality(
 # --------------------------------------------------------------------------- at rest
 
 
-def _raw_files(app) -> bytes:
-    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()  # SQLite: everything is in the file (and its -wal) on disk
-    data = b""
-    for suffix in ("", "-wal", "-journal"):
-        try:
-            with open(f"{url.database}{suffix}", "rb") as fh:
-                data += fh.read()
-        except FileNotFoundError:
-            pass
-    return data
-
-
-def _pg_dump(app) -> bytes:
-    import shutil
-    import subprocess
-
-    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    dump = shutil.which("pg_dump")
-    assert dump, "pg_dump is needed for this test on PostgreSQL"
-    return subprocess.run(
-        [dump, "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432), "-U",
-         url.username or "postgres", "--data-only", url.database or ""],
-        check=True, capture_output=True).stdout
-
-
 def test_numbers_and_dates_of_birth_never_in_clear_in_the_database(
-        app, client, get_csrf, form_data, identity_for, caplog):
+        app, client, get_csrf, form_data, identity_for, caplog, stored_bytes):
     identity_for("government")
     caplog.set_level("DEBUG")
     assert client.post("/register", data=form_data(get_csrf(), **IDENTITY)).status_code == 303
-    backend = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
-    raw = _pg_dump(app) if backend == "postgresql" else _raw_files(app)
+    raw = stored_bytes(app)
     assert b"wang.xiaoming@example.cn" in raw  # the search does see the data
     for secret in (NUMBER, DOB, EXPIRY, "E48 213", DOB.replace("-", "")):
         assert secret.encode() not in raw, secret
@@ -355,11 +326,15 @@ def test_delegate_manages_exports_and_erases_their_identity(app, client, get_csr
     exported = client.get(base + "/export.json").get_json()
     assert exported["identity"] == IDENTITY
 
+    with app.app_context():
+        db.session.get(Delegate, delegate.id).vetting_note = "Is " + NUMBER + " still valid?"
+        db.session.commit()
     erase = client.post(base + "/erase", data={"csrf_token": get_csrf(base + "/erase"),
                                                "confirm": "y"})
     assert erase.status_code == 303
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(DelegateIdentity)) == 0
+        assert db.session.scalar(sa.text("SELECT vetting_note FROM delegate")) is None
 
 
 # --------------------------------------------------------------------------- vetting rule
@@ -516,7 +491,8 @@ def test_the_periodic_sweep_purges_after_the_retention_period(app, make_delegate
             AuditEntry.action == "identity_purged"))
         assert entry is not None and entry.details == {
             "edition": slug, "count": 2, "reason": "retention", "visa_letters": 0,
-            "vetting_requests": 0, "watchlist_entries": 0, "watchlist_hits": 0}
+            "vetting_requests": 0, "vetting_notes": 0, "watchlist_entries": 0,
+            "watchlist_hits": 0}
         assert purge_expired_identity() == {}  # nothing left
 
 
@@ -571,14 +547,18 @@ def test_purge_identity_also_clears_letters_vetting_answers_and_the_watchlist(
     assert done.exit_code == 0, done.output
     assert ("Identity data of 1 delegate of " in done.output and "deleted; also cleared: "
             "the holder's passport number and date of birth on 1 visa letter, 1 vetting "
-            "question with the answers, 1 watchlist entry and 0 watchlist matches."
+            "question with the answers, 1 vetting note, 1 watchlist entry and 0 watchlist "
+            "matches."
             in done.output), done.output
     with app.app_context():
         letter = db.session.scalars(sa.select(VisaLetter)).one()
         assert letter.holder_document_number is None and letter.holder_date_of_birth is None
         assert db.session.scalars(sa.select(VettingRequest)).one().question is None
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Delegate).where(
+            Delegate.vetting_note.is_not(None))) == 0
         assert db.session.scalar(sa.select(sa.func.count()).select_from(WatchlistEntry)) == 0
         entry = db.session.scalar(sa.select(AuditEntry).where(
             AuditEntry.action == "identity_purged"))
         assert entry.details["visa_letters"] == 1 and entry.details["vetting_requests"] == 1
+        assert entry.details["vetting_notes"] == 1
         assert entry.details["watchlist_entries"] == 1

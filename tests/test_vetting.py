@@ -306,11 +306,13 @@ def test_decisions_on_the_page_are_audited_and_filterable(app, client, login, cs
             "staff:officer@vetting.test"
         [entry] = audits(delegate.id, "vetting")
         assert entry.details == {"vetting_from": "pending", "vetting_to": "cleared",
-                                 "note": "Checked against the list"}
+                                 "note_given": True}  # the text stays on the delegate
+        assert stored.vetting_note == "Checked against the list"
         assert entry.actor == "staff:officer@vetting.test"
         assert fresh(delegate).status == Status.APPROVED.value  # the status machine: untouched
     history = client.get(path).get_data(as_text=True)
-    assert "pending → cleared" in history
+    assert "pending → cleared (with a note)" in history
+    assert "Checked against the list" in history  # the note, shown once, above
 
 
 def test_incomplete_identity_cannot_be_cleared(app, client, login, csrf_from, vetting_on,
@@ -546,3 +548,130 @@ def test_import_refuses_an_ambiguous_file(app, runner, tmp_path, make_delegate, 
     bad.write_text(text, encoding="utf-8")
     result = runner.invoke(args=["vetting", "import", str(bad)])
     assert result.exit_code == 1 and message in result.output
+
+
+# ------------------------------------------------------------------------- the note at rest
+
+PAGE_NUMBER = "JP6433012"  # numbers no other test writes: the database file is shared
+FILE_NUMBER = "KQ7710358"
+
+
+def test_the_note_is_encrypted_and_the_audit_trail_does_not_repeat_it(
+        app, client, login, csrf_from, runner, tmp_path, vetting_on, make_delegate,
+        stored_bytes):
+    asked = make_delegate(status=Status.APPROVED, email="asked@example.org")
+    filed = make_delegate(status=Status.APPROVED, email="filed@example.org")
+    silent = make_delegate(status=Status.APPROVED, email="silent@example.org")
+    login("vetting")
+    path = f"/staff/vetting/{asked.public_id}"
+    question = f"Please send a copy of passport {PAGE_NUMBER}"
+    assert client.post(path, data={"csrf_token": csrf_from(client.get(path).get_data(
+        as_text=True)), "decision": "more_info", "note": question}).status_code == 303
+    results = tmp_path / "results.csv"
+    write_csv(results, [(filed.reference, "rejected", f"Listed under passport {FILE_NUMBER}"),
+                        (silent.reference, "cleared", "")])
+    imported = runner.invoke(args=["vetting", "import", str(results)])
+    assert imported.exit_code == 0, imported.output
+
+    record = client.get(path).get_data(as_text=True)
+    assert question in record  # the vetting officer reads it
+    assert "pending → more information requested (with a note)" in record
+    with app.app_context():
+        loaded = fresh(asked)
+        assert "vetting_note" not in loaded.__dict__  # deferred: lists do not decrypt it
+        assert loaded.vetting_note == question
+        assert fresh(filed).vetting_note == f"Listed under passport {FILE_NUMBER}"
+        raw = dict(db.session.execute(text(
+            "SELECT email, vetting_note FROM delegate")).tuples().all())
+        assert raw["silent@example.org"] is None  # no note: no envelope
+        assert raw["asked@example.org"].startswith("e1.")
+        assert raw["filed@example.org"].startswith("e1.")
+        details = {e.delegate_id: e.details for e in db.session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "vetting"))}
+        assert details[asked.id]["note_given"] is True
+        assert details[filed.id]["note_given"] is True
+        assert details[silent.id]["note_given"] is False
+        assert all("note" not in d for d in details.values())
+    stored = stored_bytes(app)
+    assert b"asked@example.org" in stored  # the search does see the data
+    for number in (PAGE_NUMBER, FILE_NUMBER):
+        assert number.encode() not in stored, number
+
+
+def test_rotate_key_reencrypts_the_note(make_app, make_delegate):
+    from registration.data_crypto import app_keyring, new_key
+    from registration.services import vetting
+
+    old, new = new_key(), new_key()
+    delegate = make_delegate(status=Status.APPROVED)
+    before = make_app(DATA_ENCRYPTION_KEY=old)
+    with before.app_context():
+        vetting.decide(fresh(delegate), "rejected", f"Passport {PAGE_NUMBER} is reported lost",
+                       None)
+        old_id = app_keyring().current_id
+        stored = db.session.scalar(text("SELECT vetting_note FROM delegate"))
+        assert stored.split(".")[1] == old_id
+    after = make_app(DATA_ENCRYPTION_KEY=new, DATA_ENCRYPTION_OLD_KEYS=old)
+    rotated = after.test_cli_runner().invoke(args=["privacy", "rotate-key"])
+    assert rotated.exit_code == 0, rotated.output
+    assert re.search(r"delegate +1 row: vetting_note 1", rotated.output), rotated.output
+    only_new = make_app(DATA_ENCRYPTION_KEY=new)
+    with only_new.app_context():
+        stored = db.session.scalar(text("SELECT vetting_note FROM delegate"))
+        assert stored.split(".")[1] == app_keyring().current_id != old_id
+        assert db.session.scalar(select(Delegate.vetting_note)) == \
+            f"Passport {PAGE_NUMBER} is reported lost"
+
+
+def test_migration_encrypts_clear_notes_and_strips_them_from_the_audit(make_app, tmp_path):
+    import json
+    from datetime import UTC, datetime
+
+    from flask_migrate import downgrade, upgrade
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    clear = f"Please send a copy of passport {PAGE_NUMBER}"
+    with app.app_context():
+        upgrade(revision="0014_outbox_recipient_index")
+        with db.engine.begin() as conn:
+            now = datetime.now(UTC).replace(tzinfo=None)
+            for n, note in ((1, clear), (2, "")):
+                conn.execute(text(
+                    "INSERT INTO delegate (id, public_id, reference, category, status, "
+                    "source, honorific, given_name, family_name, native_name, badge_name, "
+                    "organisation, position, country, email, email_key, phone, "
+                    "dietary_needs, accessibility_needs, details, locale, search_text, "
+                    "badge_serial, print_count, needs_reprint, created_at, updated_at, "
+                    "edition_id, vetting_status, vetting_note, vetted_by) VALUES (:id, :u, "
+                    ":ref, 'government', 'approved', 'self', '', 'Old', 'Row', '', '', '', "
+                    "'', 'FR', :mail, :mail, '', '', '', '{}', 'en', '', 1, 0, 0, :t, :t, 1, "
+                    "'more_info', :note, 'staff:old@vetting.test')"),
+                    {"id": n, "u": uuid.uuid4().hex, "ref": f"GPS-MIGR-000{n}",
+                     "mail": f"old{n}@example.org", "t": now, "note": note})
+                conn.execute(text(
+                    "INSERT INTO audit_entry (delegate_id, actor, action, details, "
+                    "created_at, edition_id) VALUES (:id, 'staff:old@vetting.test', "
+                    "'vetting', :d, :t, 1)"),
+                    {"id": n, "t": now, "d": json.dumps({"vetting_from": "pending",
+                                                         "vetting_to": "more_info",
+                                                         "note": note})})
+        upgrade()
+        with db.engine.connect() as conn:
+            notes = dict(conn.execute(text("SELECT id, vetting_note FROM delegate")).all())
+            details = [json.loads(d) for d in conn.execute(text(
+                "SELECT details FROM audit_entry ORDER BY delegate_id")).scalars()]
+        assert notes[1].startswith("e1.") and PAGE_NUMBER not in notes[1]
+        assert notes[2] is None
+        assert details == [{"vetting_from": "pending", "vetting_to": "more_info",
+                            "note_given": True},
+                           {"vetting_from": "pending", "vetting_to": "more_info",
+                            "note_given": False}]
+        assert db.session.get(Delegate, 1).vetting_note == clear  # the model reads it
+        db.session.remove()
+        downgrade(revision="0014_outbox_recipient_index")  # the notes come back in clear
+        with db.engine.connect() as conn:
+            assert dict(conn.execute(text("SELECT id, vetting_note FROM delegate")).all()) \
+                == {1: clear, 2: ""}
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()

@@ -27,7 +27,7 @@ from ..validation import email_key
 from .edition import EditionScoped
 from .identity import DelegateIdentity
 from .status import ACCREDITED, STATUS_LABELS, Status, VettingStatus, check_transition
-from .types import UTCDateTime, utcnow
+from .types import EncryptedText, UTCDateTime, utcnow
 
 # The email_key of a nominee whose mail goes to their focal point (no address of their own).
 NOMINEE_KEY_PREFIX = "nominee:"
@@ -104,7 +104,11 @@ class Delegate(EditionScoped, Model):
     # Vetting (only where the edition requires it; models/status.VettingStatus).
     vetting_status: Mapped[str] = mapped_column(String(16), index=True,
                                                 default=VettingStatus.PENDING.value)
-    vetting_note: Mapped[str] = mapped_column(Text, default="")
+    # The vetting service's note (for more_info, the question the delegate is sent): it may
+    # quote a document number, so it is encrypted like the identity data; NULL when there is
+    # none. Deferred: lists, scans and exports load thousands of delegates and never show it.
+    vetting_note: Mapped[str | None] = mapped_column(EncryptedText("delegate.vetting_note"),
+                                                     deferred=True)
     vetted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     vetted_by: Mapped[str] = mapped_column(String(254), default="")
 

@@ -4,7 +4,8 @@ One row per `more_info` decision: the question (the vetting note the delegate is
 and, once given, the delegate's free-text answer. Both are encrypted at rest
 (`EncryptedText`): a delegate answering a question about their identity may well type a
 document number or a date of birth. Decisions themselves are on the delegate row
-(`vetting_status`, `vetting_note`, `vetted_at`, `vetted_by`) and in the audit trail.
+(`vetting_status`, `vetting_note` — encrypted too —, `vetted_at`, `vetted_by`) and in the
+audit trail (without the note's text).
 """
 
 from __future__ import annotations

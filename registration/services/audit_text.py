@@ -133,8 +133,8 @@ def describe(entry: AuditEntry) -> list[str]:
     if entry.action == "vetting":
         line = _("vetting %(old)s → %(new)s", old=_vetting(d.get("vetting_from")),
                  new=_vetting(d.get("vetting_to")))
-        if d.get("note"):
-            line += " " + _("(note: %(note)s)", note=d["note"])
+        if d.get("note_given"):  # the note is on the vetting page (encrypted), not here
+            line += " " + _("(with a note)")
         if d.get("revoked_serial") is not None:
             line += " " + _("(printed badge revoked)")
         return [line]

@@ -115,6 +115,7 @@ ERASED_DELEGATE: dict[str, Any] = {
     "honorific": "", "given_name": "", "family_name": "", "native_name": "", "badge_name": "",
     "organisation": "", "position": "", "email": "", "email_key": None, "phone": "",
     "dietary_needs": "", "accessibility_needs": "", "details": {}, "search_text": "",
+    "vetting_note": None,
 }
 
 

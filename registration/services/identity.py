@@ -181,6 +181,7 @@ class PurgeReport:
     delegates: int = 0  # delegates whose identity data was deleted
     visa_letters: int = 0  # letters whose holder's passport number and birth date went
     vetting_requests: int = 0  # vetting questions and answers cleared
+    vetting_notes: int = 0  # delegates' vetting notes cleared
     watchlist_entries: int = 0
     watchlist_hits: int = 0
 
@@ -199,8 +200,8 @@ def purge_identity(edition: Edition, *, actor: str = "system", staff: StaffUser 
                            .where(DelegateIdentity.edition_id == edition.id)
                            .execution_options(**every))
         # What was copied from it or told about it: the passport number and date of birth on
-        # visa letters (their verification page then shows no number), the questions and
-        # answers of vetting, and the edition's watchlist with its matches.
+        # visa letters (their verification page then shows no number), the notes, questions
+        # and answers of vetting, and the edition's watchlist with its matches.
         letters = db.session.execute(
             update(VisaLetter).where(VisaLetter.edition_id == edition.id,
                                      VisaLetter.holder_document_number.is_not(None))
@@ -210,16 +211,22 @@ def purge_identity(edition: Edition, *, actor: str = "system", staff: StaffUser 
             update(VettingRequest).where(VettingRequest.edition_id == edition.id,
                                          VettingRequest.question.is_not(None))
             .values(question=None, answer=None).execution_options(**every))
+        notes = db.session.execute(
+            update(Delegate).where(Delegate.edition_id == edition.id,
+                                   Delegate.vetting_note.is_not(None))
+            .values(vetting_note=None).execution_options(**every))
         watchlist = watchlist_entries.purge_edition(edition.id)
         edition.identity_purged_at = utcnow()
         report = PurgeReport(delegates=count,
                              visa_letters=int(getattr(letters, "rowcount", 0) or 0),
                              vetting_requests=int(getattr(requests, "rowcount", 0) or 0),
+                             vetting_notes=int(getattr(notes, "rowcount", 0) or 0),
                              watchlist_entries=watchlist.get("watchlist_entries", 0),
                              watchlist_hits=watchlist.get("watchlist_hits", 0))
         audit.record(None, "identity_purged", actor=actor, staff=staff, edition=edition.slug,
                      count=count, reason=reason, visa_letters=report.visa_letters,
                      vetting_requests=report.vetting_requests,
+                     vetting_notes=report.vetting_notes,
                      watchlist_entries=report.watchlist_entries,
                      watchlist_hits=report.watchlist_hits)
         db.session.commit()

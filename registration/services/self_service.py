@@ -343,6 +343,7 @@ def erase(delegate: Delegate) -> None:
         setattr(delegate, name, "")
     delegate.email_key = None
     delegate.details = {}
+    delegate.vetting_note = None  # may quote their document number
     if delegate.photo is not None:
         db.session.delete(delegate.photo)
         delegate.photo = None

@@ -5,7 +5,9 @@ delegate's answers, and the queue.
 What a vetting status allows (printing, the door) is decided in one place only:
 models/status.refusal, applied by services/admission.py. Here:
 
-* every decision is audited ("vetting", with the old and new vetting status and the note);
+* every decision is audited ("vetting", with the old and new vetting status and whether a
+  note was given — never its text: a note may quote a document number, and the audit trail
+  is neither encrypted nor purged; the note itself is on the delegate, encrypted);
 * a rejection of a delegate whose badge is printed revokes that badge: the badge serial is
   bumped, as a reprint does, so the old QR code is refused online and offline;
 * `more_info` records the question (encrypted, models/vetting.py) and mails the delegate a
@@ -91,12 +93,12 @@ def plan_decision(delegate: Any, decision: VettingStatus, note: str, who: str,
     """The column values a decision sets on `delegate` (a Delegate or a row with status,
     vetting_status, printed_at, badge_serial, needs_reprint) and its audit details. A
     rejection of a printed badge revokes it: the serial goes up, as a reprint does."""
-    values: dict[str, Any] = {"vetting_status": decision.value, "vetting_note": note,
+    values: dict[str, Any] = {"vetting_status": decision.value, "vetting_note": note or None,
                               "vetted_at": now, "vetted_by": who[:254],
                               "badge_serial": delegate.badge_serial,
                               "needs_reprint": delegate.needs_reprint, "updated_at": now}
     details: dict[str, Any] = {"vetting_from": delegate.vetting_status,
-                               "vetting_to": decision.value, "note": note}
+                               "vetting_to": decision.value, "note_given": bool(note)}
     if (decision == VettingStatus.REJECTED and delegate.printed_at is not None
             and delegate.vetting_status != VettingStatus.REJECTED.value
             and delegate.badge_serial < MAX_SERIAL):

@@ -172,9 +172,33 @@ def metrics() -> Response:
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
-def _is_outage(exc: Exception) -> bool:
+def is_outage(exc: Exception) -> bool:
     return isinstance(exc, OperationalError) or bool(
         isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def outage_response(exc: Exception) -> Any:
+    """The answer while the database is unreachable: 503 with Retry-After, a page (drawn
+    without the database) or JSON on the API. Also for an error page that could not be
+    drawn because loading the signed-in user hit the outage (web.py)."""
+    log.warning("database unavailable: %s", exc.__class__.__name__)
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone already
+        db.session.remove()
+    # The page must not ask the database who is signed in (flask-login caches it here).
+    g._login_user = login_manager.anonymous_user()
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if request.path.startswith("/api/") or (
+            request.accept_mimetypes.best == "application/json"):
+        return jsonify(error="database_unavailable",
+                       message="The database is not reachable for a moment; retry in "
+                               f"{RETRY_AFTER_SECONDS} seconds."), 503, headers
+    return render_template(
+        "error.html", code=503, title=_("Back in a moment"),
+        message=_("The service is briefly unavailable. Wait a few seconds and try "
+                  "again."),
+    ), 503, headers
 
 
 def _retrying_dispatch(app: Flask) -> Any:
@@ -192,7 +216,7 @@ def _retrying_dispatch(app: Flask) -> Any:
             try:
                 return dispatch()
             except DBAPIError as exc:
-                if not _is_outage(exc) or attempt == attempts:
+                if not is_outage(exc) or attempt == attempts:
                     raise
                 log.warning("database connection lost (%s); %s %s again",
                             exc.__class__.__name__, request.method, request.path)
@@ -241,23 +265,6 @@ def init_app(app: Flask) -> None:
     def database_unavailable(exc: DBAPIError) -> Any:
         """The database went away (a restart, a failover): 503 and come back shortly. Other
         database errors are bugs and stay 500s."""
-        if not _is_outage(exc):
+        if not is_outage(exc):
             raise exc
-        log.warning("database unavailable: %s", exc.__class__.__name__)
-        try:
-            db.session.rollback()
-        except Exception:  # noqa: BLE001 - the connection is gone already
-            db.session.remove()
-        # The page must not ask the database who is signed in (flask-login caches it here).
-        g._login_user = login_manager.anonymous_user()
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        if request.path.startswith("/api/") or (
-                request.accept_mimetypes.best == "application/json"):
-            return jsonify(error="database_unavailable",
-                           message="The database is not reachable for a moment; retry in "
-                                   f"{RETRY_AFTER_SECONDS} seconds."), 503, headers
-        return render_template(
-            "error.html", code=503, title=_("Back in a moment"),
-            message=_("The service is briefly unavailable. Wait a few seconds and try "
-                      "again."),
-        ), 503, headers
+        return outage_response(exc)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
@@ -15,7 +16,7 @@ try:  # Jinja's own newstyle gettext wrappers (private names: Jinja2 is pinned i
     from jinja2.ext import _make_new_gettext, _make_new_ngettext
 except ImportError:  # pragma: no cover - a Jinja without them: Flask-Babel's lookup per string
     _make_new_gettext = _make_new_ngettext = None  # type: ignore[assignment]
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .countries import country_name
@@ -125,33 +126,32 @@ def register_web_helpers(app: Flask) -> None:
                     "retype the affected field and submit again.")
         if exc.field:
             message += " " + _("Field: %(field)s.", field=exc.field)
-        return render_template("error.html", code=400,
-                               title=_("Characters that cannot be accepted"),
-                               message=message), 400
+        return _error_page(400, title=_("Characters that cannot be accepted"),
+                           message=message)
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(exc: RateLimitExceeded):
         if _wants_json():
             response = jsonify(error="rate_limited",
                                message=f"Too many requests ({exc.description}); retry later.")
+            response.status_code = 429
         else:
-            response = app.make_response(render_template(
-                "error.html", code=429, title=_("Too many requests"),
+            response = _error_page(
+                429, title=_("Too many requests"),
                 message=_("Too many requests came from your connection in a short time. "
-                          "Please wait a few minutes and try again.")))
-        response.status_code = 429
-        response.headers["Retry-After"] = str(_retry_after(exc))
+                          "Please wait a few minutes and try again."))
+        if response.status_code == 429:  # (not the outage's 503)
+            response.headers["Retry-After"] = str(_retry_after(exc))
         return response
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         if _wants_json():
             return jsonify(error="csrf_failed", message=exc.description), 400
-        return render_template(
-            "error.html", code=400, title=_("This form has expired"),
+        return _error_page(
+            400, title=_("This form has expired"),
             message=_("The page was open too long or was sent from another site. Go back, "
-                      "reload the page and submit it again."),
-        ), 400
+                      "reload the page and submit it again."))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -159,13 +159,30 @@ def register_web_helpers(app: Flask) -> None:
         if _wants_json():
             response = jsonify(error=exc.name.lower().replace(" ", "_"),
                                message=exc.description)
+            response.status_code = code
         else:
             # Werkzeug's stock description ("The requested URL was not found on the
             # server…") gives way to the page's own wording; a message the app wrote stays.
             own = exc.description if exc.description != type(exc).description else None
-            response = app.make_response(render_template(
-                "error.html", code=code, title=exc.name, message=own))
-        response.status_code = code
-        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response = _error_page(code, title=exc.name, message=own)
+        if (isinstance(exc, MethodNotAllowed) and exc.valid_methods
+                and response.status_code == code):
             response.headers["Allow"] = ", ".join(exc.valid_methods)
         return response
+
+
+def _error_page(code: int, **values: Any) -> Response:
+    """error.html as a response with `code`. While the database is unreachable, drawing it
+    can fail where the page asks who is signed in: the outage's 503 with Retry-After then
+    (ops.outage_response), not a bare 500."""
+    from .ops import is_outage, outage_response
+
+    try:
+        response = current_app.make_response(
+            render_template("error.html", code=code, **values))
+    except DBAPIError as exc:
+        if not is_outage(exc):
+            raise
+        return current_app.make_response(outage_response(exc))
+    response.status_code = code
+    return response

@@ -158,3 +158,18 @@ def test_metrics_add_up_the_requests_of_every_gunicorn_worker(base_config, tmp_p
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_an_error_page_drawn_during_an_outage_is_the_503_not_a_500(app, client, login):
+    """A signed-in form with a stale CSRF token while the database is down: the error page
+    asks who is signed in, which fails too; the answer is the outage's 503."""
+    login("desk")
+    with connection_lost(app, "FROM staff_user", times=100) as attempted:
+        response = client.post("/staff/logout", data={"csrf_token": "stale"})
+    assert attempted, "the page did ask the database"
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "Back in a moment" in response.get_data(as_text=True)
+    # With the database back, the same mistake is the form's own 400.
+    response = client.post("/staff/logout", data={"csrf_token": "stale"})
+    assert response.status_code == 400 and "This form has expired" in response.get_data(
+        as_text=True)

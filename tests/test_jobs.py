@@ -287,8 +287,35 @@ def test_an_upload_is_kept_with_its_job(app_ctx):
     job = jobs.create(jobs.JobKind.IMPORT, None, total=1, params={"filename": "x.csv"},
                       input_data=data)
     assert job_storage.storage().read_all(job.id, job_storage.INPUT) == data
-    again = jobs.restart(job, None)
+    job.state = "failed"
+    db.session.commit()
+    again, started = jobs.restart(job, None)
+    assert started
     assert io.BytesIO(job_storage.storage().read_all(again.id, 0)).getvalue() == data
+
+
+def test_a_failed_job_is_started_again_once_however_many_clicks(app, client, csrf):
+    """Two clicks on "Start again" (a double click, or two desks on two servers: the claim
+    is in the database): one new job; the second click lands on it, and the failed job's
+    page links to it instead of the button."""
+    with app.app_context():
+        failed = print_job()
+        db.session.execute(update(Job).where(Job.id == failed).values(
+            state="failed", message="The worker stopped."))
+        db.session.commit()
+    first = client.post(f"/staff/jobs/{failed}/restart", data={"csrf_token": csrf})
+    second = client.post(f"/staff/jobs/{failed}/restart", data={"csrf_token": csrf})
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Job.id))) == 2  # the failed one + one new
+        new_id = db.session.get(Job, failed).restarted_as
+    assert first.headers["Location"].endswith(f"/staff/jobs/{new_id}")
+    status = client.get(f"/staff/jobs/{failed}.json").get_json()
+    assert "restart_url" not in status and status["restarted_url"].endswith(new_id)
+    page = client.get(f"/staff/jobs/{failed}").get_data(as_text=True)
+    assert "Started again: follow the new job" in page and ">Start again<" not in page
+    assert page.count("The worker stopped.") == 1  # the reason once, not twice
 
 
 def test_config_cli_hides_the_broker_password_and_the_metrics_token(make_app):

@@ -84,6 +84,9 @@ class Job(Model):
     output_type: Mapped[str] = mapped_column(String(100), default="")
     output_size: Mapped[int | None] = mapped_column(BigInteger)
     output_attempt: Mapped[int | None] = mapped_column(Integer)
+    # A failed job started again: the new job's id, set once (compare-and-set), so two
+    # clicks on "Start again" make one new job, not two printing the same badges.
+    restarted_as: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def state_enum(self) -> JobState:

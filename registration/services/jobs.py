@@ -29,11 +29,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Engine, delete, or_, select, update
+from sqlalchemy import CursorResult, Engine, delete, or_, select, update
 
 from ..editions import current_edition_id, edition_scope_id
 from ..extensions import db, real_app
@@ -60,13 +60,17 @@ class JobLost(Exception):
     """This attempt is no longer the job's: it was given up and taken over, or ended."""
 
 
+class JobNotRestartable(Exception):
+    """The job is not one that failed (or its restart vanished): nothing to start again."""
+
+
 def _setting(name: str, default: float) -> float:
     value = current_app.config.get(name)
     return float(default if value is None else value)
 
 
 def stale_seconds() -> float:
-    return _setting("JOB_STALE_SECONDS", 60)
+    return _setting("JOB_STALE_SECONDS", 40)
 
 
 def max_attempts() -> int:
@@ -74,10 +78,11 @@ def max_attempts() -> int:
 
 
 def create(kind: JobKind, staff: StaffUser | None, *, total: int = 0,
-           params: dict[str, Any] | None = None, input_data: bytes | None = None) -> Job:
+           params: dict[str, Any] | None = None, input_data: bytes | None = None,
+           job_id: str | None = None) -> Job:
     """A queued job (committed); `input_data` (an uploaded file) is stored with it."""
     now = utcnow()
-    job = Job(id=secrets.token_urlsafe(16), kind=kind.value, total=total,
+    job = Job(id=job_id or secrets.token_urlsafe(16), kind=kind.value, total=total,
               edition_id=current_edition_id(),
               created_by_id=staff.id if staff is not None else None,
               created_by=staff.email if staff is not None else "system",
@@ -100,12 +105,28 @@ def load(job_id: str) -> Job | None:
     return db.session.get(Job, job_id)
 
 
-def restart(job: Job, staff: StaffUser | None) -> Job:
-    """A new job doing what `job` did (its input file copied): the desk's "start again"."""
-    again = create(JobKind(job.kind), staff, total=job.total, params=dict(job.params))
+def restart(job: Job, staff: StaffUser | None) -> tuple[Job, bool]:
+    """The desk's "start again" of a failed job: a new job doing what `job` did (its input
+    file copied), and True. Once only: the failed job takes the new one's id by a
+    compare-and-set in the same transaction, so a second click, from any server, gets the
+    job the first one made, and False (nothing is started twice)."""
+    new_id = secrets.token_urlsafe(16)
+    claimed = cast(CursorResult[Any], db.session.execute(
+        update(Job).where(Job.id == job.id, Job.state == JobState.FAILED.value,
+                          Job.restarted_as.is_(None))
+        .values(restarted_as=new_id).execution_options(synchronize_session=False)))
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        db.session.refresh(job)
+        earlier = load(job.restarted_as or "")
+        if earlier is None:
+            raise JobNotRestartable(job.id)
+        return earlier, False
+    again = create(JobKind(job.kind), staff, total=job.total, params=dict(job.params),
+                   job_id=new_id)  # commits the claim with the new job
     if job.kind == JobKind.IMPORT:
         storage().copy(job.id, again.id, INPUT)
-    return again
+    return again, True
 
 
 def public(job: Job) -> dict[str, Any]:

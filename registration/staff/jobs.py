@@ -3,7 +3,8 @@ the output streamed from the database chunk by chunk, and "start again"."""
 
 from __future__ import annotations
 
-from flask import Response, abort, jsonify, redirect, render_template, url_for
+from flask import Response, abort, flash, jsonify, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import tasks
@@ -39,8 +40,10 @@ def job_status(job_id: str):
     data["state_label"] = job.state_enum.label  # in the desk's language
     if job.state == JobState.DONE and job.has_output:
         data["download_url"] = url_for("staff.job_output", job_id=job.id)
-    if job.state == JobState.FAILED:
+    if job.state == JobState.FAILED and job.restarted_as is None:
         data["restart_url"] = url_for("staff.job_restart", job_id=job.id)
+    elif job.restarted_as is not None:
+        data["restarted_url"] = url_for("staff.job", job_id=job.restarted_as)
     return jsonify(data)
 
 
@@ -67,6 +70,12 @@ def job_restart(job_id: str):
     job = _job_or_404(job_id)
     if job.state != JobState.FAILED:
         abort(409)
-    again = jobs.restart(job, current_user)
-    tasks.send_job(again.id)
+    try:
+        again, started = jobs.restart(job, current_user)
+    except jobs.JobNotRestartable:
+        abort(409)
+    if started:
+        tasks.send_job(again.id)
+    else:
+        flash(_("This job was started again already: here it is."))
     return redirect(url_for("staff.job", job_id=again.id), 303)

@@ -33,7 +33,7 @@ def schedule(app: Flask) -> dict[str, tuple[str, float]]:
         "deliver-mail": (definitions.DELIVER_MAIL, float(app.config.get("MAIL_POLL_SECONDS")
                                                           or 60)),
         "sweep-jobs": (definitions.SWEEP_JOBS, float(app.config.get("JOB_SWEEP_SECONDS")
-                                                      or 20)),
+                                                      or 15)),
         "follow-print-jobs": (definitions.FOLLOW_PRINT_JOBS,
                               float(app.config.get("PRINT_FOLLOW_SECONDS") or 5)),
         "prune-jobs": (definitions.PRUNE_JOBS, 3600.0),

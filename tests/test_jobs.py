@@ -324,3 +324,25 @@ def test_config_cli_hides_the_broker_password_and_the_metrics_token(make_app):
     assert "REDIS_URL = redis://:***@redis.internal:6379/0" in output
     assert "hunter2" not in output and "tok3n" not in output
     assert "METRICS_TOKEN = (set)" in output
+
+
+def test_embedded_jobs_do_not_wait_behind_mail(app, monkeypatch):
+    """No broker: a batch print starts at once even while mail delivery fills the pool (a
+    1,200-row import's confirmations kept a print 'queued' for minutes)."""
+    from registration.tasks import definitions
+
+    executor = tasks.local_executor(app)
+    celery = tasks.celery_for(app)
+    release, printed = threading.Event(), threading.Event()
+    monkeypatch.setattr(celery.tasks[definitions.DELIVER_MAIL], "run",
+                        lambda *args: release.wait(20))
+    monkeypatch.setattr(celery.tasks[definitions.PRINT_BADGES], "run",
+                        lambda *args: printed.set())
+    try:
+        for _ in range(3):
+            executor.submit(definitions.DELIVER_MAIL)
+        executor.submit(definitions.PRINT_BADGES, ("job-id",))
+        assert printed.wait(10), "the print waited behind the mail"
+    finally:
+        release.set()
+    assert executor.wait_idle(30)

@@ -1,6 +1,11 @@
 """The embedded task runner: with no broker configured, each web process runs the tasks on
-a small thread pool of its own (outside the request: the response never waits), and a
-thread sends the periodic tasks. The same task functions as on a Celery worker."""
+small thread pools of its own (outside the request: the response never waits), and a
+thread sends the periodic tasks. The same task functions as on a Celery worker.
+
+Two pools: the desk's jobs (batch print, import: someone is watching their progress) get
+TASK_THREADS threads of their own, and mail delivery and the periodic sweeps share one more.
+With one pool for all, a batch print queued behind the confirmations of a 1,200-row import
+waited minutes for a thread."""
 
 from __future__ import annotations
 
@@ -22,7 +27,8 @@ class LocalExecutor:
         self.schedule = schedule
         self.threads = int(app.config.get("TASK_THREADS") or 2)
         self.lock = threading.Lock()
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: ThreadPoolExecutor | None = None  # jobs
+        self.background: ThreadPoolExecutor | None = None  # mail, sweeps
         self.pid = 0
         self.pending = 0
         self.idle = threading.Condition(self.lock)
@@ -31,12 +37,16 @@ class LocalExecutor:
         # finished (a sweep slowed by a silent printer must not pile up behind itself).
         self.periodic_busy: set[str] = set()
 
-    def _pool(self) -> ThreadPoolExecutor:
-        if self.pool is None or self.pid != os.getpid():  # after a fork: a pool of our own
+    def _pool(self, name: str = "") -> ThreadPoolExecutor:
+        """The pool for task `name` (made in this process: after a fork, pools of our own)."""
+        from .definitions import JOB_TASKS
+
+        if self.pool is None or self.background is None or self.pid != os.getpid():
             self.pid = os.getpid()
-            self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="task")
+            self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="task-job")
+            self.background = ThreadPoolExecutor(1, thread_name_prefix="task")
             self.beat = None
-        return self.pool
+        return self.pool if name in JOB_TASKS.values() else self.background
 
     def submit(self, name: str, args: tuple[Any, ...] = (), periodic: bool = False) -> None:
         with self.lock:
@@ -44,7 +54,7 @@ class LocalExecutor:
                 if name in self.periodic_busy:
                     return
                 self.periodic_busy.add(name)
-            pool = self._pool()
+            pool = self._pool(name)
             self.pending += 1
         pool.submit(self._run, name, args, periodic)
 

@@ -433,3 +433,209 @@ def test_chinese_letter_lines_follow_the_line_breaking_rules():
     assert "".join(lines) == "中" * 10 + "。" + "文" * 3  # nothing lost
     lines = wrap("中" * 9 + "《文件》", size, width)
     assert not any(line.endswith("《") for line in lines), lines
+
+
+# --- a holder who may no longer come loses the letter ---------------------------------------
+
+def issued_letter(app, make_delegate, n: int = 0, **fields) -> tuple[Delegate, int]:
+    """A delegate (German, with identity data) and the id of the letter issued to them."""
+    from registration.models import StaffUser
+    from registration.services import visa_letters
+
+    delegate = make_delegate(**{"country": "DE", "email": f"holder{n}@example.de",
+                                "given_name": f"Holder{n}", "family_name": "Schmidt",
+                                **fields})
+    with_identity(app, delegate.public_id, nationality="DE", number=f"C01X{n}0T47")
+    with app.app_context():
+        staff = db.session.scalar(sa.select(StaffUser).where(
+            StaffUser.email == "issuer@forum.test"))
+        if staff is None:
+            staff = StaffUser(email="issuer@forum.test", role="desk", password_hash="x")
+            db.session.add(staff)
+            db.session.commit()
+        edition = marked_current()
+        letter = visa_letters.request_letter(db.session.get(Delegate, delegate.id),
+                                             edition.starts_on, edition.ends_on)
+        visa_letters.approve(letter, staff)
+        assert letter.state == "approved"
+        return delegate, letter.id
+
+
+def verify_page(app, client, letter_id: int) -> str:
+    from registration.services.visa_letters import verify_url
+
+    with app.app_context():
+        url = verify_url(db.session.get(VisaLetter, letter_id))
+    return client.get(url[url.index("/verify/"):]).get_data(as_text=True)
+
+
+def assert_withdrawn(app, client, letter_id: int, reason: str, actor: str) -> None:
+    """Withdrawn with `reason`, audited by `actor`, and so said on its verification page."""
+    with app.app_context():
+        letter = db.session.get(VisaLetter, letter_id)
+        assert (letter.state, letter.withdrawn_reason) == ("withdrawn", reason)
+        entry = db.session.scalars(sa.select(AuditEntry).where(
+            AuditEntry.delegate_id == letter.delegate_id,
+            AuditEntry.action == "visa_letter_withdrawn")).one()
+        assert entry.actor == actor and entry.details["reference"] == letter.reference
+    html = verify_page(app, client, letter_id)
+    assert "Withdrawn" in html and "已撤销" in html and "Genuine and valid" not in html
+
+
+def manage_link(app, delegate: Delegate) -> str:
+    with app.app_context():
+        return "/manage/" + manage_links.make_token(db.session.get(Delegate, delegate.id))
+
+
+def test_erasure_withdraws_the_letter_and_clears_the_holder(app, client, runner, csrf_from,
+                                                            make_delegate, visa_edition,
+                                                            tmp_path):
+    erased, letter_id = issued_letter(app, make_delegate, 1)
+    _other, other_id = issued_letter(app, make_delegate, 2)
+    assert "Holder1 Schmidt" in verify_page(app, client, letter_id)
+    link = manage_link(app, erased)
+    token = csrf_from(client.get(f"{link}/erase").get_data(as_text=True))
+    response = client.post(f"{link}/erase", data={"csrf_token": token, "confirm": "y"})
+    assert response.status_code == 303
+    html = verify_page(app, client, letter_id)
+    assert "Withdrawn" in html and "已撤销" in html and "Genuine and valid" not in html
+    for private in ("Holder1", "Schmidt", "T47", "Passport number"):
+        assert private not in html, private
+    with app.app_context():
+        row = db.session.execute(sa.text(
+            "SELECT state, withdrawn_reason, holder_name, holder_native_name, "
+            "holder_nationality, holder_date_of_birth, holder_document_number "
+            "FROM visa_letter WHERE id = :id"), {"id": letter_id}).one()
+        other = db.session.get(VisaLetter, other_id)
+        assert other.state == "approved" and other.holder_name == "Holder2 Schmidt"
+    assert tuple(row) == ("withdrawn", "the registration was erased", "", "", "", None, None)
+    # The batch prints the other letter only.
+    out = tmp_path / "all.pdf"
+    result = runner.invoke(args=["visa", "letters", "-o", str(out)])
+    assert result.exit_code == 0 and "1 visa letter written" in result.output, result.output
+    text = pdf_text(out.read_bytes(), tmp_path)
+    assert "Holder2" in text and "C01X20T47" in text and "C01X10T47" not in text
+
+
+def test_vetting_rejection_on_the_page_withdraws_the_letter(app, client, login, csrf_from,
+                                                            make_delegate, edition_settings,
+                                                            visa_edition):
+    edition_settings(vetting_required=True)
+    delegate, letter_id = issued_letter(app, make_delegate, status="approved")
+    link = manage_link(app, delegate)
+    assert "Download my visa invitation letter" in client.get(link).get_data(as_text=True)
+    login("vetting", email="officer@vetting.test")
+    path = f"/staff/vetting/{delegate.public_id}"
+    csrf = csrf_from(client.get(path).get_data(as_text=True))
+    done = client.post(path, data={"csrf_token": csrf, "decision": "rejected",
+                                   "note": "Listed"})
+    assert done.status_code == 303
+    assert_withdrawn(app, client, letter_id, "the registration was not cleared by vetting",
+                     "staff:officer@vetting.test")
+    client.post("/staff/logout", data={"csrf_token": csrf})
+    page = client.get(link).get_data(as_text=True)
+    assert "Download my visa invitation letter" not in page
+    assert "was withdrawn: the registration was not cleared by vetting" in page
+    assert "Ask for an invitation letter" not in page  # no new request either
+    assert client.get(f"{link}/visa-letter.pdf").status_code == 404
+
+
+def test_vetting_rejection_by_import_withdraws_the_letter(app, runner, client, make_delegate,
+                                                          edition_settings, visa_edition,
+                                                          tmp_path):
+    edition_settings(vetting_required=True)
+    rejected, rejected_letter = issued_letter(app, make_delegate, 1, vetting_status="pending")
+    cleared, cleared_letter = issued_letter(app, make_delegate, 2, vetting_status="pending")
+    results = tmp_path / "results.csv"
+    results.write_text(f"reference,decision,note\n{rejected.reference},rejected,listed\n"
+                       f"{cleared.reference},cleared,\n", encoding="utf-8")
+    result = runner.invoke(args=["vetting", "import", str(results)])
+    assert result.exit_code == 0, result.output
+    assert_withdrawn(app, client, rejected_letter,
+                     "the registration was not cleared by vetting", "system")
+    assert "Genuine and valid" in verify_page(app, client, cleared_letter)
+
+
+def test_desk_rejection_withdraws_the_letter(app, client, login, csrf_from, make_delegate,
+                                             visa_edition):
+    delegate, letter_id = issued_letter(app, make_delegate, status="approved")
+    login("desk")
+    path = f"/staff/delegates/{delegate.public_id}"
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    response = client.post(f"{path}/reject", data={"csrf_token": token,
+                                                   "reason": "Not an invited official"})
+    assert response.status_code == 303
+    assert_withdrawn(app, client, letter_id, "the registration was not accredited",
+                     "staff:desk@forum.test")
+
+
+def test_cancellation_withdraws_the_letter(app, client, csrf_from, make_delegate,
+                                           visa_edition):
+    delegate, letter_id = issued_letter(app, make_delegate)
+    link = manage_link(app, delegate)
+    token = csrf_from(client.get(f"{link}/cancel").get_data(as_text=True))
+    response = client.post(f"{link}/cancel", data={"csrf_token": token, "confirm": "y"})
+    assert response.status_code == 303
+    assert_withdrawn(app, client, letter_id, "the registration was cancelled", "system")
+    page = client.get(link).get_data(as_text=True)
+    assert "Download my visa invitation letter" not in page
+    assert "was withdrawn: the registration was cancelled" in page
+    # Stored in English, shown in the reader's language.
+    client.get("/lang/zh")
+    assert "该注册已取消" in client.get(link).get_data(as_text=True)
+
+
+def test_substitution_withdraws_the_letter(app, client, login, csrf_from, form_data,
+                                           make_delegate, visa_edition):
+    with app.app_context():
+        france, _ = delegations.create("France", "FR", focal_emails=["fp@mfa.example.fr"],
+                                       quotas={"government": 5})
+        france_id = france.id
+    delegate, letter_id = issued_letter(app, make_delegate, delegation_id=france_id)
+    login("desk")
+    url = f"/staff/delegations/{france_id}/substitute/{delegate.public_id}"
+    token = csrf_from(client.get(url).get_data(as_text=True))
+    data = form_data(token, "government", given_name="Denise", family_name="Martin",
+                     email="denise@mfa.example.fr", country="FR", delegation="FR",
+                     head_of_delegation=None)
+    response = client.post(url, data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert_withdrawn(app, client, letter_id, "the holder was replaced in the delegation",
+                     "staff:desk@forum.test")
+
+
+def test_no_letter_for_a_holder_vetting_rejected(app, client, login, csrf_from,
+                                                 make_delegate, visa_edition):
+    from registration.services import visa_letters
+
+    delegate = make_delegate(country="DE")
+    with_identity(app, delegate.public_id, nationality="DE", number="C01X00T47")
+    with app.app_context():
+        edition = marked_current()
+        letter = visa_letters.request_letter(db.session.get(Delegate, delegate.id),
+                                             edition.starts_on, edition.ends_on)
+        letter_id = letter.id
+        # Rejected by vetting while the request waits (set here as a record from before
+        # rejections withdrew requests would be).
+        db.session.get(Delegate, delegate.id).vetting_status = "rejected"
+        db.session.commit()
+    message = "No invitation letter can be issued: this registration was not cleared by vetting."
+    login("desk")
+    token = csrf_from(client.get("/staff/visa-letters").get_data(as_text=True))
+    response = client.post(f"/staff/visa-letters/{letter_id}/approve",
+                           data={"csrf_token": token})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    with app.app_context():
+        letter = db.session.get(VisaLetter, letter_id)
+        with pytest.raises(visa_letters.VisaLetterError, match=message):
+            visa_letters.approve(letter, None)
+        db.session.rollback()
+        assert db.session.get(VisaLetter, letter_id).state == "requested"
+        for status, said in (("rejected", "was not accredited"), ("cancelled", "is cancelled")):
+            d = db.session.get(Delegate, delegate.id)
+            d.vetting_status, d.status = "cleared", status
+            db.session.commit()
+            with pytest.raises(visa_letters.VisaLetterError, match=said):
+                visa_letters.approve(db.session.get(VisaLetter, letter_id), None)
+            db.session.rollback()

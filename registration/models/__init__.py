@@ -20,7 +20,7 @@ from .status import (
     VettingStatus,
 )
 from .vetting import VettingRequest
-from .visa import VisaLetter, VisaLetterState
+from .visa import VisaLetter, VisaLetterState, WithdrawalCause
 from .watchlist import HitKind, HitState, WatchlistEntry, WatchlistHit
 
 __all__ = [
@@ -65,4 +65,5 @@ __all__ = [
     "VisaLetterState",
     "WatchlistEntry",
     "WatchlistHit",
+    "WithdrawalCause",
 ]

@@ -7,6 +7,9 @@ copied from the identity data at that moment, so the printed letter and its veri
 page (`/verify/<token>`) keep saying what was issued even if the record changes later. The
 date of birth and document number are `EncryptedText`, like the identity data they come
 from. A withdrawn letter stays on record: its verification page says it was withdrawn.
+A letter is withdrawn by the system when its holder may no longer travel on it (cancelled,
+not accredited, not cleared by vetting, substituted, erased); erasure also clears every
+holder_* copy, so the page then shows neither name nor number.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, ForeignKey, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -47,6 +51,38 @@ VISA_LETTER_LABELS = {
 }
 # A delegate has at most one request in these states at a time.
 OPEN_STATES = (VisaLetterState.REQUESTED, VisaLetterState.APPROVED)
+
+
+class WithdrawalCause(StrEnum):
+    """Why the system withdrew a letter on its own: its holder may no longer travel on it
+    (services/visa_letters.withdraw_for_holders). The desk's own withdrawals give a reason
+    in their words instead."""
+
+    ERASED = "erased"
+    NOT_CLEARED = "not_cleared"  # rejected by security vetting
+    NOT_ACCREDITED = "not_accredited"  # rejected by the desk
+    CANCELLED = "cancelled"
+    SUBSTITUTED = "substituted"
+
+    @property
+    def label(self) -> str:
+        return str(WITHDRAWAL_CAUSE_LABELS[self])
+
+    @property
+    def english(self) -> str:
+        """What is stored as the letter's reason: the same words whoever's language
+        triggered it, shown translated (VisaLetter.withdrawn_reason_label)."""
+        with force_locale("en"):
+            return str(WITHDRAWAL_CAUSE_LABELS[self])
+
+
+WITHDRAWAL_CAUSE_LABELS = {
+    WithdrawalCause.ERASED: _l("the registration was erased"),
+    WithdrawalCause.NOT_CLEARED: _l("the registration was not cleared by vetting"),
+    WithdrawalCause.NOT_ACCREDITED: _l("the registration was not accredited"),
+    WithdrawalCause.CANCELLED: _l("the registration was cancelled"),
+    WithdrawalCause.SUBSTITUTED: _l("the holder was replaced in the delegation"),
+}
 
 
 class VisaLetter(EditionScoped, Model):
@@ -92,6 +128,15 @@ class VisaLetter(EditionScoped, Model):
     @property
     def state_label(self) -> str:
         return self.state_enum.label
+
+    @property
+    def withdrawn_reason_label(self) -> str:
+        """The reason for the withdrawal in the reader's language when the system gave it
+        (a WithdrawalCause, stored in English); a person's reason as they wrote it."""
+        for cause in WithdrawalCause:
+            if self.withdrawn_reason == cause.english:
+                return cause.label
+        return self.withdrawn_reason
 
     def __repr__(self) -> str:
         return f"<VisaLetter {self.reference} {self.state}>"

@@ -21,6 +21,7 @@ from ..models import (
     InvalidTransition,
     StaffUser,
     Status,
+    WithdrawalCause,
 )
 from ..models.delegate import RecordSource
 from ..models.status import can_transition
@@ -28,6 +29,7 @@ from ..signals import delegate_approved, delegate_rejected
 from . import audit
 from .audit_text import actor_text, describe
 from .registration import register_delegate
+from .visa_letters import withdraw_for_holders
 
 MAX_REASON_LENGTH = 500
 MAX_BULK = 1000
@@ -90,6 +92,7 @@ def _reject(delegate: Delegate, staff: StaffUser | None, reason: str) -> None:
     audit.record(delegate, "status", staff=staff,
                  **{"from": old.value, "to": delegate.status, "reason": reason})
     release_head(delegate, audit.actor_label(staff), staff)
+    withdraw_for_holders([delegate.id], WithdrawalCause.NOT_ACCREDITED, staff=staff)
     delegate_rejected.send(real_app(), delegate=delegate, reason=reason)
 
 

@@ -23,7 +23,15 @@ from ..countries import COUNTRY_CODES, country_name
 from ..extensions import db, real_app
 from ..fields import CATEGORIES
 from ..i18n import category_label, plain
-from ..models import Delegate, Delegation, DelegationKind, FocalPoint, StaffUser, Status
+from ..models import (
+    Delegate,
+    Delegation,
+    DelegationKind,
+    FocalPoint,
+    StaffUser,
+    Status,
+    WithdrawalCause,
+)
 from ..models.delegate import RecordSource
 from ..models.status import HOLDS_PLACE
 from ..signals import delegate_cancelled
@@ -31,6 +39,7 @@ from ..validation import clean_email, email_key
 from . import audit
 from .checkin import is_head_of_delegation
 from .registration import RegistrationRefused, register_delegate
+from .visa_letters import withdraw_for_holders
 
 LETTER_MAX_BYTES = 10 * 1024 * 1024
 
@@ -233,8 +242,9 @@ def nominate(delegation: Delegation, by: FocalPoint | StaffUser, clean: dict[str
              replaces: Delegate | None = None) -> Delegate:
     """Register a nominee of `delegation` (commits), `by` one of its focal points or the desk;
     with `replaces`, a substitution: the old delegate is cancelled in the same transaction
-    (its badge serial bumped, so the printed badge is refused at the door) and the audit
-    links both. Raises RegistrationRefused ("quota" with a message, "duplicate_email", …)."""
+    (its badge serial bumped, so the printed badge is refused at the door; its visa letter
+    withdrawn) and the audit links both. Raises RegistrationRefused ("quota" with a
+    message, "duplicate_email", …)."""
     staff = by if isinstance(by, StaffUser) else None
     actor = audit.actor_label(staff) if staff is not None else f"focal:{by.email}"
     was_head = replaces is not None and delegation.head_delegate_id == replaces.id
@@ -252,6 +262,7 @@ def nominate(delegation: Delegation, by: FocalPoint | StaffUser, clean: dict[str
             change: dict[str, Any] = {"from": old.value, "to": Status.CANCELLED.value,
                                       "substituted_by": delegate.reference}
             audit.record(replaces, "status", actor=actor, staff=staff, **change)
+            withdraw_for_holders([replaces.id], WithdrawalCause.SUBSTITUTED, staff=staff)
             if was_head:
                 _drop_head(delegation)
             db.session.flush()

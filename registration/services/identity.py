@@ -191,6 +191,7 @@ def purge_identity(edition: Edition, *, actor: str = "system", staff: StaffUser 
     """Delete every delegate's identity data in `edition`, and what was copied from it or
     said about it; audited with the counts; commits. Returns the counts."""
     from ..models import VettingRequest, VisaLetter
+    from .visa_letters import forget_holders
     from .watchlist import entries as watchlist_entries
 
     every = {**ALL_EDITIONS, "synchronize_session": False}
@@ -202,11 +203,9 @@ def purge_identity(edition: Edition, *, actor: str = "system", staff: StaffUser 
         # What was copied from it or told about it: the passport number and date of birth on
         # visa letters (their verification page then shows no number), the notes, questions
         # and answers of vetting, and the edition's watchlist with its matches.
-        letters = db.session.execute(
-            update(VisaLetter).where(VisaLetter.edition_id == edition.id,
-                                     VisaLetter.holder_document_number.is_not(None))
-            .values(holder_date_of_birth=None, holder_document_number=None)
-            .execution_options(**every))
+        letters = forget_holders(VisaLetter.edition_id == edition.id,
+                                 VisaLetter.holder_document_number.is_not(None),
+                                 names=False, **every)
         requests = db.session.execute(
             update(VettingRequest).where(VettingRequest.edition_id == edition.id,
                                          VettingRequest.question.is_not(None))
@@ -218,7 +217,7 @@ def purge_identity(edition: Edition, *, actor: str = "system", staff: StaffUser 
         watchlist = watchlist_entries.purge_edition(edition.id)
         edition.identity_purged_at = utcnow()
         report = PurgeReport(delegates=count,
-                             visa_letters=int(getattr(letters, "rowcount", 0) or 0),
+                             visa_letters=letters,
                              vetting_requests=int(getattr(requests, "rowcount", 0) or 0),
                              vetting_notes=int(getattr(notes, "rowcount", 0) or 0),
                              watchlist_entries=watchlist.get("watchlist_entries", 0),

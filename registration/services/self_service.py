@@ -11,8 +11,9 @@
   JSON; erase.
 
 Erasure cancels the registration, blanks every personal field, deletes the photo and the
-stored emails, and rewrites the delegate's audit entries so that they keep what happened
-and when, but no personal values.
+stored emails, withdraws the visa letters and clears what they state about the holder, and
+rewrites the delegate's audit entries so that they keep what happened and when, but no
+personal values.
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db, real_app
 from ..fields import CATEGORY_FIELDS, COMMON_FIELDS
 from ..i18n import event_texts
-from ..models import AuditEntry, Delegate, OutboxMessage, Status
+from ..models import AuditEntry, Delegate, OutboxMessage, Status, VisaLetter, WithdrawalCause
 from ..signals import delegate_cancelled
 from ..validation import clean_record, email_key, email_keys
 from . import audit, eticket, mail
 from .delegate_edit import email_taken, form_data
 from .identity import save_identity
 from .mail import outbox
+from .visa_letters import forget_holders, withdraw_for_holders
 
 ACTOR = "delegate"
 # After printing, changes to these go to the desk instead of applying.
@@ -51,7 +53,7 @@ ERASED = "[erased]"
 SAFE_AUDIT_KEYS = frozenset({
     "source", "from", "to", "status", "old_status", "new_status", "fields",
     "layout", "serial", "badge_serial", "print_count", "checkpoint", "checkpoint_id",
-    "result", "kind", "count", "category", "applied", "requested_fields", "by",
+    "result", "kind", "count", "category", "applied", "requested_fields", "by", "cause",
 })
 
 
@@ -250,6 +252,7 @@ def _cancel(delegate: Delegate) -> None:
     change: dict[str, Any] = {"from": old.value, "to": Status.CANCELLED.value}
     audit.record(delegate, "status", actor=ACTOR, by="self_service", **change)
     release_head(delegate, ACTOR)
+    withdraw_for_holders([delegate.id], WithdrawalCause.CANCELLED)
     delegate_cancelled.send(real_app(), delegate=delegate)
 
 
@@ -337,6 +340,8 @@ PERSONAL_TEXT_FIELDS: tuple[str, ...] = (
 
 def erase(delegate: Delegate) -> None:
     """Cancel (if needed) and erase personal data; commits. The manage link dies with it."""
+    # Before the cancellation, so that the letters say why: erased, not merely cancelled.
+    withdraw_for_holders([delegate.id], WithdrawalCause.ERASED)
     if not is_cancelled(delegate):
         _cancel(delegate)
     for name in PERSONAL_TEXT_FIELDS:
@@ -350,6 +355,9 @@ def erase(delegate: Delegate) -> None:
     if delegate.identity is not None:
         db.session.delete(delegate.identity)
         delegate.identity = None
+    # What the letters copied about the holder (their verification page keeps saying that
+    # a letter of this reference was withdrawn, with no name or number).
+    forget_holders(VisaLetter.delegate_id == delegate.id)
     db.session.flush()
     # Stored emails hold names and addresses: queued ones are dropped, sent ones deleted.
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.delegate_id == delegate.id))

@@ -10,6 +10,7 @@ models/status.refusal, applied by services/admission.py. Here:
   is neither encrypted nor purged; the note itself is on the delegate, encrypted);
 * a rejection of a delegate whose badge is printed revokes that badge: the badge serial is
   bumped, as a reprint does, so the old QR code is refused online and offline;
+* a rejection withdraws the delegate's visa letter (visa_letters.withdraw_for_holders);
 * `more_info` records the question (encrypted, models/vetting.py) and mails the delegate a
   request with their manage link (a nominee's mail goes to the focal point's address);
   their answer on the manage page returns the record to `pending`.
@@ -27,10 +28,11 @@ from sqlalchemy import func, select
 from ..badge_token import MAX_SERIAL
 from ..extensions import db
 from ..i18n import plain
-from ..models import Delegate, StaffUser, Status, VettingRequest, VettingStatus
+from ..models import Delegate, StaffUser, Status, VettingRequest, VettingStatus, WithdrawalCause
 from ..models.status import can_decide
 from . import audit
 from .mail import outbox as mail
+from .visa_letters import withdraw_for_holders
 from .watchlist.hits import open_hits_by_delegate
 
 MAX_NOTE = 1000
@@ -122,6 +124,8 @@ def decide_in_transaction(delegate: Delegate, decision: VettingStatus | str, not
     if decision == VettingStatus.MORE_INFO:
         details["mailed_to"] = request_more_info(delegate, note, who)
     audit.record(delegate, "vetting", actor=who, staff=staff, **details)
+    if decision == VettingStatus.REJECTED:
+        withdraw_for_holders([delegate.id], WithdrawalCause.NOT_CLEARED, staff=staff)
 
 
 def decide(delegate: Delegate, decision: VettingStatus | str, note: str,

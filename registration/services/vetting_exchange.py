@@ -22,7 +22,15 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..i18n import plain
-from ..models import AuditEntry, Delegate, Delegation, StaffUser, Status, VettingStatus
+from ..models import (
+    AuditEntry,
+    Delegate,
+    Delegation,
+    StaffUser,
+    Status,
+    VettingStatus,
+    WithdrawalCause,
+)
 from ..text import parse_reference
 from . import audit
 from .delegate_export import neutralise, write_csv
@@ -43,6 +51,7 @@ from .vetting import (
     plan_decision,
     request_more_info,
 )
+from .visa_letters import withdraw_for_holders
 from .watchlist.hits import open_hits_by_delegate
 
 EXPORT_COLUMNS = ("reference", "given_name", "family_name", "native_name", "date_of_birth",
@@ -214,7 +223,8 @@ def import_file(data: bytes, staff: StaffUser | None = None, actor: str = "cli"
 def _apply(parsed: list[tuple[int, str, VettingStatus, str]], delegates: dict[str, Any],
            staff: StaffUser | None, actor: str, report: VettingImportReport) -> None:
     """The decisions as bulk UPDATEs and audit INSERTs (the same values and details as
-    one decision on the page: vetting.plan_decision); more_info requests one by one."""
+    one decision on the page: vetting.plan_decision); more_info requests one by one; the
+    rejected delegates' visa letters withdrawn, as on the page."""
     who = audit.actor_label(staff, actor)
     now = datetime.now(UTC)
     updates: list[dict[str, Any]] = []
@@ -235,6 +245,9 @@ def _apply(parsed: list[tuple[int, str, VettingStatus, str]], delegates: dict[st
         db.session.execute(update(Delegate), updates[start:start + CHUNK])
     for start in range(0, len(entries), CHUNK):
         db.session.execute(insert(AuditEntry), entries[start:start + CHUNK])
+    withdraw_for_holders([delegates[reference].id for _n, reference, decision, _note in parsed
+                          if decision == VettingStatus.REJECTED],
+                         WithdrawalCause.NOT_CLEARED, staff=staff)
     with db.session.no_autoflush:  # one flush at commit, not one per request
         loaded: dict[int, Delegate] = {}
         ids = [delegate_id for delegate_id, _note, _details in asked]

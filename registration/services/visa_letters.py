@@ -4,7 +4,13 @@ Who may ask: where the edition asks for identity data (`Edition.identity_categor
 delegate who is not a Chinese national (nationality from the identity data; when it is not
 known yet, the request is kept and the nationality is checked again at approval). One open
 request (requested or issued) per delegate. Approval needs the identity data the letter
-states: nationality, date of birth and document number.
+states: nationality, date of birth and document number, and a holder who may still come
+(not cancelled, not rejected by the desk or by vetting: holder_refusal).
+
+A holder who may no longer come loses their open letters in the same transaction
+(withdraw_for_holders, called by the cancellation, the desk's rejection, vetting's
+rejection one by one or by batch, the substitution and the erasure); erasure also clears
+what the letters copied about the holder (forget_holders, shared with the identity purge).
 
 The PDF is services/visa_letter_pdf.py; the token on its QR code is visa_token.py.
 """
@@ -13,17 +19,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import selectinload
 
 from .. import visa_token
 from ..editions import ALL_EDITIONS, current_edition
 from ..extensions import db
 from ..i18n import plain
-from ..models import Delegate, Edition, StaffUser, VisaLetter, VisaLetterState
+from ..models import (
+    Delegate,
+    Edition,
+    StaffUser,
+    Status,
+    VettingStatus,
+    VisaLetter,
+    VisaLetterState,
+    WithdrawalCause,
+)
 from ..models.visa import OPEN_STATES
 from . import audit
 from .badge_signing import public_keys, signing_key
@@ -31,12 +46,15 @@ from .identity import mask
 from .manage_links import base_url, path_for
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from ..models import DelegateIdentity
 
 HOST_NATIONALITY = "CN"  # the host country's nationals need no visa
 MAX_STAY = timedelta(days=90)
 MAX_REASON_LENGTH = 500
 MAX_PURPOSE_LENGTH = 500
+CHUNK = 500  # delegate ids per query when a vetting batch withdraws letters
 
 
 class VisaLetterError(ValueError):
@@ -93,11 +111,27 @@ def _nationality(delegate: Delegate) -> str:
     return identity.nationality if identity is not None else ""
 
 
+def holder_refusal(delegate: Delegate) -> str | None:
+    """Why no letter may be issued to `delegate` now (None when one may): a ministry's
+    invitation is for people who will be let in, not for a cancelled registration or one
+    the desk or the vetting service rejected."""
+    if delegate.status == Status.CANCELLED.value:
+        return plain(_l("No invitation letter can be issued: this registration is "
+                        "cancelled."))
+    if delegate.status == Status.REJECTED.value:
+        return plain(_l("No invitation letter can be issued: this registration was not "
+                        "accredited."))
+    if delegate.vetting_status == VettingStatus.REJECTED.value:
+        return plain(_l("No invitation letter can be issued: this registration was not "
+                        "cleared by vetting."))
+    return None
+
+
 def may_request(delegate: Delegate) -> bool:
     """Whether the manage page offers the request form."""
     edition = db.session.get(Edition, delegate.edition_id)
     return (offered(edition) and _nationality(delegate) != HOST_NATIONALITY
-            and open_letter(delegate) is None)
+            and holder_refusal(delegate) is None and open_letter(delegate) is None)
 
 
 def request_letter(delegate: Delegate, stay_from: date | None, stay_to: date | None,
@@ -109,6 +143,9 @@ def request_letter(delegate: Delegate, stay_from: date | None, stay_to: date | N
         raise VisaLetterError(_l("This forum does not issue visa invitation letters."))
     if _nationality(delegate) == HOST_NATIONALITY:
         raise VisaLetterError(_l("Chinese nationals do not need a visa invitation letter."))
+    refusal = holder_refusal(delegate)
+    if refusal is not None:
+        raise VisaLetterError(refusal)
     if open_letter(delegate) is not None:
         raise VisaLetterError(_l("A visa invitation letter has already been requested."))
     stay_from, stay_to = check_stay(edition, stay_from, stay_to)
@@ -167,6 +204,9 @@ def approve(letter: VisaLetter, staff: StaffUser) -> VisaLetter:
         raise VisaLetterError(_l("Only a requested letter can be issued (this one is "
                                  "%(state)s).", state=letter.state_label))
     delegate = letter.delegate
+    refusal = holder_refusal(delegate)
+    if refusal is not None:
+        raise VisaLetterError(refusal)
     identity = delegate.identity
     missing = _missing_identity(identity)
     if missing or identity is None:
@@ -223,13 +263,58 @@ def withdraw(letter: VisaLetter, staff: StaffUser, reason: str | None) -> VisaLe
     _lock(letter)
     if letter.state_enum not in OPEN_STATES:
         raise VisaLetterError(_l("This letter is %(state)s already.", state=letter.state_label))
-    letter.state = VisaLetterState.WITHDRAWN.value
-    letter.withdrawn_at, letter.withdrawn_by = datetime.now(UTC), audit.actor_label(staff)
-    letter.withdrawn_reason = clean
-    audit.record(letter.delegate, "visa_letter_withdrawn", staff=staff,
-                 reference=letter.reference, reason=clean)
+    _mark_withdrawn(letter, clean, staff=staff)
     db.session.commit()
     return letter
+
+
+def _mark_withdrawn(letter: VisaLetter, reason: str, *, staff: StaffUser | None,
+                    actor: str = "system", **details: Any) -> None:
+    letter.state = VisaLetterState.WITHDRAWN.value
+    letter.withdrawn_at = datetime.now(UTC)
+    letter.withdrawn_by = audit.actor_label(staff, actor)
+    letter.withdrawn_reason = reason
+    audit.record(letter.delegate, "visa_letter_withdrawn", actor=actor, staff=staff,
+                 reference=letter.reference, reason=reason, **details)
+
+
+def withdraw_for_holders(delegate_ids: Collection[int], cause: WithdrawalCause, *,
+                         staff: StaffUser | None = None) -> int:
+    """Withdraw the open letters (requested or issued) of these delegates, who may no
+    longer travel on them, with `cause` as the reason; each audited ("visa_letter_withdrawn",
+    by the staff member whose action caused it, else "system"). The caller commits, in the
+    transaction that changed the delegates. Returns how many letters were withdrawn."""
+    ids = list(dict.fromkeys(delegate_ids))
+    count = 0
+    for start in range(0, len(ids), CHUNK):
+        for letter in db.session.scalars(
+                select(VisaLetter).where(
+                    VisaLetter.delegate_id.in_(ids[start:start + CHUNK]),
+                    VisaLetter.state.in_([s.value for s in OPEN_STATES]))
+                .order_by(VisaLetter.id).with_for_update()):
+            _mark_withdrawn(letter, cause.english, staff=staff, cause=cause.value)
+            count += 1
+    return count
+
+
+# What a letter copies about its holder: every value on erasure; the identity data only
+# (passport number and date of birth) when the identity data is purged after the forum.
+HOLDER_IDENTITY_COPIES: dict[str, Any] = {"holder_date_of_birth": None,
+                                          "holder_document_number": None}
+HOLDER_COPIES: dict[str, Any] = {**HOLDER_IDENTITY_COPIES, "holder_name": "",
+                                 "holder_native_name": "", "holder_nationality": ""}
+
+
+def forget_holders(*where: ColumnElement[bool], names: bool = True,
+                   **options: Any) -> int:
+    """Clear what the letters matching `where` state about their holders (with `names`,
+    the names and nationality too; without, the identity data's copies only). The caller
+    commits; `options` are the statement's execution options. Returns the letters changed."""
+    result = db.session.execute(
+        update(VisaLetter).where(*where)
+        .values(HOLDER_COPIES if names else HOLDER_IDENTITY_COPIES)
+        .execution_options(**options))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def queue(state: str | None = None, delegation_id: int | None = None) -> list[VisaLetter]:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from registration.editions import marked_current
 from registration.extensions import db
-from registration.models import AuditEntry, Delegate, DelegateIdentity
+from registration.models import AuditEntry, Delegate, DelegateIdentity, VettingRequest
 
 NUMBER = "E48213907"
 DOB = "1971-03-09"
@@ -328,6 +328,8 @@ def test_delegate_manages_exports_and_erases_their_identity(app, client, get_csr
 
     with app.app_context():
         db.session.get(Delegate, delegate.id).vetting_note = "Is " + NUMBER + " still valid?"
+        db.session.add(VettingRequest(delegate_id=delegate.id, question="Is it still valid?",
+                                      answer="Yes, " + NUMBER, requested_by="vetting"))
         db.session.commit()
     erase = client.post(base + "/erase", data={"csrf_token": get_csrf(base + "/erase"),
                                                "confirm": "y"})
@@ -335,6 +337,8 @@ def test_delegate_manages_exports_and_erases_their_identity(app, client, get_csr
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(DelegateIdentity)) == 0
         assert db.session.scalar(sa.text("SELECT vetting_note FROM delegate")) is None
+        assert db.session.execute(sa.text(
+            "SELECT question, answer FROM vetting_request")).one() == (None, None)
 
 
 # --------------------------------------------------------------------------- vetting rule

@@ -25,13 +25,21 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db, real_app
 from ..fields import CATEGORY_FIELDS, COMMON_FIELDS
 from ..i18n import event_texts
-from ..models import AuditEntry, Delegate, OutboxMessage, Status, VisaLetter, WithdrawalCause
+from ..models import (
+    AuditEntry,
+    Delegate,
+    OutboxMessage,
+    Status,
+    VettingRequest,
+    VisaLetter,
+    WithdrawalCause,
+)
 from ..signals import delegate_cancelled
 from ..validation import clean_record, email_key, email_keys
 from . import audit, eticket, mail
@@ -349,6 +357,9 @@ def erase(delegate: Delegate) -> None:
     delegate.email_key = None
     delegate.details = {}
     delegate.vetting_note = None  # may quote their document number
+    # The vetting service's questions to them and their answers (about their identity).
+    db.session.execute(update(VettingRequest).where(VettingRequest.delegate_id == delegate.id)
+                       .values(question=None, answer=None))
     if delegate.photo is not None:
         db.session.delete(delegate.photo)
         delegate.photo = None

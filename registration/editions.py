@@ -147,6 +147,18 @@ def _cached_current() -> Edition | None:
     return edition
 
 
+def cached_current_edition() -> Edition | None:
+    """The current edition as the per-process cache holds it: a detached copy, for reading
+    its columns only (no session is touched: the door's lean path). Within
+    EDITION_CACHE_SECONDS of the last read, as `current_edition` for public requests; on a
+    miss it is `current_edition()` (which fills the cache)."""
+    entry = _current_cache["entry"]
+    if (entry is not None and entry[0] is current_app.extensions.get("edition_cache_key")
+            and entry[1] > time.monotonic() and entry[2] == _current_cache["generation"]):
+        return cast(Edition, entry[3])
+    return current_edition()
+
+
 def _for_request() -> Edition | None:
     if request.blueprint == "staff":
         slug = session.get(SESSION_KEY)

@@ -35,16 +35,23 @@ def plain(text: object, lang: str = "en") -> str:
         return str(text)
 
 
+# Category names by (language, key): the catalogues are compiled once per process, and the
+# door answers hundreds of scans a second with one of four names in one of two languages.
+_category_labels: dict[tuple[str, str], str] = {}
+
+
 def category_label(key: str, lang: str | None = None) -> str:
     """The category's name in `lang` (default: the request's language, English outside a
     request); an unknown key is shown as it is."""
     label = CATEGORIES.get(key)
     if label is None:
         return key
-    if lang is None:
-        return plain(label)
-    with force_locale(lang):
-        return str(label)
+    lang = lang or current_language()
+    text = _category_labels.get((lang, key))
+    if text is None:
+        with force_locale(lang):
+            text = _category_labels[(lang, key)] = str(label)
+    return text
 
 
 def yes_no(value: object) -> str:

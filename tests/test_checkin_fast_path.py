@@ -246,3 +246,18 @@ def test_a_switch_of_edition_is_never_answered_with_the_old_one(fast_app, client
     with fast_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Scan).execution_options(
             all_editions=True)) == 1  # the first scan only, in the old edition
+
+
+def test_the_lean_paths_window_moves_with_time():
+    """ratelimits.LocalMovingWindow: at most N hits in any window, per key; the wait is
+    until the oldest counted hit leaves the window."""
+    from limits import parse
+
+    from registration.ratelimits import LocalMovingWindow
+
+    window, limit = LocalMovingWindow(), parse("3 per 10 seconds")
+    assert [window.hit(limit, "door-1", now=t) for t in (100.0, 101.0, 102.0)] == [None] * 3
+    assert window.hit(limit, "door-1", now=103.0) == pytest.approx(7.0)  # 100 + 10 - 103
+    assert window.hit(limit, "door-2", now=103.0) is None  # another key counts alone
+    assert window.hit(limit, "door-1", now=110.5) is None  # the hit at 100 has left
+    assert window.hit(limit, "door-1", now=110.6) == pytest.approx(0.4)  # 101 + 10 - 110.6

@@ -13,9 +13,10 @@ for the rate-limit counter and its headers, no template globals. What it keeps:
 * **Input hygiene**: the same rules (`input_hygiene.check_request`); refused input goes to
   the full path, which answers 400.
 * **Rate limit, in a cheap form**: RATELIMIT_API per device token, counted in this
-  process's memory (moving window, as the shared limiter). With several processes the
-  ceiling for one token is therefore RATELIMIT_API × processes on this path — still a bound
-  on what a stolen token can do; the other API routes count in the shared store (Redis).
+  process's memory (ratelimits.LocalMovingWindow: a moving window, as the shared limiter).
+  With several processes the ceiling for one token is therefore RATELIMIT_API ×
+  processes on this path — still a bound on what a stolen token can do; the other API
+  routes count in the shared store (Redis).
   Over the limit: 429 `rate_limited` with Retry-After, as elsewhere.
 * **Language** of the labels (Accept-Language, as the locale selector reads it), the
   security headers every API answer carries, the request-latency metric.
@@ -37,8 +38,8 @@ from typing import Any
 
 from flask import Flask, request
 from limits import parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+
+from ..ratelimits import LocalMovingWindow
 
 log = logging.getLogger(__name__)
 PATH = "/api/v1/checkins"
@@ -64,7 +65,7 @@ class FastCheckin:
     def __init__(self, app: Flask, wrapped: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
         self.wrapped = wrapped
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = LocalMovingWindow()
         self._limits: tuple[str, list[Any]] = ("", [])
         self._available: bool | None = None
 
@@ -109,9 +110,9 @@ class FastCheckin:
         if setting != self._limits[0]:
             self._limits = (setting, parse_many(setting) if setting else [])
         for limit in self._limits[1]:
-            if not self.limiter.hit(limit, "fast-checkin", token_key):
-                reset, _ = self.limiter.get_window_stats(limit, "fast-checkin", token_key)
-                return max(1, int(reset - time.time()) + 1)
+            wait = self.limiter.hit(limit, token_key)
+            if wait is not None:
+                return max(1, int(wait) + 1)
         return None
 
     def _answer(self) -> tuple[str, list[tuple[str, str]], bytes] | None:

@@ -24,6 +24,6 @@ class AuditEntry(EditionScoped, Model):
     # Who acted, readable without a join: "staff:desk@forum.org", "delegate", "system", ...
     actor: Mapped[str] = mapped_column(String(200))
     # e.g. "registered", "status", "edited", "printed", "reprinted", "checked_in".
-    action: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

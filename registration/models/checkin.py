@@ -134,7 +134,7 @@ class Scan(EditionScoped, Model):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     badge_serial: Mapped[int | None] = mapped_column(Integer)
     # A ScanOutcome value.
-    result: Mapped[str] = mapped_column(String(24), index=True)
+    result: Mapped[str] = mapped_column(String(24))
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     offline: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -66,7 +66,7 @@ class Delegate(EditionScoped, Model):
     public_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
     category: Mapped[str] = mapped_column(String(16), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True, default=Status.SUBMITTED.value)
+    status: Mapped[str] = mapped_column(String(16), default=Status.SUBMITTED.value)
     source: Mapped[str] = mapped_column(String(16), default=RecordSource.SELF.value)
     # The delegation that nominated (or invited) this delegate, if any.
     delegation_id: Mapped[int | None] = mapped_column(ForeignKey("delegation.id"), index=True)

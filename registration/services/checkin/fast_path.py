@@ -5,7 +5,7 @@
 * The device token is looked up through `devices.authenticate_cached` (a few seconds'
   cache per process; a revocation is seen at once in the process that made it and within
   DEVICE_CACHE_SECONDS elsewhere).
-* The current edition's id comes from the per-process cache (editions.current_edition_id,
+* The current edition's id comes from the per-process cache (editions.cached_current_edition,
   EDITION_CACHE_SECONDS), and the statement checks that it is still the current one (else
   no row: the cache is forgotten and the full path answers), so a switch of edition is
   never answered wrongly.
@@ -34,7 +34,7 @@ from typing import Any
 
 from ... import badge_token
 from ...editions import (
-    current_edition_id,
+    cached_current_edition,
     first_edition_id,
     forget_cached_edition,
     forget_request_edition,
@@ -195,7 +195,9 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
     badge_id: uuid.UUID | None = None
     serial = 0
     reason: str | None = None
-    edition = current_edition_id()  # cached per process (editions.py); the SQL re-checks it
+    # Cached per process, read without an ORM session (editions.py); the SQL re-checks it.
+    current = cached_current_edition()
+    edition = current.id if current is not None else None
     try:
         token = badge_token.verify(code, public_keys(), edition=edition,
                                    legacy_edition=first_edition_id())
@@ -206,7 +208,7 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
     params = {
         "checkpoint": checkpoint_id, "badge_id": badge_id, "nonce": nonce,
         "invalid": reason is not None, "serial": serial, "accredited": ACCREDITED_LIST,
-        "vetting": vetting_required(),  # the vetting gate (services/admission.py)
+        "vetting": vetting_required(current),  # the vetting gate (services/admission.py)
         "head_words": HEAD_WORDS, "movable": MOVABLE, "now": now, "at": iso(now),
         "device_id": device.id, "device_name": device.name, "actor": f"device:{device.name}",
         "edition": edition,
@@ -220,9 +222,11 @@ def check_in(code: Any, checkpoint_id: Any, nonce: Any, device: Any) -> ScanResu
         _drop_connection()
         return None
     if row is None:  # a replayed nonce, a closed checkpoint, another edition now current
-        # The full path answers; it resolves the edition afresh in case that was the cause.
-        forget_cached_edition()
-        forget_request_edition()
+        # The full path answers. Unless the nonce was seen (a re-sent scan: the stored answer
+        # is the full path's), it resolves the edition afresh in case that was the cause.
+        if conn.execute("SELECT 1 FROM scan WHERE nonce = %s", (nonce,)).fetchone() is None:
+            forget_cached_edition()
+            forget_request_edition()
         return None
     stored, cp_id, cp_name, admitted_at, first_at, _moved, *columns = row
     outcome = ScanOutcome(stored)

@@ -85,12 +85,14 @@ def celery_app(make_app: Callable[..., Flask], broker: str, tmp_path: Path
 
 
 @contextlib.contextmanager
-def in_process_worker(app: Flask) -> Iterator[None]:
-    """A real Celery worker (threads pool) consuming the broker, inside the test process."""
+def in_process_worker(app: Flask, queues: list[str] | None = None) -> Iterator[None]:
+    """A real Celery worker (threads pool) consuming the broker, inside the test process:
+    every queue, or only `queues` (`celery worker -Q`)."""
     from celery.contrib.testing.worker import start_worker
 
+    only = {"queues": queues} if queues else {}
     with start_worker(tasks.celery_for(app), pool="threads", concurrency=2,
-                      perform_ping_check=False, shutdown_timeout=10):
+                      perform_ping_check=False, shutdown_timeout=10, **only):
         yield
 
 
@@ -382,6 +384,35 @@ def test_smtp_down_then_up_through_celery_nothing_lost_nothing_sent_twice(
     assert sorted(to[0] for to, _ in inbox.received) == ["first@example.org",
                                                          "second@example.org"]
     assert rows() == [("first@example.org", "sent", 2), ("second@example.org", "sent", 1)]
+
+
+def test_mail_does_not_wait_behind_a_batch_print(celery_app, csrf_from, form_data,
+                                                approved_delegates):
+    """Batch prints and imports go to a queue of their own: a worker on the mail queue
+    delivers a confirmation while a print waits for a jobs worker, so a long batch on one
+    worker never holds up mail (deploy/ runs one worker per queue)."""
+    app = celery_app("a", MAIL_BACKGROUND=True)
+    approved_delegates(app, 3)
+    desk, visitor = app.test_client(), app.test_client()
+    sign_in(app, desk)
+
+    def mail_states() -> list[str]:
+        with app.app_context():
+            return list(db.session.scalars(select(OutboxMessage.status)))
+
+    with in_process_worker(app, queues=[definitions.MAIL_QUEUE]):
+        job_url = start_print(desk, csrf_from)
+        token = csrf_from(visitor.get("/register").get_data(as_text=True))
+        response = visitor.post("/register", data=form_data(token, email="quick@example.org"))
+        assert response.status_code == 303
+        deadline = time.monotonic() + 30
+        while mail_states() != ["sent"]:
+            assert time.monotonic() < deadline, mail_states()
+            time.sleep(0.1)
+        assert desk.get(job_url + ".json").get_json()["state"] == "queued"  # not taken
+    with in_process_worker(app, queues=[definitions.JOBS_QUEUE]):
+        data = poll(desk, job_url, lambda d: d["finished"])
+    assert data["state"] == "done" and data["result"]["count"] == 3, data
 
 
 def test_a_job_whose_worker_vanished_is_taken_over_by_the_sweep(celery_app,

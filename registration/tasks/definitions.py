@@ -22,6 +22,11 @@ PURGE_IDENTITY = "registration.purge_expired_identity"
 FOLLOW_PRINT_JOBS = "registration.follow_print_jobs"
 JOB_TASKS = {JobKind.PRINT.value: PRINT_BADGES, JobKind.IMPORT.value: IMPORT_DELEGATES,
              JobKind.PRINTER.value: PRINT_ON_PRINTER}
+# Queues: the desk's long jobs (a 5,000-badge print takes minutes) on one, mail and the
+# periodic sweeps on the other, so that a confirmation never waits behind a batch. A worker
+# started without -Q takes both; production runs one worker per queue (deploy/).
+MAIL_QUEUE = "celery"  # Celery's default queue: mail and sweeps
+JOBS_QUEUE = "jobs"
 
 
 def print_badges(job_id: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask, Response, g
+from kombu import Queue
 
 from ..extensions import db, real_app
 from . import definitions
@@ -66,6 +67,10 @@ def make_celery(app: Flask) -> Celery:
         timezone="UTC",
         enable_utc=True,
         worker_hijack_root_logger=False,
+        task_default_queue=definitions.MAIL_QUEUE,
+        task_queues=(Queue(definitions.MAIL_QUEUE), Queue(definitions.JOBS_QUEUE)),
+        task_routes={name: {"queue": definitions.JOBS_QUEUE}
+                     for name in definitions.JOB_TASKS.values()},
         # A periodic run not started within its period is dropped: the next one is due
         # (a sweep slowed by a silent printer must not pile up in the broker).
         beat_schedule={name: {"task": task, "schedule": timedelta(seconds=every),

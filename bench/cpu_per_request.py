@@ -206,6 +206,9 @@ def main() -> None:
 
         if args.only in (None, "register"):
             measure("GET+POST /register", args.n, register, args.profile, args.database_url)
+            measure("GET /register alone", args.n,
+                    lambda i: app.test_client().get("/register"), args.profile,
+                    args.database_url)
         if args.only in (None, "mail"):
             if args.only == "mail":  # confirmations to deliver, queued unmeasured
                 for i in range(args.n):

@@ -346,3 +346,24 @@ def test_embedded_jobs_do_not_wait_behind_mail(app, monkeypatch):
     finally:
         release.set()
     assert executor.wait_idle(30)
+
+
+def test_a_job_nothing_looks_after_says_to_check_the_workers(app, client, csrf):
+    """With every worker and the beat stopped nothing ends a job, so the web server says
+    it: no sign of life for longer than a heartbeat and two sweeps allow."""
+    with app.app_context():
+        forgotten, fresh = print_job(), print_job()
+        db.session.execute(update(Job).where(Job.id == forgotten).values(
+            state="running", heartbeat_at=utcnow() - timedelta(seconds=71)))  # 40 + 2 x 15
+        db.session.execute(update(Job).where(Job.id == fresh).values(
+            state="running", heartbeat_at=utcnow() - timedelta(seconds=65),
+            message="Drawing badge 3 of 9"))
+        db.session.commit()
+    data = client.get(f"/staff/jobs/{forgotten}.json").get_json()
+    assert data["unattended"] and "check that the Celery worker and beat" in data["message"]
+    assert "check that the Celery worker" in client.get(
+        f"/staff/jobs/{forgotten}").get_data(as_text=True)
+    data = client.get(f"/staff/jobs/{fresh}.json").get_json()
+    assert not data["unattended"] and data["message"] == "Drawing badge 3 of 9"
+    zh = client.get(f"/staff/jobs/{forgotten}.json", headers={"Accept-Language": "zh"})
+    assert "Celery" in zh.get_json()["message"] and "检查" in zh.get_json()["message"]

@@ -73,8 +73,34 @@ def stale_seconds() -> float:
     return _setting("JOB_STALE_SECONDS", 40)
 
 
+def sweep_seconds() -> float:
+    """How often the beat (or the embedded pool) sends the sweep (`reap`)."""
+    return _setting("JOB_SWEEP_SECONDS", 15)
+
+
 def max_attempts() -> int:
     return int(_setting("JOB_MAX_ATTEMPTS", 2))
+
+
+def unattended(job: Job) -> bool:
+    """Whether nothing has touched this unfinished job for longer than a worker's heartbeat
+    and two sweeps allow: no worker and no beat is running (the sweep refreshes a queued
+    job's heartbeat when it sends its task again)."""
+    if job.finished or job.heartbeat_at is None:
+        return False
+    silence = utcnow() - job.heartbeat_at
+    return silence > timedelta(seconds=stale_seconds() + 2 * sweep_seconds())
+
+
+def status_message(job: Job) -> str:
+    """What the progress page says under the bar: the job's own message, or, when nothing
+    is looking after the job, that the desk should check the workers."""
+    if unattended(job):
+        return plain(_l("No worker has shown a sign of life for this job for more than "
+                        "%(n)d seconds: check that the Celery worker and beat are running "
+                        "(the job goes on as soon as one is).",
+                        n=int(stale_seconds() + 2 * sweep_seconds())))
+    return job.message
 
 
 def create(kind: JobKind, staff: StaffUser | None, *, total: int = 0,
@@ -139,6 +165,7 @@ def public(job: Job) -> dict[str, Any]:
         "created_at": job.created_at.isoformat() if job.created_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "stalled": (job.result or {}).get("error") == STALLED,
+        "unattended": unattended(job),
     }
 
 

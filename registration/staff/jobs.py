@@ -29,7 +29,8 @@ def job(job_id: str):
     if job.kind == jobs.JobKind.IMPORT and job.state == JobState.DONE:
         return render_template("staff/import.html", job=job, report=job.result,
                                JobState=JobState)
-    return render_template("staff/job.html", job=job, JobState=JobState)
+    return render_template("staff/job.html", job=job, JobState=JobState,
+                           message=jobs.status_message(job))
 
 
 @bp.get("/jobs/<job_id>.json")
@@ -38,6 +39,7 @@ def job_status(job_id: str):
     job = _job_or_404(job_id)
     data = jobs.public(job)
     data["state_label"] = job.state_enum.label  # in the desk's language
+    data["message"] = jobs.status_message(job)
     if job.state == JobState.DONE and job.has_output:
         data["download_url"] = url_for("staff.job_output", job_id=job.id)
     if job.state == JobState.FAILED and job.restarted_as is None:

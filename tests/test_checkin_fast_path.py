@@ -261,3 +261,14 @@ def test_the_lean_paths_window_moves_with_time():
     assert window.hit(limit, "door-2", now=103.0) is None  # another key counts alone
     assert window.hit(limit, "door-1", now=110.5) is None  # the hit at 100 has left
     assert window.hit(limit, "door-1", now=110.6) == pytest.approx(0.4)  # 101 + 10 - 110.6
+
+
+def test_the_scan_statement_stays_short_enough_for_psycopgs_query_cache():
+    """psycopg parses a query once and caches it only up to 4 kB: past that every scan
+    would parse the 4 kB statement again."""
+    from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH
+
+    from registration.services.checkin import fast_path
+
+    assert len(fast_path.SCAN_SQL) <= MAX_CACHED_STATEMENT_LENGTH
+    assert "%(accredited)s" not in fast_path.SCAN_SQL  # the constant lists are written in

@@ -109,7 +109,8 @@ def set_current(slug: str) -> None:
 @click.argument("slug")
 @click.option("--force", is_flag=True, help="Purge even before the retention date.")
 def purge(slug: str, force: bool) -> None:
-    """Erase the personal fields, photos and mail of a past edition."""
+    """Erase the personal data of a past edition (delegates, photos, mail, invitations,
+    focal points, Notes Verbales, visa letters' holders, vetting questions, watchlist)."""
     from .editions import EditionError
     from .services import editions as service
 

@@ -205,6 +205,69 @@ def test_purge_leaves_no_personal_field(app, runner, register, two_editions):
     assert "(purged)" in runner.invoke(args=["editions", "list"]).output
 
 
+def test_purge_also_erases_invitations_focal_points_letters_and_vetting(
+        app, runner, register, two_editions):
+    """The tables later features added hold personal data too: the purge leaves none."""
+    from datetime import date
+
+    from registration.editions import ALL_EDITIONS
+    from registration.models import (
+        Delegation,
+        FocalPoint,
+        Invitation,
+        VettingRequest,
+        VisaLetter,
+    )
+    from registration.services import delegations, invitations
+
+    first, second = two_editions
+    register()
+    with app.app_context():
+        delegate = db.session.scalars(sa.select(Delegate)).one()
+        invitations.create("invitee@example.org", "expert", prefill={"given_name": "Ivana"})
+        delegation, _ = delegations.create("France", "FR", quotas={"government": 3},
+                                           focal_emails=["focal1@example.fr",
+                                                         "focal2@example.fr"])
+        delegation.letter, delegation.letter_name = b"%PDF-1.4 Ivana Petrova", "note.pdf"
+        delegation.letter_size, delegation.letter_uploaded_at = 22, delegate.created_at
+        db.session.add(VisaLetter(delegate_id=delegate.id, edition_id=delegate.edition_id,
+                                  stay_from=date(2026, 12, 6), stay_to=date(2026, 12, 10),
+                                  purpose="Meet Ivana Petrova", holder_name="Ada Lovelace",
+                                  holder_nationality="GB", holder_document_number="E48213907",
+                                  holder_date_of_birth="1990-01-31", state="issued"))
+        db.session.add(VettingRequest(delegate_id=delegate.id, edition_id=delegate.edition_id,
+                                      question="Send page 2 of E48213907",
+                                      answer="Here: E48213907", mailed_to="ada@example.org"))
+        db.session.commit()
+    runner.invoke(args=["editions", "set-current", second])
+    result = runner.invoke(args=["editions", "purge", first, "--force"])
+    assert result.exit_code == 0, result.output
+    assert ("1 invitations, 2 focal points, 1 delegation letters, 1 visa letters, "
+            "1 vetting requests" in result.output), result.output
+    with app.app_context():
+        eid = edition_id(first)
+        invitation = db.session.scalars(sa.select(Invitation).where(
+            Invitation.edition_id == eid).execution_options(**ALL_EDITIONS)).one()
+        assert (invitation.email, invitation.email_key, invitation.prefill) == ("", "", {})
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(FocalPoint).where(
+            FocalPoint.edition_id == eid).execution_options(**ALL_EDITIONS)) == 0
+        france = db.session.scalars(sa.select(Delegation).where(
+            Delegation.edition_id == eid).execution_options(**ALL_EDITIONS)).one()
+        assert france.letter is None and france.letter_name == "" and france.name_en == "France"
+        letter = db.session.scalars(sa.select(VisaLetter)
+                                    .execution_options(**ALL_EDITIONS)).one()
+        assert (letter.holder_name, letter.holder_document_number, letter.purpose,
+                letter.holder_date_of_birth) == ("", None, "", None)
+        request = db.session.scalars(sa.select(VettingRequest)
+                                     .execution_options(**ALL_EDITIONS)).one()
+        assert (request.question, request.answer, request.mailed_to) == (None, None, "")
+        raw = str(db.session.execute(sa.text(
+            "SELECT i.email, i.prefill, f.email, v.holder_name, v.purpose "
+            "FROM invitation i LEFT JOIN focal_point f ON f.edition_id = i.edition_id "
+            "LEFT JOIN visa_letter v ON v.edition_id = i.edition_id")).all())
+        assert "Ivana" not in raw and "example" not in raw and "Ada" not in raw
+
+
 def test_purge_waits_for_the_retention_date(app, runner, two_editions):
     _first, second = two_editions
     with app.app_context():

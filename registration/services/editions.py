@@ -30,8 +30,13 @@ from ..models import (
     Delegate,
     DelegateIdentity,
     DelegatePhoto,
+    Delegation,
     Edition,
+    FocalPoint,
+    Invitation,
     OutboxMessage,
+    VettingRequest,
+    VisaLetter,
 )
 from ..models.edition import SLUG_RE
 from ..models.types import utcnow
@@ -125,7 +130,9 @@ def _rowcount(result: Result[Any]) -> int:
 
 def purge_edition(slug: str, *, force: bool = False, today: date | None = None
                   ) -> dict[str, int]:
-    """Erase the personal fields, photos and mail of a past edition. Keeps the records
+    """Erase the personal fields, photos and mail of a past edition, and every later
+    feature's personal data (invitations, focal points, Notes Verbales, visa letters'
+    holders, vetting's questions and answers, the watchlist). Keeps the records
     (references, categories, statuses, countries, scans, check-ins), so counts stay right,
     and the audit trail's shape (each entry's action, time and detail keys; values erased).
     Returns how many records of each kind were touched."""
@@ -167,6 +174,27 @@ def purge_edition(slug: str, *, force: bool = False, today: date | None = None
                                    .execution_options(**opts))
                 touched += 1
         counts["audit_entries"] = touched
+        # The tables of later features hold personal data too: invitations (address and the
+        # details they fill in), focal points (their address: the rows go, sign-in ends with
+        # the edition), the delegations' Notes Verbales (named delegates), the visa letters'
+        # copies of their holders and the delegates' own words, and vetting's questions
+        # and answers.
+        counts["invitations"] = _rowcount(db.session.execute(
+            update(Invitation).where(Invitation.edition_id == eid)
+            .values(email="", email_key="", prefill={}).execution_options(**opts)))
+        counts["focal_points"] = _rowcount(db.session.execute(
+            delete(FocalPoint).where(FocalPoint.edition_id == eid).execution_options(**opts)))
+        counts["delegation_letters"] = _rowcount(db.session.execute(
+            update(Delegation).where(Delegation.edition_id == eid,
+                                     Delegation.letter_uploaded_at.is_not(None))
+            .values(letter=None, letter_name="", letter_size=0).execution_options(**opts)))
+        from .visa_letters import forget_holders
+
+        counts["visa_letters"] = forget_holders(VisaLetter.edition_id == eid, texts=True,
+                                                **opts)
+        counts["vetting_requests"] = _rowcount(db.session.execute(
+            update(VettingRequest).where(VettingRequest.edition_id == eid)
+            .values(question=None, answer=None, mailed_to="").execution_options(**opts)))
         from .watchlist.entries import purge_edition as purge_watchlist
 
         counts.update(purge_watchlist(eid))  # the edition's watchlist and its matches

@@ -305,15 +305,17 @@ HOLDER_COPIES: dict[str, Any] = {**HOLDER_IDENTITY_COPIES, "holder_name": "",
                                  "holder_native_name": "", "holder_nationality": ""}
 
 
-def forget_holders(*where: ColumnElement[bool], names: bool = True,
+def forget_holders(*where: ColumnElement[bool], names: bool = True, texts: bool = False,
                    **options: Any) -> int:
     """Clear what the letters matching `where` state about their holders (with `names`,
-    the names and nationality too; without, the identity data's copies only). The caller
-    commits; `options` are the statement's execution options. Returns the letters changed."""
+    the names and nationality too; without, the identity data's copies only; with `texts`,
+    also the purpose and the reasons people wrote). The caller commits; `options` are the
+    statement's execution options. Returns the letters changed."""
+    values = dict(HOLDER_COPIES if names else HOLDER_IDENTITY_COPIES)
+    if texts:
+        values.update(purpose="", refusal_reason="", withdrawn_reason="")
     result = db.session.execute(
-        update(VisaLetter).where(*where)
-        .values(HOLDER_COPIES if names else HOLDER_IDENTITY_COPIES)
-        .execution_options(**options))
+        update(VisaLetter).where(*where).values(values).execution_options(**options))
     return int(getattr(result, "rowcount", 0) or 0)
 
 

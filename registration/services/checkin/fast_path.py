@@ -153,7 +153,8 @@ FROM s, decision
 def _in_list(values: list[str]) -> str:
     """A constant list of our own state words as an SQL IN list (written into the
     statement once, instead of adapting three arrays on every scan)."""
-    assert all(v.replace("_", "").isalnum() for v in values), values
+    if not all(v.replace("_", "").isalnum() for v in values):
+        raise ValueError(f"not plain state words: {values}")
     return "IN (" + ", ".join(f"'{v}'" for v in values) + ")"
 
 

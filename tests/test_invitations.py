@@ -143,6 +143,21 @@ def test_approve_accredits_at_once(app, runner, client, csrf_from, form_data):
     assert delegate.status == "approved"
 
 
+def test_erasure_also_blanks_the_invitation_the_delegate_came_by(app, runner, client,
+                                                                 csrf_from, form_data):
+    from registration.models import Invitation
+    from registration.services import self_service
+
+    link = invite(runner, EMAIL)
+    assert register(client, link, csrf_from, form_data).status_code == 303
+    with app.app_context():
+        [delegate] = db.session.scalars(sa.select(Delegate)).all()
+        self_service.erase(delegate)
+        invitation = db.session.scalars(sa.select(Invitation)).one()
+        assert invitation.delegate_id == delegate.id  # still counted as used
+        assert (invitation.email, invitation.email_key, invitation.prefill) == ("", "", {})
+
+
 def test_a_second_invitation_for_the_same_address_is_refused(runner):
     invite(runner)
     again = runner.invoke(args=["invitations", "create", EMAIL, "--category", "expert"])

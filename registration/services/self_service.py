@@ -34,6 +34,7 @@ from ..i18n import event_texts
 from ..models import (
     AuditEntry,
     Delegate,
+    Invitation,
     OutboxMessage,
     Status,
     VettingRequest,
@@ -366,9 +367,13 @@ def erase(delegate: Delegate) -> None:
     if delegate.identity is not None:
         db.session.delete(delegate.identity)
         delegate.identity = None
-    # What the letters copied about the holder (their verification page keeps saying that
-    # a letter of this reference was withdrawn, with no name or number).
-    forget_holders(VisaLetter.delegate_id == delegate.id)
+    # What the letters copied about the holder and what they wrote on the request (the
+    # verification page keeps saying that a letter of this reference was withdrawn, with no
+    # name or number).
+    forget_holders(VisaLetter.delegate_id == delegate.id, texts=True)
+    # The invitation they came by: its address and the details it filled in.
+    db.session.execute(update(Invitation).where(Invitation.delegate_id == delegate.id)
+                       .values(email="", email_key="", prefill={}))
     db.session.flush()
     # Stored emails hold names and addresses: queued ones are dropped, sent ones deleted.
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.delegate_id == delegate.id))

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, case, select, update
 from sqlalchemy.orm import selectinload
 
 from .. import visa_token
@@ -311,9 +311,13 @@ def forget_holders(*where: ColumnElement[bool], names: bool = True, texts: bool 
     the names and nationality too; without, the identity data's copies only; with `texts`,
     also the purpose and the reasons people wrote). The caller commits; `options` are the
     statement's execution options. Returns the letters changed."""
-    values = dict(HOLDER_COPIES if names else HOLDER_IDENTITY_COPIES)
+    values: dict[str, Any] = dict(HOLDER_COPIES if names else HOLDER_IDENTITY_COPIES)
     if texts:
-        values.update(purpose="", refusal_reason="", withdrawn_reason="")
+        # A withdrawal's reason stays when the system gave it (the verification page says
+        # why); one a person wrote goes with the rest.
+        causes = [cause.english for cause in WithdrawalCause]
+        values.update(purpose="", refusal_reason="", withdrawn_reason=case(
+            (VisaLetter.withdrawn_reason.in_(causes), VisaLetter.withdrawn_reason), else_=""))
     result = db.session.execute(
         update(VisaLetter).where(*where).values(values).execution_options(**options))
     return int(getattr(result, "rowcount", 0) or 0)

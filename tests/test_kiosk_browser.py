@@ -18,6 +18,7 @@ is missing.
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -304,6 +305,26 @@ def _touch_targets_too_small(page, screen: str) -> list:
             const r = b.getBoundingClientRect();
             return [b.textContent.trim(), r.width, r.height]; })
         .filter(([, w, h]) => w < 64 || h < 56)""", screen)
+
+
+def test_the_welcome_screen_does_not_move_when_the_camera_starts(kiosk_device):
+    """The picture arriving must not move "No QR code?" under a finger: a tap meant for it
+    would land beside it (the video box had the shape of whatever it showed)."""
+    base, token, _printer = kiosk_device
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page, errors = _open_kiosk(browser, base, token)
+            before = page.locator("#k-type").bounding_box()
+            deadline = time.monotonic() + 15  # the page's CSP forbids wait_for_function
+            while not page.evaluate("document.getElementById('k-video').videoWidth > 0"):
+                assert time.monotonic() < deadline, "the fake camera never started"
+                page.wait_for_timeout(50)
+            page.wait_for_timeout(300)  # a frame or two laid out
+            assert page.locator("#k-type").bounding_box() == before
+            assert errors == []
+        finally:
+            browser.close()
 
 
 def test_language_switch_and_touch_targets(app, kiosk_device, make_delegate):

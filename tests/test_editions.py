@@ -218,7 +218,7 @@ def test_purge_also_erases_invitations_focal_points_letters_and_vetting(
         VettingRequest,
         VisaLetter,
     )
-    from registration.services import delegations, invitations
+    from registration.services import delegations, invitations, visa_letters
 
     first, second = two_editions
     register()
@@ -234,14 +234,19 @@ def test_purge_also_erases_invitations_focal_points_letters_and_vetting(
                                   stay_from=date(2026, 12, 6), stay_to=date(2026, 12, 10),
                                   purpose="Meet Ivana Petrova", holder_name="Ada Lovelace",
                                   holder_nationality="GB", holder_document_number="E48213907",
-                                  holder_date_of_birth="1990-01-31", state="issued"))
+                                  holder_date_of_birth="1990-01-31", state="approved",
+                                  issued_at=delegate.created_at, reference="VL-2026-00001"))
         db.session.add(VettingRequest(delegate_id=delegate.id, edition_id=delegate.edition_id,
                                       question="Send page 2 of E48213907",
                                       answer="Here: E48213907", mailed_to="ada@example.org"))
         db.session.commit()
+    with app.app_context():
+        token = visa_letters.token_for(db.session.scalars(sa.select(VisaLetter)).one())
+        assert visa_letters.verify(token).status == "genuine"
     runner.invoke(args=["editions", "set-current", second])
     result = runner.invoke(args=["editions", "purge", first, "--force"])
     assert result.exit_code == 0, result.output
+    assert "1 visa letters withdrawn" in result.output, result.output
     assert ("1 invitations, 2 focal points, 1 delegation letters, 1 visa letters, "
             "1 vetting requests" in result.output), result.output
     with app.app_context():
@@ -258,6 +263,10 @@ def test_purge_also_erases_invitations_focal_points_letters_and_vetting(
                                     .execution_options(**ALL_EDITIONS)).one()
         assert (letter.holder_name, letter.holder_document_number, letter.purpose,
                 letter.holder_date_of_birth) == ("", None, "", None)
+        # With no name left to compare, the page no longer calls the letter valid.
+        verdict = visa_letters.verify(token)
+        assert verdict.status == "withdrawn"
+        assert "deleted its records" in verdict.letter.withdrawn_reason_label
         request = db.session.scalars(sa.select(VettingRequest)
                                      .execution_options(**ALL_EDITIONS)).one()
         assert (request.question, request.answer, request.mailed_to) == (None, None, "")

@@ -143,16 +143,21 @@ def test_approve_accredits_at_once(app, runner, client, csrf_from, form_data):
     assert delegate.status == "approved"
 
 
-def test_erasure_also_blanks_the_invitation_the_delegate_came_by(app, runner, client,
+def test_erasure_also_blanks_the_invitation_and_who_vetting_asked(app, runner, client,
                                                                  csrf_from, form_data):
-    from registration.models import Invitation
+    from registration.models import Invitation, VettingRequest
     from registration.services import self_service
 
     link = invite(runner, EMAIL)
     assert register(client, link, csrf_from, form_data).status_code == 303
     with app.app_context():
         [delegate] = db.session.scalars(sa.select(Delegate)).all()
+        db.session.add(VettingRequest(delegate_id=delegate.id, edition_id=delegate.edition_id,
+                                      question="Page 2?", mailed_to=EMAIL))
+        db.session.commit()
         self_service.erase(delegate)
+        request = db.session.scalars(sa.select(VettingRequest)).one()
+        assert (request.question, request.mailed_to) == (None, "")  # who was asked: gone
         invitation = db.session.scalars(sa.select(Invitation)).one()
         assert invitation.delegate_id == delegate.id  # still counted as used
         assert (invitation.email, invitation.email_key, invitation.prefill) == ("", "", {})

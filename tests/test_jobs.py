@@ -349,21 +349,30 @@ def test_embedded_jobs_do_not_wait_behind_mail(app, monkeypatch):
 
 
 def test_a_job_nothing_looks_after_says_to_check_the_workers(app, client, csrf):
-    """With every worker and the beat stopped nothing ends a job, so the web server says
-    it: no sign of life for longer than a heartbeat and two sweeps allow."""
+    """With every worker and the beat stopped nothing ends a job, and with no worker on the
+    jobs queue nothing takes it (the sweep keeps resending it): the web server says so, by
+    the job's own times, once longer than a heartbeat and two sweeps allow."""
     with app.app_context():
-        forgotten, fresh = print_job(), print_job()
+        forgotten, fresh, never_taken = print_job(), print_job(), print_job()
         db.session.execute(update(Job).where(Job.id == forgotten).values(
-            state="running", heartbeat_at=utcnow() - timedelta(seconds=71)))  # 40 + 2 x 15
+            state="running", attempts=1,
+            heartbeat_at=utcnow() - timedelta(seconds=71)))  # 40 + 2 x 15
         db.session.execute(update(Job).where(Job.id == fresh).values(
-            state="running", heartbeat_at=utcnow() - timedelta(seconds=65),
+            state="running", attempts=1, heartbeat_at=utcnow() - timedelta(seconds=65),
             message="Drawing badge 3 of 9"))
+        # Queued ten minutes ago; the sweep resent it a moment ago (its heartbeat is new).
+        db.session.execute(update(Job).where(Job.id == never_taken).values(
+            created_at=utcnow() - timedelta(minutes=10), heartbeat_at=utcnow()))
         db.session.commit()
     data = client.get(f"/staff/jobs/{forgotten}.json").get_json()
-    assert data["unattended"] and "check that the Celery worker and beat" in data["message"]
-    assert "check that the Celery worker" in client.get(
+    assert data["unattended"] and "the server's background pool" in data["message"]
+    assert "background pool may have stopped" in client.get(
         f"/staff/jobs/{forgotten}").get_data(as_text=True)
     data = client.get(f"/staff/jobs/{fresh}.json").get_json()
     assert not data["unattended"] and data["message"] == "Drawing badge 3 of 9"
+    assert client.get(f"/staff/jobs/{never_taken}.json").get_json()["unattended"]
     zh = client.get(f"/staff/jobs/{forgotten}.json", headers={"Accept-Language": "zh"})
-    assert "Celery" in zh.get_json()["message"] and "检查" in zh.get_json()["message"]
+    assert "后台" in zh.get_json()["message"]
+    with app.app_context():  # with a broker: the jobs queue's worker is named
+        message = jobs.status_message(db.session.get(Job, never_taken), embedded=False)
+        assert "-Q jobs" in message and "beat" in message

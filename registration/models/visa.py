@@ -63,6 +63,7 @@ class WithdrawalCause(StrEnum):
     NOT_ACCREDITED = "not_accredited"  # rejected by the desk
     CANCELLED = "cancelled"
     SUBSTITUTED = "substituted"
+    PURGED = "purged"  # the edition's personal data was deleted after the forum
 
     @property
     def label(self) -> str:
@@ -82,6 +83,7 @@ WITHDRAWAL_CAUSE_LABELS = {
     WithdrawalCause.NOT_ACCREDITED: _l("the registration was not accredited"),
     WithdrawalCause.CANCELLED: _l("the registration was cancelled"),
     WithdrawalCause.SUBSTITUTED: _l("the holder was replaced in the delegation"),
+    WithdrawalCause.PURGED: _l("the forum deleted its records of the holder after the event"),
 }
 
 

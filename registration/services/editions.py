@@ -17,6 +17,7 @@ from ..editions import (
     ALL_EDITIONS,
     EditionError,
     all_editions,
+    edition_scope,
     forget_cached_edition,
     forget_request_edition,
     get_edition,
@@ -37,6 +38,7 @@ from ..models import (
     OutboxMessage,
     VettingRequest,
     VisaLetter,
+    WithdrawalCause,
 )
 from ..models.edition import SLUG_RE
 from ..models.types import utcnow
@@ -150,6 +152,16 @@ def purge_edition(slug: str, *, force: bool = False, today: date | None = None
     counts: dict[str, int] = {}
     opts = {**ALL_EDITIONS, "synchronize_session": False}
     try:
+        # Letters still open are withdrawn first: with their holders' names and numbers
+        # gone, the verification page must not call one valid (a copy with another name
+        # would then pass).
+        from .visa_letters import withdraw_for_holders
+
+        with edition_scope(edition):
+            counts["visa_letters_withdrawn"] = withdraw_for_holders(
+                db.session.scalars(select(Delegate.id).where(Delegate.edition_id == eid)
+                                   .execution_options(**ALL_EDITIONS)).all(),
+                WithdrawalCause.PURGED)
         counts["delegates"] = _rowcount(db.session.execute(
             update(Delegate).where(Delegate.edition_id == eid).values(**ERASED_DELEGATE)
             .execution_options(**opts)))

@@ -83,24 +83,32 @@ def max_attempts() -> int:
 
 
 def unattended(job: Job) -> bool:
-    """Whether nothing has touched this unfinished job for longer than a worker's heartbeat
-    and two sweeps allow: no worker and no beat is running (the sweep refreshes a queued
-    job's heartbeat when it sends its task again)."""
-    if job.finished or job.heartbeat_at is None:
+    """Whether nothing has looked after this unfinished job for longer than a worker's
+    heartbeat and two sweeps allow: a job never taken since it was queued (no worker for
+    its queue), or a running one whose heartbeat stopped with no sweep to take it over."""
+    if job.finished:
         return False
-    silence = utcnow() - job.heartbeat_at
-    return silence > timedelta(seconds=stale_seconds() + 2 * sweep_seconds())
+    since = job.created_at if job.state == JobState.QUEUED and not job.attempts \
+        else job.heartbeat_at
+    if since is None:
+        return False
+    return utcnow() - since > timedelta(seconds=stale_seconds() + 2 * sweep_seconds())
 
 
-def status_message(job: Job) -> str:
-    """What the progress page says under the bar: the job's own message, or, when nothing
-    is looking after the job, that the desk should check the workers."""
-    if unattended(job):
-        return plain(_l("No worker has shown a sign of life for this job for more than "
-                        "%(n)d seconds: check that the Celery worker and beat are running "
-                        "(the job goes on as soon as one is).",
-                        n=int(stale_seconds() + 2 * sweep_seconds())))
-    return job.message
+def status_message(job: Job, *, embedded: bool) -> str:
+    """What the progress page says under the bar: the job's own message or, when nothing
+    looks after the job, what to check (`embedded`: no broker, the server's own pool)."""
+    if not unattended(job):
+        return job.message
+    seconds = int(stale_seconds() + 2 * sweep_seconds())
+    if embedded:
+        return plain(_l("Nothing has looked after this job for more than %(n)d seconds: the "
+                        "server's background pool may have stopped. Restart the server; "
+                        "the job is then taken up again.", n=seconds))
+    return plain(_l("No worker has taken or looked after this job for more than %(n)d "
+                    "seconds: check that a Celery worker for the jobs queue (celery -A "
+                    "wsgi.celery worker -Q jobs, or one without -Q) and beat are running. "
+                    "The job goes on as soon as one is.", n=seconds))
 
 
 def create(kind: JobKind, staff: StaffUser | None, *, total: int = 0,

@@ -360,7 +360,7 @@ def erase(delegate: Delegate) -> None:
     delegate.vetting_note = None  # may quote their document number
     # The vetting service's questions to them and their answers (about their identity).
     db.session.execute(update(VettingRequest).where(VettingRequest.delegate_id == delegate.id)
-                       .values(question=None, answer=None))
+                       .values(question=None, answer=None, mailed_to=""))
     if delegate.photo is not None:
         db.session.delete(delegate.photo)
         delegate.photo = None

@@ -3,7 +3,16 @@ the output streamed from the database chunk by chunk, and "start again"."""
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, jsonify, redirect, render_template, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -30,7 +39,8 @@ def job(job_id: str):
         return render_template("staff/import.html", job=job, report=job.result,
                                JobState=JobState)
     return render_template("staff/job.html", job=job, JobState=JobState,
-                           message=jobs.status_message(job))
+                           message=jobs.status_message(
+                               job, embedded=not tasks.broker_url(current_app)))
 
 
 @bp.get("/jobs/<job_id>.json")
@@ -39,7 +49,7 @@ def job_status(job_id: str):
     job = _job_or_404(job_id)
     data = jobs.public(job)
     data["state_label"] = job.state_enum.label  # in the desk's language
-    data["message"] = jobs.status_message(job)
+    data["message"] = jobs.status_message(job, embedded=not tasks.broker_url(current_app))
     if job.state == JobState.DONE and job.has_output:
         data["download_url"] = url_for("staff.job_output", job_id=job.id)
     if job.state == JobState.FAILED and job.restarted_as is None:

@@ -376,3 +376,7 @@ def test_a_job_nothing_looks_after_says_to_check_the_workers(app, client, csrf):
     with app.app_context():  # with a broker: the jobs queue's worker is named
         message = jobs.status_message(db.session.get(Job, never_taken), embedded=False)
         assert "-Q jobs" in message and "beat" in message
+        # Waiting behind a batch that is running (its heartbeat fresh) is not unattended.
+        db.session.execute(update(Job).where(Job.id == fresh).values(heartbeat_at=utcnow()))
+        db.session.commit()
+    assert not client.get(f"/staff/jobs/{never_taken}.json").get_json()["unattended"]

@@ -84,15 +84,24 @@ def max_attempts() -> int:
 
 def unattended(job: Job) -> bool:
     """Whether nothing has looked after this unfinished job for longer than a worker's
-    heartbeat and two sweeps allow: a job never taken since it was queued (no worker for
-    its queue), or a running one whose heartbeat stopped with no sweep to take it over."""
+    heartbeat and two sweeps allow: a job never taken since it was queued while no other
+    job is running either (no worker for its queue; one merely waiting behind a long batch
+    is not), or a running one whose heartbeat stopped with no sweep to take it over."""
     if job.finished:
         return False
-    since = job.created_at if job.state == JobState.QUEUED and not job.attempts \
-        else job.heartbeat_at
-    if since is None:
+    waiting = job.state == JobState.QUEUED and not job.attempts
+    since = job.created_at if waiting else job.heartbeat_at
+    limit = timedelta(seconds=stale_seconds() + 2 * sweep_seconds())
+    if since is None or utcnow() - since <= limit:
         return False
-    return utcnow() - since > timedelta(seconds=stale_seconds() + 2 * sweep_seconds())
+    return not (waiting and _a_job_is_running())
+
+
+def _a_job_is_running() -> bool:
+    """Whether some job's worker has shown a sign of life lately (workers are up, busy)."""
+    cutoff = utcnow() - timedelta(seconds=stale_seconds())
+    return db.session.scalar(select(Job.id).where(
+        Job.state == JobState.RUNNING.value, Job.heartbeat_at >= cutoff).limit(1)) is not None
 
 
 def status_message(job: Job, *, embedded: bool) -> str:

@@ -114,14 +114,23 @@ def forget_cached_edition() -> None:
     _current_cache["entry"] = None
 
 
+def _fresh_snapshot() -> Edition | None:
+    """The cached detached copy of the current edition, if this app's and still fresh."""
+    entry = _current_cache["entry"]
+    if (entry is not None and entry[0] is current_app.extensions.get("edition_cache_key")
+            and entry[1] > time.monotonic() and entry[2] == _current_cache["generation"]):
+        return cast(Edition, entry[3])
+    return None
+
+
 def _cached_current() -> Edition | None:
     seconds = float(current_app.config.get("EDITION_CACHE_SECONDS", EDITION_CACHE_SECONDS))
-    entry = _current_cache["entry"]
     now = time.monotonic()
     key = current_app.extensions.setdefault("edition_cache_key", object())  # this app's
-    if (entry is not None and entry[0] is key and entry[1] > now
-            and entry[2] == _current_cache["generation"]):
-        existing = db.session.identity_map.get(inspect(entry[3]).key)
+    snapshot = _fresh_snapshot()
+    if snapshot is not None:
+        identity = inspect(snapshot).key
+        existing = db.session.identity_map.get(identity) if identity is not None else None
         if existing is not None:
             state = inspect(existing)
             if state.modified or not state.expired_attributes:
@@ -129,9 +138,9 @@ def _cached_current() -> Edition | None:
         if getattr(db.session(), "_flushing", False):
             # An ORM query from a flush hook (the watchlist's matching): merge is not
             # allowed inside a flush, and the detached copy serves (scoping needs its id).
-            return cast(Edition, entry[3])
+            return snapshot
         # A copy in this session, made without a query.
-        return db.session.merge(entry[3], load=False)
+        return db.session.merge(snapshot, load=False)
     generation = _current_cache["generation"]
     edition = marked_current()
     if edition is None or seconds <= 0 or edition in db.session.dirty:
@@ -152,11 +161,8 @@ def cached_current_edition() -> Edition | None:
     its columns only (no session is touched: the door's lean path). Within
     EDITION_CACHE_SECONDS of the last read, as `current_edition` for public requests; on a
     miss it is `current_edition()` (which fills the cache)."""
-    entry = _current_cache["entry"]
-    if (entry is not None and entry[0] is current_app.extensions.get("edition_cache_key")
-            and entry[1] > time.monotonic() and entry[2] == _current_cache["generation"]):
-        return cast(Edition, entry[3])
-    return current_edition()
+    snapshot = _fresh_snapshot()
+    return snapshot if snapshot is not None else current_edition()
 
 
 def _for_request() -> Edition | None:

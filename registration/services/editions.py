@@ -155,7 +155,9 @@ def purge_edition(slug: str, *, force: bool = False, today: date | None = None
         # Letters still open are withdrawn first: with their holders' names and numbers
         # gone, the verification page must not call one valid (a copy with another name
         # would then pass).
-        from .visa_letters import withdraw_for_holders
+        from .invitations import forget as forget_invitations
+        from .vetting import forget_requests
+        from .visa_letters import forget_holders, withdraw_for_holders
 
         with edition_scope(edition):
             counts["visa_letters_withdrawn"] = withdraw_for_holders(
@@ -191,22 +193,16 @@ def purge_edition(slug: str, *, force: bool = False, today: date | None = None
         # the edition), the delegations' Notes Verbales (named delegates), the visa letters'
         # copies of their holders and the delegates' own words, and vetting's questions
         # and answers.
-        counts["invitations"] = _rowcount(db.session.execute(
-            update(Invitation).where(Invitation.edition_id == eid)
-            .values(email="", email_key="", prefill={}).execution_options(**opts)))
+        counts["invitations"] = forget_invitations(Invitation.edition_id == eid, **opts)
         counts["focal_points"] = _rowcount(db.session.execute(
             delete(FocalPoint).where(FocalPoint.edition_id == eid).execution_options(**opts)))
         counts["delegation_letters"] = _rowcount(db.session.execute(
             update(Delegation).where(Delegation.edition_id == eid,
                                      Delegation.letter_uploaded_at.is_not(None))
             .values(letter=None, letter_name="", letter_size=0).execution_options(**opts)))
-        from .visa_letters import forget_holders
-
         counts["visa_letters"] = forget_holders(VisaLetter.edition_id == eid, texts=True,
                                                 **opts)
-        counts["vetting_requests"] = _rowcount(db.session.execute(
-            update(VettingRequest).where(VettingRequest.edition_id == eid)
-            .values(question=None, answer=None, mailed_to="").execution_options(**opts)))
+        counts["vetting_requests"] = forget_requests(VettingRequest.edition_id == eid, **opts)
         from .watchlist.entries import purge_edition as purge_watchlist
 
         counts.update(purge_watchlist(eid))  # the edition's watchlist and its matches

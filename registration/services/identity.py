@@ -191,6 +191,7 @@ def purge_identity(edition: Edition, *, actor: str = "system", staff: StaffUser 
     """Delete every delegate's identity data in `edition`, and what was copied from it or
     said about it; audited with the counts; commits. Returns the counts."""
     from ..models import VettingRequest, VisaLetter
+    from .vetting import forget_requests
     from .visa_letters import forget_holders
     from .watchlist import entries as watchlist_entries
 
@@ -206,10 +207,9 @@ def purge_identity(edition: Edition, *, actor: str = "system", staff: StaffUser 
         letters = forget_holders(VisaLetter.edition_id == edition.id,
                                  VisaLetter.holder_document_number.is_not(None),
                                  names=False, **every)
-        requests = db.session.execute(
-            update(VettingRequest).where(VettingRequest.edition_id == edition.id,
-                                         VettingRequest.question.is_not(None))
-            .values(question=None, answer=None).execution_options(**every))
+        requests = forget_requests(VettingRequest.edition_id == edition.id,
+                                   VettingRequest.question.is_not(None), recipients=False,
+                                   **every)
         notes = db.session.execute(
             update(Delegate).where(Delegate.edition_id == edition.id,
                                    Delegate.vetting_note.is_not(None))
@@ -218,7 +218,7 @@ def purge_identity(edition: Edition, *, actor: str = "system", staff: StaffUser 
         edition.identity_purged_at = utcnow()
         report = PurgeReport(delegates=count,
                              visa_letters=letters,
-                             vetting_requests=int(getattr(requests, "rowcount", 0) or 0),
+                             vetting_requests=requests,
                              vetting_notes=int(getattr(notes, "rowcount", 0) or 0),
                              watchlist_entries=watchlist.get("watchlist_entries", 0),
                              watchlist_hits=watchlist.get("watchlist_hits", 0))

@@ -24,7 +24,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import ColumnElement, CursorResult, select, update
 
 from .. import editions
 from ..extensions import db
@@ -303,6 +303,16 @@ def revoke(invitation: Invitation, staff: StaffUser | None = None, actor: str = 
     invitation.revoked_at = datetime.now(UTC)
     audit.record(None, "invitation_revoked", actor=actor, staff=staff, email=invitation.email)
     db.session.commit()
+
+
+def forget(*where: ColumnElement[bool], **options: Any) -> int:
+    """Blank the address and the filled-in details of the invitations matching `where`
+    (erasure, an edition's purge); the row stays, so the counts do. The caller commits;
+    `options` are the statement's execution options. Returns the invitations changed."""
+    result = db.session.execute(update(Invitation).where(*where)
+                                .values(email="", email_key="", prefill={})
+                                .execution_options(**options))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def find(invitation_id: int) -> Invitation | None:

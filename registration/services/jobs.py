@@ -104,10 +104,11 @@ def _a_job_is_running() -> bool:
         Job.state == JobState.RUNNING.value, Job.heartbeat_at >= cutoff).limit(1)) is not None
 
 
-def status_message(job: Job, *, embedded: bool) -> str:
+def status_message(job: Job, *, embedded: bool, alone: bool | None = None) -> str:
     """What the progress page says under the bar: the job's own message or, when nothing
-    looks after the job, what to check (`embedded`: no broker, the server's own pool)."""
-    if not unattended(job):
+    looks after the job (`alone`: `unattended(job)`, when the caller has it already), what
+    to check (`embedded`: no broker, the server's own pool)."""
+    if not (unattended(job) if alone is None else alone):
         return job.message
     seconds = int(stale_seconds() + 2 * sweep_seconds())
     if embedded:

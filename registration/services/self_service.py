@@ -25,7 +25,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db, real_app
@@ -349,6 +349,9 @@ PERSONAL_TEXT_FIELDS: tuple[str, ...] = (
 
 def erase(delegate: Delegate) -> None:
     """Cancel (if needed) and erase personal data; commits. The manage link dies with it."""
+    from .invitations import forget as forget_invitations
+    from .vetting import forget_requests
+
     # Before the cancellation, so that the letters say why: erased, not merely cancelled.
     withdraw_for_holders([delegate.id], WithdrawalCause.ERASED)
     if not is_cancelled(delegate):
@@ -359,8 +362,7 @@ def erase(delegate: Delegate) -> None:
     delegate.details = {}
     delegate.vetting_note = None  # may quote their document number
     # The vetting service's questions to them and their answers (about their identity).
-    db.session.execute(update(VettingRequest).where(VettingRequest.delegate_id == delegate.id)
-                       .values(question=None, answer=None, mailed_to=""))
+    forget_requests(VettingRequest.delegate_id == delegate.id)
     if delegate.photo is not None:
         db.session.delete(delegate.photo)
         delegate.photo = None
@@ -372,8 +374,7 @@ def erase(delegate: Delegate) -> None:
     # name or number).
     forget_holders(VisaLetter.delegate_id == delegate.id, texts=True)
     # The invitation they came by: its address and the details it filled in.
-    db.session.execute(update(Invitation).where(Invitation.delegate_id == delegate.id)
-                       .values(email="", email_key="", prefill={}))
+    forget_invitations(Invitation.delegate_id == delegate.id)
     db.session.flush()
     # Stored emails hold names and addresses: queued ones are dropped, sent ones deleted.
     db.session.execute(delete(OutboxMessage).where(OutboxMessage.delegate_id == delegate.id))

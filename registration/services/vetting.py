@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, update
 
 from ..badge_token import MAX_SERIAL
 from ..extensions import db
@@ -194,6 +194,20 @@ class QueuePage:
     total: int
     page: int
     pages: int
+
+
+def forget_requests(*where: ColumnElement[bool], recipients: bool = True,
+                    **options: Any) -> int:
+    """Clear the questions and answers of the requests matching `where` (they may quote
+    identity data) and, with `recipients`, whom they were mailed to (erasure, an edition's
+    purge; the identity purge keeps that). The caller commits. Returns the requests
+    changed."""
+    values: dict[str, Any] = {"question": None, "answer": None}
+    if recipients:
+        values["mailed_to"] = ""
+    result = db.session.execute(update(VettingRequest).where(*where).values(values)
+                                .execution_options(**options))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def queue_statuses() -> list[VettingStatus]:

@@ -49,7 +49,8 @@ def job_status(job_id: str):
     job = _job_or_404(job_id)
     data = jobs.public(job)
     data["state_label"] = job.state_enum.label  # in the desk's language
-    data["message"] = jobs.status_message(job, embedded=not tasks.broker_url(current_app))
+    data["message"] = jobs.status_message(job, embedded=not tasks.broker_url(current_app),
+                                          alone=data["unattended"])
     if job.state == JobState.DONE and job.has_output:
         data["download_url"] = url_for("staff.job_output", job_id=job.id)
     if job.state == JobState.FAILED and job.restarted_as is None:

@@ -177,6 +177,13 @@ def is_outage(exc: Exception) -> bool:
         isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
+def wants_json() -> bool:
+    """Whether the answer to this request is JSON (the API, or a client asking for it)."""
+    return request.path.startswith("/api/") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
 def outage_response(exc: Exception) -> Any:
     """The answer while the database is unreachable: 503 with Retry-After, a page (drawn
     without the database) or JSON on the API. Also for an error page that could not be
@@ -189,8 +196,7 @@ def outage_response(exc: Exception) -> Any:
     # The page must not ask the database who is signed in (flask-login caches it here).
     g._login_user = login_manager.anonymous_user()
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    if request.path.startswith("/api/") or (
-            request.accept_mimetypes.best == "application/json"):
+    if wants_json():
         return jsonify(error="database_unavailable",
                        message="The database is not reachable for a moment; retry in "
                                f"{RETRY_AFTER_SECONDS} seconds."), 503, headers
@@ -255,8 +261,7 @@ def init_app(app: Flask) -> None:
         message = _("Some encrypted data cannot be read: the key that wrote it is not "
                     "configured on this server. An administrator must add it to "
                     "DATA_ENCRYPTION_OLD_KEYS (README, “Identity data: keys and retention”).")
-        if request.path.startswith("/api/") or (
-                request.accept_mimetypes.best == "application/json"):
+        if wants_json():
             return jsonify(error="data_key_missing", message=message), 503
         return render_template("error.html", code=503, title=_("A key is missing"),
                                message=message), 503

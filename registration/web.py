@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from .countries import country_name
 from .i18n import event_texts, local_datetime, yes_no
 from .input_hygiene import BadInput, check_request
+from .ops import wants_json
 
 
 def safe_next(target: str | None) -> str | None:
@@ -32,12 +33,6 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
-
-
-def _wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json"
-    )
 
 
 # Pages that may use the camera: the door scanner and the desk's webcam photo capture.
@@ -119,7 +114,7 @@ def register_web_helpers(app: Flask) -> None:
 
     @app.errorhandler(BadInput)
     def bad_input(exc: BadInput):
-        if _wants_json() or request.is_json:
+        if wants_json() or request.is_json:
             return jsonify(error=exc.code, message=exc.message), 400
         message = _("What you sent contains invisible control characters (such as NUL), "
                     "for example from copying text out of another program. Go back, "
@@ -131,7 +126,7 @@ def register_web_helpers(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(exc: RateLimitExceeded):
-        if _wants_json():
+        if wants_json():
             response = jsonify(error="rate_limited",
                                message=f"Too many requests ({exc.description}); retry later.")
             response.status_code = 429
@@ -146,7 +141,7 @@ def register_web_helpers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        if _wants_json():
+        if wants_json():
             return jsonify(error="csrf_failed", message=exc.description), 400
         return _error_page(
             400, title=_("This form has expired"),
@@ -156,7 +151,7 @@ def register_web_helpers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = exc.code or 500
-        if _wants_json():
+        if wants_json():
             response = jsonify(error=exc.name.lower().replace(" ", "_"),
                                message=exc.description)
             response.status_code = code

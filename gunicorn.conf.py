@@ -29,6 +29,14 @@ def on_starting(server):
                 os.unlink(os.path.join(_metrics_dir, name))
 
 
+def post_worker_init(worker):
+    """The app is loaded: keep its long-lived objects out of the garbage collector's full
+    collections (registration/heap.py: a full collection cost ~100 ms of a worker's time)."""
+    from registration.heap import freeze_startup_heap
+
+    freeze_startup_heap()
+
+
 def child_exit(server, worker):
     if _metrics_dir:
         from prometheus_client import multiprocess

@@ -179,3 +179,27 @@ def test_an_error_page_drawn_during_an_outage_is_the_503_not_a_500(app, client, 
     response = client.post("/staff/logout", data={"csrf_token": "stale"})
     assert response.status_code == 400 and "This form has expired" in response.get_data(
         as_text=True)
+
+
+@pytest.mark.parametrize("hook", ["gunicorn post_worker_init", "celery worker_process_init"])
+def test_a_started_server_process_freezes_its_start_up_heap(app, hook):
+    """gunicorn's worker and Celery's pool process, once started, take their start-up objects
+    out of the garbage collector's full collections (registration/heap.py)."""
+    import gc
+    import importlib
+    import runpy
+
+    dispatch = importlib.import_module("registration.tasks.dispatch")
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        if hook.startswith("gunicorn"):
+            runpy.run_path(str(ROOT / "gunicorn.conf.py"))["post_worker_init"](None)
+        else:
+            dispatch._fresh_connections()
+        # everything alive at start-up: the app, its modules, SQLAlchemy's mappers …
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_freeze_count() >= len(gc.get_objects()) // 2
+    finally:
+        gc.unfreeze()

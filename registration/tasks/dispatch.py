@@ -15,6 +15,7 @@ from flask import Flask, Response, g
 from kombu import Queue
 
 from ..extensions import db, real_app
+from ..heap import freeze_startup_heap
 from . import definitions
 from .local import LocalExecutor
 
@@ -84,10 +85,13 @@ def make_celery(app: Flask) -> Celery:
 
 @worker_process_init.connect
 def _fresh_connections(**_: Any) -> None:
-    """A forked pool process must not share the parent's database connections."""
+    """A forked pool process must not share the parent's database connections; and, ready
+    to work, it keeps its start-up objects out of the garbage collector's full collections
+    (registration/heap.py)."""
     for app in list(_APPS):
         with app.app_context():
             db.engine.dispose(close=False)
+    freeze_startup_heap()
 
 
 _APPS: list[Flask] = []

@@ -19,7 +19,7 @@ import pytest
 import zxingcpp
 from aiosmtpd.controller import Controller
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from registration import signals, tasks
 from registration.badge_token import BadgeTokenError
@@ -454,6 +454,57 @@ def test_smtp_down_then_up_nothing_lost_nothing_sent_twice(make_app, register):
         assert (row.status, row.attempts, row.last_error) == ("sent", 2, "")
         assert row.sent_at is not None
         assert delegate.reference in server.inbox.messages()[0]["Subject"]
+
+
+def test_server_down_mid_batch_leaves_the_unattempted_messages_due(make_app, register):
+    """A run claims a batch; the server refusing the first connection ends the run, and the
+    messages not attempted are given back as they were (due now), not left leased."""
+    port = free_port()
+    app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_RETRY_BASE_SECONDS=300)
+    for i in range(3):
+        register(app, email=f"batch{i}@example.org")
+    with app.app_context():
+        before = datetime.now(UTC)
+        report = deliver()
+        assert (report.sent, report.retrying, report.waiting) == (0, 1, 3)
+        rows = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [row.status for row in rows] == ["pending"] * 3
+        assert rows[0].attempts == 1 and rows[0].next_attempt_at > before + timedelta(
+            seconds=290)  # the one attempted: its backoff
+        assert [row.attempts for row in rows[1:]] == [0, 0]
+        assert all(row.next_attempt_at <= before for row in rows[1:])  # due, as before
+
+        server = SMTPServer(port).start()
+        try:
+            assert deliver().sent == 2  # the next run takes them at once
+        finally:
+            server.stop()
+        assert sorted(rcpt[0] for _f, rcpt, _c in server.inbox.received) == [
+            "batch1@example.org", "batch2@example.org"]
+
+
+def test_a_run_reads_messages_and_their_delegates_a_batch_at_a_time(mail_app, smtp,
+                                                                   register):
+    """Delivery claims a batch of messages and loads their delegates in one query each, not
+    one claim and one delegate read per message."""
+    for i in range(5):
+        register(mail_app, email=f"reads{i}@example.org")
+    statements: list[str] = []
+    with mail_app.app_context():
+        def note(conn, cursor, statement, *_args) -> None:
+            statements.append(" ".join(statement.split()).lower())
+
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            assert deliver().sent == 5
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+    delegate_reads = [s for s in statements if s.startswith("select") and "from delegate" in s]
+    claims = [s for s in statements if s.startswith("select outbox_message.id")]
+    assert len(delegate_reads) == 1, delegate_reads
+    assert len(claims) == 2, claims  # the batch of five, then the empty one that ends the run
+    assert len(smtp.inbox.received) == 5
 
 
 def test_send_pending_all_ignores_the_backoff(make_app, register):

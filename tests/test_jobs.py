@@ -362,7 +362,8 @@ def test_a_job_nothing_looks_after_says_to_check_the_workers(app, client, csrf):
             message="Drawing badge 3 of 9"))
         # Queued ten minutes ago; the sweep resent it a moment ago (its heartbeat is new).
         db.session.execute(update(Job).where(Job.id == never_taken).values(
-            created_at=utcnow() - timedelta(minutes=10), heartbeat_at=utcnow()))
+            created_at=utcnow() - timedelta(minutes=10),
+            queued_at=utcnow() - timedelta(minutes=10), heartbeat_at=utcnow()))
         db.session.commit()
     data = client.get(f"/staff/jobs/{forgotten}.json").get_json()
     assert data["unattended"] and "the server's background pool" in data["message"]
@@ -380,3 +381,27 @@ def test_a_job_nothing_looks_after_says_to_check_the_workers(app, client, csrf):
         db.session.execute(update(Job).where(Job.id == fresh).values(heartbeat_at=utcnow()))
         db.session.commit()
     assert not client.get(f"/staff/jobs/{never_taken}.json").get_json()["unattended"]
+
+
+def test_a_job_taken_back_from_a_stopped_worker_and_never_taken_again_says_so(app, client,
+                                                                             csrf):
+    """The sweep takes a job back from a worker that stopped ("another one takes it over")
+    and keeps resending it; with no worker on the jobs queue nobody does: once longer than a
+    heartbeat and two sweeps allow since it was taken back, the page says what to check."""
+    with app.app_context():
+        job_id = print_job()
+        db.session.execute(update(Job).where(Job.id == job_id).values(
+            state="running", attempts=1, heartbeat_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        assert jobs.reap() == [job_id]  # taken back: queued again, sent again
+        job = db.session.get(Job, job_id)
+        db.session.refresh(job)
+        assert job.state == "queued" and "takes it over" in job.message
+    assert not client.get(f"/staff/jobs/{job_id}.json").get_json()["unattended"]  # just now
+    with app.app_context():
+        # Ten minutes on: the sweep resent it a moment ago, no worker has taken it.
+        db.session.execute(update(Job).where(Job.id == job_id).values(
+            queued_at=utcnow() - timedelta(minutes=10), heartbeat_at=utcnow()))
+        db.session.commit()
+    data = client.get(f"/staff/jobs/{job_id}.json").get_json()
+    assert data["unattended"] and "takes it over" not in data["message"]

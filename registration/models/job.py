@@ -75,6 +75,9 @@ class Job(Model):
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs started so far
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When it last entered the queue: created, or taken back from a worker that stopped (the
+    # sweep resending a waiting job refreshes heartbeat_at, not this).
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

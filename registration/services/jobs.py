@@ -84,13 +84,14 @@ def max_attempts() -> int:
 
 def unattended(job: Job) -> bool:
     """Whether nothing has looked after this unfinished job for longer than a worker's
-    heartbeat and two sweeps allow: a job never taken since it was queued while no other
-    job is running either (no worker for its queue; one merely waiting behind a long batch
-    is not), or a running one whose heartbeat stopped with no sweep to take it over."""
+    heartbeat and two sweeps allow: a job not taken since it entered the queue (created, or
+    taken back from a worker that stopped) while no other job is running either (no worker
+    for its queue; one merely waiting behind a long batch is not), or a running one whose
+    heartbeat stopped with no sweep to take it over."""
     if job.finished:
         return False
-    waiting = job.state == JobState.QUEUED and not job.attempts
-    since = job.created_at if waiting else job.heartbeat_at
+    waiting = job.state == JobState.QUEUED
+    since = (job.queued_at or job.created_at) if waiting else job.heartbeat_at
     limit = timedelta(seconds=stale_seconds() + 2 * sweep_seconds())
     if since is None or utcnow() - since <= limit:
         return False
@@ -131,7 +132,7 @@ def create(kind: JobKind, staff: StaffUser | None, *, total: int = 0,
               created_by_id=staff.id if staff is not None else None,
               created_by=staff.email if staff is not None else "system",
               params=params or {}, result={}, state=JobState.QUEUED.value, done=0,
-              attempts=0, message="", created_at=now, heartbeat_at=now,
+              attempts=0, message="", created_at=now, queued_at=now, heartbeat_at=now,
               output_name="", output_type="")
     db.session.add(job)
     db.session.commit()
@@ -369,6 +370,7 @@ def reap() -> list[str]:
         else:
             values = {"state": JobState.QUEUED.value, "heartbeat_at": now}
             if state == JobState.RUNNING.value:
+                values["queued_at"] = now  # waiting for a worker again from now
                 values["message"] = plain(_l("The worker running this job stopped; "
                                              "another one takes it over."))
         changed = db.session.execute(update(Job).where(*where).values(**values),

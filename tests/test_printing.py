@@ -307,6 +307,38 @@ def test_delegate_page_shows_the_print_and_photo_panels(client, csrf, make_deleg
     assert "Reprint badge" in html and "(serial 1) will stop working" in html
 
 
+def test_two_batches_of_the_same_badges_at_once_are_both_marked_printed(
+        app_ctx, login, monkeypatch, make_delegate):
+    """Two desks print the same selection at the same time: the second batch finishes while
+    the first is rendering. Both PDFs show the records as they are: every badge is printed
+    twice, and none is flagged for a reprint or discarded (the other batch's marks changed
+    printed_at and updated_at, not what is drawn)."""
+    staff = login("desk")
+    first, second = make_delegate(status=Status.APPROVED), make_delegate(status=Status.APPROVED)
+    render = printing.badges.render_badges
+    other: list[int] = []
+
+    def render_while_another_batch_prints(stream, *args, **kwargs):
+        drawn = list(stream)
+        if not other:  # the other desk's batch, from start to finish, meanwhile
+            other.append(0)
+            other[0] = printing.render_to_bytes(printing.BatchFilter(), staff, "a6")[1]
+        return render(iter(drawn), *args, **kwargs)
+
+    monkeypatch.setattr(printing.badges, "render_badges", render_while_another_batch_prints)
+    _pdf, count = printing.render_to_bytes(printing.BatchFilter(), staff, "a6")
+    assert (count, other) == (2, [2])
+    db.session.expire_all()
+    for delegate_id in (first.id, second.id):
+        stored = db.session.get(Delegate, delegate_id)
+        assert (stored.print_count, stored.needs_reprint, stored.status) == (
+            2, False, Status.BADGE_PRINTED.value)
+    assert db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "print_discarded")).all() == []
+    assert len(db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "printed")).all()) == 4
+
+
 def test_badge_changed_during_a_batch_is_not_marked_printed(app_ctx, login, monkeypatch,
                                                             make_delegate):
     staff = login("desk")

@@ -26,7 +26,7 @@ from ..badge_token import MAX_SERIAL
 from ..countries import country_name
 from ..extensions import db, real_app
 from ..i18n import category_label, event_texts, plain
-from ..models import AuditEntry, Delegate, StaffUser, Status
+from ..models import AuditEntry, Delegate, DelegatePhoto, StaffUser, Status
 from ..signals import badge_reprinted
 from . import audit, badge_signing
 from .admission import admitted_clause, may_print
@@ -382,8 +382,23 @@ def _forget(rows: Sequence[Delegate]) -> None:
         db.session.expunge(delegate)
 
 
-def _drawn_state(delegate: Any) -> tuple:
-    return (delegate.badge_serial, delegate.updated_at, delegate.printed_at)
+# What a badge is drawn from (badge_data): a record whose drawing differs at marking time
+# was changed while the batch rendered. Not updated_at/printed_at: another batch printing
+# the same delegate meanwhile, or a check-in, changes those and leaves the drawing right.
+_DRAWN_COLUMNS = (Delegate.badge_serial, Delegate.reference, Delegate.category,
+                  Delegate.honorific, Delegate.given_name, Delegate.family_name,
+                  Delegate.native_name, Delegate.badge_name, Delegate.organisation,
+                  Delegate.position, Delegate.country, Delegate.delegation_id)
+
+
+def _drawn_state(delegate: Delegate) -> tuple:
+    photo = delegate.photo.updated_at if delegate.photo is not None else None
+    return (*(getattr(delegate, column.key) for column in _DRAWN_COLUMNS), photo)
+
+
+def _state_now(row: Any) -> tuple:
+    """_drawn_state of a row read by _mark_batch."""
+    return (*(getattr(row, column.key) for column in _DRAWN_COLUMNS), row.photo_updated_at)
 
 
 def _mark_batch(ids: Sequence[int], staff: StaffUser | None, actor: str, layout: str,
@@ -392,13 +407,14 @@ def _mark_batch(ids: Sequence[int], staff: StaffUser | None, actor: str, layout:
     staff_id = staff.id if staff is not None else None
     for chunk in _chunks(ids, 500):
         found = db.session.execute(
-            select(Delegate.id, Delegate.status, Delegate.badge_serial, Delegate.print_count,
-                   Delegate.updated_at, Delegate.printed_at)
+            select(Delegate.id, Delegate.status, Delegate.print_count, *_DRAWN_COLUMNS[1:],
+                   Delegate.badge_serial, DelegatePhoto.updated_at.label("photo_updated_at"))
+            .outerjoin(DelegatePhoto, DelegatePhoto.delegate_id == Delegate.id)
             .where(Delegate.id.in_(chunk), admitted_clause())
-            .with_for_update()
+            .with_for_update(of=Delegate)
         ).all()
-        rows = [r for r in found if drawn.get(r.id) == _drawn_state(r)]
-        stale = [r.id for r in found if drawn.get(r.id) != _drawn_state(r)]
+        rows = [r for r in found if drawn.get(r.id) == _state_now(r)]
+        stale = [r.id for r in found if drawn.get(r.id) != _state_now(r)]
         if stale:
             # Their sheet in this PDF shows the old record: flag them for the desk.
             db.session.execute(

@@ -6,10 +6,12 @@ flows: GET + POST /register (a fresh visitor each time) and POST /api/v1/checkin
 scanner device (the bench's mix of first scans, repeats and invalid codes); and the mail
 worker's share of a registration: one run of the deliver_mail task over the confirmations
 those registrations queued, per message (written as .eml, as the bench's worker does). The
-PostgreSQL backends' CPU is read from /proc as in the other benches. `--profile` prints
-cProfile's top functions by cumulative time for each flow.
+PostgreSQL backends' CPU is read from /proc as in the other benches. `--identity`: every
+category gives identity data (as bench/register.py). `--profile` prints cProfile's top
+functions by cumulative time for each flow.
 
     .venv/bin/python bench/cpu_per_request.py [--database-url URL] [-n 400] [--profile]
+                                              [--only register|mail|checkin] [--identity]
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from bench._server import (
     migrate,
     proc_cpu,
 )
+from bench.register import identity_fields
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -170,6 +173,8 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=400, help="requests per flow")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--only", choices=["register", "mail", "checkin"], default=None)
+    parser.add_argument("--identity", action="store_true",
+                        help="every category gives identity data (as bench/register.py)")
     args = parser.parse_args()
 
     ensure_postgres_database(args.database_url)
@@ -183,6 +188,14 @@ def main() -> None:
                       RATELIMIT_REGISTRATION="1000000 per minute",
                       RATELIMIT_API="100000 per second")
         migrate(env)
+        if args.identity:
+            import subprocess
+
+            from bench._server import BIN, ROOT
+
+            subprocess.run([str(BIN / "flask"), "--app", "wsgi", "editions", "settings",
+                            "--identity", "all"], cwd=ROOT, env=env, check=True,
+                           capture_output=True)
         os.environ.update(env)
         from registration import create_app
 
@@ -201,7 +214,8 @@ def main() -> None:
                 "given_name": "Maria", "family_name": "Ivanova",
                 "native_name": "Мария Иванова", "organisation": "Bench Org",
                 "position": "Delegate", "country": "RU", "email": f"cpu{i}@example.org",
-                "phone": "+7 912 345 67 89", "consent": "y", "expertise": "cybersecurity"})
+                "phone": "+7 912 345 67 89", "consent": "y", "expertise": "cybersecurity",
+                **(identity_fields(i, "RU") if args.identity else {})})
             assert response.status_code == 303, response.get_data(as_text=True)[:3000]
 
         if args.only in (None, "register"):

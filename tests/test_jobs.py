@@ -389,15 +389,19 @@ def test_a_job_taken_back_from_a_stopped_worker_and_never_taken_again_says_so(ap
     and keeps resending it; with no worker on the jobs queue nobody does: once longer than a
     heartbeat and two sweeps allow since it was taken back, the page says what to check."""
     with app.app_context():
-        job_id = print_job()
+        job_id = print_job()  # queued an hour ago, taken, then its worker stopped
         db.session.execute(update(Job).where(Job.id == job_id).values(
-            state="running", attempts=1, heartbeat_at=utcnow() - timedelta(minutes=5)))
+            state="running", attempts=1, created_at=utcnow() - timedelta(hours=1),
+            queued_at=utcnow() - timedelta(hours=1),
+            heartbeat_at=utcnow() - timedelta(minutes=5)))
         db.session.commit()
         assert jobs.reap() == [job_id]  # taken back: queued again, sent again
         job = db.session.get(Job, job_id)
         db.session.refresh(job)
         assert job.state == "queued" and "takes it over" in job.message
-    assert not client.get(f"/staff/jobs/{job_id}.json").get_json()["unattended"]  # just now
+        assert utcnow() - job.queued_at < timedelta(seconds=30)  # back in the queue now
+    # Just taken back: waiting for a worker from now, not for an hour.
+    assert not client.get(f"/staff/jobs/{job_id}.json").get_json()["unattended"]
     with app.app_context():
         # Ten minutes on: the sweep resent it a moment ago, no worker has taken it.
         db.session.execute(update(Job).where(Job.id == job_id).values(

@@ -19,7 +19,7 @@ import pytest
 import zxingcpp
 from aiosmtpd.controller import Controller
 from PIL import Image
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from registration import signals, tasks
 from registration.badge_token import BadgeTokenError
@@ -456,9 +456,9 @@ def test_smtp_down_then_up_nothing_lost_nothing_sent_twice(make_app, register):
         assert delegate.reference in server.inbox.messages()[0]["Subject"]
 
 
-def test_server_down_mid_batch_leaves_the_unattempted_messages_due(make_app, register):
-    """A run claims a batch; the server refusing the first connection ends the run, and the
-    messages not attempted are given back as they were (due now), not left leased."""
+def test_server_down_leaves_the_messages_not_attempted_due(make_app, register):
+    """The server refusing the first connection ends the run: the message attempted waits
+    its backoff, the others stay due as they were and go with the next run."""
     port = free_port()
     app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_RETRY_BASE_SECONDS=300)
     for i in range(3):
@@ -483,28 +483,60 @@ def test_server_down_mid_batch_leaves_the_unattempted_messages_due(make_app, reg
             "batch1@example.org", "batch2@example.org"]
 
 
-def test_a_run_reads_messages_and_their_delegates_a_batch_at_a_time(mail_app, smtp,
-                                                                   register):
-    """Delivery claims a batch of messages and loads their delegates in one query each, not
-    one claim and one delegate read per message."""
-    for i in range(5):
+def test_a_message_is_claimed_with_its_delegate_in_one_statement(mail_app, smtp, register):
+    """On PostgreSQL the claim (FOR UPDATE SKIP LOCKED) reads the message's delegate in the
+    same statement: no read of its own per message."""
+    for i in range(3):
         register(mail_app, email=f"reads{i}@example.org")
     statements: list[str] = []
     with mail_app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite claims by compare-and-set, then reads the delegate")
+
         def note(conn, cursor, statement, *_args) -> None:
             statements.append(" ".join(statement.split()).lower())
 
         engine = db.engine
         event.listen(engine, "before_cursor_execute", note)
         try:
-            assert deliver().sent == 5
+            assert deliver().sent == 3
         finally:
             event.remove(engine, "before_cursor_execute", note)
-    delegate_reads = [s for s in statements if s.startswith("select") and "from delegate" in s]
-    claims = [s for s in statements if s.startswith("select outbox_message.id")]
-    assert len(delegate_reads) == 1, delegate_reads
-    assert len(claims) == 2, claims  # the batch of five, then the empty one that ends the run
-    assert len(smtp.inbox.received) == 5
+    reads = [s for s in statements if s.startswith("select") and "from delegate" in s]
+    claims = [s for s in statements if "for update of outbox_message skip locked" in s]
+    assert reads == [], reads
+    assert len(claims) == 4 and all("join delegate" in s for s in claims)  # 3, then none
+    assert len(smtp.inbox.received) == 3
+
+
+def test_an_address_changed_while_earlier_mail_is_sent_is_seen(mail_app, smtp, register,
+                                                              monkeypatch):
+    """Each message's delegate is read when the message is claimed, right before it is
+    sent: an address changed while earlier messages were being sent stops it (it would
+    carry a working manage link to the old inbox)."""
+    from registration.services.mail import transport
+
+    first = register(mail_app, email="slow1@example.org")
+    second = register(mail_app, email="slow2@example.org")
+    send = transport.SMTPTransport.send
+
+    def slow_send(self, row) -> None:
+        send(self, row)
+        if row.recipient == first.email:  # meanwhile the second delegate moves inboxes
+            with mail_app.app_context():
+                engine = db.engine
+            with engine.begin() as conn:
+                conn.execute(update(Delegate).where(Delegate.id == second.id).values(
+                    email="moved@example.org", email_key="moved@example.org"))
+
+    monkeypatch.setattr(transport.SMTPTransport, "send", slow_send)
+    with mail_app.app_context():
+        report = deliver()
+        assert (report.sent, report.failed) == (1, 1)
+        row = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.delegate_id == second.id)).one()
+        assert row.status == "failed" and "address changed" in row.last_error
+    assert [rcpt for _f, rcpt, _c in smtp.inbox.received] == [["slow1@example.org"]]
 
 
 def test_send_pending_all_ignores_the_backoff(make_app, register):

@@ -34,10 +34,8 @@ from .transport import PermanentFailure
 # One logger for all of mail, whichever module writes.
 log = logging.getLogger(__package__)
 
-# A delivery that crashed mid-way leaves its claimed messages to be retried after this long.
+# A delivery that crashed mid-way (SQLite lease) is retried after this long.
 LEASE = timedelta(minutes=5)
-# Messages claimed at once by a delivery run (each is still sent and recorded on its own).
-CLAIM_BATCH = 20
 MAX_BACKOFF = timedelta(hours=6)
 
 # A queued message starts as a draft (what to say, to whom); the worker that first picks it
@@ -138,15 +136,14 @@ class BuildFailure(Exception):
 
 def materialise(row: OutboxMessage, delegates: Mapping[int, Delegate] | None = None) -> None:
     """Render a draft into the complete RFC 5322 message, stored on the row. `delegates`:
-    those of the batch (`delegates_of`), else the row's delegate is read here."""
+    the row's delegate as claimed with it (`claim_with_delegate`), else it is read here."""
     if not is_draft(row):
         return
     try:
         draft = json.loads(bytes(row.message)[len(DRAFT_MAGIC):])
-        if delegates is not None:
-            delegate = delegates.get(row.delegate_id) if row.delegate_id else None
-        else:
-            delegate = db.session.get(Delegate, row.delegate_id) if row.delegate_id else None
+        if delegates is None:
+            delegates = _delegate_of(row)
+        delegate = delegates.get(row.delegate_id) if row.delegate_id else None
         if delegate is None:
             raise BuildFailure("the delegate no longer exists")
         if delegate.mail_key is None or delegate.mail_key not in email_keys(row.recipient):
@@ -225,76 +222,66 @@ def backoff(attempts: int) -> timedelta:
     return min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF)
 
 
-def _due(now: datetime, include_waiting: bool, after_id: int, size: int = 1) -> Any:
+def _due(now: datetime, include_waiting: bool, after_id: int) -> Any:
     stmt = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING.value,
                                        OutboxMessage.id > after_id)
     if not include_waiting:
         stmt = stmt.where(OutboxMessage.next_attempt_at <= now)
     # Mail belongs to an edition, but delivery is one queue: a past edition's mail still goes.
-    return (stmt.order_by(OutboxMessage.id).limit(size)
-            .execution_options(populate_existing=True, **ALL_EDITIONS))
-
-
-def _lease(ids: list[int], until: datetime) -> None:
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                       .values(next_attempt_at=until)
-                       .execution_options(synchronize_session=False, **ALL_EDITIONS))
-
-
-def claim_batch(now: datetime, include_waiting: bool, after_id: int,
-                size: int = CLAIM_BATCH) -> list[OutboxMessage]:
-    """Up to `size` of the next messages to send, leased (due again only after LEASE) and
-    committed, so that no other worker or process takes them. The rows keep their old due
-    time in memory: `release` gives it back to those not sent. One claim, and one read of
-    their delegates (`delegates_of`), serve `size` messages: two round trips per message
-    fewer than a claim and a read each (bench/cpu_per_request.py --only mail)."""
-    until = now + LEASE
-    if db.session.get_bind().dialect.name == "postgresql":
-        rows = list(db.session.scalars(
-            _due(now, include_waiting, after_id, size).with_for_update(skip_locked=True)))
-        if rows:  # the row locks keep the others off until the lease is committed
-            _lease([row.id for row in rows], until)
-        db.session.commit()
-    else:  # SQLite: one writer at a time; a compare-and-set per row
-        rows = []
-        for row in db.session.scalars(_due(now, include_waiting, after_id, size)).all():
-            claimed = cast(CursorResult, db.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id,
-                       OutboxMessage.status == OutboxStatus.PENDING.value,
-                       OutboxMessage.next_attempt_at == row.next_attempt_at)
-                .values(next_attempt_at=until)
-                .execution_options(synchronize_session=False, **ALL_EDITIONS)
-            )).rowcount
-            if claimed == 1:
-                rows.append(row)
-        db.session.commit()
-    return rows
-
-
-def delegates_of(rows: list[OutboxMessage]) -> dict[int, Delegate]:
-    """The delegates the messages are about, read afresh in one query, by id."""
-    ids = sorted({row.delegate_id for row in rows if row.delegate_id is not None})
-    if not ids:
-        return {}
-    return {delegate.id: delegate for delegate in db.session.scalars(
-        select(Delegate).where(Delegate.id.in_(ids))
-        .execution_options(populate_existing=True, **ALL_EDITIONS))}
+    return stmt.order_by(OutboxMessage.id).limit(1).execution_options(**ALL_EDITIONS)
 
 
 def claim(now: datetime, include_waiting: bool, after_id: int) -> OutboxMessage | None:
     """The next message to send, claimed so no other worker or process sends it too."""
-    rows = claim_batch(now, include_waiting, after_id, size=1)
-    return rows[0] if rows else None
+    claimed = claim_with_delegate(now, include_waiting, after_id)
+    return claimed[0] if claimed is not None else None
 
 
-def release(rows: list[OutboxMessage]) -> None:
-    """Claimed messages not attempted (the server went away, the run stops): due again as
-    they were before the claim. The caller commits."""
-    if rows:
-        db.session.execute(update(OutboxMessage).execution_options(**ALL_EDITIONS),
-                           [{"id": row.id, "next_attempt_at": row.next_attempt_at}
-                            for row in rows])
+def claim_with_delegate(now: datetime, include_waiting: bool, after_id: int
+                        ) -> tuple[OutboxMessage, dict[int, Delegate]] | None:
+    """`claim`, and the delegate the message is about as `materialise` takes it (read in
+    the same statement on PostgreSQL: one round trip per message fewer)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The row lock is held until the commit that records the outcome.
+        found = db.session.execute(
+            _due(now, include_waiting, after_id)
+            .add_columns(Delegate)
+            .outerjoin(Delegate, Delegate.id == OutboxMessage.delegate_id)
+            .with_for_update(of=OutboxMessage, skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).first()
+        if found is None:
+            return None
+        row, delegate = found
+        return row, ({delegate.id: delegate} if delegate is not None else {})
+    row = _claim_sqlite(now, include_waiting, after_id)
+    return (row, _delegate_of(row)) if row is not None else None
+
+
+def _delegate_of(row: OutboxMessage) -> dict[int, Delegate]:
+    delegate = db.session.get(Delegate, row.delegate_id) if row.delegate_id else None
+    return {delegate.id: delegate} if delegate is not None else {}
+
+
+def _claim_sqlite(now: datetime, include_waiting: bool, after_id: int) -> OutboxMessage | None:
+    while True:
+        row = db.session.scalars(_due(now, include_waiting, after_id)).first()
+        if row is None:
+            db.session.commit()
+            return None
+        claimed = cast(CursorResult, db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id,
+                   OutboxMessage.status == OutboxStatus.PENDING.value,
+                   OutboxMessage.next_attempt_at == row.next_attempt_at)
+            .values(next_attempt_at=now + LEASE)
+            .execution_options(synchronize_session=False, **ALL_EDITIONS)
+        )).rowcount
+        db.session.commit()
+        if claimed == 1:
+            db.session.refresh(row)
+            return row
+        after_id = row.id  # someone else took it
 
 
 def record_sent(row: OutboxMessage) -> None:

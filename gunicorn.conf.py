@@ -2,7 +2,10 @@
 
 Threads let a worker serve another request while one waits on PostgreSQL (each
 registration makes several round trips and a synchronous commit); the GIL still limits
-each worker to one core, so workers ≈ cores and a few threads each.
+each worker to one core, so workers ≈ cores. Two threads each: with four, requests queue
+on the GIL instead (interleaved runs on 2 cores, two instances of one worker:
+bench/register.py 141.5–178.8 registrations/s with two threads against 125.2–147.3 with
+four; bench/checkin.py p99 at 400/s 13.8 and 16.7 ms against 15.5 and 35.6 ms).
 """
 
 import os
@@ -10,7 +13,7 @@ import os
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 keepalive = 5
 timeout = 60
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None

@@ -44,7 +44,6 @@ from .models.types import utcnow
 SESSION_KEY = "edition"
 _G_REQUEST = "_edition_request"  # the Edition resolved for this request
 _G_SCOPE = "_edition_scope"  # stack of editions entered with edition_scope()
-_UNRESOLVED = object()
 # `.execution_options(**ALL_EDITIONS)`: this statement is not limited to one edition.
 ALL_EDITIONS: dict[str, Any] = {"all_editions": True}
 _LOOKUP = ALL_EDITIONS
@@ -181,18 +180,13 @@ def current_edition() -> Edition | None:
     """The edition this code works on (see the module docstring)."""
     if not has_app_context():
         return None
-    # Asked ~20 times per registration (every query's edition filter): `g` resolved once
-    # here, not through its proxy on each of four lookups.
-    app_g = g._get_current_object()
-    stack = getattr(app_g, _G_SCOPE, None)
+    stack = g.get(_G_SCOPE)
     if stack:
-        return cast(Edition, stack[-1])
+        return stack[-1]
     if has_request_context():  # resolved once per request (each has its own app context)
-        resolved = getattr(app_g, _G_REQUEST, _UNRESOLVED)
-        if resolved is _UNRESOLVED:
-            resolved = _for_request()
-            setattr(app_g, _G_REQUEST, resolved)
-        return cast(Edition | None, resolved)
+        if _G_REQUEST not in g:
+            setattr(g, _G_REQUEST, _for_request())
+        return g.get(_G_REQUEST)
     return _cached_current()  # CLI commands, background work: as public requests
 
 

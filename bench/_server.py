@@ -108,14 +108,29 @@ def gunicorns(env: dict[str, str], instances: int = 2, workers: int = 1) -> Iter
         yield bases
 
 
+def unit_niceness(unit: str) -> int:
+    """The `Nice=` of a systemd unit in deploy/ (0 when it sets none), so that a bench's
+    worker runs at the priority production gives it."""
+    for line in (ROOT / "deploy" / unit).read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "Nice":
+            return int(value)
+    return 0
+
+
 @contextlib.contextmanager
-def celery_worker(env: dict[str, str], concurrency: int = 1) -> Iterator[subprocess.Popen]:
-    """`celery -A wsgi.celery worker` with its own instance folder."""
+def celery_worker(env: dict[str, str], concurrency: int = 1,
+                  niceness: int | None = None) -> Iterator[subprocess.Popen]:
+    """`celery -A wsgi.celery worker` with its own instance folder, at the niceness of
+    deploy/forum-worker.service unless told otherwise."""
     folder = Path(env["INSTANCE_PATH"]) / "worker"
     folder.mkdir(parents=True, exist_ok=True)
+    if niceness is None:
+        niceness = unit_niceness("forum-worker.service")
     proc = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "wsgi.celery", "worker", "--loglevel=WARNING",
-         f"--concurrency={concurrency}", "--without-gossip", "--without-mingle"],
+        ["nice", "-n", str(niceness), str(BIN / "celery"), "-A", "wsgi.celery", "worker",
+         "--loglevel=WARNING", f"--concurrency={concurrency}", "--without-gossip",
+         "--without-mingle"],
         cwd=ROOT, env={**env, "INSTANCE_PATH": str(folder)},
     )
     try:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -66,6 +66,13 @@ def email_registered(email: str) -> bool:
     ) is not None
 
 
+# Asked on every registration: built once (editions.built_once).
+_CLASHES = editions.built_once(
+    select(Delegate.email_key, Delegate.reference).where(
+        Delegate.email_key.in_(bindparam("keys", expanding=True))
+        | (Delegate.reference == bindparam("reference"))))
+
+
 def _check_email_and_pick_reference(email: str | None) -> str:
     """Refuse a registered email and return an unused reference, in one round trip
     (`email` None: no address to check, a nominee whose mail goes to a focal point).
@@ -77,11 +84,8 @@ def _check_email_and_pick_reference(email: str | None) -> str:
     keys: tuple[str, ...] = email_keys(email) if email is not None else ()
     while True:
         reference = new_reference(prefix)
-        clashes = db.session.execute(
-            select(Delegate.email_key, Delegate.reference).where(
-                Delegate.email_key.in_(keys) | (Delegate.reference == reference)
-            )
-        ).all()
+        clashes = db.session.execute(_CLASHES, editions.in_edition(
+            {"keys": list(keys), "reference": reference})).all()
         if any(row.email_key in keys for row in clashes):
             raise RegistrationRefused("duplicate_email")
         if not clashes:

@@ -18,9 +18,9 @@ from email.policy import SMTP as SMTP_POLICY
 from typing import Any, cast
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import CursorResult, func, select, text, update
+from sqlalchemy import CursorResult, bindparam, func, select, text, update
 
-from ... import signals
+from ... import editions, signals
 from ...editions import ALL_EDITIONS
 from ...extensions import db
 from ...models import Delegate, OutboxMessage
@@ -67,15 +67,20 @@ def lock_recipient(recipient: str) -> None:
                            .values(attempts=OutboxMessage.attempts))
 
 
+# Asked on every registration: built once (editions.built_once).
+_RECENT_PUBLIC_MAIL = editions.built_once(
+    select(OutboxMessage.kind, OutboxMessage.created_at)
+    .where(func.lower(OutboxMessage.recipient) == bindparam("recipient"),
+           OutboxMessage.kind.in_(sorted(PUBLIC_KINDS)),
+           OutboxMessage.created_at > bindparam("since"))
+    .order_by(OutboxMessage.id.desc()))
+
+
 def recent_public_mail(recipient: str, within: timedelta = timedelta(hours=1)) -> list[Any]:
     """(kind, created_at) of the public-flow mail to `recipient` in the last `within`,
     newest first. Call lock_recipient first when deciding on it."""
-    return list(db.session.execute(
-        select(OutboxMessage.kind, OutboxMessage.created_at)
-        .where(func.lower(OutboxMessage.recipient) == recipient.strip().lower(),
-               OutboxMessage.kind.in_(PUBLIC_KINDS),
-               OutboxMessage.created_at > utcnow() - within)
-        .order_by(OutboxMessage.id.desc())))
+    return list(db.session.execute(_RECENT_PUBLIC_MAIL, editions.in_edition(
+        {"recipient": recipient.strip().lower(), "since": utcnow() - within})))
 
 
 def _over_public_cap(kind: str, recipient: str) -> bool:

@@ -203,3 +203,21 @@ def test_a_started_server_process_freezes_its_start_up_heap(app, hook):
         assert gc.get_freeze_count() >= len(gc.get_objects()) // 2
     finally:
         gc.unfreeze()
+
+
+def test_a_gunicorn_worker_hands_the_gil_over_within_half_a_millisecond(monkeypatch):
+    """gunicorn.conf.py shortens the GIL switch interval in each worker (GIL_SWITCH_INTERVAL_MS
+    overrides the default)."""
+    import runpy
+    import sys
+
+    before = sys.getswitchinterval()
+    monkeypatch.setattr("registration.heap.freeze_startup_heap", lambda: None)
+    try:
+        runpy.run_path(str(ROOT / "gunicorn.conf.py"))["post_worker_init"](None)
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+        monkeypatch.setenv("GIL_SWITCH_INTERVAL_MS", "2")
+        runpy.run_path(str(ROOT / "gunicorn.conf.py"))["post_worker_init"](None)
+        assert sys.getswitchinterval() == pytest.approx(0.002)
+    finally:
+        sys.setswitchinterval(before)

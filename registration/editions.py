@@ -340,10 +340,24 @@ def logo(edition: Edition | None = None) -> tuple[bytes, str, str] | None:
 
 
 def page_version() -> tuple:
-    """What a cached page shows of the edition (its id and settings), for cache keys."""
+    """What a cached page shows of the edition (its id and settings), for cache keys.
+
+    Asked on every GET of a cached page: worked out once per cached copy of the edition
+    (`_current_cache`, renewed when it changes or every EDITION_CACHE_SECONDS), unless this
+    request has the edition changed or a different one."""
     edition = current_edition()
     if edition is None:
         return ()
+    snapshot = _fresh_snapshot()
+    if snapshot is None or snapshot.id != edition.id or inspect(edition).modified:
+        return _page_version_of(edition)
+    memo = _current_cache.get("page_version")
+    if memo is None or memo[0] is not snapshot:
+        memo = _current_cache["page_version"] = (snapshot, _page_version_of(snapshot))
+    return cast(tuple, memo[1])
+
+
+def _page_version_of(edition: Edition) -> tuple:
     return (edition.id, repr(sorted(edition.settings().items())))
 
 

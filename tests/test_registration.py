@@ -333,3 +333,16 @@ def test_blank_form_is_served_from_cache_with_each_visitors_own_token(make_app, 
     # A variant (another category) is its own page, not the cached one.
     other = first.get("/register?category=expert").get_data(as_text=True)
     assert re.search(r'<input checked[^>]*value="expert"', other)
+
+
+def test_the_cached_form_follows_a_change_of_the_editions_settings(app, client, runner):
+    """The blank form is cached per edition settings (editions.page_version, itself worked
+    out once per cached copy of the edition): a change made meanwhile shows on the next
+    visit, not a page drawn for the old settings."""
+    before = client.get("/register").get_data(as_text=True)
+    assert 'name="document_number"' not in before
+    assert client.get("/register").get_data(as_text=True).count('name="document_number"') == 0
+    changed = runner.invoke(args=["editions", "settings", "--identity", "all"])
+    assert changed.exit_code == 0, changed.output
+    after = app.test_client().get("/register").get_data(as_text=True)
+    assert 'name="document_number"' in after

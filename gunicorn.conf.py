@@ -21,6 +21,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 # (interleaved runs of bench/register.py: 168.2 and 158.3 registrations/s at 5 ms, 171.5
 # and 165.9 at 0.5 ms; bench/checkin.py closed loop 668 and 663 scans/s: no change).
 gil_switch_interval_ms = float(os.environ.get("GIL_SWITCH_INTERVAL_MS", "0.5"))
+if not gil_switch_interval_ms > 0:  # say so once at start, not in every worker's traceback
+    raise ValueError("GIL_SWITCH_INTERVAL_MS must be a positive number of milliseconds")
 keepalive = 5
 timeout = 60
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None

@@ -44,6 +44,8 @@ from .models.types import utcnow
 SESSION_KEY = "edition"
 _G_REQUEST = "_edition_request"  # the Edition resolved for this request
 _G_SCOPE = "_edition_scope"  # stack of editions entered with edition_scope()
+# id(copy) -> (copy, the cached snapshot it was made from), for page_version
+_G_FROM_SNAPSHOT = "_edition_from_snapshot"
 # `.execution_options(**ALL_EDITIONS)`: this statement is not limited to one edition.
 ALL_EDITIONS: dict[str, Any] = {"all_editions": True}
 _LOOKUP = ALL_EDITIONS
@@ -140,7 +142,9 @@ def _cached_current() -> Edition | None:
             # allowed inside a flush, and the detached copy serves (scoping needs its id).
             return snapshot
         # A copy in this session, made without a query.
-        return db.session.merge(snapshot, load=False)
+        copy = db.session.merge(snapshot, load=False)
+        g.setdefault(_G_FROM_SNAPSHOT, {})[id(copy)] = (copy, snapshot)
+        return copy
     generation = _current_cache["generation"]
     edition = marked_current()
     if edition is None or seconds <= 0 or edition in db.session.dirty:
@@ -343,14 +347,17 @@ def page_version() -> tuple:
     """What a cached page shows of the edition (its id and settings), for cache keys.
 
     Asked on every GET of a cached page: worked out once per cached copy of the edition
-    (`_current_cache`, renewed when it changes or every EDITION_CACHE_SECONDS), unless this
-    request has the edition changed or a different one."""
+    (`_current_cache`, renewed when it changes or every EDITION_CACHE_SECONDS) when this
+    request's edition was made from that copy and is unchanged; else from the edition."""
     edition = current_edition()
     if edition is None:
         return ()
-    snapshot = _fresh_snapshot()
-    if snapshot is None or snapshot.id != edition.id or inspect(edition).modified:
+    # The snapshot this very object was copied from (another thread may have replaced the
+    # cached one since): the key must describe the settings the page is drawn with.
+    copied = g.get(_G_FROM_SNAPSHOT, {}).get(id(edition))
+    if copied is None or copied[0] is not edition or inspect(edition).modified:
         return _page_version_of(edition)
+    snapshot = copied[1]
     memo = _current_cache.get("page_version")
     if memo is None or memo[0] is not snapshot:
         memo = _current_cache["page_version"] = (snapshot, _page_version_of(snapshot))

@@ -346,3 +346,42 @@ def test_the_cached_form_follows_a_change_of_the_editions_settings(app, client, 
     assert changed.exit_code == 0, changed.output
     after = app.test_client().get("/register").get_data(as_text=True)
     assert 'name="document_number"' in after
+
+
+def test_a_settings_change_by_another_thread_mid_request_does_not_mislabel_the_cached_form(
+        app, monkeypatch):
+    """The cached form's key describes the settings the page is drawn with, even when another
+    thread renews the process's cached edition while this request is under way."""
+    import threading
+
+    from registration import editions
+    from registration.fields import CATEGORIES
+    from registration.models import Edition
+    from registration.public import views
+    from registration.services.edition_settings import save_settings
+
+    full_categories = views.full_categories
+    changed: list[bool] = []
+
+    def another_thread_changes_the_settings() -> None:
+        with app.app_context():
+            edition = db.session.scalar(select(Edition).where(Edition.is_current))
+            save_settings(edition, {"identity_categories": sorted(CATEGORIES)})
+            editions._cached_current()  # that thread's next request fills the cache anew
+            db.session.remove()
+
+    def full_categories_meanwhile() -> set[str]:
+        if not changed:
+            changed.append(True)
+            worker = threading.Thread(target=another_thread_changes_the_settings)
+            worker.start()
+            worker.join()
+        return full_categories()
+
+    client = app.test_client()
+    client.get("/register")  # the edition is cached: this request's comes from that copy
+    monkeypatch.setattr(views, "full_categories", full_categories_meanwhile)
+    during = app.test_client().get("/register").get_data(as_text=True)
+    assert changed and 'name="document_number"' not in during  # drawn with the old settings
+    after = app.test_client().get("/register").get_data(as_text=True)
+    assert 'name="document_number"' in after

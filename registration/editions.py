@@ -218,10 +218,15 @@ def built_once(stmt: Select) -> Select:
 
 def in_edition(params: dict[str, Any]) -> dict[str, Any]:
     """`params` for a `built_once` statement, with the current edition's id."""
+    return {**params, EDITION_PARAM: required_edition_id()}
+
+
+def required_edition_id() -> int:
+    """The current edition's id, for a record about to be written (there must be one)."""
     edition_id = current_edition_id()
     if edition_id is None:
         raise RuntimeError("No edition: create one with `flask --app wsgi db upgrade`.")
-    return {**params, EDITION_PARAM: edition_id}
+    return edition_id
 
 
 @contextlib.contextmanager
@@ -418,9 +423,7 @@ def _stamp_new_objects(sess: Session, flush_context: Any, instances: Any) -> Non
     if not new:
         return
     with sess.no_autoflush:
-        edition_id = current_edition_id()
-    if edition_id is None:
-        raise RuntimeError("No edition: create one with `flask --app wsgi db upgrade`.")
+        edition_id = required_edition_id()
     for obj in new:
         delegate = getattr(obj, "delegate", None)  # a photo follows its delegate
         obj.edition_id = getattr(delegate, "edition_id", None) or edition_id

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert
 
-from ..editions import current_edition_id
+from ..editions import required_edition_id
 from ..extensions import db
 from ..models import AuditEntry, Delegate, StaffUser
 
@@ -28,9 +28,7 @@ def record(delegate: Delegate | None, action: str, *, actor: str = "system",
     it back with the rest). It belongs to the delegate's edition, else the current one."""
     edition_id = delegate.edition_id if delegate is not None else None
     if edition_id is None:
-        edition_id = current_edition_id()
-    if edition_id is None:
-        raise RuntimeError("No edition: create one with `flask --app wsgi db upgrade`.")
+        edition_id = required_edition_id()
     db.session.connection().execute(_INSERT, {
         "edition_id": edition_id,
         "delegate_id": delegate.id if delegate is not None else None,

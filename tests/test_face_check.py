@@ -10,7 +10,7 @@ pasted twice.
 from __future__ import annotations
 
 import io
-import os
+import random
 import uuid
 from pathlib import Path
 
@@ -273,7 +273,10 @@ def test_photo_not_required_by_default(app_ctx, make_delegate):
 
 
 def test_thumbnails_stay_under_8_kb_even_for_busy_photos(app_ctx):
-    noisy = Image.frombytes("RGB", (600, 800), os.urandom(600 * 800 * 3))  # incompressible
+    # Incompressible noise around the face, drawn from a fixed seed: now and then fresh
+    # random noise holds a second "face" for the detector (once in CI), which is the noise's
+    # doing, not the thumbnail's.
+    noisy = Image.frombytes("RGB", (600, 800), random.Random(7).randbytes(600 * 800 * 3))  # noqa: S311
     noisy.paste(face_image().resize((420, 560)), (90, 120))
     jpeg = process_photo(encoded(noisy))
     thumb = photos.thumbnail(jpeg)

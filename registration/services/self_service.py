@@ -414,9 +414,9 @@ def send_manage_link(address: str) -> bool:
             < LINK_RESEND_INTERVAL_SECONDS:
         db.session.rollback()
         return False  # one is on its way: no mail bombing through this form
-    row = mail.queue("manage_link", delegate)
+    queued = mail.queue("manage_link", delegate)
     db.session.commit()
-    return row is not None
+    return queued is not None
 
 
 # ---------------------------------------------------------------------------------------

@@ -145,8 +145,8 @@ def request_more_info(delegate: Delegate, note: str, who: str) -> str:
     """Store the question and mail the request; returns the address mailed ("" if none)."""
     if delegate.id is None:
         db.session.flush()
-    row = mail.queue("more_info", delegate)  # the question stays on the page
-    mailed_to = row.recipient if row is not None else ""
+    queued = mail.queue("more_info", delegate)  # the question stays on the page
+    mailed_to = delegate.email if queued is not None else ""
     db.session.add(VettingRequest(delegate_id=delegate.id, question=note, requested_by=who,
                                   mailed_to=mailed_to))
     return mailed_to

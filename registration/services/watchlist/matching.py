@@ -33,7 +33,7 @@ from sqlalchemy import Text, event, inspect, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ...data_crypto import app_keyring, normalise_document_number
-from ...editions import current_edition_id
+from ...editions import built_once, current_edition_id, in_edition
 from ...extensions import db
 from ...models import Delegate, DelegateIdentity, StaffUser, WatchlistEntry, WatchlistHit
 from ...models.watchlist import HitKind
@@ -182,10 +182,14 @@ def rematch_all(*, actor: str = "system", staff: StaffUser | None = None) -> int
     return count
 
 
+# Asked on every registration with identity data: built once (editions.built_once).
+_ANY_ENTRY = built_once(select(WatchlistEntry.id).limit(1))
+
+
 def match_delegates(delegate_ids: Sequence[int]) -> int:
     """Match these delegates (of the current edition) and add their new hits to the
     session, without committing. Returns how many new hits there are."""
-    if not delegate_ids or db.session.scalar(select(WatchlistEntry.id).limit(1)) is None:
+    if not delegate_ids or db.session.scalar(_ANY_ENTRY, in_edition({})) is None:
         return 0
     people = _people(delegate_ids)
     ring = app_keyring()

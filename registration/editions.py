@@ -229,6 +229,12 @@ def required_edition_id() -> int:
     return edition_id
 
 
+def edition_id_for(delegate: Any) -> int:
+    """The edition a new record about `delegate` (or about no one: None) belongs to: the
+    delegate's own, else the current one."""
+    return getattr(delegate, "edition_id", None) or required_edition_id()
+
+
 @contextlib.contextmanager
 def edition_scope(edition: Edition) -> Iterator[Edition]:
     """Work on `edition` inside the block (CLI commands, background jobs, tests)."""
@@ -422,11 +428,9 @@ def _stamp_new_objects(sess: Session, flush_context: Any, instances: Any) -> Non
            if isinstance(obj, EditionScoped) and getattr(obj, "edition_id", None) is None]
     if not new:
         return
-    with sess.no_autoflush:
-        edition_id = required_edition_id()
     for obj in new:
-        delegate = getattr(obj, "delegate", None)  # a photo follows its delegate
-        obj.edition_id = getattr(delegate, "edition_id", None) or edition_id
+        with sess.no_autoflush:  # a photo follows its delegate
+            obj.edition_id = edition_id_for(getattr(obj, "delegate", None))
 
 
 _installed = False

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert
 
-from ..editions import required_edition_id
+from ..editions import edition_id_for
 from ..extensions import db
 from ..models import AuditEntry, Delegate, StaffUser
 
@@ -26,11 +26,8 @@ def record(delegate: Delegate | None, action: str, *, actor: str = "system",
            staff: StaffUser | None = None, **details: Any) -> None:
     """Add an audit entry to the current transaction (the caller commits; a rollback takes
     it back with the rest). It belongs to the delegate's edition, else the current one."""
-    edition_id = delegate.edition_id if delegate is not None else None
-    if edition_id is None:
-        edition_id = required_edition_id()
     db.session.connection().execute(_INSERT, {
-        "edition_id": edition_id,
+        "edition_id": edition_id_for(delegate),
         "delegate_id": delegate.id if delegate is not None else None,
         "staff_id": staff.id if staff is not None else None,
         "actor": actor_label(staff, actor) if staff is not None else actor,

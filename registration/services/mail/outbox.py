@@ -118,7 +118,7 @@ def queue(kind: str, delegate: Delegate, **context: Any) -> int | None:
     draft = {"context": context, "base_url": manage_links.base_url()}
     now = utcnow()
     inserted = db.session.connection().execute(_INSERT, {
-        "edition_id": delegate.edition_id or editions.required_edition_id(),
+        "edition_id": editions.edition_id_for(delegate),
         "delegate_id": delegate.id, "kind": kind, "recipient": delegate.email,
         "subject": f"{kind} {delegate.reference}"[:300],
         "message": DRAFT_MAGIC + json.dumps(draft, ensure_ascii=False).encode(),

@@ -60,6 +60,7 @@ class Delegate(EditionScoped, Model):
     __tablename__ = "delegate"
     # One registration per address and edition.
     __table_args__ = (UniqueConstraint("edition_id", "email_key"),)
+    edition_index = False  # the constraint above leads with edition_id (EditionScoped)
 
     # The integer key never leaves the server; URLs and QR codes use `public_id`.
     id: Mapped[int] = mapped_column(primary_key=True)

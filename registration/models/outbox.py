@@ -37,7 +37,9 @@ OUTBOX_STATUS_LABELS = {
 class OutboxMessage(EditionScoped, Model):
     __tablename__ = "outbox_message"
     __table_args__ = (
-        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+        # Workers take pending mail oldest first (outbox.claim): this index gives that
+        # order, so a claim reads the rows it takes, not the whole backlog.
+        Index("ix_outbox_message_queue", "status", "id"),
         # The public-mail cap looks up one address's recent mail on every registration:
         # without this, a scan of the whole outbox each time (services/mail/outbox.py).
         Index("ix_outbox_message_recipient_lower", func.lower(text("recipient")),

@@ -68,6 +68,42 @@ def test_registration_lands_in_the_current_edition_and_email_is_per_edition(
     assert "论坛 2027" in client.get("/", headers={"Accept-Language": "zh"}).get_data(as_text=True)
 
 
+def test_a_reference_taken_in_another_edition_is_drawn_again(
+        app, runner, register, two_editions, monkeypatch):
+    """References are unique across editions (their constraint): the clash check looks in
+    every edition, so a drawn reference that an earlier edition holds is drawn again
+    instead of failing the insert."""
+    first, second = two_editions
+    assert register("early@example.org").status_code == 303
+    with app.app_context(), edition_scope(require_edition(first)):
+        taken = db.session.scalar(sa.select(Delegate.reference))
+    assert runner.invoke(args=["editions", "set-current", second]).exit_code == 0
+    from registration.services import registration as registration_service
+    draws = iter([taken, "GPSCF-NEW0-0001"])
+    monkeypatch.setattr(registration_service, "new_reference", lambda prefix: next(draws))
+    assert register("later@example.org").status_code == 303
+    with app.app_context(), edition_scope(require_edition(second)):
+        assert db.session.scalar(sa.select(Delegate.reference)) == "GPSCF-NEW0-0001"
+
+
+def test_the_public_mail_cap_counts_a_mailbox_in_every_edition(app, two_editions,
+                                                              make_delegate):
+    """At most three public mails an hour reach one address, whichever edition they are
+    about."""
+    from registration.services.mail import outbox
+
+    first, second = two_editions
+    with app.app_context():
+        with edition_scope(require_edition(first)):
+            old = make_delegate(email="inbox@example.org")
+            assert all(outbox.queue("manage_link", old) is not None for _ in range(3))
+            db.session.commit()
+        with edition_scope(require_edition(second)):
+            new = make_delegate(email="inbox@example.org")
+            assert outbox.queue("registered", new) is None
+            assert outbox.queue("approved", new) is not None  # the desk's mail: not capped
+
+
 def test_desk_of_one_edition_never_sees_the_other(app, client, runner, login, register,
                                                   two_editions, csrf_from, tmp_path):
     first, second = two_editions

@@ -108,27 +108,42 @@ def gunicorns(env: dict[str, str], instances: int = 2, workers: int = 1) -> Iter
         yield bases
 
 
+def unit_setting(unit: str, name: str) -> str | None:
+    """A setting of a systemd unit in deploy/ (None when it sets none)."""
+    for line in (ROOT / "deploy" / unit).read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
 def unit_niceness(unit: str) -> int:
     """The `Nice=` of a systemd unit in deploy/ (0 when it sets none), so that a bench's
     worker runs at the priority production gives it."""
-    for line in (ROOT / "deploy" / unit).read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "Nice":
-            return int(value)
-    return 0
+    return int(unit_setting(unit, "Nice") or 0)
+
+
+def unit_runs_idle(unit: str) -> bool:
+    """Whether the unit runs its processes under the idle scheduling policy
+    (`CPUSchedulingPolicy=idle`)."""
+    return unit_setting(unit, "CPUSchedulingPolicy") == "idle"
 
 
 @contextlib.contextmanager
-def celery_worker(env: dict[str, str], concurrency: int = 1,
-                  niceness: int | None = None) -> Iterator[subprocess.Popen]:
-    """`celery -A wsgi.celery worker` with its own instance folder, at the niceness of
-    deploy/forum-worker.service unless told otherwise."""
+def celery_worker(env: dict[str, str], concurrency: int = 1, niceness: int | None = None,
+                  idle: bool | None = None) -> Iterator[subprocess.Popen]:
+    """`celery -A wsgi.celery worker` with its own instance folder, at the niceness and
+    scheduling policy of deploy/forum-worker.service unless told otherwise (`idle`: the
+    idle policy, through chrt)."""
     folder = Path(env["INSTANCE_PATH"]) / "worker"
     folder.mkdir(parents=True, exist_ok=True)
     if niceness is None:
         niceness = unit_niceness("forum-worker.service")
+    if idle is None:
+        idle = unit_runs_idle("forum-worker.service")
+    policy = ["chrt", "--idle", "0"] if idle else []
     proc = subprocess.Popen(
-        ["nice", "-n", str(niceness), str(BIN / "celery"), "-A", "wsgi.celery", "worker",
+        [*policy, "nice", "-n", str(niceness), str(BIN / "celery"), "-A", "wsgi.celery", "worker",
          "--loglevel=WARNING", f"--concurrency={concurrency}", "--without-gossip",
          "--without-mingle"],
         cwd=ROOT, env={**env, "INSTANCE_PATH": str(folder)},

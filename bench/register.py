@@ -10,9 +10,10 @@ By default: two gunicorn instances (one worker each, their own INSTANCE_PATH; br
 split between them), Redis and a Celery worker delivering the confirmation mail while the
 registrations arrive (each request that queued mail sends the deliver_mail task), as in
 production; the bench reports how long after the last registration the outbox was empty.
-The worker runs at the niceness production gives it (`Nice=` of
-deploy/forum-worker.service; `--worker-nice N` to try another): under the rush it yields the
-CPU to the web servers, and the confirmations wait in the outbox a little longer.
+The worker runs at the priority production gives it (`Nice=` and `CPUSchedulingPolicy=` of
+deploy/forum-worker.service; `--worker-nice N` and `--worker-policy normal|idle` to try
+others): under the rush it yields the CPU to the web servers, and the confirmations wait in
+the outbox a little longer.
 `--embedded` runs without Redis: each web process delivers on its own task pool.
 
     .venv/bin/python bench/register.py [--database-url URL] [--total 3000] [--browsers 50]
@@ -57,6 +58,7 @@ from bench._server import (
     proc_cpu,
     process_tree,
     unit_niceness,
+    unit_runs_idle,
 )
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -171,10 +173,15 @@ def main() -> None:
     parser.add_argument("--worker-nice", type=int, default=None,
                         help="the Celery worker's niceness (default: Nice= of "
                              "deploy/forum-worker.service)")
+    parser.add_argument("--worker-policy", choices=["normal", "idle"], default=None,
+                        help="the Celery worker's scheduling policy (default: "
+                             "CPUSchedulingPolicy= of deploy/forum-worker.service)")
     parser.add_argument("--identity", action="store_true",
                         help="every category gives identity data (encrypted at rest)")
     args = parser.parse_args()
 
+    worker_idle = (unit_runs_idle("forum-worker.service") if args.worker_policy is None
+                   else args.worker_policy == "idle")
     ensure_postgres_database(args.database_url)
     fresh_database(args.database_url)
     with tempfile.TemporaryDirectory() as instance:
@@ -193,7 +200,8 @@ def main() -> None:
             bases = stack.enter_context(gunicorns(env, args.instances, args.workers))
             worker = None
             if not args.embedded:
-                worker = stack.enter_context(celery_worker(env, niceness=args.worker_nice))
+                worker = stack.enter_context(celery_worker(
+                    env, niceness=args.worker_nice, idle=worker_idle))
             run(bases, 10_000_000, 200, 10, args.identity)  # warm up every worker
             engine = sa.create_engine(args.database_url)
             with engine.begin() as conn:
@@ -234,7 +242,8 @@ def main() -> None:
 
     ok, ms = results["ok"], 1000
     nice = unit_niceness("forum-worker.service") if args.worker_nice is None else args.worker_nice
-    worker_label = f"Redis + a Celery worker (nice {nice})"
+    worker_label = (f"Redis + a Celery worker (nice {nice}"
+                    f"{', idle policy' if worker_idle else ''})")
     both = [g + p for g, p in zip(results["get"], results["post"], strict=True)]
     print(f"{args.instances} gunicorn instances x {args.workers} worker(s) (gthread), "
           f"{'embedded task pools' if args.embedded else worker_label}  "

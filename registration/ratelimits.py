@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Flask, current_app, request
 from limits import RateLimitItem
 
 from .extensions import client_address, limiter
@@ -74,36 +74,36 @@ def manage_link_limits(view: Callable) -> Callable:
     return limiter.limit(setting("RATELIMIT_MANAGE_LINK"), methods=["POST"])(view)
 
 
-_api_limit = limiter.limit(setting("RATELIMIT_API"), key_func=api_key)
-_LIMITED_BLUEPRINTS: set[str] = set()
-
-
-def api_limit(blueprint: Blueprint) -> None:
-    """RATELIMIT_API on every view of `blueprint`, per device token (api_key)."""
-    _api_limit(blueprint)
-    _LIMITED_BLUEPRINTS.add(blueprint.name)
+api_limit = limiter.limit(setting("RATELIMIT_API"), key_func=api_key)
 
 
 def init_app(app: Flask) -> None:
     """Flask-Limiter, with its before_request check run only where it can find a limit.
 
-    Every limit of this app is declared on a view (checked by the view's decorator) or on a
-    blueprint (api_limit); there are no default or application-wide limits. Flask-Limiter's
-    before_request hook looks for the latter two and for blueprint limits on every request:
-    on a public page it resolved and evaluated an empty list for ~0.35 ms of a worker's CPU
-    (8.6 % of a gunicorn worker's samples under bench/register.py, py-spy). The hook now
-    runs for requests to a blueprint with limits only (and everywhere, as the library has
-    it, if default or application limits are ever configured).
+    Limits on a view are checked by the view's decorator. Flask-Limiter's before_request
+    hook looks, on every request, for default and application-wide limits (this app has
+    none), meta limits (none) and the limits of the request's blueprint (only the API's:
+    api_limit): on a public page it resolved and evaluated an empty list for ~0.35 ms of a
+    worker's CPU (8.6 % of a gunicorn worker's samples under bench/register.py, py-spy).
+    The hook now runs only for blueprints with limits, as the library itself resolves them
+    (asked once per blueprint and app); and everywhere, as the library has it, if default,
+    application or meta limits are ever configured.
     """
     limiter.init_app(app)
     hooks = app.before_request_funcs.setdefault(None, [])
     library_check = limiter._check_request_limit
     manager = limiter.limit_manager
-    if library_check not in hooks or manager.default_limits or manager.application_limits:
+    if (library_check not in hooks or manager.default_limits or manager.application_limits
+            or limiter._meta_limits):
         return  # already replaced for this app, or limits that apply to every request
+    limited: dict[str | None, bool] = {}  # blueprint -> has limits of its own or inherited
 
     def check_blueprint_limits() -> None:
-        if _LIMITED_BLUEPRINTS.intersection(request.blueprints):
+        blueprint = request.blueprint
+        if blueprint not in limited:
+            limited[blueprint] = bool(
+                blueprint and manager.blueprint_limits(current_app, blueprint))
+        if limited[blueprint]:
             library_check()
 
     hooks[hooks.index(library_check)] = check_blueprint_limits

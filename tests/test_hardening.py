@@ -147,6 +147,31 @@ def test_staff_sign_in_limited_per_address(limited, csrf_from):
     assert client.post("/staff/login", data=data(0), environ_base=addr(3)).status_code == 401
 
 
+def test_a_limit_on_any_blueprint_applies_nested_ones_included(limited):
+    """Flask-Limiter's per-request check runs only for blueprints with limits
+    (ratelimits.init_app): a limit put on a blueprint, or on its parent, still applies."""
+    from flask import Blueprint
+
+    from registration.extensions import limiter
+
+    app = limited()
+    parent = Blueprint("limit_probe", __name__, url_prefix="/limit-probe")
+    child = Blueprint("inner", __name__, url_prefix="/inner")
+    free = Blueprint("free_probe", __name__, url_prefix="/free-probe")
+    for blueprint in (child, free):
+        blueprint.add_url_rule("/", "ping", lambda: "pong")
+    limiter.limit("2 per minute")(parent)
+    parent.register_blueprint(child)
+    app.register_blueprint(parent)
+    app.register_blueprint(free)
+    client = app.test_client()
+    codes = [client.get("/limit-probe/inner/", environ_base=addr(7)).status_code
+             for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert [client.get("/free-probe/", environ_base=addr(7)).status_code
+            for _ in range(3)] == [200, 200, 200]
+
+
 def test_api_limited_per_device_token_with_json(limited):
     app = limited(RATELIMIT_API="3 per minute")
     client = app.test_client()

@@ -14,7 +14,6 @@ from collections.abc import Callable, Hashable
 from flask import current_app, request, session
 from flask_wtf.csrf import generate_csrf
 
-_PLACEHOLDER = "\x00csrf-token\x00"
 _EXTENSION = "blank_form_pages"
 _MAX_ENTRIES = 64
 
@@ -25,16 +24,19 @@ def cacheable_request(allowed_args: frozenset[str]) -> bool:
             and set(request.args) <= allowed_args)
 
 
-def blank_form_page(key: Hashable, render: Callable[[], str]) -> str:
-    """The page for `key`, rendered by `render()` the first time, with this session's token."""
-    cache: dict[Hashable, str] = current_app.extensions.setdefault(_EXTENSION, {})
+def blank_form_page(key: Hashable, render: Callable[[], str]) -> str | bytes:
+    """The page for `key`, rendered by `render()` the first time, with this session's token.
+
+    Kept as UTF-8 bytes cut where the token goes: a cached page is joined, not searched and
+    encoded again (encoding the ~30 KB page was ~10 % of a cached GET's instructions)."""
+    cache: dict[Hashable, list[bytes]] = current_app.extensions.setdefault(_EXTENSION, {})
     token = generate_csrf()
-    page = cache.get(key)
-    if page is None:
+    parts = cache.get(key)
+    if parts is None:
         page = render()
         if token not in page:  # nothing to substitute: do not cache someone else's page
             return page
         if len(cache) < _MAX_ENTRIES:
-            cache[key] = page.replace(token, _PLACEHOLDER)
+            cache[key] = [part.encode() for part in page.split(token)]
         return page
-    return page.replace(_PLACEHOLDER, token)
+    return token.encode().join(parts)

@@ -40,7 +40,7 @@ from registration import create_app  # noqa: E402
 from registration.extensions import db  # noqa: E402
 from registration.models import Delegate, StaffUser  # noqa: E402
 from registration.services import print_batches, printers  # noqa: E402
-from registration.services.printing import BatchFilter  # noqa: E402
+from registration.services.selection import BatchFilter  # noqa: E402
 from registration.text import search_key  # noqa: E402
 
 IPPEVEPRINTER = "/usr/sbin/ippeveprinter"

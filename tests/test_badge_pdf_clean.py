@@ -132,13 +132,14 @@ def test_without_any_fonts_still_print_clean(badges, tmp_path, monkeypatch):
 
 def test_the_apps_prints_are_print_clean(app, tmp_path, make_delegate):
     from registration.services import eticket, printing
+    from registration.services.selection import BatchFilter
 
     with app.app_context():
         delegates = [make_delegate(c, "approved") for c in CATEGORIES]
         for layout in sorted(LAYOUTS):
             assert_print_clean(printing.preview_badge(delegates[1], layout),
                                tmp_path / f"one-{layout}")
-            pdf, count = printing.render_to_bytes(printing.BatchFilter(), None, layout)
+            pdf, count = printing.render_to_bytes(BatchFilter(), None, layout)
             assert count == len(delegates)
             assert_print_clean(pdf, tmp_path / f"batch-{layout}")
         assert_print_clean(eticket.eticket_pdf(delegates[2], "zh"), tmp_path / "eticket")

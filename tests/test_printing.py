@@ -15,6 +15,7 @@ from registration.badge_token import BadgeTokenError
 from registration.extensions import db
 from registration.models import AuditEntry, Delegate, Status
 from registration.services import badge_signing, printing
+from registration.services.selection import BatchFilter
 
 try:
     import pypdfium2 as pdfium
@@ -246,7 +247,7 @@ def test_batch_print_order_and_bounded_chunks(app_ctx, login, monkeypatch, make_
                              ("Li", "government"), ("Brown", "scholar")]:
         make_delegate(category, Status.APPROVED, family_name=family, commit=False)
     db.session.commit()
-    selection = printing.BatchFilter()
+    selection = BatchFilter()
     ids = printing.batch_ids(selection, sort="category")
     families = [db.session.get(Delegate, i).family_name for i in ids]
     assert families == ["Müller", "Zhou", "Li", "Abe", "Brown"]
@@ -267,7 +268,7 @@ def test_failed_render_marks_nothing(app_ctx, login, monkeypatch, make_delegate)
 
     monkeypatch.setattr(printing.badges, "render_badges", boom)
     with pytest.raises(RuntimeError):
-        printing.print_batch(printing.BatchFilter(), staff, "a4-4up", io.BytesIO())
+        printing.print_batch(BatchFilter(), staff, "a4-4up", io.BytesIO())
     assert db.session.scalar(select(func.count(Delegate.id)).where(
         Delegate.printed_at.is_not(None))) == 0
 
@@ -322,11 +323,11 @@ def test_two_batches_of_the_same_badges_at_once_are_both_marked_printed(
         drawn = list(stream)
         if not other:  # the other desk's batch, from start to finish, meanwhile
             other.append(0)
-            other[0] = printing.render_to_bytes(printing.BatchFilter(), staff, "a6")[1]
+            other[0] = printing.render_to_bytes(BatchFilter(), staff, "a6")[1]
         return render(iter(drawn), *args, **kwargs)
 
     monkeypatch.setattr(printing.badges, "render_badges", render_while_another_batch_prints)
-    _pdf, count = printing.render_to_bytes(printing.BatchFilter(), staff, "a6")
+    _pdf, count = printing.render_to_bytes(BatchFilter(), staff, "a6")
     assert (count, other) == (2, [2])
     db.session.expire_all()
     for delegate_id in (first.id, second.id):
@@ -353,7 +354,7 @@ def test_badge_changed_during_a_batch_is_not_marked_printed(app_ctx, login, monk
         return render(iter(drawn), *args, **kwargs)
 
     monkeypatch.setattr(printing.badges, "render_badges", render_then_edit)
-    _pdf, count = printing.render_to_bytes(printing.BatchFilter(), staff, "a6")
+    _pdf, count = printing.render_to_bytes(BatchFilter(), staff, "a6")
     assert count == 2
     db.session.expire_all()
     first, second = db.session.get(Delegate, first.id), db.session.get(Delegate, second.id)

@@ -71,7 +71,7 @@ def held_by_vetting_clause(edition: Edition | None = None) -> ColumnElement[bool
 
 
 def nothing_to_print(selection: Any, *, unprinted: bool = False) -> str:
-    """Why a batch selection (printing.SelectionFilter) gives no badge to print, for the
+    """Why a batch selection (selection.SelectionFilter) gives no badge to print, for the
     desk's batch pages and the CLI: accredited delegates that vetting still holds back, or
     none accredited at all. (A missing photo holds back approval, not printing.)"""
     ids: Select[Any] = selection.query().with_only_columns(Delegate.id).order_by(None)

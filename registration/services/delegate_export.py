@@ -20,7 +20,7 @@ from ..fields import ALL_CATEGORY_FIELD_NAMES, COMMON_FIELDS, EXCHANGE_COLUMNS
 from ..models import Delegate, Delegation, StaffUser
 from . import audit
 from .identity import export_values
-from .printing import SelectionFilter
+from .selection import SelectionFilter
 
 # country_name: the country's display name (the host's protocol, countries.py), for readers
 # of the file; imports ignore it and read the code in "country". `delegation`: the

@@ -24,6 +24,7 @@ from ..i18n import category_label, plain
 from ..models import Delegate, Delegation, StaffUser
 from . import printing
 from .delegations import head_of
+from .selection import BatchFilter
 
 
 def _font_for(text: str) -> str:
@@ -79,7 +80,7 @@ def print_delegation(delegation: Delegation, staff: StaffUser | None, layout: st
     lang = lang or printing.badge_language()
     head = head_of(delegation)
     head_id = head.id if head is not None else None
-    selection = printing.BatchFilter(delegation_id=delegation.id)
+    selection = BatchFilter(delegation_id=delegation.id)
     ids = printing.batch_ids(selection, unprinted=unprinted, first_id=head_id)
     if not ids:
         return 0

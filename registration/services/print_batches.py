@@ -22,7 +22,7 @@ from ..models.status import ACCREDITED_VALUES
 from . import audit, printing
 from . import printers as printer_service
 from .admission import may_print
-from .printing import SelectionFilter
+from .selection import SelectionFilter
 
 CHUNK = 24  # badges per IPP job: six A4 sheets of four, or 24 cards
 

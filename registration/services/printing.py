@@ -8,15 +8,14 @@ is audited. A reprint bumps the badge serial, which revokes every QR code printe
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, case, func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import selectinload
 
 import badges
@@ -30,6 +29,7 @@ from ..models import AuditEntry, Delegate, DelegatePhoto, StaffUser, Status
 from ..signals import badge_reprinted
 from . import audit, badge_signing
 from .admission import admitted_clause, may_print
+from .selection import SelectionFilter
 
 LAYOUT_KEYS: tuple[str, ...] = tuple(badges.LAYOUTS)
 BATCH_LAYOUTS: tuple[str, ...] = ("a4-4up", "cr80", "a6")
@@ -53,44 +53,6 @@ class PrintRefused(Exception):
     def __init__(self, message: object) -> None:
         self.message = plain(message)
         super().__init__(self.message)
-
-
-class SelectionFilter(Protocol):
-    """What batch printing and exports need from the delegates-list filter."""
-
-    def query(self) -> Select: ...
-
-
-@dataclass
-class BatchFilter:
-    """A plain filter for the CLI: several categories/statuses/countries at once."""
-
-    categories: Sequence[str] = ()
-    statuses: Sequence[str] = ()
-    countries: Sequence[str] = ()
-    unprinted: bool = False
-    delegation_id: int | None = None
-
-    def query(self) -> Select:
-        stmt = select(Delegate)
-        if self.delegation_id is not None:
-            stmt = stmt.where(Delegate.delegation_id == self.delegation_id)
-        if self.categories:
-            stmt = stmt.where(Delegate.category.in_(list(self.categories)))
-        if self.statuses:
-            stmt = stmt.where(Delegate.status.in_(list(self.statuses)))
-        if self.countries:
-            stmt = stmt.where(Delegate.country.in_(list(self.countries)))
-        if self.unprinted:
-            stmt = stmt.where(Delegate.printed_at.is_(None))
-        return stmt
-
-
-def filter_from_args(args: Mapping[str, Any]) -> SelectionFilter:
-    """The delegates-list filter, read from a query string (the desk's DelegateFilter)."""
-    from .delegate_search import DelegateFilter
-
-    return DelegateFilter.from_args(args)
 
 
 def _now() -> datetime:

@@ -16,6 +16,7 @@ from ..models import Printer, Status
 from ..services import delegate_export, delegate_import, print_batches, printing
 from ..services import printers as printer_service
 from ..services.admission import nothing_to_print
+from ..services.selection import BatchFilter
 from ..text import counted
 
 delegates_group = CommandGroup("delegates", help="Import and export delegates (CSV or XLSX).")
@@ -88,7 +89,7 @@ def export_command(output: Path, categories: tuple[str, ...], statuses: tuple[st
                    delegation: str, reveal_identity: bool) -> None:
     """Export delegates (optionally filtered) to a CSV or XLSX file."""
     fmt = _format(output)
-    selection = printing.BatchFilter(categories=categories, statuses=statuses,
+    selection = BatchFilter(categories=categories, statuses=statuses,
                                      delegation_id=_delegation_id(delegation))
     with open(output, "wb") as out:
         count = delegate_export.export(selection, fmt, out, reveal_identity=reveal_identity)
@@ -134,7 +135,7 @@ def print_command(output: Path | None, printer_name: str | None, categories: tup
     printer = printer_service.find(printer_name) if printer_name is not None else None
     if printer_name is not None and printer is None:
         raise click.ClickException(f"No printer named {printer_name!r}.")
-    selection = printing.BatchFilter(categories=categories, statuses=statuses)
+    selection = BatchFilter(categories=categories, statuses=statuses)
     total = len(printing.batch_ids(selection, sort=sort, unprinted=unprinted))
     if total == 0:
         click.echo(f"{nothing_to_print(selection, unprinted=unprinted)} Nothing printed.",
@@ -147,7 +148,7 @@ def print_command(output: Path | None, printer_name: str | None, categories: tup
                        workers=workers)
 
 
-def _print_to_file(output: Path, selection: printing.BatchFilter, total: int, layout: str,
+def _print_to_file(output: Path, selection: BatchFilter, total: int, layout: str,
                    *, sort: str, unprinted: bool, workers: int) -> None:
     started = time.perf_counter()
     tmp = output.with_name(output.name + ".part")
@@ -193,7 +194,7 @@ def _print_delegation(output: Path, name: str, layout: str, unprinted: bool) -> 
                f"and a cover sheet written to {output}; badges marked printed.")
 
 
-def print_to_printer(selection: printing.BatchFilter, printer: Printer, total: int, *,
+def print_to_printer(selection: BatchFilter, printer: Printer, total: int, *,
                      sort: str, unprinted: bool) -> None:
     """`badges print --printer`: chunks go to the printer as they render; each chunk's
     badges are marked printed when the printer reports it completed."""

@@ -17,9 +17,9 @@ from ..services import (
     delegate_search,
     job_work,
     jobs,
-    printing,
 )
 from ..services.delegate_import import ImportFileError, ImportReport
+from ..services.selection import filter_from_args
 from . import bp
 
 # Files with more rows than this are imported by a background job with a progress page.
@@ -75,7 +75,7 @@ def export_page():
 @roles_required(Role.DESK)
 def export_delegates(fmt: str):
     """The delegates list as CSV or XLSX, honouring the list's filter arguments."""
-    selection = printing.filter_from_args(request.args)
+    selection = filter_from_args(request.args)
     # send_file streams it and closes it when the response is done.
     out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
     reveal = may_see_identity(current_user)

@@ -33,6 +33,7 @@ from ..services import job_work, jobs, print_batches, printing
 from ..services import printers as printer_service
 from ..services.admission import nothing_to_print
 from ..services.printing import PrintRefused
+from ..services.selection import filter_from_args
 from . import bp
 from .delegates import delegate_or_404, record_url
 
@@ -223,7 +224,7 @@ def print_batch_on_printer() -> ResponseReturnValue:
     if printer is None:
         flash(_("Choose this desk's printer first."), "error")
         return redirect(url_for("staff.print_batch"), 303)
-    selection = printing.filter_from_args(request.form)
+    selection = filter_from_args(request.form)
     order = request.form.get("order", "category")
     if order not in printing.SORTS:
         order = "category"

@@ -4,6 +4,7 @@ periodic schedule."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from datetime import timedelta
@@ -123,36 +124,55 @@ def dispatch(name: str, *args: Any, app: Flask | None = None) -> None:
 
 
 class _Coalesce:
-    """At most one send of a task per window and process, the last one trailing."""
+    """Sends task `name` at most once per `window` seconds, the last request trailing, from
+    one long-lived thread per process: the request that asks only sets a flag.
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.last = 0.0
-        self.timer: threading.Timer | None = None
+    Each send used to start a `threading.Timer`, and each new thread built its own Celery
+    result store (Celery keeps one per thread; building it reads package metadata): ~1 % of
+    a gunicorn worker's CPU under bench/register.py (py-spy)."""
+
+    def __init__(self, name: str, app: Flask, window: float) -> None:
+        self.name, self.app, self.window = name, app, window
+        self.wanted = threading.Condition()
+        self.pending = False
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def request(self) -> None:
+        with self.wanted:
+            self.pending = True
+            # A forked web worker inherits the object but not the thread.
+            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self._send_forever, daemon=True,
+                                               name=f"dispatch {self.name}")
+                self.thread.start()
+            self.wanted.notify()
+
+    def _send_forever(self) -> None:
+        last = -self.window
+        while True:
+            with self.wanted:
+                while not self.pending:
+                    self.wanted.wait()
+            wait = last + self.window - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)  # requests meanwhile are carried by this one send
+            with self.wanted:
+                self.pending = False
+            last = time.monotonic()
+            dispatch(self.name, app=self.app)  # never raises
 
 
 def dispatch_soon(name: str, app: Flask, window: float = MAIL_COALESCE_SECONDS) -> None:
-    """`dispatch`, coalesced: a burst of requests that each queued mail sends one
-    deliver_mail per `window` (each run sends everything due), not one per request."""
-    state = app.extensions.setdefault("task_coalesce", {}).setdefault(name, _Coalesce())
-
-    def fire() -> None:
-        with state.lock:
-            state.timer = None
-            state.last = time.monotonic()
-        dispatch(name, app=app)
-
-    with state.lock:
-        if state.timer is not None:
-            return  # a send is already on its way
-        wait = state.last + window - time.monotonic()
-        if wait > 0:
-            state.timer = threading.Timer(wait, fire)
-            state.timer.daemon = True
-            state.timer.start()
-            return
-        state.last = time.monotonic()
-    dispatch(name, app=app)
+    """`dispatch`, coalesced and off the request's thread: a burst of requests that each
+    queued mail sends one deliver_mail per `window` (each run sends everything due), not
+    one per request."""
+    coalescers = app.extensions.setdefault("task_coalesce", {})
+    coalescer = coalescers.get(name)
+    if coalescer is None:
+        coalescer = coalescers.setdefault(name, _Coalesce(name, app, window))
+    coalescer.request()
 
 
 def send_job(job_id: str, app: Flask | None = None) -> None:

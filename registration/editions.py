@@ -46,6 +46,7 @@ _G_REQUEST = "_edition_request"  # the Edition resolved for this request
 _G_SCOPE = "_edition_scope"  # stack of editions entered with edition_scope()
 # id(copy) -> (copy, the cached snapshot it was made from), for page_version
 _G_FROM_SNAPSHOT = "_edition_from_snapshot"
+_G_SNAPSHOT = "_edition_snapshot"  # the cached copy a public request reads settings from
 # `.execution_options(**ALL_EDITIONS)`: this statement is not limited to one edition.
 ALL_EDITIONS: dict[str, Any] = {"all_editions": True}
 _LOOKUP = ALL_EDITIONS
@@ -114,6 +115,8 @@ def forget_cached_edition() -> None:
     """Every app in this process reads the current edition afresh on its next request."""
     _current_cache["generation"] += 1
     _current_cache["entry"] = None
+    if has_app_context():
+        g.pop(_G_SNAPSHOT, None)
 
 
 def _fresh_snapshot() -> Edition | None:
@@ -194,8 +197,31 @@ def current_edition() -> Edition | None:
     return _cached_current()  # CLI commands, background work: as public requests
 
 
+def edition_settings() -> Edition | None:
+    """The edition this code works on, for reading its columns (never for changing it).
+
+    In a public request (not the staff pages, no `edition_scope`), before anything asked
+    `current_edition()`: the per-process cached copy itself, detached and shared by every
+    thread, read as it was when first asked in this request. A registration reads the
+    edition's settings a dozen times; attaching a copy to the session (`Session.merge`,
+    ~45 columns) cost ~3.5 % of a gunicorn worker's CPU under bench/register.py (py-spy),
+    for nothing but reads. Else: `current_edition()`."""
+    if has_request_context() and not g.get(_G_SCOPE):
+        if _G_REQUEST in g:
+            return cast(Edition | None, g.get(_G_REQUEST))  # resolved already: the same one
+        pinned = g.get(_G_SNAPSHOT)
+        if pinned is not None:
+            return cast(Edition, pinned)
+        if request.blueprint != "staff":
+            snapshot = _fresh_snapshot()
+            if snapshot is not None:
+                setattr(g, _G_SNAPSHOT, snapshot)
+                return snapshot
+    return current_edition()
+
+
 def current_edition_id() -> int | None:
-    edition = current_edition()
+    edition = edition_settings()
     return edition.id if edition is not None else None
 
 
@@ -265,35 +291,36 @@ def edition_scope_id(edition_id: int | None) -> Iterator[Edition | None]:
 def forget_request_edition() -> None:
     """Resolve again on the next query (after the switcher or set-current changed it)."""
     g.pop(_G_REQUEST, None)
+    g.pop(_G_SNAPSHOT, None)
 
 
 # --------------------------------------------------------------------------- settings
 
 def registration_closes_at(edition: Edition | None = None) -> datetime | None:
-    edition = edition or current_edition()
+    edition = edition or edition_settings()
     return edition.registration_closes_at if edition is not None else None
 
 
 def registration_opens_at(edition: Edition | None = None) -> datetime | None:
-    edition = edition or current_edition()
+    edition = edition or edition_settings()
     return edition.registration_opens_at if edition is not None else None
 
 
 def capacities(edition: Edition | None = None) -> dict[str, int]:
     """Places per category; a category without a number has no limit."""
-    edition = edition or current_edition()
+    edition = edition or edition_settings()
     if edition is None:
         return {}
     return {k: int(v) for k, v in (edition.capacities or {}).items() if v is not None}
 
 
 def invitation_only(edition: Edition | None = None) -> set[str]:
-    edition = edition or current_edition()
+    edition = edition or edition_settings()
     return set(edition.invitation_only or []) if edition is not None else set()
 
 
 def timezone_name(edition: Edition | None = None) -> str:
-    edition = edition or current_edition()
+    edition = edition or edition_settings()
     if edition is not None and edition.timezone:
         return edition.timezone
     return current_app.config.get("EVENT_TIMEZONE", "UTC")
@@ -332,7 +359,7 @@ def face(lang: str, edition: Edition | None = None) -> dict[str, Any]:
     """What the landing and privacy pages show of the edition, in `lang`: names (the page's
     language first, the other one beside it), dates and city, venue, the registration
     window, organiser, contact, privacy text, retention date and the logo's version."""
-    edition = edition or current_edition()
+    edition = edition or edition_settings()
     if edition is None:
         return {}
     name, other = edition.name(lang), edition.name("en" if lang == "zh" else "zh")
@@ -360,15 +387,19 @@ def page_version() -> tuple:
     Asked on every GET of a cached page: worked out once per cached copy of the edition
     (`_current_cache`, renewed when it changes or every EDITION_CACHE_SECONDS) when this
     request's edition was made from that copy and is unchanged; else from the edition."""
-    edition = current_edition()
+    edition = edition_settings()
     if edition is None:
         return ()
-    # The snapshot this very object was copied from (another thread may have replaced the
-    # cached one since): the key must describe the settings the page is drawn with.
+    # The snapshot this very object is, or was copied from (another thread may have
+    # replaced the cached one since): the key must describe the settings the page is
+    # drawn with.
     copied = g.get(_G_FROM_SNAPSHOT, {}).get(id(edition))
-    if copied is None or copied[0] is not edition or inspect(edition).modified:
+    if edition is g.get(_G_SNAPSHOT):
+        snapshot = edition
+    elif copied is None or copied[0] is not edition or inspect(edition).modified:
         return _page_version_of(edition)
-    snapshot = copied[1]
+    else:
+        snapshot = copied[1]
     memo = _current_cache.get("page_version")
     if memo is None or memo[0] is not snapshot:
         memo = _current_cache["page_version"] = (snapshot, _page_version_of(snapshot))

@@ -76,9 +76,9 @@ def local_datetime(value: datetime | str | None, fmt: str = DATETIME_FORMAT) -> 
 
 def event_texts(lang: str) -> dict[str, str]:
     """The current edition's name and dates in `lang` (dates from its start and end)."""
-    from .editions import current_edition, format_dates
+    from .editions import edition_settings, format_dates
 
-    edition = current_edition()
+    edition = edition_settings()
     if edition is None:  # no database yet (e.g. `flask config` before the first migration)
         config = current_app.config
         suffix = "_ZH" if lang == "zh" else ""

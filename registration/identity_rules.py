@@ -48,9 +48,9 @@ class IdentityRule:
 
 def edition_rule(edition: Any = None) -> IdentityRule | None:
     """The rule of `edition` (default: the one this code works on); None if it asks nobody."""
-    from .editions import current_edition
+    from .editions import edition_settings
 
-    edition = edition if edition is not None else current_edition()
+    edition = edition if edition is not None else edition_settings()
     if edition is None or not edition.identity_categories:
         return None
     return IdentityRule(frozenset(edition.identity_categories), edition.starts_on,

@@ -17,7 +17,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField
 from wtforms.validators import Optional
 
-from ..editions import current_edition
+from ..editions import edition_settings
 from ..models import Delegate
 from ..services import visa_letters
 
@@ -39,7 +39,7 @@ class VisaRequestFields:
     def validate(self, extra_validators: Any = None) -> bool:
         ok: bool = super().validate(extra_validators)  # type: ignore[misc]
         self.visa_request: tuple[date, date] | None = None
-        edition = current_edition()
+        edition = edition_settings()
         if not self.visa_letter.data or edition is None or not visa_letters.offered(edition):
             return ok
         nationality = getattr(self, "nationality", None)  # the identity fields, when asked

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import ColumnElement, Select, and_, func, not_, select, true
 
-from ..editions import current_edition
+from ..editions import current_edition, edition_settings
 from ..extensions import db
 from ..models import Delegate, Edition
 from ..models.status import ACCREDITED_VALUES, VettingStatus, refusal
@@ -26,7 +26,7 @@ REASON_VETTING = "vetting"
 
 def vetting_required(edition: Edition | None = None) -> bool:
     """Whether `edition` (by default the current one) requires vetting."""
-    edition = edition if edition is not None else current_edition()
+    edition = edition if edition is not None else edition_settings()
     return bool(edition is not None and edition.vetting_required)
 
 

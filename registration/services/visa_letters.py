@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, case, select, update
 from sqlalchemy.orm import selectinload
 
 from .. import visa_token
-from ..editions import ALL_EDITIONS, current_edition
+from ..editions import ALL_EDITIONS, edition_settings
 from ..extensions import db
 from ..i18n import plain
 from ..models import (
@@ -67,7 +67,7 @@ class VisaLetterError(ValueError):
 
 def offered(edition: Edition | None = None) -> bool:
     """Whether the edition offers visa letters (it asks for identity data)."""
-    edition = edition or current_edition()
+    edition = edition or edition_settings()
     return bool(edition is not None and edition.identity_categories)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import itertools
 import os
 import signal
 import socket
@@ -462,3 +463,40 @@ def test_with_redis_down_a_request_that_queues_mail_answers_at_once(make_app, tm
     assert took < 8, f"the registration took {took:.1f} s with Redis down"
     with app.app_context():
         assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1  # kept for later
+
+
+def test_a_burst_of_requests_sends_the_task_once_at_once_and_once_trailing(make_app,
+                                                                          monkeypatch):
+    """dispatch_soon: the first request of a quiet window sends at once, in its own thread;
+    the rest of the burst gives one more send when the window ends, made by one long-lived
+    thread (not a new thread per send)."""
+    import importlib
+
+    dispatching = importlib.import_module("registration.tasks.dispatch")  # the module
+    app = make_app()
+    sent: list[tuple[str, float, str]] = []
+    monkeypatch.setattr(dispatching, "dispatch", lambda name, *args, app=None: sent.append(
+        (name, time.monotonic(), threading.current_thread().name)))
+    window = 0.3
+    started = time.monotonic()
+    for _ in range(40):
+        dispatching.dispatch_soon("deliver", app, window)
+    assert [(name, thread) for name, _, thread in sent] == [
+        ("deliver", threading.current_thread().name)]
+    deadline = time.monotonic() + 5
+    while len(sent) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(sent) == 2 and sent[1][1] - started >= window
+    trailing = sent[1][2]
+    assert trailing != threading.current_thread().name
+    threads = threading.active_count()
+    for _ in range(3):  # more bursts, each inside the window of the last send
+        for _ in range(20):
+            dispatching.dispatch_soon("deliver", app, window)
+        count = len(sent)
+        while len(sent) == count and time.monotonic() < deadline + 5:
+            time.sleep(0.02)
+    assert len(sent) == 5
+    assert {thread for _, _, thread in sent[1:]} == {trailing}
+    assert all(b[1] - a[1] >= window * 0.9 for a, b in itertools.pairwise(sent))
+    assert threading.active_count() == threads  # no thread started per send

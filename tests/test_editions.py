@@ -451,3 +451,26 @@ def test_periodic_sweep_purges_past_editions_after_their_retention_date(app, run
                                            " WHERE edition_id = :e"), {"e": eid}).one()
         assert set(names) <= {"", None}
         assert purge_expired_editions() == {}  # once only
+
+
+def test_a_public_request_reads_the_edition_without_copying_it_into_the_session(
+        app, client, get_csrf, form_data, edition_settings, monkeypatch):
+    """The blank form and a registration read the edition's settings from the process's
+    cached copy (editions.edition_settings): no copy is merged into the request's session
+    for it; the settings read are still the edition's own."""
+    from sqlalchemy.orm import Session
+
+    merged: list[str] = []
+    merge = Session.merge
+
+    def counting_merge(self, instance, *args, **kwargs):
+        merged.append(type(instance).__name__)
+        return merge(self, instance, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "merge", counting_merge)
+    edition_settings(capacities={"ngo": 0})
+    token = get_csrf()
+    assert client.post("/register", data=form_data(token)).status_code == 303
+    full = client.post("/register", data=form_data(get_csrf(), "ngo", email="n@example.org"))
+    assert full.status_code == 422 and "full" in full.get_data(as_text=True)
+    assert "Edition" not in merged

@@ -385,3 +385,97 @@ def test_a_settings_change_by_another_thread_mid_request_does_not_mislabel_the_c
     assert changed and 'name="document_number"' not in during  # drawn with the old settings
     after = app.test_client().get("/register").get_data(as_text=True)
     assert 'name="document_number"' in after
+
+
+def _stored_record(delegate: Delegate) -> dict:
+    """What a registration stored, without what differs by design between two of them."""
+    skip = {"id", "public_id", "reference", "email", "email_key", "created_at", "updated_at",
+            "consent_at", "search_text", "manage_token_version"}
+    return {c.key: getattr(delegate, c.key) for c in Delegate.__table__.columns
+            if c.key not in skip}
+
+
+@pytest.mark.parametrize("category", ["government", "expert", "scholar", "ngo"])
+def test_a_passing_submission_is_stored_as_the_built_form_would_store_it(
+        app, client, get_csrf, form_data, category, monkeypatch):
+    """A submission that passes every check is stored without building the form
+    (DelegateForm.passing_submission), with the very values the form's fields would have
+    given: a ticked visa-letter box, which this edition does not offer, sends the same
+    submission through the built form, and both records are equal. Values a browser would
+    not send are read as WTForms reads them (any box value but "false" ticks it)."""
+    from registration.public import forms
+
+    built: list[int] = []
+    init = forms.DelegateForm.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(1)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(forms.DelegateForm, "__init__", counting_init)
+    odd = {"consent": "on", "head_of_delegation": "yes please", "delegation": "FR",
+           "expertise": ["cybersecurity", "other"], "expertise_other": "Drones",
+           "not_a_field": "ignored", "honorific": "Prof."}
+    wanted = {k: v for k, v in odd.items() if k not in form_data("x", category)
+              or k in ("consent", "honorific")} if category != "government" else odd
+    quick = form_data(get_csrf(), category, email="quick@example.org", **wanted)
+    built.clear()  # the blank page is built once, then served from its cache
+    assert client.post("/register", data=quick).status_code == 303
+    assert built == []  # stored without building the form
+    slow = form_data(get_csrf(), category, email="built@example.org", visa_letter="y",
+                     **wanted)
+    built.clear()
+    assert client.post("/register", data=slow).status_code == 303
+    assert built == [1]
+    with app.app_context():
+        first = db.session.scalar(select(Delegate).where(Delegate.email == "quick@example.org"))
+        second = db.session.scalar(select(Delegate).where(Delegate.email == "built@example.org"))
+        assert _stored_record(first) == _stored_record(second)
+        if category == "government":
+            assert first.details["head_of_delegation"] is True
+            assert first.details["delegation"] == "FR"
+        assert first.honorific == "Prof."
+
+
+def test_a_refused_passing_submission_shows_the_form_with_the_reason(app, client, get_csrf,
+                                                                    form_data):
+    """A submission that passed without the form but is refused when stored (the address is
+    registered already) gets the form built, filled in, with the reason at the address."""
+    assert client.post("/register", data=form_data(get_csrf())).status_code == 303
+    again = client.post("/register", data=form_data(get_csrf(), given_name="Second"))
+    page = again.get_data(as_text=True)
+    assert again.status_code == 422
+    assert "already registered" in page
+    assert re.search(r'id="given_name"[^>]*value="Second"', page) or 'value="Second"' in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Delegate.id))) == 1
+
+
+def test_identity_data_passes_without_the_form_as_with_it(app, client, get_csrf, form_data,
+                                                         edition_settings, monkeypatch):
+    """Where the edition asks for identity data, a passing submission stores the same
+    identity without the form as with it (the second one asks for a visa letter, which
+    this edition offers: its dates are the form's to read)."""
+    from registration.services.identity import export_values
+
+    edition_settings(identity_categories=["government", "expert", "scholar", "ngo"])
+    identity = {"nationality": "RU", "date_of_birth": "1980-02-03",
+                "document_type": "passport", "document_number": "K4711Z093",
+                "document_country": "RU", "document_expiry": "2031-05-01", "country": "RU",
+                "phone": "+7 912 345 67 89"}
+    assert client.post("/register", data=form_data(
+        get_csrf(), "scholar", email="quick@example.org", **identity)).status_code == 303
+    assert client.post("/register", data=form_data(
+        get_csrf(), "scholar", email="built@example.org", visa_letter="y",
+        visa_stay_from="2026-12-06", visa_stay_to="2026-12-12", **identity)).status_code == 303
+    missing = client.post("/register", data=form_data(
+        get_csrf(), "scholar", email="none@example.org",
+        **{**identity, "document_number": ""}))
+    assert missing.status_code == 422  # all of it is required on the public form
+    with app.app_context():
+        first = db.session.scalar(select(Delegate).where(Delegate.email == "quick@example.org"))
+        second = db.session.scalar(select(Delegate).where(Delegate.email == "built@example.org"))
+        assert _stored_record(first) == _stored_record(second)
+        assert export_values(first.identity, reveal=True) == export_values(
+            second.identity, reveal=True)
+        assert export_values(first.identity, reveal=True)["document_number"] == "K4711Z093"

@@ -113,30 +113,42 @@ def register():
                editions.page_version())
         return blank_form_page(key, lambda: render_template(
             "public/register.html", form=_public_form(), closed=False, full=full))
-    form = _public_form()
     if closed:
-        return render_template("public/register.html", form=form, closed=True, full=full), (
-            403 if request.method == "POST" else 200)
+        return render_template("public/register.html", form=_public_form(), closed=True,
+                               full=full), (403 if request.method == "POST" else 200)
+    clean = (DelegateForm.passing_submission(request.form) if request.method == "POST"
+             else None)
+    if clean is not None:
+        return _store_registration(clean, full, None)
+    form = _public_form()
     if request.method == "POST" and form.validate():
-        clean = form.cleaned
-        if clean["category"] in full:
-            form.category.errors = [str(REFUSAL_MESSAGES["full"]())]
-        else:
-            try:
-                delegate = register_delegate(clean, locale=current_language())
-            except RegistrationRefused as refused:
-                target = {"duplicate_email": form.email, "full": form.category,
-                          "invitation_only": form.category}.get(refused.reason)
-                if target is None:  # closed while the form was being filled in
-                    return render_template("public/register.html", form=form, closed=True,
-                                           full=full), 403
-                target.errors = [str(REFUSAL_MESSAGES[refused.reason]())]
-            else:
-                store_request(delegate, form)
-                session["registered"] = str(delegate.public_id)
-                return redirect(url_for("public.confirmation"), code=303)
+        return _store_registration(form.cleaned, full, form)
     status = 422 if request.method == "POST" else 200
     return render_template("public/register.html", form=form, closed=False, full=full), status
+
+
+def _store_registration(clean: dict, full: set[str], form: DelegateForm | None):
+    """Store a checked submission and go to the confirmation; refused, the form again with
+    the reason next to its field (`form` None: the submission passed without building it,
+    DelegateForm.passing_submission, so it is built now)."""
+    refusal = "full" if clean["category"] in full else None
+    if refusal is None:
+        try:
+            delegate = register_delegate(clean, locale=current_language())
+        except RegistrationRefused as refused:
+            refusal = refused.reason
+        else:
+            if form is not None:
+                store_request(delegate, form)
+            session["registered"] = str(delegate.public_id)
+            return redirect(url_for("public.confirmation"), code=303)
+    form = form or _public_form()
+    target = {"duplicate_email": form.email, "full": form.category,
+              "invitation_only": form.category}.get(refusal)
+    if target is None:  # closed while the form was being filled in
+        return render_template("public/register.html", form=form, closed=True, full=full), 403
+    target.errors = [str(REFUSAL_MESSAGES[refusal]())]
+    return render_template("public/register.html", form=form, closed=False, full=full), 422
 
 
 def _register_invited(token: str):

@@ -124,50 +124,57 @@ def dispatch(name: str, *args: Any, app: Flask | None = None) -> None:
 
 
 class _Coalesce:
-    """Sends task `name` at most once per `window` seconds, the last request trailing, from
-    one long-lived thread per process: the request that asks only sets a flag.
+    """At most one send of task `name` per `window` seconds and process, the last one
+    trailing: the first request after a quiet window sends at once; one in the window
+    leaves the send to a long-lived thread, which makes it when the window ends.
 
-    Each send used to start a `threading.Timer`, and each new thread built its own Celery
-    result store (Celery keeps one per thread; building it reads package metadata): ~1 % of
-    a gunicorn worker's CPU under bench/register.py (py-spy)."""
+    That thread used to be a new `threading.Timer` each time, and each new thread built its
+    own Celery result store (Celery keeps one per thread; building it reads package
+    metadata): ~1 % of a gunicorn worker's CPU under bench/register.py (py-spy)."""
 
     def __init__(self, name: str, app: Flask, window: float) -> None:
         self.name, self.app, self.window = name, app, window
-        self.wanted = threading.Condition()
-        self.pending = False
+        self.lock = threading.Condition()
+        self.last = -window
+        self.pending = False  # a trailing send is on its way
         self.thread: threading.Thread | None = None
         self.pid = 0
 
     def request(self) -> None:
-        with self.wanted:
-            self.pending = True
-            # A forked web worker inherits the object but not the thread.
-            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
-                self.pid = os.getpid()
-                self.thread = threading.Thread(target=self._send_forever, daemon=True,
-                                               name=f"dispatch {self.name}")
-                self.thread.start()
-            self.wanted.notify()
+        with self.lock:
+            if self.pending:
+                return
+            if self.last + self.window > time.monotonic():
+                self.pending = True
+                # A forked web worker inherits this object but not the thread.
+                if (self.thread is None or self.pid != os.getpid()
+                        or not self.thread.is_alive()):
+                    self.pid = os.getpid()
+                    self.thread = threading.Thread(target=self._send_trailing, daemon=True,
+                                                   name=f"dispatch {self.name}")
+                    self.thread.start()
+                self.lock.notify()
+                return
+            self.last = time.monotonic()
+        dispatch(self.name, app=self.app)
 
-    def _send_forever(self) -> None:
-        last = -self.window
+    def _send_trailing(self) -> None:
         while True:
-            with self.wanted:
+            with self.lock:
                 while not self.pending:
-                    self.wanted.wait()
-            wait = last + self.window - time.monotonic()
+                    self.lock.wait()
+                wait = self.last + self.window - time.monotonic()
             if wait > 0:
-                time.sleep(wait)  # requests meanwhile are carried by this one send
-            with self.wanted:
+                time.sleep(wait)
+            with self.lock:
                 self.pending = False
-            last = time.monotonic()
+                self.last = time.monotonic()
             dispatch(self.name, app=self.app)  # never raises
 
 
 def dispatch_soon(name: str, app: Flask, window: float = MAIL_COALESCE_SECONDS) -> None:
-    """`dispatch`, coalesced and off the request's thread: a burst of requests that each
-    queued mail sends one deliver_mail per `window` (each run sends everything due), not
-    one per request."""
+    """`dispatch`, coalesced: a burst of requests that each queued mail sends one
+    deliver_mail per `window` (each run sends everything due), not one per request."""
     coalescers = app.extensions.setdefault("task_coalesce", {})
     coalescer = coalescers.get(name)
     if coalescer is None:

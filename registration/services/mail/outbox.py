@@ -60,8 +60,9 @@ def lock_recipient(recipient: str) -> None:
     time, a write that takes the database's write lock."""
     if db.session.get_bind().dialect.name == "postgresql":
         digest = hashlib.sha256(recipient.strip().lower().encode()).digest()
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                           {"key": int.from_bytes(digest[:8], "big", signed=True)})
+        # On the connection, not through the ORM session: see registration's clash check.
+        db.session.connection().execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                        {"key": int.from_bytes(digest[:8], "big", signed=True)})
     else:
         db.session.execute(update(OutboxMessage).where(OutboxMessage.id == -1)
                            .values(attempts=OutboxMessage.attempts))
@@ -84,8 +85,10 @@ _RECENT_PUBLIC_MAIL = (
 
 def recent_public_mail(recipient: str, within: timedelta = timedelta(hours=1)) -> list[Any]:
     """(kind, created_at) of the public-flow mail to `recipient` in the last `within`, in
-    any edition, newest first. Call lock_recipient first when deciding on it."""
-    return list(db.session.execute(_RECENT_PUBLIC_MAIL, {
+    any edition, newest first. Call lock_recipient first when deciding on it. Plain rows,
+    read on the session's connection (as lock_recipient), with no autoflush: public mail
+    is queued as plain INSERTs (`queue`), never as pending ORM objects."""
+    return list(db.session.connection().execute(_RECENT_PUBLIC_MAIL, {
         "recipient": recipient.strip().lower(), "since": utcnow() - within}))
 
 

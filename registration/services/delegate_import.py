@@ -345,9 +345,8 @@ def import_rows(columns: Sequence[str], rows: Sequence[tuple[int, dict[str, str]
     try:
         delegates = []
         for plan, reference in zip(to_insert, _references(len(to_insert)), strict=True):
-            delegate = build_delegate(plan.clean, source=RecordSource.IMPORT)
-            delegate.reference = reference
-            delegate.refresh_search_text()
+            delegate = build_delegate(plan.clean, source=RecordSource.IMPORT,
+                                      reference=reference)
             delegates.append((plan.row, delegate))
         db.session.add_all(d for _, d in delegates)
         db.session.flush()

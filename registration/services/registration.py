@@ -112,9 +112,11 @@ def _lock_category(category: str) -> None:
 
 
 def build_delegate(clean: dict[str, Any], *, source: RecordSource,
-                   locale: str = "en") -> Delegate:
-    """A new, unsaved Delegate from values cleaned by validation.clean_record."""
+                   locale: str = "en", reference: str | None = None) -> Delegate:
+    """A new, unsaved Delegate from values cleaned by validation.clean_record (and its
+    reference, when drawn already: the search text includes it)."""
     delegate = Delegate(
+        reference=reference,
         category=clean["category"],
         status=Status.SUBMITTED.value,
         source=RecordSource(source).value,
@@ -173,14 +175,12 @@ def register_delegate(clean: dict[str, Any], *, source: RecordSource = RecordSou
             db.session.rollback()
             raise RegistrationRefused("full")
 
-    delegate = build_delegate(clean, source=source, locale=locale)
+    delegate = build_delegate(clean, source=source, locale=locale, reference=reference)
     if consent:
         delegate.consent_at = datetime.now(UTC)
-    delegate.reference = reference
     if not own_email:
         delegate.public_id = uuid.uuid4()
         delegate.email_key = f"{NOMINEE_KEY_PREFIX}{delegate.public_id.hex}"
-    delegate.refresh_search_text()
     if invitation is not None and invitation.delegation_id is not None:
         prepare = _into_delegation(invitation.delegation_id, prepare)
     if prepare is not None:

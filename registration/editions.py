@@ -132,7 +132,9 @@ def _cached_current() -> Edition | None:
     seconds = float(current_app.config.get("EDITION_CACHE_SECONDS", EDITION_CACHE_SECONDS))
     now = time.monotonic()
     key = current_app.extensions.setdefault("edition_cache_key", object())  # this app's
-    snapshot = _fresh_snapshot()
+    # The copy this request has read settings from already (edition_settings), so that the
+    # request keeps one edition throughout; else the process's cached one.
+    snapshot = g.get(_G_SNAPSHOT) or _fresh_snapshot()
     if snapshot is not None:
         identity = inspect(snapshot).key
         existing = db.session.identity_map.get(identity) if identity is not None else None

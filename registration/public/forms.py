@@ -213,16 +213,17 @@ class DelegateForm(IdentityFields, VisaRequestFields, FlaskForm):
         if current_app.config.get("WTF_CSRF_ENABLED", True) and not g.get("csrf_valid"):
             return None
         values = cls._submitted_values(formdata)
-        if values.get("visa_letter"):
+        if values is None or values.get("visa_letter"):
             return None
         clean, errors = clean_record(values, require_identity=cls.require_identity)
         return None if errors else clean
 
     @classmethod
-    def _submitted_values(cls, formdata: Any) -> dict[str, Any]:
+    def _submitted_values(cls, formdata: Any) -> dict[str, Any] | None:
         """What each field's `data` would be after processing `formdata` (WTForms 3): the
         list for a multiple choice, True/False for a check box (anything but "false" or
-        empty ticks it), else the first value sent."""
+        empty ticks it), the first value sent for text and single choices. None if a value
+        was sent to a field that parses it (the visa dates): the form reads those."""
         values: dict[str, Any] = {}
         for name, field_class in _field_classes(cls):
             sent = formdata.getlist(name)
@@ -230,6 +231,9 @@ class DelegateForm(IdentityFields, VisaRequestFields, FlaskForm):
                 values[name] = list(sent)
             elif issubclass(field_class, BooleanField):
                 values[name] = bool(sent) and sent[0] not in BooleanField.false_values
+            elif not issubclass(field_class, StringField | SelectField | RadioField):
+                if any(sent):
+                    return None
             elif sent:
                 values[name] = sent[0]
         return values

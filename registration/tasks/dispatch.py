@@ -134,29 +134,43 @@ class _Coalesce:
 
     def __init__(self, name: str, app: Flask, window: float) -> None:
         self.name, self.app, self.window = name, app, window
+        self._start_afresh()
+
+    def _start_afresh(self) -> None:
+        """State of this process's own: a forked web worker inherits the parent's object but
+        not its thread (nor, safely, its lock)."""
+        self.pid = os.getpid()
         self.lock = threading.Condition()
-        self.last = -window
+        self.last = -self.window
         self.pending = False  # a trailing send is on its way
         self.thread: threading.Thread | None = None
-        self.pid = 0
 
     def request(self) -> None:
+        if self.pid != os.getpid():
+            self._start_afresh()
         with self.lock:
             if self.pending:
                 return
-            if self.last + self.window > time.monotonic():
+            if self.last + self.window > time.monotonic() and self._sender_running():
                 self.pending = True
-                # A forked web worker inherits this object but not the thread.
-                if (self.thread is None or self.pid != os.getpid()
-                        or not self.thread.is_alive()):
-                    self.pid = os.getpid()
-                    self.thread = threading.Thread(target=self._send_trailing, daemon=True,
-                                                   name=f"dispatch {self.name}")
-                    self.thread.start()
                 self.lock.notify()
                 return
             self.last = time.monotonic()
         dispatch(self.name, app=self.app)
+
+    def _sender_running(self) -> bool:
+        """The trailing sender's thread, started if need be; False if none can be had (the
+        interpreter shutting down): the request then sends at once."""
+        if self.thread is not None and self.thread.is_alive():
+            return True
+        thread = threading.Thread(target=self._send_trailing, daemon=True,
+                                  name=f"dispatch {self.name}")
+        try:
+            thread.start()
+        except RuntimeError:
+            return False
+        self.thread = thread
+        return True
 
     def _send_trailing(self) -> None:
         while True:

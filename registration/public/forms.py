@@ -1,7 +1,10 @@
 """The self-registration form. Field names are the stable names of fields.py.
 
 WTForms renders the fields and checks the CSRF token; the rules themselves live in
-validation.clean_record so that walk-ins and imports apply exactly the same ones.
+validation.clean_record so that walk-ins and imports apply exactly the same ones. A public
+submission that passes them is stored without building the form at all
+(`DelegateForm.passing_submission`); the form is built to show the page, or the submission
+again with what is wrong.
 """
 
 from __future__ import annotations

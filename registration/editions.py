@@ -8,9 +8,10 @@ Which edition a piece of code works on:
 - in CLI commands and background code: the one entered with `edition_scope(edition)`
   (CLI commands take `--edition SLUG`, see cli_editions.py), else the current one.
 
-The resolved edition is kept on `flask.g` for the request.
+The resolved edition is kept on `flask.g` for the request; public requests read its
+settings from the process's cached copy (`edition_settings`).
 
-Scoping is SQLAlchemy's multi-tenancy recipe: a `do_orm_execute` listener adds
+Scoping (edition_scoping.py) is SQLAlchemy's multi-tenancy recipe: a `do_orm_execute` listener adds
 `with_loader_criteria(EditionScoped, edition_id == <current>)` to every ORM select, update
 and delete, and a `before_flush` listener stamps new objects with the current edition. Core
 statements on tables and raw `text()` SQL are not filtered: the check-in hot path adds the
@@ -28,17 +29,14 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
-from sqlalchemy import Select, bindparam, event, inspect, select
+from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.orm import (
-    ORMExecuteState,
-    Session,
     make_transient_to_detached,
-    with_loader_criteria,
 )
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
-from .models.edition import Edition, EditionScoped
+from .models.edition import Edition
 from .models.types import utcnow
 
 SESSION_KEY = "edition"
@@ -419,63 +417,12 @@ def check_timezone(name: str) -> str:
         raise EditionError(f"Unknown time zone {name!r} (e.g. Asia/Shanghai).") from None
 
 
-# --------------------------------------------------------------------------- listeners
-
-def _stamp_bulk_insert(state: ORMExecuteState) -> None:
-    """ORM bulk INSERT (`session.execute(insert(Model), [rows])`) bypasses before_flush."""
-    entity = state.bind_arguments.get("mapper")
-    if entity is None or not issubclass(entity.class_, EditionScoped):
-        return
-    params = state.parameters
-    rows = params if isinstance(params, list) else [params] if isinstance(params, dict) else []
-    if rows and any("edition_id" not in row for row in rows):
-        edition_id = current_edition_id()
-        for row in rows:
-            row.setdefault("edition_id", edition_id)
-
-
-def _scope_orm_statements(state: ORMExecuteState) -> None:
-    if state.is_update or state.is_delete or state.is_insert:
-        mapper = state.bind_arguments.get("mapper")
-        if mapper is not None and issubclass(mapper.class_, Edition):
-            forget_cached_edition()
-    if (not state.is_orm_statement or state.is_column_load
-            or state.execution_options.get("all_editions")):
-        return
-    if state.is_insert:
-        _stamp_bulk_insert(state)
-        return
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
-    edition_id = current_edition_id()
-    if edition_id is None:
-        return
-    state.statement = state.statement.options(with_loader_criteria(
-        EditionScoped, lambda cls: cls.edition_id == edition_id, include_aliases=True))
-
-
-def _stamp_new_objects(sess: Session, flush_context: Any, instances: Any) -> None:
-    if any(isinstance(obj, Edition) for obj in (*sess.new, *sess.dirty, *sess.deleted)):
-        forget_cached_edition()
-    new = [obj for obj in sess.new
-           if isinstance(obj, EditionScoped) and getattr(obj, "edition_id", None) is None]
-    if not new:
-        return
-    for obj in new:
-        with sess.no_autoflush:  # a photo follows its delegate
-            obj.edition_id = edition_id_for(getattr(obj, "delegate", None))
-
-
-_installed = False
-
-
 def init_app(app: Flask) -> None:
-    """Install the scoping listeners (once per process) and the request hooks."""
-    global _installed
-    if not _installed:
-        event.listen(Session, "do_orm_execute", _scope_orm_statements)
-        event.listen(Session, "before_flush", _stamp_new_objects)
-        _installed = True
+    """Install the scoping listeners (edition_scoping.py, once per process) and the
+    template helpers."""
+    from .edition_scoping import install
+
+    install()
 
     @app.context_processor
     def _edition_context() -> dict[str, Any]:

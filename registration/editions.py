@@ -1,4 +1,4 @@
-"""The current edition, and the automatic scoping of every forum query to it.
+"""The current edition, its settings, and which edition a piece of code works on.
 
 Which edition a piece of code works on:
 
@@ -11,12 +11,10 @@ Which edition a piece of code works on:
 The resolved edition is kept on `flask.g` for the request; public requests read its
 settings from the process's cached copy (`edition_settings`).
 
-Scoping (edition_scoping.py) is SQLAlchemy's multi-tenancy recipe: a `do_orm_execute` listener adds
-`with_loader_criteria(EditionScoped, edition_id == <current>)` to every ORM select, update
-and delete, and a `before_flush` listener stamps new objects with the current edition. Core
-statements on tables and raw `text()` SQL are not filtered: the check-in hot path adds the
-condition itself. `execution_options(all_editions=True)` opts a statement out (purge, the
-edition commands).
+Every ORM query is limited to that edition, and new records are stamped with it, by the
+listeners of edition_scoping.py. Core statements on tables and raw `text()` SQL are not
+filtered: the check-in hot path adds the condition itself.
+`execution_options(all_editions=True)` opts a statement out (purge, the edition commands).
 """
 
 from __future__ import annotations
@@ -30,9 +28,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
 from sqlalchemy import Select, bindparam, inspect, select
-from sqlalchemy.orm import (
-    make_transient_to_detached,
-)
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db

@@ -204,8 +204,8 @@ class DelegateForm(IdentityFields, VisaRequestFields, FlaskForm):
     def passing_submission(cls, formdata: Any) -> dict[str, Any] | None:
         """The cleaned record of a submission that passes every check `validate` makes,
         worked out without building the form; None where the form is needed: a check
-        failed (its message goes next to its field), or a visa letter is asked for (its
-        dates are the form's to read and check).
+        failed (its message goes next to its field), a visa letter is asked for, or a
+        value was sent to a field that parses it (the visa dates: the form's to read).
 
         The checks are the same: the CSRF token (checked already by CSRFProtect for every
         POST, as `validate` would find), then validation.clean_record on the values the
